@@ -1,0 +1,147 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * podpath ABI: the only definitions shared by the BPF programs and userspace.
+ *
+ * Rules: plain C, fixed-width __u* types, no packed structs, padding written
+ * out. userspace/bpf/abi.hpp pins every size and offset with static_assert,
+ * so a change here that breaks the layout fails the C++ build.
+ *
+ * Byte order: addresses are stored as they appear on the wire (network byte
+ * order); ports and every other integer are host byte order.
+ */
+#ifndef PODPATH_ABI_H
+#define PODPATH_ABI_H
+
+#ifdef __bpf__
+/* BPF side: vmlinux.h already provides __u8 ... __u64. */
+#else
+#include <linux/types.h>
+#endif
+
+#define PP_ABI_VERSION 1
+
+/* Direction of an observation point, from the interface's point of view. */
+enum pp_direction {
+	PP_DIR_INGRESS = 0, /* received by the interface (TC ingress) */
+	PP_DIR_EGRESS = 1,  /* sent by the interface (TC egress) */
+};
+
+/*
+ * Where a packet was seen. The lab runs several nodes on one kernel, so an
+ * ifindex alone is ambiguous: the network-namespace cookie disambiguates.
+ */
+struct pp_obs_point {
+	__u64 netns_cookie; /* network-namespace cookie (0 if the kernel cannot tell) */
+	__u32 ifindex;	    /* interface index inside that namespace */
+	__u32 direction;    /* enum pp_direction */
+};
+
+/* pp_flow_key.flags */
+#define PP_KEY_F_FRAGMENT 0x01 /* non-first IP fragment: no L4 header, ports are 0 */
+#define PP_KEY_F_IPV6	  0x02 /* addresses are native IPv6 (else v4-mapped IPv4) */
+
+/*
+ * One direction of a flow. IPv4 addresses are v4-mapped (::ffff:a.b.c.d).
+ * ICMP/ICMPv6: sport = echo identifier (0 for non-echo messages),
+ * dport = type << 8 | code.
+ */
+struct pp_flow_key {
+	__u8 saddr[16]; /* source address, network byte order */
+	__u8 daddr[16]; /* destination address, network byte order */
+	__u16 sport;	/* source port, host byte order */
+	__u16 dport;	/* destination port, host byte order */
+	__u8 proto;	/* IP protocol number (IPPROTO_*) */
+	__u8 flags;	/* PP_KEY_F_* */
+	__u16 pad;	/* zero */
+};
+
+/* Key of the flows map: a flow direction as seen at one observation point. */
+struct pp_flow_map_key {
+	struct pp_obs_point point;
+	struct pp_flow_key flow;
+};
+
+/* pp_flow_stats.flags */
+#define PP_FLOW_F_MATRIX 0x01 /* this point counts the flow into the CIDR matrix */
+
+/* Value of the flows map. */
+struct pp_flow_stats {
+	__u64 packets;	     /* packets seen */
+	__u64 bytes;	     /* bytes seen, L2 frame length (skb->len) */
+	__u64 first_seen_ns; /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) of the first packet */
+	__u64 last_seen_ns;  /* CLOCK_MONOTONIC ns of the latest packet (approximate) */
+	__u32 tcp_flags;     /* OR of the TCP flags byte of every packet (0 if not TCP) */
+	__u16 src_cidr;	     /* CIDR id of saddr (PP_CIDR_OTHER if none) */
+	__u16 dst_cidr;	     /* CIDR id of daddr */
+	__u32 flags;	     /* PP_FLOW_F_* */
+	__u32 pad;	     /* zero */
+};
+
+/* CIDR ids: 0 is "other" (no configured CIDR contains the address). */
+#define PP_CIDR_OTHER 0
+#define PP_MAX_CIDRS  64
+
+/* Key of the CIDR LPM trie. IPv4 prefixes are stored v4-mapped, prefixlen + 96. */
+struct pp_cidr_key {
+	__u32 prefixlen; /* bits, 0..128 */
+	__u8 addr[16];	 /* network byte order */
+};
+
+/* pp_cidr_info.flags */
+#define PP_CIDR_F_COUNTED_AT_SOURCE                                                                \
+	0x01 /* packets from this CIDR are counted where they leave a pod */
+
+/* Value of the CIDR LPM trie. */
+struct pp_cidr_info {
+	__u32 id;    /* 1 .. PP_MAX_CIDRS-1 */
+	__u32 flags; /* PP_CIDR_F_* */
+};
+
+/* One cell of the CIDR matrix (per-CPU array indexed src_id * PP_MAX_CIDRS + dst_id). */
+struct pp_matrix_cell {
+	__u64 packets;
+	__u64 bytes; /* L2 frame length */
+};
+
+/* Ring-buffer record: a flow seen for the first time at an observation point. */
+struct pp_flow_event {
+	struct pp_obs_point point;
+	struct pp_flow_key flow;
+	__u64 ts_ns;	 /* CLOCK_MONOTONIC ns */
+	__u32 len;	 /* first packet's length (skb->len) */
+	__u32 tcp_flags; /* first packet's TCP flags byte */
+	__u16 src_cidr;	 /* CIDR id of saddr */
+	__u16 dst_cidr;	 /* CIDR id of daddr */
+	__u32 pad;	 /* zero */
+};
+
+/*
+ * Health counters (per-CPU array indexed by enum pp_counter). Every packet
+ * that is not fully accounted for lands in exactly one of these.
+ */
+enum pp_counter {
+	PP_CNT_PACKETS = 0,	   /* packets seen by any program */
+	PP_CNT_NON_IP,		   /* not IPv4/IPv6 (ARP, LLDP, ...): passed, not counted */
+	PP_CNT_ERR_ETH_TRUNC,	   /* shorter than an Ethernet header */
+	PP_CNT_ERR_VLAN_TRUNC,	   /* truncated 802.1Q/802.1ad tag */
+	PP_CNT_ERR_VLAN_DEPTH,	   /* more VLAN tags than the parser follows */
+	PP_CNT_ERR_IPV4_TRUNC,	   /* truncated IPv4 header */
+	PP_CNT_ERR_IPV4_IHL,	   /* IPv4 IHL < 5 */
+	PP_CNT_ERR_IPV6_TRUNC,	   /* truncated IPv6 header or extension header */
+	PP_CNT_ERR_IPV6_EXT_DEPTH, /* more IPv6 extension headers than the walk bound */
+	PP_CNT_ERR_L4_TRUNC,	   /* truncated TCP/UDP/ICMP/SCTP header */
+	PP_CNT_ERR_TCP_DOFF,	   /* TCP data offset < 5 */
+	PP_CNT_FLOW_INSERT_FULL,   /* flows map insert failed with E2BIG/ENOMEM (map full) */
+	PP_CNT_FLOW_INSERT_BUSY,   /* flows map insert failed with EBUSY */
+	PP_CNT_FLOW_INSERT_OTHER,  /* flows map insert failed with another errno */
+	PP_CNT_FLOW_RACE,	   /* insert lost a race (EEXIST) and the retry lookup failed */
+	PP_CNT_RINGBUF_FULL,	   /* new-flow event dropped: ring buffer full */
+	PP_CNT_LPM_MISS,	   /* an address matched no CIDR (counted as "other") */
+	PP_CNT_FRAGMENTS,	   /* non-first fragments (counted with ports 0) */
+	PP_CNT_NEW_FLOWS,	   /* flow entries created */
+	PP_CNT_MAX,
+};
+
+/* Tunables live in .rodata (const volatile), set by userspace between open and load. */
+
+#endif /* PODPATH_ABI_H */

@@ -1,0 +1,43 @@
+#pragma once
+/// @file
+/// @brief Kernel feature probes: what this kernel lets podpath do, and what to tell the
+/// user when it cannot.
+
+#include <string>
+#include <vector>
+
+namespace podpath::bpf {
+
+/// @brief How a TC program can tell which network namespace a packet is in.
+enum class NetnsIdMode {
+  Helper,   ///< bpf_get_netns_cookie(skb) in TC programs (Linux 6.15+)
+  KernCtx,  ///< bpf_cast_to_kern_ctx + CO-RE read of dev->nd_net (Linux 6.3+)
+  None,     ///< neither: podpath can only observe one network namespace at a time
+};
+
+/// @brief The result of probing the running kernel.
+struct Features {
+  std::string kernel_release;
+  bool is_root = false;
+  bool cap_bpf = false;  ///< CAP_BPF (or CAP_SYS_ADMIN)
+  bool cap_net_admin = false;
+  bool cap_perfmon = false;   ///< CAP_PERFMON (or CAP_SYS_ADMIN)
+  bool btf = false;           ///< /sys/kernel/btf/vmlinux readable
+  bool bpffs = false;         ///< a bpf filesystem is mounted
+  std::string cgroup2_mount;  ///< empty if cgroup v2 is not mounted
+  bool ringbuf = false;       ///< BPF_MAP_TYPE_RINGBUF
+  bool lpm_trie = false;
+  bool tcx = false;  ///< tcx attachment (Linux 6.6+)
+  NetnsIdMode netns_id = NetnsIdMode::None;
+  bool tracefs = false;  ///< /sys/kernel/tracing (or debugfs tracing) mounted
+};
+
+/// @brief Probes the kernel (loads tiny programs where needed; attaches nothing).
+Features probe_features();
+
+/// @brief One line per feature that blocks podpath, each saying what to do; empty = ready.
+std::vector<std::string> blocking_problems(const Features& f);
+
+const char* to_string(NetnsIdMode mode);
+
+}  // namespace podpath::bpf

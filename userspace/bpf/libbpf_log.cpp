@@ -1,0 +1,40 @@
+#include "bpf/libbpf_log.hpp"
+
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <string>
+
+namespace podpath::bpf {
+namespace {
+
+int print_to_spdlog(enum libbpf_print_level level, const char* format, va_list args) {
+  const auto spd_level = level == LIBBPF_WARN   ? spdlog::level::warn
+                         : level == LIBBPF_INFO ? spdlog::level::info
+                                                : spdlog::level::debug;
+  if (!spdlog::should_log(spd_level)) return 0;
+  char buf[1024];
+  va_list copy;
+  va_copy(copy, args);
+  const int n = std::vsnprintf(buf, sizeof(buf), format, copy);
+  va_end(copy);
+  std::string line;
+  if (n >= static_cast<int>(sizeof(buf))) {
+    line.resize(static_cast<std::size_t>(n) + 1);
+    std::vsnprintf(line.data(), line.size(), format, args);
+    line.resize(static_cast<std::size_t>(n));
+  } else if (n > 0) {
+    line.assign(buf, static_cast<std::size_t>(n));
+  }
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (!line.empty()) spdlog::log(spd_level, "libbpf: {}", line);
+  return n;
+}
+
+}  // namespace
+
+void route_libbpf_log_to_spdlog() { libbpf_set_print(print_to_spdlog); }
+
+}  // namespace podpath::bpf

@@ -1,0 +1,87 @@
+#include "cli/app.hpp"
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <iostream>
+#include <memory>
+
+#include "bpf/libbpf_log.hpp"
+#include "util/result.hpp"
+
+#ifndef PODPATH_VERSION
+#define PODPATH_VERSION "0.0.0"
+#endif
+
+namespace podpath::cli {
+namespace {
+
+constexpr const char* kDescription =
+    "podpath: eBPF pod traffic tracer for Kubernetes.\n"
+    "Counts pod-to-pod flows on the pod bridge (cbr0), every pod's veth and the node uplink,\n"
+    "and shows the path each flow is routed along, hop by hop, with the route behind each hop.";
+
+void configure_logging(const GlobalOptions& options) {
+  auto logger = spdlog::stderr_color_mt("podpath");
+  logger->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(effective_log_level(options)));
+  bpf::route_libbpf_log_to_spdlog();
+}
+
+}  // namespace
+
+std::string effective_log_level(const GlobalOptions& options) {
+  if (options.verbose >= 2) return "trace";
+  if (options.verbose == 1) return "debug";
+  return options.log_level;
+}
+
+int run(const std::vector<std::string>& args, Io io) {
+  CLI::App app{kDescription, "podpath"};
+  app.set_version_flag("--version", std::string("podpath ") + PODPATH_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+  GlobalOptions global;
+  app.add_flag("-v,--verbose", global.verbose, "More log output: -v debug (libbpf and verifier), -vv trace");
+  app.add_option("--log-level", global.log_level, "Log level: trace, debug, info, warn, error, off")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(make_doctor_command());
+  std::vector<std::pair<CLI::App*, Command*>> chosen;
+  for (auto& c : commands) chosen.emplace_back(c->add_to(app), c.get());
+
+  try {
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app.parse(reversed);
+  } catch (const CLI::ParseError& e) {
+    // --help / --version are "errors" with exit code 0 in CLI11.
+    return app.exit(e, io.out, io.err) == 0 ? kExitOk : kExitError;
+  }
+
+  if (spdlog::get("podpath") == nullptr)
+    configure_logging(global);
+  else
+    spdlog::set_level(spdlog::level::from_str(effective_log_level(global)));
+
+  for (auto& [sub, command] : chosen) {
+    if (!sub->parsed()) continue;
+    try {
+      return command->run(io);
+    } catch (const UserError& e) {
+      io.err << "podpath " << sub->get_name() << ": " << e.what() << "\n";
+      return kExitError;
+    } catch (const std::exception& e) {
+      io.err << "podpath " << sub->get_name() << ": internal error: " << e.what() << "\n";
+      return kExitError;
+    }
+  }
+  io.err << app.help();
+  return kExitError;
+}
+
+}  // namespace podpath::cli

@@ -1,0 +1,103 @@
+#pragma once
+/// @file
+/// @brief Who is who in a cluster: nodes, pods, containers, the gateway. Plain data,
+/// filled by the inventory sources (lab file, local discovery, Kubernetes API).
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/address.hpp"
+
+namespace podpath::model {
+
+/// @brief One container of a pod.
+struct Container {
+  std::string name;
+  std::string id;               ///< runtime id (64 hex digits)
+  std::string cgroup_path;      ///< absolute cgroup v2 directory
+  std::uint64_t cgroup_id = 0;  ///< cgroup v2 id (inode of cgroup_path)
+  int pid = 0;                  ///< main process, root PID namespace; 0 if unknown
+  std::string command;
+
+  bool operator==(const Container&) const = default;
+};
+
+/// @brief A pod: one IP, one network namespace, one host-side veth.
+struct Pod {
+  std::string ns;    ///< Kubernetes namespace ("default")
+  std::string name;  ///< pod name
+  std::string uid;
+  std::string node;  ///< name of the node it runs on
+  IpAddress ip;
+  std::string netns;       ///< network namespace name (lab) or path; empty if unknown
+  std::string veth;        ///< host-side veth name on the node; empty if unknown
+  std::string sandbox_id;  ///< CNI container id
+  std::vector<Container> containers;
+
+  /// @brief "namespace/name".
+  [[nodiscard]] std::string full_name() const { return ns + "/" + name; }
+  bool operator==(const Pod&) const = default;
+};
+
+/// @brief Role -> interface name inside the node's network namespace.
+struct NodeInterfaces {
+  std::string uplink = "eth0";
+  std::string bridge = "cbr0";
+  std::string docker;  ///< empty when absent
+
+  bool operator==(const NodeInterfaces&) const = default;
+};
+
+/// @brief A Kubernetes node with its own pod CIDR.
+struct Node {
+  std::string name;
+  std::string netns;  ///< network namespace name; empty = the current (host) namespace
+  IpAddress underlay_ip;
+  Cidr pod_cidr;
+  IpAddress bridge_ip;
+  NodeInterfaces interfaces;
+
+  bool operator==(const Node&) const = default;
+};
+
+/// @brief A route of the underlay router: dst via next hop.
+struct GatewayRoute {
+  Cidr dst;
+  IpAddress via;
+
+  bool operator==(const GatewayRoute&) const = default;
+};
+
+/// @brief The underlay's router (the seed's 10.0.0.1, a cloud VPC router).
+struct Gateway {
+  std::string name;
+  std::string netns;
+  IpAddress ip;
+  std::string interface;
+  std::vector<GatewayRoute> routes;
+
+  bool operator==(const Gateway&) const = default;
+};
+
+/// @brief Everything an inventory source knows.
+struct Cluster {
+  std::string lab;      ///< lab prefix; empty for a real cluster
+  std::string created;  ///< RFC 3339, lab only
+  std::string data_dir;
+  std::string cgroup_root;
+  std::optional<Cidr> underlay;
+  std::optional<Gateway> gateway;
+  std::vector<Node> nodes;
+  std::vector<Pod> pods;
+
+  [[nodiscard]] const Node* find_node(std::string_view name) const;
+  /// @brief By "ns/name" or bare name (first match).
+  [[nodiscard]] const Pod* find_pod(std::string_view name) const;
+  [[nodiscard]] const Pod* find_pod_by_ip(const IpAddress& ip) const;
+
+  bool operator==(const Cluster&) const = default;
+};
+
+}  // namespace podpath::model

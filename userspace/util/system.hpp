@@ -1,0 +1,25 @@
+#pragma once
+/// @file
+/// @brief Facts about the running system: mounts, privileges, kernel release.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace podpath {
+
+/// @brief The first mount point of filesystem type `fstype` in a /proc/self/mounts-style
+/// text (e.g. "cgroup2" -> /sys/fs/cgroup/unified on a hybrid layout).
+std::optional<std::filesystem::path> find_mount(std::string_view mounts_text, std::string_view fstype);
+/// @brief Same, reading /proc/self/mounts.
+std::optional<std::filesystem::path> find_mount(std::string_view fstype);
+
+/// @brief True when the effective capability set holds `cap` (CAP_* number).
+bool has_capability(int cap);
+/// @brief `uname -r`.
+std::string kernel_release();
+/// @brief Whole file as a string; nullopt if unreadable.
+std::optional<std::string> read_file(const std::filesystem::path& path);
+
+}  // namespace podpath
