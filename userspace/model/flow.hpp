@@ -1,0 +1,65 @@
+#pragma once
+/// @file
+/// @brief Flows as userspace sees them: what the BPF maps hold, in plain C++ types
+/// (userspace/bpf converts from the ABI structs).
+
+#include <cstdint>
+#include <string>
+
+#include "model/address.hpp"
+
+namespace podpath::model {
+
+enum class Direction : std::uint8_t { Ingress = 0, Egress = 1 };
+
+/// @brief Where a packet was seen: (network-namespace cookie, ifindex, direction).
+struct ObservationPoint {
+  std::uint64_t netns_cookie = 0;
+  std::uint32_t ifindex = 0;
+  Direction direction = Direction::Ingress;
+
+  auto operator<=>(const ObservationPoint&) const = default;
+};
+
+/// @brief One direction of a flow (5-tuple). ICMP: sport = echo id, dport = type << 8 | code.
+struct FlowKey {
+  IpAddress src;
+  IpAddress dst;
+  std::uint16_t sport = 0;
+  std::uint16_t dport = 0;
+  std::uint8_t proto = 0;  ///< IPPROTO_*
+  bool fragment = false;   ///< non-first IP fragment (ports are 0)
+
+  /// @brief The same flow seen from the other end (src/dst and ports swapped;
+  /// ICMP echo request <-> reply).
+  [[nodiscard]] FlowKey reversed() const;
+  auto operator<=>(const FlowKey&) const = default;
+};
+
+/// @brief Counters of one flow direction at one observation point.
+struct FlowStats {
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t first_seen_ns = 0;  ///< CLOCK_MONOTONIC
+  std::uint64_t last_seen_ns = 0;   ///< CLOCK_MONOTONIC
+  std::uint32_t tcp_flags = 0;      ///< OR of TCP flag bytes
+  std::uint16_t src_cidr = 0;       ///< CIDR id (0 = other)
+  std::uint16_t dst_cidr = 0;
+  bool in_matrix = false;  ///< this point counted the flow into the CIDR matrix
+
+  bool operator==(const FlowStats&) const = default;
+};
+
+/// @brief One row of the flows map.
+struct FlowRecord {
+  ObservationPoint point;
+  FlowKey key;
+  FlowStats stats;
+
+  bool operator==(const FlowRecord&) const = default;
+};
+
+/// @brief "TCP", "UDP", "ICMP", "ICMPv6", "SCTP" or the number.
+std::string protocol_name(std::uint8_t proto);
+
+}  // namespace podpath::model
