@@ -50,8 +50,7 @@ int run(const std::vector<std::string>& args, Io io) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
 
-  std::vector<std::unique_ptr<Command>> commands;
-  commands.push_back(make_doctor_command());
+  std::vector<std::unique_ptr<Command>> commands = all_commands();
   std::vector<std::pair<CLI::App*, Command*>> chosen;
   for (auto& c : commands) chosen.emplace_back(c->add_to(app), c.get());
 

@@ -5,6 +5,7 @@
 #include <iosfwd>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace CLI {
 class App;
@@ -37,5 +38,8 @@ class Command {
 };
 
 std::unique_ptr<Command> make_doctor_command();
+
+/// @brief Every subcommand, in the order `--help` lists them (cli/registry.cpp).
+std::vector<std::unique_ptr<Command>> all_commands();
 
 }  // namespace podpath::cli

@@ -1,0 +1,12 @@
+// The list of subcommands; one line per command, each defined in its own file.
+#include "cli/command.hpp"
+
+namespace podpath::cli {
+
+std::vector<std::unique_ptr<Command>> all_commands() {
+  std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(make_doctor_command());
+  return commands;
+}
+
+}  // namespace podpath::cli
