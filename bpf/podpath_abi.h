@@ -97,6 +97,34 @@ struct pp_cidr_info {
 	__u32 flags; /* PP_CIDR_F_* */
 };
 
+/* Role of an interface, told by userspace when it attaches. */
+enum pp_iface_role {
+	PP_ROLE_OTHER = 0,
+	PP_ROLE_POD = 1,    /* host-side veth of a pod: ingress = leaving the pod */
+	PP_ROLE_BRIDGE = 2, /* the pod bridge (cbr0, cni0) */
+	PP_ROLE_UPLINK = 3, /* the node's uplink (interface of the default route) */
+};
+
+/* Key of the interfaces map. */
+struct pp_iface_key {
+	__u64 netns_cookie; /* as in pp_obs_point */
+	__u32 ifindex;
+	__u32 pad; /* zero */
+};
+
+/* Value of the interfaces map. */
+struct pp_iface_info {
+	__u32 role; /* enum pp_iface_role */
+	__u32 pad;  /* zero */
+};
+
+/*
+ * The CIDR matrix counts each packet once, where it enters the observed network:
+ * at a pod veth's ingress (leaving a pod), or at an uplink's ingress when the
+ * source CIDR is not PP_CIDR_F_COUNTED_AT_SOURCE. The decision is made when a
+ * flow is first seen at a point and kept in PP_FLOW_F_MATRIX.
+ */
+
 /* One cell of the CIDR matrix (per-CPU array indexed src_id * PP_MAX_CIDRS + dst_id). */
 struct pp_matrix_cell {
 	__u64 packets;
@@ -126,8 +154,9 @@ enum pp_counter {
 	PP_CNT_ERR_VLAN_TRUNC,	   /* truncated 802.1Q/802.1ad tag */
 	PP_CNT_ERR_VLAN_DEPTH,	   /* more VLAN tags than the parser follows */
 	PP_CNT_ERR_IPV4_TRUNC,	   /* truncated IPv4 header */
-	PP_CNT_ERR_IPV4_IHL,	   /* IPv4 IHL < 5 */
+	PP_CNT_ERR_IPV4_HDR,	   /* IPv4 version != 4 or IHL < 5 */
 	PP_CNT_ERR_IPV6_TRUNC,	   /* truncated IPv6 header or extension header */
+	PP_CNT_ERR_IPV6_HDR,	   /* IPv6 version != 6 */
 	PP_CNT_ERR_IPV6_EXT_DEPTH, /* more IPv6 extension headers than the walk bound */
 	PP_CNT_ERR_L4_TRUNC,	   /* truncated TCP/UDP/ICMP/SCTP header */
 	PP_CNT_ERR_TCP_DOFF,	   /* TCP data offset < 5 */
@@ -139,6 +168,7 @@ enum pp_counter {
 	PP_CNT_LPM_MISS,	   /* an address matched no CIDR (counted as "other") */
 	PP_CNT_FRAGMENTS,	   /* non-first fragments (counted with ports 0) */
 	PP_CNT_NEW_FLOWS,	   /* flow entries created */
+	PP_CNT_PULLED, /* headers were outside the linear area: pulled in, then parsed */
 	PP_CNT_MAX,
 };
 

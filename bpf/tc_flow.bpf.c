@@ -1,46 +1,240 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * tc_flow: TC programs for cbr0, pod veths and the node uplink.
+ * tc_flow: flow accounting on cbr0, the pod veths and the node uplink.
  *
- * Hook: TC clsact ingress/egress (or tcx). Counts packets into the health
- * counters. Always returns TC_ACT_UNSPEC so the next filter runs, and never
- * writes to the packet.
+ * Hook: TC ingress and egress (clsact or tcx), the same two programs on every
+ * observed interface. Per packet: parse to a flow key, then account it in
+ * pp_flows under (observation point, flow key) and, if the point counts the
+ * flow into the CIDR matrix, in pp_matrix. The first packet of a flow at a
+ * point also classifies both addresses through the pp_cidrs trie and emits a
+ * pp_flow_event on the pp_events ring buffer.
+ *
+ * Entries leave pp_flows when userspace expires idle flows (or by LRU eviction
+ * if userspace chose LRU_HASH). Nothing is ever dropped or rewritten: every
+ * path returns TC_ACT_UNSPEC (TCX_NEXT under tcx), so the next filter runs.
+ *
+ * Built twice: tc_flow reads the packet's network namespace from skb->dev
+ * (bpf_cast_to_kern_ctx, Linux 6.3+); tc_flow_fixed (PP_NETNS_FIXED) takes it
+ * from pp_cfg_netns_cookie, for kernels without that kfunc, loaded once per
+ * namespace with the maps shared.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 
 #include "podpath_abi.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
 
 #define TC_ACT_UNSPEC (-1)
 
-/* Key: enum pp_counter. Value: count (per CPU). */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, PP_CNT_MAX);
-	__type(key, __u32);
-	__type(value, __u64);
-} pp_counters SEC(".maps");
+/* Bytes the parser may need from the linear area before it pulls more in. */
+#define PP_PARSE_WINDOW 128
 
-static __always_inline void count(__u32 which)
+#ifndef E2BIG
+#define E2BIG 7
+#endif
+#define PP_ENOMEM 12
+#define PP_EEXIST 17
+#define PP_EBUSY  16
+
+/* Tunables: set by userspace between open and load. */
+const volatile __u64 pp_cfg_netns_cookie = 0; /* tc_flow_fixed: this object's namespace */
+const volatile __u8 pp_cfg_flows_percpu = 0;  /* pp_flows is PERCPU_HASH: no atomics */
+const volatile __u8 pp_cfg_events = 1;	      /* emit new-flow events */
+const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
+
+#ifndef PP_NETNS_FIXED
+extern void *bpf_cast_to_kern_ctx(void *) __ksym;
+#endif
+
+static __always_inline __u64 pp_netns_cookie(struct __sk_buff *skb)
 {
-	__u64 *v = bpf_map_lookup_elem(&pp_counters, &which);
+#ifdef PP_NETNS_FIXED
+	return pp_cfg_netns_cookie;
+#else
+	/* The device's namespace; bpf_get_netns_cookie(skb) would report the socket's. */
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 
-	if (v)
-		*v += 1;
+	return BPF_CORE_READ(kskb, dev, nd_net.net, net_cookie);
+#endif
+}
+
+static __always_inline struct pp_cidr_info pp_classify(const __u8 *addr)
+{
+	struct pp_cidr_key key = {.prefixlen = 128};
+	struct pp_cidr_info none = {.id = PP_CIDR_OTHER};
+
+	__builtin_memcpy(key.addr, addr, 16);
+	struct pp_cidr_info *info = bpf_map_lookup_elem(&pp_cidrs, &key);
+	if (!info) {
+		pp_count(PP_CNT_LPM_MISS);
+		return none;
+	}
+	return *info;
+}
+
+static __always_inline void pp_matrix_add(__u16 src, __u16 dst, __u64 len)
+{
+	__u32 idx = (__u32)(src % PP_MAX_CIDRS) * PP_MAX_CIDRS + (dst % PP_MAX_CIDRS);
+	struct pp_matrix_cell *cell = bpf_map_lookup_elem(&pp_matrix, &idx);
+
+	if (cell) {
+		cell->packets += 1;
+		cell->bytes += len;
+	}
+}
+
+static __always_inline void pp_stats_add(struct pp_flow_stats *st, __u64 len, __u32 tcp_flags,
+					 __u64 now)
+{
+	if (pp_cfg_flows_percpu) {
+		st->packets += 1;
+		st->bytes += len;
+	} else {
+		__sync_fetch_and_add(&st->packets, 1);
+		__sync_fetch_and_add(&st->bytes, len);
+	}
+	/*
+	 * Plain stores, racy by design: any recent timestamp will do, and a flag
+	 * lost to a concurrent writer is set again by its next packet. (An
+	 * atomic OR would need Linux 5.12; the store is skipped when nothing is new.)
+	 */
+	if ((st->tcp_flags | tcp_flags) != st->tcp_flags)
+		st->tcp_flags |= tcp_flags;
+	st->last_seen_ns = now;
+	if (st->flags & PP_FLOW_F_MATRIX)
+		pp_matrix_add(st->src_cidr, st->dst_cidr, len);
+}
+
+/* Does this point count the flow into the CIDR matrix? (see podpath_abi.h) */
+static __always_inline int pp_counts_in_matrix(const struct pp_obs_point *point,
+					       const struct pp_cidr_info *src)
+{
+	if (point->direction != PP_DIR_INGRESS)
+		return 0;
+	struct pp_iface_key ik = {.netns_cookie = point->netns_cookie, .ifindex = point->ifindex};
+	struct pp_iface_info *iface = bpf_map_lookup_elem(&pp_ifaces, &ik);
+	if (!iface)
+		return 0;
+	if (iface->role == PP_ROLE_POD)
+		return 1;
+	return iface->role == PP_ROLE_UPLINK && !(src->flags & PP_CIDR_F_COUNTED_AT_SOURCE);
+}
+
+static __always_inline void pp_count_insert_error(long err)
+{
+	if (err == -E2BIG || err == -PP_ENOMEM)
+		pp_count(PP_CNT_FLOW_INSERT_FULL);
+	else if (err == -PP_EBUSY)
+		pp_count(PP_CNT_FLOW_INSERT_BUSY);
+	else
+		pp_count(PP_CNT_FLOW_INSERT_OTHER);
+	if (pp_cfg_debug)
+		bpf_printk("podpath: flow insert failed: %ld", err);
+}
+
+static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct pp_parsed *p,
+					__u64 len, __u64 now)
+{
+	struct pp_cidr_info src = pp_classify(mk->flow.saddr);
+	struct pp_cidr_info dst = pp_classify(mk->flow.daddr);
+	struct pp_flow_stats st = {
+		.packets = 1,
+		.bytes = len,
+		.first_seen_ns = now,
+		.last_seen_ns = now,
+		.tcp_flags = p->tcp_flags,
+		.src_cidr = (__u16)src.id,
+		.dst_cidr = (__u16)dst.id,
+		.flags = pp_counts_in_matrix(&mk->point, &src) ? PP_FLOW_F_MATRIX : 0,
+	};
+
+	long err = bpf_map_update_elem(&pp_flows, mk, &st, BPF_NOEXIST);
+	if (err == -PP_EEXIST) {
+		/* Another CPU inserted it first: account there. */
+		struct pp_flow_stats *cur = bpf_map_lookup_elem(&pp_flows, mk);
+		if (cur)
+			pp_stats_add(cur, len, p->tcp_flags, now);
+		else
+			pp_count(PP_CNT_FLOW_RACE);
+		return;
+	}
+	if (err) {
+		pp_count_insert_error(err);
+		return;
+	}
+	pp_count(PP_CNT_NEW_FLOWS);
+	if (st.flags & PP_FLOW_F_MATRIX)
+		pp_matrix_add(st.src_cidr, st.dst_cidr, len);
+
+	if (!pp_cfg_events)
+		return;
+	struct pp_flow_event *ev = bpf_ringbuf_reserve(&pp_events, sizeof(*ev), 0);
+	if (!ev) {
+		pp_count(PP_CNT_RINGBUF_FULL);
+		return;
+	}
+	ev->point = mk->point;
+	ev->flow = mk->flow;
+	ev->ts_ns = now;
+	ev->len = (__u32)len;
+	ev->tcp_flags = p->tcp_flags;
+	ev->src_cidr = st.src_cidr;
+	ev->dst_cidr = st.dst_cidr;
+	ev->pad = 0;
+	bpf_ringbuf_submit(ev, 0);
+}
+
+static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
+{
+	pp_count(PP_CNT_PACKETS);
+
+	/* Headers normally sit in the linear area; pull them in when they do not. */
+	__u32 want = skb->len < PP_PARSE_WINDOW ? skb->len : PP_PARSE_WINDOW;
+	if ((__u64)skb->data_end - (__u64)skb->data < want) {
+		if (bpf_skb_pull_data(skb, want) == 0)
+			pp_count(PP_CNT_PULLED);
+	}
+
+	const __u8 *data = (const __u8 *)(long)skb->data;
+	const __u8 *data_end = (const __u8 *)(long)skb->data_end;
+	struct pp_parsed p = {};
+	int err = pp_parse(data, data_end, &p);
+	if (err) {
+		pp_count(err);
+		return TC_ACT_UNSPEC;
+	}
+	if (p.key.flags & PP_KEY_F_FRAGMENT)
+		pp_count(PP_CNT_FRAGMENTS);
+
+	struct pp_flow_map_key mk = {
+		.point = {.netns_cookie = pp_netns_cookie(skb),
+			  .ifindex = skb->ifindex,
+			  .direction = direction},
+		.flow = p.key,
+	};
+	__u64 len = skb->len;
+	__u64 now = bpf_ktime_get_ns();
+
+	struct pp_flow_stats *st = bpf_map_lookup_elem(&pp_flows, &mk);
+	if (st)
+		pp_stats_add(st, len, p.tcp_flags, now);
+	else
+		pp_new_flow(&mk, &p, len, now);
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
 int pp_tc_ingress(struct __sk_buff *skb)
 {
-	count(PP_CNT_PACKETS);
-	return TC_ACT_UNSPEC;
+	return pp_handle(skb, PP_DIR_INGRESS);
 }
 
 SEC("tc")
 int pp_tc_egress(struct __sk_buff *skb)
 {
-	count(PP_CNT_PACKETS);
-	return TC_ACT_UNSPEC;
+	return pp_handle(skb, PP_DIR_EGRESS);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,4 +1,4 @@
-# podpath_bpf_object(<name> SOURCE <file.bpf.c> [DEPENDS <headers...>])
+# podpath_bpf_object(<name> SOURCE <file.bpf.c> [DEFINES <macros...>] [DEPENDS <files...>])
 #
 # clang -target bpf -> <name>.bpf.o -> bpftool gen skeleton -> <name>.skel.h, exposed
 # as the INTERFACE target <name>_skel (link it to get the include path and libbpf).
@@ -20,7 +20,8 @@ set(PODPATH_BPF_CFLAGS -g -O2 -target bpf -D__TARGET_ARCH_${PODPATH_BPF_ARCH}
     -Wall -Werror=undef -Wno-unused-function -fno-stack-protector)
 
 function(podpath_bpf_object name)
-  cmake_parse_arguments(ARG "" "SOURCE" "DEPENDS" ${ARGN})
+  cmake_parse_arguments(ARG "" "SOURCE" "DEFINES;DEPENDS" ${ARGN})
+  list(TRANSFORM ARG_DEFINES PREPEND -D)
   set(src ${CMAKE_CURRENT_SOURCE_DIR}/${ARG_SOURCE})
   set(outdir ${CMAKE_CURRENT_BINARY_DIR})
   set(obj ${outdir}/${name}.bpf.o)
@@ -29,7 +30,7 @@ function(podpath_bpf_object name)
        ${PROJECT_SOURCE_DIR}/vmlinux/${PODPATH_BPF_ARCH}/vmlinux.h)
   add_custom_command(
     OUTPUT ${obj}
-    COMMAND ${PODPATH_BPF_CLANG} ${PODPATH_BPF_CFLAGS}
+    COMMAND ${PODPATH_BPF_CLANG} ${PODPATH_BPF_CFLAGS} ${ARG_DEFINES}
             -I${PROJECT_SOURCE_DIR}/bpf -I${PROJECT_SOURCE_DIR}/vmlinux
             -c ${src} -o ${obj}
     DEPENDS ${src} ${bpf_headers} ${ARG_DEPENDS}

@@ -39,4 +39,9 @@ static_assert(offsetof(pp_flow_event, ts_ns) == 56);
 static_assert(offsetof(pp_flow_event, len) == 64);
 static_assert(offsetof(pp_flow_event, src_cidr) == 72);
 
+static_assert(sizeof(pp_iface_key) == 16);
+static_assert(sizeof(pp_iface_info) == 8);
+// counter_name() in datapath.cpp lists every counter; extend it with the enum.
+static_assert(PP_CNT_MAX == 21, "update counter_name() for the new counter");
+
 }  // namespace podpath::bpf

@@ -57,11 +57,7 @@ Features probe_features() {
   if (f.cap_bpf) {
     f.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
     f.lpm_trie = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, nullptr) == 1;
-    if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_get_netns_cookie, nullptr) == 1) {
-      f.netns_id = NetnsIdMode::Helper;
-    } else if (f.btf && kernel_has_kfunc("bpf_cast_to_kern_ctx")) {
-      f.netns_id = NetnsIdMode::KernCtx;
-    }
+    if (f.btf && kernel_has_kfunc("bpf_cast_to_kern_ctx")) f.netns_id = NetnsIdMode::KernCtx;
     f.tcx = probe_tcx();
   }
   return f;
@@ -84,16 +80,6 @@ std::vector<std::string> blocking_problems(const Features& f) {
   return out;
 }
 
-const char* to_string(NetnsIdMode mode) {
-  switch (mode) {
-  case NetnsIdMode::Helper:
-    return "bpf_get_netns_cookie";
-  case NetnsIdMode::KernCtx:
-    return "bpf_cast_to_kern_ctx";
-  case NetnsIdMode::None:
-    return "none";
-  }
-  return "none";
-}
+const char* to_string(NetnsIdMode mode) { return mode == NetnsIdMode::KernCtx ? "kern-ctx" : "fixed"; }
 
 }  // namespace podpath::bpf

@@ -8,11 +8,12 @@
 
 namespace podpath::bpf {
 
-/// @brief How a TC program can tell which network namespace a packet is in.
+/// @brief How a TC program learns which network namespace a packet is in.
+/// (bpf_get_netns_cookie(skb) is no use here: in TC programs it reports the namespace
+/// of skb->sk, or init_net when there is no socket, i.e. for every forwarded packet.)
 enum class NetnsIdMode {
-  Helper,   ///< bpf_get_netns_cookie(skb) in TC programs (Linux 6.15+)
-  KernCtx,  ///< bpf_cast_to_kern_ctx + CO-RE read of dev->nd_net (Linux 6.3+)
-  None,     ///< neither: podpath can only observe one network namespace at a time
+  KernCtx,  ///< bpf_cast_to_kern_ctx + CO-RE read of skb->dev->nd_net (Linux 6.3+): one object
+  Fixed,    ///< the cookie is a load-time constant: one object per namespace, maps shared
 };
 
 /// @brief The result of probing the running kernel.
@@ -28,7 +29,7 @@ struct Features {
   bool ringbuf = false;       ///< BPF_MAP_TYPE_RINGBUF
   bool lpm_trie = false;
   bool tcx = false;  ///< tcx attachment (Linux 6.6+)
-  NetnsIdMode netns_id = NetnsIdMode::None;
+  NetnsIdMode netns_id = NetnsIdMode::Fixed;
   bool tracefs = false;  ///< /sys/kernel/tracing (or debugfs tracing) mounted
 };
 

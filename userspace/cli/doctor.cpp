@@ -33,9 +33,10 @@ class DoctorCommand final : public Command {
     row("BPF LPM trie", f.lpm_trie, "CIDR classification");
     row("BPF ring buffer", f.ringbuf, "new-flow events");
     row("tcx attachment", f.tcx, f.tcx ? "used for TC hooks" : "classic TC clsact used instead");
-    row("netns id in TC", f.netns_id != bpf::NetnsIdMode::None,
-        f.netns_id == bpf::NetnsIdMode::None ? "one network namespace at a time"
-                                             : std::string("via ") + bpf::to_string(f.netns_id));
+    row("netns id in TC", f.netns_id == bpf::NetnsIdMode::KernCtx,
+        f.netns_id == bpf::NetnsIdMode::KernCtx
+            ? "from skb->dev (bpf_cast_to_kern_ctx): one BPF object for all namespaces"
+            : "kernel < 6.3: one BPF object per observed namespace");
     row("cgroup v2", !f.cgroup2_mount.empty(),
         f.cgroup2_mount.empty() ? "not mounted: no per-container attribution" : f.cgroup2_mount);
     row("bpffs", f.bpffs, "/sys/fs/bpf");

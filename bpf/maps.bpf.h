@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps of the tc_flow object and the counters helper. Sizes here are defaults:
+ * userspace resizes the flows map and the ring buffer, and may switch the flows
+ * map between HASH/LRU_HASH/PERCPU_HASH, between open and load.
+ */
+#ifndef PODPATH_MAPS_BPF_H
+#define PODPATH_MAPS_BPF_H
+
+#include "podpath_abi.h"
+
+/* Key: struct pp_flow_map_key (point + flow). Value: struct pp_flow_stats.
+ * Entries leave when userspace expires idle flows (or by LRU eviction when
+ * userspace chose LRU_HASH). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pp_flow_map_key);
+	__type(value, struct pp_flow_stats);
+} pp_flows SEC(".maps");
+
+/* Key: struct pp_cidr_key (prefix). Value: struct pp_cidr_info. Filled by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 256);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct pp_cidr_key);
+	__type(value, struct pp_cidr_info);
+} pp_cidrs SEC(".maps");
+
+/* Key: src_cidr * PP_MAX_CIDRS + dst_cidr. Value: struct pp_matrix_cell (per CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PP_MAX_CIDRS *PP_MAX_CIDRS);
+	__type(key, __u32);
+	__type(value, struct pp_matrix_cell);
+} pp_matrix SEC(".maps");
+
+/* Key: struct pp_iface_key. Value: struct pp_iface_info. Filled by userspace on attach;
+ * read only when a flow is first seen at a point. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct pp_iface_key);
+	__type(value, struct pp_iface_info);
+} pp_ifaces SEC(".maps");
+
+/* Records: struct pp_flow_event, one per flow first seen at a point. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} pp_events SEC(".maps");
+
+/* Key: enum pp_counter. Value: count (per CPU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PP_CNT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} pp_counters SEC(".maps");
+
+static __always_inline void pp_count(__u32 which)
+{
+	__u64 *v = bpf_map_lookup_elem(&pp_counters, &which);
+
+	if (v)
+		*v += 1;
+}
+
+#endif /* PODPATH_MAPS_BPF_H */

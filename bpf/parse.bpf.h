@@ -1,0 +1,221 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Packet parser: Ethernet, 802.1Q/802.1ad (up to PP_VLAN_MAX tags), IPv4 with
+ * options and fragments, IPv6 with a bounded walk of extension headers, and
+ * the TCP/UDP/SCTP/ICMP/ICMPv6 header fields that make a flow key.
+ *
+ * Reads only: bytes are composed by hand (no casts to wider types), so the
+ * same code compiles for the BPF target and for the userspace fuzz harness
+ * (tests/fuzz), where ASan/UBSan check every access. The caller provides
+ * [data, data_end): the linear packet area.
+ */
+#ifndef PODPATH_PARSE_BPF_H
+#define PODPATH_PARSE_BPF_H
+
+#include "podpath_abi.h"
+
+#define PP_VLAN_MAX	2 /* 802.1Q + 802.1ad (QinQ) */
+#define PP_IPV6_EXT_MAX 8 /* extension headers walked before giving up */
+
+#define PP_ETH_HLEN	14
+#define PP_ETH_P_IP	0x0800
+#define PP_ETH_P_IPV6	0x86DD
+#define PP_ETH_P_8021Q	0x8100
+#define PP_ETH_P_8021AD 0x88A8
+
+#define PP_IPPROTO_HOPOPTS  0
+#define PP_IPPROTO_ICMP	    1
+#define PP_IPPROTO_TCP	    6
+#define PP_IPPROTO_UDP	    17
+#define PP_IPPROTO_ROUTING  43
+#define PP_IPPROTO_FRAGMENT 44
+#define PP_IPPROTO_AH	    51
+#define PP_IPPROTO_ICMPV6   58
+#define PP_IPPROTO_DSTOPTS  60
+#define PP_IPPROTO_SCTP	    132
+#define PP_IPPROTO_UDPLITE  136
+
+#define PP_ICMP_ECHO_REPLY     0
+#define PP_ICMP_ECHO	       8
+#define PP_ICMPV6_ECHO_REQUEST 128
+#define PP_ICMPV6_ECHO_REPLY   129
+
+/* What the parser found besides the key. */
+struct pp_parsed {
+	struct pp_flow_key key;
+	__u32 tcp_flags; /* TCP flags byte (0 if not TCP) */
+	__u32 l4_off;	 /* offset of the L4 header from data (0 for non-first fragments) */
+};
+
+static __always_inline __u16 pp_be16(const __u8 *p)
+{
+	return (__u16)((__u16)p[0] << 8 | p[1]);
+}
+
+static __always_inline void pp_copy(__u8 *dst, const __u8 *src, int n)
+{
+	/* Fixed n at every call site: unrolled into byte moves. */
+#pragma unroll
+	for (int i = 0; i < 16; i++)
+		if (i < n)
+			dst[i] = src[i];
+}
+
+static __always_inline void pp_set_v4mapped(__u8 *dst, const __u8 *src)
+{
+#pragma unroll
+	for (int i = 0; i < 10; i++)
+		dst[i] = 0;
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	pp_copy(dst + 12, src, 4);
+}
+
+/*
+ * L4 fields at `l4`. Returns 0 or the pp_counter of the parse error. ICMP:
+ * sport = echo identifier (echo messages only), dport = type << 8 | code.
+ */
+static __always_inline int pp_parse_l4(const __u8 *l4, const __u8 *data_end, struct pp_parsed *out)
+{
+	__u8 proto = out->key.proto;
+
+	if (proto == PP_IPPROTO_TCP) {
+		if (l4 + 20 > data_end)
+			return PP_CNT_ERR_L4_TRUNC;
+		if ((l4[12] >> 4) < 5)
+			return PP_CNT_ERR_TCP_DOFF;
+		out->key.sport = pp_be16(l4);
+		out->key.dport = pp_be16(l4 + 2);
+		out->tcp_flags = l4[13];
+	} else if (proto == PP_IPPROTO_UDP || proto == PP_IPPROTO_UDPLITE) {
+		if (l4 + 8 > data_end)
+			return PP_CNT_ERR_L4_TRUNC;
+		out->key.sport = pp_be16(l4);
+		out->key.dport = pp_be16(l4 + 2);
+	} else if (proto == PP_IPPROTO_SCTP) {
+		if (l4 + 12 > data_end) /* common header */
+			return PP_CNT_ERR_L4_TRUNC;
+		out->key.sport = pp_be16(l4);
+		out->key.dport = pp_be16(l4 + 2);
+	} else if (proto == PP_IPPROTO_ICMP || proto == PP_IPPROTO_ICMPV6) {
+		if (l4 + 8 > data_end)
+			return PP_CNT_ERR_L4_TRUNC;
+		__u8 type = l4[0];
+		int echo =
+			proto == PP_IPPROTO_ICMP
+				? (type == PP_ICMP_ECHO || type == PP_ICMP_ECHO_REPLY)
+				: (type == PP_ICMPV6_ECHO_REQUEST || type == PP_ICMPV6_ECHO_REPLY);
+		out->key.sport = echo ? pp_be16(l4 + 4) : 0;
+		out->key.dport = (__u16)((__u16)type << 8 | l4[1]);
+	}
+	/* Any other protocol: counted by protocol number, ports 0. */
+	return 0;
+}
+
+static __always_inline int pp_parse_ipv4(const __u8 *data, const __u8 *ip, const __u8 *data_end,
+					 struct pp_parsed *out)
+{
+	if (ip + 20 > data_end)
+		return PP_CNT_ERR_IPV4_TRUNC;
+	__u8 ihl = ip[0] & 0x0f;
+	if ((ip[0] >> 4) != 4 || ihl < 5)
+		return PP_CNT_ERR_IPV4_HDR;
+	const __u8 *l4 = ip + ihl * 4;
+	if (l4 > data_end) /* options cut off */
+		return PP_CNT_ERR_IPV4_TRUNC;
+
+	out->key.proto = ip[9];
+	pp_set_v4mapped(out->key.saddr, ip + 12);
+	pp_set_v4mapped(out->key.daddr, ip + 16);
+	if (pp_be16(ip + 6) & 0x1fff) {
+		/* Non-first fragment: its payload is not an L4 header. */
+		out->key.flags |= PP_KEY_F_FRAGMENT;
+		return 0;
+	}
+	out->l4_off = (__u32)(l4 - data);
+	return pp_parse_l4(l4, data_end, out);
+}
+
+static __always_inline int pp_parse_ipv6(const __u8 *data, const __u8 *ip, const __u8 *data_end,
+					 struct pp_parsed *out)
+{
+	if (ip + 40 > data_end)
+		return PP_CNT_ERR_IPV6_TRUNC;
+	if ((ip[0] >> 4) != 6)
+		return PP_CNT_ERR_IPV6_HDR;
+	out->key.flags |= PP_KEY_F_IPV6;
+	pp_copy(out->key.saddr, ip + 8, 16);
+	pp_copy(out->key.daddr, ip + 24, 16);
+
+	__u8 nh = ip[6];
+	const __u8 *p = ip + 40;
+	int done = 0;
+
+#pragma unroll
+	for (int i = 0; i < PP_IPV6_EXT_MAX; i++) {
+		if (nh == PP_IPPROTO_HOPOPTS || nh == PP_IPPROTO_ROUTING ||
+		    nh == PP_IPPROTO_DSTOPTS) {
+			if (p + 8 > data_end)
+				return PP_CNT_ERR_IPV6_TRUNC;
+			nh = p[0];
+			p += ((__u32)p[1] + 1) * 8;
+		} else if (nh == PP_IPPROTO_AH) {
+			if (p + 8 > data_end)
+				return PP_CNT_ERR_IPV6_TRUNC;
+			nh = p[0];
+			p += ((__u32)p[1] + 2) * 4;
+		} else if (nh == PP_IPPROTO_FRAGMENT) {
+			if (p + 8 > data_end)
+				return PP_CNT_ERR_IPV6_TRUNC;
+			nh = p[0];
+			if (pp_be16(p + 2) & 0xfff8) {
+				out->key.proto = nh;
+				out->key.flags |= PP_KEY_F_FRAGMENT;
+				return 0;
+			}
+			p += 8;
+		} else {
+			done = 1;
+			break;
+		}
+	}
+	if (!done)
+		return PP_CNT_ERR_IPV6_EXT_DEPTH;
+	if (p > data_end)
+		return PP_CNT_ERR_IPV6_TRUNC;
+	out->key.proto = nh;
+	out->l4_off = (__u32)(p - data);
+	return pp_parse_l4(p, data_end, out);
+}
+
+/*
+ * Parses one frame. Returns 0 when `out` holds a flow key, PP_CNT_NON_IP for
+ * frames that are not IP, or the pp_counter of the parse error.
+ */
+static __always_inline int pp_parse(const __u8 *data, const __u8 *data_end, struct pp_parsed *out)
+{
+	if (data + PP_ETH_HLEN > data_end)
+		return PP_CNT_ERR_ETH_TRUNC;
+	__u16 proto = pp_be16(data + 12);
+	const __u8 *l3 = data + PP_ETH_HLEN;
+
+#pragma unroll
+	for (int i = 0; i < PP_VLAN_MAX; i++) {
+		if (proto != PP_ETH_P_8021Q && proto != PP_ETH_P_8021AD)
+			break;
+		if (l3 + 4 > data_end)
+			return PP_CNT_ERR_VLAN_TRUNC;
+		proto = pp_be16(l3 + 2);
+		l3 += 4;
+	}
+	if (proto == PP_ETH_P_8021Q || proto == PP_ETH_P_8021AD)
+		return PP_CNT_ERR_VLAN_DEPTH;
+
+	if (proto == PP_ETH_P_IP)
+		return pp_parse_ipv4(data, l3, data_end, out);
+	if (proto == PP_ETH_P_IPV6)
+		return pp_parse_ipv6(data, l3, data_end, out);
+	return PP_CNT_NON_IP;
+}
+
+#endif /* PODPATH_PARSE_BPF_H */

@@ -1,0 +1,402 @@
+#include "bpf/datapath.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "bpf/abi.hpp"
+#include "tc_flow.skel.h"
+#include "tc_flow_fixed.skel.h"
+
+namespace podpath::bpf {
+
+/// @brief One loaded bpf_object (from either skeleton), destroyed with its skeleton.
+class BpfObjectHandle {
+ public:
+  BpfObjectHandle(bpf_object* obj, std::function<void()> destroy) : obj_(obj), destroy_(std::move(destroy)) {}
+  ~BpfObjectHandle() { destroy_(); }
+  BpfObjectHandle(const BpfObjectHandle&) = delete;
+  BpfObjectHandle& operator=(const BpfObjectHandle&) = delete;
+
+  [[nodiscard]] bpf_object* obj() const { return obj_; }
+  [[nodiscard]] int prog_fd(const char* name) const {
+    const bpf_program* p = bpf_object__find_program_by_name(obj_, name);
+    return p != nullptr ? bpf_program__fd(p) : -1;
+  }
+  [[nodiscard]] int map_fd(const char* name) const {
+    const bpf_map* m = bpf_object__find_map_by_name(obj_, name);
+    return m != nullptr ? bpf_map__fd(m) : -1;
+  }
+
+ private:
+  bpf_object* obj_;
+  std::function<void()> destroy_;
+};
+
+namespace {
+
+// Maps shared by every object instance (Fixed mode reuses the first object's).
+constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_cidrs",  "pp_matrix",
+                                       "pp_ifaces", "pp_events", "pp_counters"};
+
+bpf_map_type to_map_type(FlowMapKind kind) {
+  switch (kind) {
+  case FlowMapKind::LruHash:
+    return BPF_MAP_TYPE_LRU_HASH;
+  case FlowMapKind::PercpuHash:
+    return BPF_MAP_TYPE_PERCPU_HASH;
+  case FlowMapKind::Hash:
+    break;
+  }
+  return BPF_MAP_TYPE_HASH;
+}
+
+template <typename Skel> struct SkelOps;
+template <> struct SkelOps<tc_flow> {
+  static tc_flow* open() { return tc_flow__open(); }
+  static int load(tc_flow* s) { return tc_flow__load(s); }
+  static void destroy(tc_flow* s) { tc_flow__destroy(s); }
+};
+template <> struct SkelOps<tc_flow_fixed> {
+  static tc_flow_fixed* open() { return tc_flow_fixed__open(); }
+  static int load(tc_flow_fixed* s) { return tc_flow_fixed__load(s); }
+  static void destroy(tc_flow_fixed* s) { tc_flow_fixed__destroy(s); }
+};
+
+template <typename Skel>
+Result<std::unique_ptr<BpfObjectHandle>> open_and_load(const DatapathOptions& o, std::uint64_t netns_cookie,
+                                                       const BpfObjectHandle* share_maps_of) {
+  Skel* skel = SkelOps<Skel>::open();
+  if (skel == nullptr) return make_error(errno, "cannot open the tc_flow BPF object");
+  auto handle = std::make_unique<BpfObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
+
+  skel->rodata->pp_cfg_netns_cookie = netns_cookie;
+  skel->rodata->pp_cfg_flows_percpu = o.flow_map == FlowMapKind::PercpuHash ? 1 : 0;
+  skel->rodata->pp_cfg_events = o.events ? 1 : 0;
+  skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
+
+  if (int err = bpf_map__set_type(skel->maps.pp_flows, to_map_type(o.flow_map)); err != 0) {
+    return make_error(err, "cannot set the flows map type");
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_flows, o.max_flows); err != 0) {
+    return make_error(err, "cannot size the flows map to {} entries", o.max_flows);
+  }
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_events, o.ringbuf_bytes); err != 0) {
+    return make_error(err, "cannot size the event ring buffer to {} bytes", o.ringbuf_bytes);
+  }
+  if (share_maps_of != nullptr) {
+    for (const char* name : kSharedMaps) {
+      bpf_map* m = bpf_object__find_map_by_name(skel->obj, name);
+      if (m == nullptr) return make_error(ENOENT, "BPF object has no map {}", name);
+      if (int err = bpf_map__reuse_fd(m, share_maps_of->map_fd(name)); err != 0) {
+        return make_error(err, "cannot share map {} between namespaces", name);
+      }
+    }
+  }
+  if (int err = SkelOps<Skel>::load(skel); err != 0) {
+    return make_error(
+        err, "cannot load the tc_flow BPF programs into the kernel (run with -v for the verifier log)");
+  }
+  return handle;
+}
+
+/// Visits every (key, value) of a map: batch lookups, or key-by-key where the kernel has
+/// no batch operations (before 5.6) for this map type.
+Result<void> for_each_entry(int fd, std::size_t key_size, std::size_t value_size,
+                            const std::function<void(const std::uint8_t*, const std::uint8_t*)>& visit) {
+  std::uint32_t batch = 1024;
+  std::vector<std::uint8_t> keys, values;
+  std::uint64_t in_token = 0, out_token = 0;
+  bool first = true;
+  for (;;) {
+    keys.resize(batch * key_size);
+    values.resize(batch * value_size);
+    std::uint32_t count = batch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.data(),
+                                         values.data(), &count, &opts);
+    const int e = err != 0 ? -err : 0;
+    if (e == ENOSPC && count == 0) {  // a bucket holds more than `batch` entries
+      batch *= 2;
+      continue;
+    }
+    if (e != 0 && e != ENOENT && first && (e == EINVAL || e == ENOTSUP || e == 524 /* ENOTSUPP */)) break;
+    if (e != 0 && e != ENOENT && e != ENOSPC) return make_error(e, "cannot read BPF map (batch lookup)");
+    for (std::uint32_t i = 0; i < count; ++i) visit(&keys[i * key_size], &values[i * value_size]);
+    if (e == ENOENT) return {};
+    in_token = out_token;
+    first = false;
+  }
+  // Fallback: key-by-key iteration.
+  spdlog::debug("batch map lookup unsupported here; iterating key by key");
+  std::vector<std::uint8_t> key(key_size), next(key_size), value(value_size);
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0) visit(next.data(), value.data());
+    key = next;
+    prev = key.data();
+  }
+  return {};
+}
+
+std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
+
+}  // namespace
+
+Datapath::Datapath(DatapathOptions options) : options_(options) {}
+Datapath::~Datapath() = default;
+
+Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options, std::uint64_t netns_cookie) {
+  if (options.ringbuf_bytes < 4096 || (options.ringbuf_bytes & (options.ringbuf_bytes - 1)) != 0) {
+    return make_error(EINVAL, "ring buffer size {} must be a power of two of at least 4096 bytes",
+                      options.ringbuf_bytes);
+  }
+  if (options.max_flows == 0) return make_error(EINVAL, "the flows map needs at least one entry");
+  std::unique_ptr<Datapath> dp(new Datapath(options));
+  dp->ncpu_ = libbpf_num_possible_cpus();
+  if (dp->ncpu_ <= 0) return make_error(dp->ncpu_, "cannot count possible CPUs");
+  if (auto r = dp->add_object(netns_cookie); !r) return r.error();
+  return dp;
+}
+
+Result<void> Datapath::add_object(std::uint64_t netns_cookie) {
+  const BpfObjectHandle* share = objects_.empty() ? nullptr : objects_.front().get();
+  auto obj = options_.netns_mode == NetnsIdMode::KernCtx
+                 ? open_and_load<tc_flow>(options_, 0, share)
+                 : open_and_load<tc_flow_fixed>(options_, netns_cookie, share);
+  if (!obj) return obj.error();
+  objects_.push_back(std::move(*obj));
+  object_by_netns_[netns_cookie] = objects_.size() - 1;
+  return {};
+}
+
+Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie) {
+  std::size_t idx = 0;
+  if (options_.netns_mode == NetnsIdMode::Fixed) {
+    auto it = object_by_netns_.find(netns_cookie);
+    if (it == object_by_netns_.end()) {
+      if (auto r = add_object(netns_cookie); !r) return r.error();
+      it = object_by_netns_.find(netns_cookie);
+    }
+    idx = it->second;
+  }
+  const auto& obj = *objects_[idx];
+  return ProgramPair{obj.prog_fd("pp_tc_ingress"), obj.prog_fd("pp_tc_egress")};
+}
+
+int Datapath::map_fd(const char* name) const { return objects_.front()->map_fd(name); }
+int Datapath::events_map_fd() const { return map_fd("pp_events"); }
+int Datapath::flows_map_fd() const { return map_fd("pp_flows"); }
+
+Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
+  const int fd = map_fd("pp_cidrs");
+  // Clear, then fill: the trie is small and changes only when the inventory does.
+  std::vector<pp_cidr_key> existing;
+  if (auto r = for_each_entry(fd, sizeof(pp_cidr_key), sizeof(pp_cidr_info),
+                              [&](const std::uint8_t* k, const std::uint8_t*) {
+                                pp_cidr_key key{};
+                                std::memcpy(&key, k, sizeof(key));
+                                existing.push_back(key);
+                              });
+      !r) {
+    return r;
+  }
+  for (const auto& key : existing) bpf_map_delete_elem(fd, &key);
+  for (const auto& rule : rules) {
+    if (rule.id == PP_CIDR_OTHER || rule.id >= PP_MAX_CIDRS) {
+      return make_error(EINVAL, "CIDR id {} for {} is outside 1..{}", rule.id, rule.cidr.to_string(),
+                        PP_MAX_CIDRS - 1);
+    }
+    pp_cidr_key key{};
+    key.prefixlen = rule.cidr.prefix_len128();
+    std::memcpy(key.addr, rule.cidr.network.bytes.data(), 16);
+    const pp_cidr_info info{rule.id, rule.flags};
+    if (bpf_map_update_elem(fd, &key, &info, BPF_ANY) != 0) {
+      return make_error(errno, "cannot add CIDR {} to the classifier", rule.cidr.to_string());
+    }
+  }
+  return {};
+}
+
+Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, pp_iface_role role) {
+  const pp_iface_key key{netns_cookie, ifindex, 0};
+  const pp_iface_info info{static_cast<__u32>(role), 0};
+  if (bpf_map_update_elem(map_fd("pp_ifaces"), &key, &info, BPF_ANY) != 0) {
+    return make_error(errno, "cannot record interface {} role", ifindex);
+  }
+  return {};
+}
+
+Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex) {
+  const pp_iface_key key{netns_cookie, ifindex, 0};
+  if (bpf_map_delete_elem(map_fd("pp_ifaces"), &key) != 0 && errno != ENOENT) {
+    return make_error(errno, "cannot forget interface {}", ifindex);
+  }
+  return {};
+}
+
+Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
+  const bool percpu = options_.flow_map == FlowMapKind::PercpuHash;
+  const std::size_t stride = percpu_stride(sizeof(pp_flow_stats));
+  const std::size_t value_size = percpu ? stride * static_cast<std::size_t>(ncpu_) : sizeof(pp_flow_stats);
+  std::vector<model::FlowRecord> out;
+  auto r = for_each_entry(flows_map_fd(), sizeof(pp_flow_map_key), value_size,
+                          [&](const std::uint8_t* k, const std::uint8_t* v) {
+                            pp_flow_map_key key{};
+                            std::memcpy(&key, k, sizeof(key));
+                            pp_flow_stats sum{};
+                            for (int cpu = 0; cpu < (percpu ? ncpu_ : 1); ++cpu) {
+                              pp_flow_stats s{};
+                              std::memcpy(&s, v + static_cast<std::size_t>(cpu) * stride, sizeof(s));
+                              if (s.packets == 0) continue;
+                              sum.packets += s.packets;
+                              sum.bytes += s.bytes;
+                              sum.tcp_flags |= s.tcp_flags;
+                              if (sum.first_seen_ns == 0 || s.first_seen_ns < sum.first_seen_ns) {
+                                sum.first_seen_ns = s.first_seen_ns;
+                              }
+                              if (s.last_seen_ns > sum.last_seen_ns) sum.last_seen_ns = s.last_seen_ns;
+                              sum.src_cidr = s.src_cidr;
+                              sum.dst_cidr = s.dst_cidr;
+                              sum.flags |= s.flags;
+                            }
+                            out.push_back(to_model(key, sum));
+                          });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
+  if (ids.empty()) return {};
+  std::vector<pp_flow_map_key> keys;
+  keys.reserve(ids.size());
+  for (const auto& id : ids) keys.push_back(to_abi(id.point, id.key));
+  std::size_t done = 0;
+  while (done < keys.size()) {
+    auto count = static_cast<std::uint32_t>(keys.size() - done);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int err = bpf_map_delete_batch(flows_map_fd(), &keys[done], &count, &opts);
+    done += count;
+    if (err == 0) break;
+    if (-err == ENOENT) {  // already gone (evicted): skip it and go on
+      ++done;
+      continue;
+    }
+    if (-err == EINVAL || -err == ENOTSUP || -err == 524) {  // no batch delete: one by one
+      for (; done < keys.size(); ++done) bpf_map_delete_elem(flows_map_fd(), &keys[done]);
+      break;
+    }
+    return make_error(err, "cannot delete expired flows");
+  }
+  return {};
+}
+
+Result<std::vector<MatrixCell>> Datapath::read_matrix() const {
+  const std::size_t stride = percpu_stride(sizeof(pp_matrix_cell));
+  std::vector<MatrixCell> out;
+  auto r = for_each_entry(map_fd("pp_matrix"), sizeof(__u32), stride * static_cast<std::size_t>(ncpu_),
+                          [&](const std::uint8_t* k, const std::uint8_t* v) {
+                            __u32 idx = 0;
+                            std::memcpy(&idx, k, sizeof(idx));
+                            MatrixCell cell{static_cast<std::uint16_t>(idx / PP_MAX_CIDRS),
+                                            static_cast<std::uint16_t>(idx % PP_MAX_CIDRS), 0, 0};
+                            for (int cpu = 0; cpu < ncpu_; ++cpu) {
+                              pp_matrix_cell c{};
+                              std::memcpy(&c, v + static_cast<std::size_t>(cpu) * stride, sizeof(c));
+                              cell.packets += c.packets;
+                              cell.bytes += c.bytes;
+                            }
+                            if (cell.packets != 0) out.push_back(cell);
+                          });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<Counters> Datapath::read_counters() const {
+  Counters out{};
+  auto r = for_each_entry(map_fd("pp_counters"), sizeof(__u32), 8 * static_cast<std::size_t>(ncpu_),
+                          [&](const std::uint8_t* k, const std::uint8_t* v) {
+                            __u32 idx = 0;
+                            std::memcpy(&idx, k, sizeof(idx));
+                            if (idx >= PP_CNT_MAX) return;
+                            for (int cpu = 0; cpu < ncpu_; ++cpu) {
+                              std::uint64_t n = 0;
+                              std::memcpy(&n, v + static_cast<std::size_t>(cpu) * 8, sizeof(n));
+                              out[idx] += n;
+                            }
+                          });
+  if (!r) return r.error();
+  return out;
+}
+
+model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats) {
+  model::FlowRecord r;
+  r.point.netns_cookie = key.point.netns_cookie;
+  r.point.ifindex = key.point.ifindex;
+  r.point.direction =
+      key.point.direction == PP_DIR_EGRESS ? model::Direction::Egress : model::Direction::Ingress;
+  std::memcpy(r.key.src.bytes.data(), key.flow.saddr, 16);
+  std::memcpy(r.key.dst.bytes.data(), key.flow.daddr, 16);
+  r.key.sport = key.flow.sport;
+  r.key.dport = key.flow.dport;
+  r.key.proto = key.flow.proto;
+  r.key.fragment = (key.flow.flags & PP_KEY_F_FRAGMENT) != 0;
+  r.stats.packets = stats.packets;
+  r.stats.bytes = stats.bytes;
+  r.stats.first_seen_ns = stats.first_seen_ns;
+  r.stats.last_seen_ns = stats.last_seen_ns;
+  r.stats.tcp_flags = stats.tcp_flags;
+  r.stats.src_cidr = stats.src_cidr;
+  r.stats.dst_cidr = stats.dst_cidr;
+  r.stats.in_matrix = (stats.flags & PP_FLOW_F_MATRIX) != 0;
+  return r;
+}
+
+pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key) {
+  pp_flow_map_key k{};
+  k.point.netns_cookie = point.netns_cookie;
+  k.point.ifindex = point.ifindex;
+  k.point.direction = point.direction == model::Direction::Egress ? PP_DIR_EGRESS : PP_DIR_INGRESS;
+  std::memcpy(k.flow.saddr, key.src.bytes.data(), 16);
+  std::memcpy(k.flow.daddr, key.dst.bytes.data(), 16);
+  k.flow.sport = key.sport;
+  k.flow.dport = key.dport;
+  k.flow.proto = key.proto;
+  k.flow.flags =
+      static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (key.src.is_v4() ? 0 : PP_KEY_F_IPV6));
+  return k;
+}
+
+const char* counter_name(std::uint32_t counter) {
+  static constexpr const char* kNames[PP_CNT_MAX] = {
+      "packets",
+      "non_ip",
+      "parse_eth_truncated",
+      "parse_vlan_truncated",
+      "parse_vlan_too_deep",
+      "parse_ipv4_truncated",
+      "parse_ipv4_bad_header",
+      "parse_ipv6_truncated",
+      "parse_ipv6_bad_header",
+      "parse_ipv6_ext_too_deep",
+      "parse_l4_truncated",
+      "parse_tcp_bad_offset",
+      "flow_insert_full",
+      "flow_insert_busy",
+      "flow_insert_other",
+      "flow_insert_race",
+      "events_lost_ringbuf_full",
+      "cidr_unmatched_addresses",
+      "fragments",
+      "new_flows",
+      "headers_pulled",
+  };
+  return counter < PP_CNT_MAX ? kNames[counter] : "unknown";
+}
+
+}  // namespace podpath::bpf

@@ -1,0 +1,126 @@
+#pragma once
+/// @file
+/// @brief The loaded tc_flow datapath: programs, maps, tunables. The only code (with
+/// attach.hpp and events.hpp) that talks to libbpf about flows.
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bpf/features.hpp"
+#include "model/address.hpp"
+#include "model/flow.hpp"
+#include "podpath_abi.h"
+#include "util/result.hpp"
+
+namespace podpath::bpf {
+
+/// @brief Health counters summed over CPUs, indexed by enum pp_counter.
+using Counters = std::array<std::uint64_t, PP_CNT_MAX>;
+
+/// @brief Stable, documented name of a counter ("parse_ipv4_truncated", ...).
+const char* counter_name(std::uint32_t counter);
+
+/// @brief How the flows map is organised (chosen by measurement: docs/datapath.md).
+enum class FlowMapKind {
+  Hash,        ///< shared hash, atomic adds; userspace expires idle flows (default)
+  LruHash,     ///< shared LRU hash: never full, evicts the least recently used silently
+  PercpuHash,  ///< per-CPU hash: no atomics, memory x CPUs
+};
+
+/// @brief Tunables, applied between open and load.
+struct DatapathOptions {
+  NetnsIdMode netns_mode = NetnsIdMode::KernCtx;
+  FlowMapKind flow_map = FlowMapKind::Hash;
+  std::uint32_t max_flows = 65536;           ///< flows map entries (point x flow)
+  std::uint32_t ringbuf_bytes = 256 * 1024;  ///< power of two, >= page size
+  bool events = true;                        ///< emit new-flow events
+  bool debug = false;                        ///< bpf_printk on map errors
+};
+
+/// @brief File descriptors of the two TC programs for one network namespace.
+struct ProgramPair {
+  int ingress = -1;
+  int egress = -1;
+};
+
+/// @brief A CIDR to classify by: prefix -> id (1..PP_MAX_CIDRS-1) + PP_CIDR_F_* flags.
+struct CidrRule {
+  model::Cidr cidr;
+  std::uint32_t id = 0;
+  std::uint32_t flags = 0;
+};
+
+/// @brief One non-empty cell of the CIDR matrix, summed over CPUs.
+struct MatrixCell {
+  std::uint16_t src_cidr = 0;
+  std::uint16_t dst_cidr = 0;
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+
+  bool operator==(const MatrixCell&) const = default;
+};
+
+/// @brief One flow entry to delete: where and which.
+struct FlowId {
+  model::ObservationPoint point;
+  model::FlowKey key;
+};
+
+class BpfObjectHandle;
+
+/// @brief Owns the loaded BPF object(s). In Fixed netns mode there is one object per
+/// namespace (the namespace cookie is a load-time constant), all sharing the first
+/// object's maps; in KernCtx mode one object serves every namespace.
+class Datapath {
+ public:
+  /// @brief Opens, tunes and loads. `netns_cookie` is the first namespace (Fixed mode).
+  static Result<std::unique_ptr<Datapath>> load(const DatapathOptions& options,
+                                                std::uint64_t netns_cookie = 0);
+  ~Datapath();
+  Datapath(const Datapath&) = delete;
+  Datapath& operator=(const Datapath&) = delete;
+
+  [[nodiscard]] const DatapathOptions& options() const { return options_; }
+
+  /// @brief Programs to attach in the namespace with this cookie (Fixed mode loads
+  /// another instance the first time a namespace is seen).
+  Result<ProgramPair> programs_for(std::uint64_t netns_cookie);
+
+  /// @brief Replaces the CIDR trie's content. Ids must be 1..PP_MAX_CIDRS-1.
+  Result<void> set_cidrs(const std::vector<CidrRule>& rules);
+  /// @brief Tells the programs what an interface is (decides CIDR-matrix counting).
+  Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, pp_iface_role role);
+  Result<void> forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex);
+
+  /// @brief Every flow entry (batch lookups; per-CPU values summed).
+  [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
+  /// @brief Deletes flow entries (batch delete; missing entries are not an error).
+  Result<void> delete_flows(const std::vector<FlowId>& ids);
+  /// @brief Non-empty CIDR matrix cells, summed over CPUs.
+  [[nodiscard]] Result<std::vector<MatrixCell>> read_matrix() const;
+  /// @brief Health counters, summed over CPUs.
+  [[nodiscard]] Result<Counters> read_counters() const;
+
+  [[nodiscard]] int events_map_fd() const;
+  [[nodiscard]] int flows_map_fd() const;
+
+ private:
+  explicit Datapath(DatapathOptions options);
+  Result<void> add_object(std::uint64_t netns_cookie);
+  [[nodiscard]] int map_fd(const char* name) const;
+
+  DatapathOptions options_;
+  int ncpu_ = 1;
+  std::vector<std::unique_ptr<BpfObjectHandle>> objects_;  // [0] owns the maps
+  std::map<std::uint64_t, std::size_t> object_by_netns_;   // Fixed mode
+};
+
+/// @brief ABI <-> model conversions (exposed for tests).
+model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats);
+pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key);
+
+}  // namespace podpath::bpf
