@@ -52,23 +52,40 @@ static __always_inline __u16 pp_be16(const __u8 *p)
 	return (__u16)((__u16)p[0] << 8 | p[1]);
 }
 
-static __always_inline void pp_copy(__u8 *dst, const __u8 *src, int n)
+/* A 32-bit word from the packet, bytes in wire order. BPF allows unaligned packet
+ * loads (x86, arm64); userspace goes through memcpy so UBSan stays quiet. */
+static __always_inline __u32 pp_load32(const __u8 *p)
 {
-	/* Fixed n at every call site: unrolled into byte moves. */
-#pragma unroll
-	for (int i = 0; i < 16; i++)
-		if (i < n)
-			dst[i] = src[i];
+#ifdef __bpf__
+	return *(const __u32 *)p;
+#else
+	__u32 v;
+	__builtin_memcpy(&v, p, 4);
+	return v;
+#endif
+}
+
+/* dst is 4-byte aligned (a field of struct pp_flow_key). */
+static __always_inline void pp_copy_addr6(__u8 *dst, const __u8 *src)
+{
+	__u32 *d = (__u32 *)dst;
+
+	d[0] = pp_load32(src);
+	d[1] = pp_load32(src + 4);
+	d[2] = pp_load32(src + 8);
+	d[3] = pp_load32(src + 12);
 }
 
 static __always_inline void pp_set_v4mapped(__u8 *dst, const __u8 *src)
 {
-#pragma unroll
-	for (int i = 0; i < 10; i++)
-		dst[i] = 0;
+	__u32 *d = (__u32 *)dst;
+
+	d[0] = 0;
+	d[1] = 0;
+	d[2] = 0;
 	dst[10] = 0xff;
 	dst[11] = 0xff;
-	pp_copy(dst + 12, src, 4);
+	d[3] = pp_load32(src);
 }
 
 /*
@@ -144,8 +161,8 @@ static __always_inline int pp_parse_ipv6(const __u8 *data, const __u8 *ip, const
 	if ((ip[0] >> 4) != 6)
 		return PP_CNT_ERR_IPV6_HDR;
 	out->key.flags |= PP_KEY_F_IPV6;
-	pp_copy(out->key.saddr, ip + 8, 16);
-	pp_copy(out->key.daddr, ip + 24, 16);
+	pp_copy_addr6(out->key.saddr, ip + 8);
+	pp_copy_addr6(out->key.daddr, ip + 24);
 
 	__u8 nh = ip[6];
 	const __u8 *p = ip + 40;

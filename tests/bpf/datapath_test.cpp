@@ -476,6 +476,7 @@ TEST_F(DatapathTest, MaximumSizeFramesAreCountedWhole) {
 }
 
 TEST_F(DatapathTest, CidrClassificationLongestPrefixWinsAndUnknownIsOther) {
+  ASSERT_TRUE(dp_->set_iface_role(current_netns_cookie(), kLoopbackIfindex, PP_ROLE_POD));
   ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.0.0/16"), 1, 0},
                               {*podpath::model::Cidr::parse("10.10.129.0/24"), 2, 0},
                               {*podpath::model::Cidr::parse("fd00::/64"), 3, 0}}));
@@ -492,6 +493,22 @@ TEST_F(DatapathTest, CidrClassificationLongestPrefixWinsAndUnknownIsOther) {
   EXPECT_EQ(f[2].stats.src_cidr, 3);
   EXPECT_EQ(f[2].stats.dst_cidr, PP_CIDR_OTHER);
   EXPECT_EQ(counter(PP_CNT_LPM_MISS), 2u);
+}
+
+TEST_F(DatapathTest, AddressesAreClassifiedOnlyWhereTheMatrixMayCount) {
+  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, 0}}));
+  const auto frame =
+      FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.129.3", IPPROTO_UDP, 8).udp(1, 2).build();
+  run(frame, true);   // no role recorded for this interface
+  run(frame, false);  // egress never counts into the matrix
+  for (const auto& f : flows()) {
+    EXPECT_EQ(f.stats.src_cidr, PP_CIDR_UNCLASSIFIED);
+    EXPECT_EQ(f.stats.dst_cidr, PP_CIDR_UNCLASSIFIED);
+    EXPECT_FALSE(f.stats.in_matrix);
+  }
+  EXPECT_EQ(counter(PP_CNT_LPM_MISS), 0u);
+  ASSERT_TRUE(dp_->read_matrix());
+  EXPECT_TRUE(dp_->read_matrix()->empty());
 }
 
 TEST_F(DatapathTest, RejectsCidrIdsOutsideTheMatrix) {
@@ -536,8 +553,7 @@ TEST_F(DatapathTest, MatrixAtUplinkSkipsSourcesCountedElsewhere) {
 
 TEST_F(DatapathTest, NewFlowEventsOncePerFlowAndPoint) {
   std::vector<podpath::bpf::FlowEvent> events;
-  auto reader =
-      podpath::bpf::EventReader::open(dp_->events_map_fd(), [&](const auto& e) { events.push_back(e); });
+  auto reader = podpath::bpf::EventReader::open(*dp_, [&](const auto& e) { events.push_back(e); });
   ASSERT_TRUE(reader) << reader.error().to_string();
   const auto a = FrameBuilder()
                      .eth(kEthIpv4)

@@ -9,9 +9,8 @@
 
 namespace podpath::bpf {
 
-static_assert(sizeof(pp_obs_point) == 16);
-static_assert(offsetof(pp_obs_point, ifindex) == 8);
-static_assert(offsetof(pp_obs_point, direction) == 12);
+static_assert(sizeof(pp_obs_point) == 8);
+static_assert(offsetof(pp_obs_point, if_dir) == 4);
 
 static_assert(sizeof(pp_flow_key) == 40);
 static_assert(offsetof(pp_flow_key, daddr) == 16);
@@ -20,26 +19,28 @@ static_assert(offsetof(pp_flow_key, dport) == 34);
 static_assert(offsetof(pp_flow_key, proto) == 36);
 static_assert(offsetof(pp_flow_key, flags) == 37);
 
-static_assert(sizeof(pp_flow_map_key) == 56);
-static_assert(offsetof(pp_flow_map_key, flow) == 16);
+static_assert(sizeof(pp_flow_map_key) == 48);
+static_assert(offsetof(pp_flow_map_key, flow) == 8);
 
-static_assert(sizeof(pp_flow_stats) == 48);
-static_assert(offsetof(pp_flow_stats, tcp_flags) == 32);
-static_assert(offsetof(pp_flow_stats, src_cidr) == 36);
-static_assert(offsetof(pp_flow_stats, dst_cidr) == 38);
-static_assert(offsetof(pp_flow_stats, flags) == 40);
+// 40 bytes: with the 48-byte key and the kernel's element header a tracked flow costs
+// 152 bytes of map memory (docs/datapath.md).
+static_assert(sizeof(pp_flow_stats) == 40);
+static_assert(offsetof(pp_flow_stats, src_cidr) == 32);
+static_assert(offsetof(pp_flow_stats, dst_cidr) == 34);
+static_assert(offsetof(pp_flow_stats, tcp_flags) == 36);
+static_assert(offsetof(pp_flow_stats, flags) == 37);
 
 static_assert(sizeof(pp_cidr_key) == 20);
 static_assert(sizeof(pp_cidr_info) == 8);
 static_assert(sizeof(pp_matrix_cell) == 16);
 
-static_assert(sizeof(pp_flow_event) == 80);
-static_assert(offsetof(pp_flow_event, flow) == 16);
-static_assert(offsetof(pp_flow_event, ts_ns) == 56);
-static_assert(offsetof(pp_flow_event, len) == 64);
-static_assert(offsetof(pp_flow_event, src_cidr) == 72);
-
-static_assert(sizeof(pp_iface_key) == 16);
+static_assert(sizeof(pp_flow_event) == 72);
+static_assert(offsetof(pp_flow_event, flow) == 8);
+static_assert(offsetof(pp_flow_event, ts_ns) == 48);
+static_assert(offsetof(pp_flow_event, len) == 56);
+static_assert(offsetof(pp_flow_event, src_cidr) == 60);
+static_assert(offsetof(pp_flow_event, tcp_flags) == 64);
+static_assert(sizeof(pp_iface_key) == 8);
 static_assert(sizeof(pp_iface_info) == 8);
 // counter_name() in datapath.cpp lists every counter; extend it with the enum.
 static_assert(PP_CNT_MAX == 21, "update counter_name() for the new counter");

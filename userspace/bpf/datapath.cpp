@@ -79,6 +79,8 @@ Result<std::unique_ptr<BpfObjectHandle>> open_and_load(const DatapathOptions& o,
   skel->rodata->pp_cfg_flows_percpu = o.flow_map == FlowMapKind::PercpuHash ? 1 : 0;
   skel->rodata->pp_cfg_events = o.events ? 1 : 0;
   skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
+  skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
+  skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
 
   if (int err = bpf_map__set_type(skel->maps.pp_flows, to_map_type(o.flow_map)); err != 0) {
     return make_error(err, "cannot set the flows map type");
@@ -175,7 +177,13 @@ Result<void> Datapath::add_object(std::uint64_t netns_cookie) {
   return {};
 }
 
+std::uint64_t Datapath::full_netns_cookie(std::uint32_t netns) const {
+  const auto it = cookie_by_low_.find(netns);
+  return it == cookie_by_low_.end() ? netns : it->second;
+}
+
 Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie) {
+  cookie_by_low_[static_cast<std::uint32_t>(netns_cookie)] = netns_cookie;
   std::size_t idx = 0;
   if (options_.netns_mode == NetnsIdMode::Fixed) {
     auto it = object_by_netns_.find(netns_cookie);
@@ -224,7 +232,8 @@ Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
 }
 
 Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, pp_iface_role role) {
-  const pp_iface_key key{netns_cookie, ifindex, 0};
+  cookie_by_low_[static_cast<std::uint32_t>(netns_cookie)] = netns_cookie;
+  const pp_iface_key key{static_cast<__u32>(netns_cookie), ifindex};
   const pp_iface_info info{static_cast<__u32>(role), 0};
   if (bpf_map_update_elem(map_fd("pp_ifaces"), &key, &info, BPF_ANY) != 0) {
     return make_error(errno, "cannot record interface {} role", ifindex);
@@ -233,7 +242,7 @@ Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t 
 }
 
 Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex) {
-  const pp_iface_key key{netns_cookie, ifindex, 0};
+  const pp_iface_key key{static_cast<__u32>(netns_cookie), ifindex};
   if (bpf_map_delete_elem(map_fd("pp_ifaces"), &key) != 0 && errno != ENOENT) {
     return make_error(errno, "cannot forget interface {}", ifindex);
   }
@@ -265,7 +274,7 @@ Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
                               sum.dst_cidr = s.dst_cidr;
                               sum.flags |= s.flags;
                             }
-                            out.push_back(to_model(key, sum));
+                            out.push_back(to_model(key, sum, full_netns_cookie(key.point.netns)));
                           });
   if (!r) return r.error();
   return out;
@@ -334,12 +343,13 @@ Result<Counters> Datapath::read_counters() const {
   return out;
 }
 
-model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats) {
+model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,
+                           std::uint64_t netns_cookie) {
   model::FlowRecord r;
-  r.point.netns_cookie = key.point.netns_cookie;
-  r.point.ifindex = key.point.ifindex;
+  r.point.netns_cookie = netns_cookie;
+  r.point.ifindex = key.point.if_dir >> 1;  // PP_POINT_IFINDEX
   r.point.direction =
-      key.point.direction == PP_DIR_EGRESS ? model::Direction::Egress : model::Direction::Ingress;
+      (key.point.if_dir & 1) == PP_DIR_EGRESS ? model::Direction::Egress : model::Direction::Ingress;
   std::memcpy(r.key.src.bytes.data(), key.flow.saddr, 16);
   std::memcpy(r.key.dst.bytes.data(), key.flow.daddr, 16);
   r.key.sport = key.flow.sport;
@@ -359,9 +369,10 @@ model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stat
 
 pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key) {
   pp_flow_map_key k{};
-  k.point.netns_cookie = point.netns_cookie;
-  k.point.ifindex = point.ifindex;
-  k.point.direction = point.direction == model::Direction::Egress ? PP_DIR_EGRESS : PP_DIR_INGRESS;
+  k.point.netns = static_cast<__u32>(point.netns_cookie);
+  // PP_POINT_IF_DIR
+  k.point.if_dir =
+      point.ifindex << 1 | (point.direction == model::Direction::Egress ? PP_DIR_EGRESS : PP_DIR_INGRESS);
   std::memcpy(k.flow.saddr, key.src.bytes.data(), 16);
   std::memcpy(k.flow.daddr, key.dst.bytes.data(), 16);
   k.flow.sport = key.sport;

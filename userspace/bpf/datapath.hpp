@@ -39,6 +39,8 @@ struct DatapathOptions {
   std::uint32_t ringbuf_bytes = 256 * 1024;  ///< power of two, >= page size
   bool events = true;                        ///< emit new-flow events
   bool debug = false;                        ///< bpf_printk on map errors
+  bool bench_unique_flows = false;           ///< benchmarks only: randomise ports so every packet is new
+  bool coarse_clock = true;                  ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
 };
 
 /// @brief File descriptors of the two TC programs for one network namespace.
@@ -108,6 +110,10 @@ class Datapath {
   [[nodiscard]] int events_map_fd() const;
   [[nodiscard]] int flows_map_fd() const;
 
+  /// @brief The full cookie behind the 32 bits the kernel records (pp_obs_point.netns),
+  /// for namespaces podpath attached in; unknown ones are returned zero-extended.
+  [[nodiscard]] std::uint64_t full_netns_cookie(std::uint32_t netns) const;
+
  private:
   explicit Datapath(DatapathOptions options);
   Result<void> add_object(std::uint64_t netns_cookie);
@@ -117,10 +123,12 @@ class Datapath {
   int ncpu_ = 1;
   std::vector<std::unique_ptr<BpfObjectHandle>> objects_;  // [0] owns the maps
   std::map<std::uint64_t, std::size_t> object_by_netns_;   // Fixed mode
+  std::map<std::uint32_t, std::uint64_t> cookie_by_low_;   // pp_obs_point.netns -> cookie
 };
 
-/// @brief ABI <-> model conversions (exposed for tests).
-model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats);
+/// @brief ABI <-> model conversions. `netns_cookie` is the full cookie for key.point.netns.
+model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,
+                           std::uint64_t netns_cookie);
 pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key);
 
 }  // namespace podpath::bpf

@@ -10,10 +10,11 @@
 
 namespace podpath::bpf {
 
-Result<std::unique_ptr<EventReader>> EventReader::open(int ringbuf_fd, Callback callback) {
+Result<std::unique_ptr<EventReader>> EventReader::open(const Datapath& datapath, Callback callback) {
   std::unique_ptr<EventReader> reader(new EventReader());
+  reader->datapath_ = &datapath;
   reader->callback_ = std::move(callback);
-  reader->rb_ = ring_buffer__new(ringbuf_fd, &EventReader::on_sample, reader.get(), nullptr);
+  reader->rb_ = ring_buffer__new(datapath.events_map_fd(), &EventReader::on_sample, reader.get(), nullptr);
   if (reader->rb_ == nullptr) return make_error(errno, "cannot open the new-flow ring buffer");
   return reader;
 }
@@ -29,7 +30,7 @@ int EventReader::on_sample(void* ctx, void* data, std::size_t size) {
   key.point = ev.point;
   key.flow = ev.flow;
   pp_flow_stats none{};
-  const model::FlowRecord rec = to_model(key, none);
+  const model::FlowRecord rec = to_model(key, none, self->datapath_->full_netns_cookie(ev.point.netns));
   FlowEvent out;
   out.point = rec.point;
   out.key = rec.key;
@@ -43,9 +44,12 @@ int EventReader::on_sample(void* ctx, void* data, std::size_t size) {
 }
 
 Result<int> EventReader::poll(int timeout_ms) {
+  // Drain after waiting too: a wake-up is only sent when the reader had caught up.
   const int n = ring_buffer__poll(rb_, timeout_ms);
   if (n < 0 && n != -EINTR) return make_error(n, "cannot read the new-flow ring buffer");
-  return n < 0 ? 0 : n;
+  const int more = ring_buffer__consume(rb_);
+  if (more < 0) return make_error(more, "cannot read the new-flow ring buffer");
+  return (n < 0 ? 0 : n) + more;
 }
 
 int EventReader::epoll_fd() const { return ring_buffer__epoll_fd(rb_); }

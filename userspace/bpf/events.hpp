@@ -13,6 +13,8 @@ struct ring_buffer;
 
 namespace podpath::bpf {
 
+class Datapath;
+
 /// @brief A flow seen for the first time at an observation point.
 struct FlowEvent {
   model::ObservationPoint point;
@@ -29,12 +31,14 @@ class EventReader {
  public:
   using Callback = std::function<void(const FlowEvent&)>;
 
-  static Result<std::unique_ptr<EventReader>> open(int ringbuf_fd, Callback callback);
+  /// @brief Reads `datapath`'s ring buffer; the datapath must outlive the reader.
+  static Result<std::unique_ptr<EventReader>> open(const Datapath& datapath, Callback callback);
   ~EventReader();
   EventReader(const EventReader&) = delete;
   EventReader& operator=(const EventReader&) = delete;
 
-  /// @brief Waits up to `timeout_ms` and delivers what arrived; returns how many.
+  /// @brief Waits up to `timeout_ms` for events and delivers everything waiting; returns
+  /// how many.
   Result<int> poll(int timeout_ms);
   /// @brief An fd that becomes readable when events are waiting (for an outer epoll).
   [[nodiscard]] int epoll_fd() const;
@@ -43,6 +47,7 @@ class EventReader {
   EventReader() = default;
   static int on_sample(void* ctx, void* data, std::size_t size);
 
+  const Datapath* datapath_ = nullptr;
   Callback callback_;
   ring_buffer* rb_ = nullptr;
 };

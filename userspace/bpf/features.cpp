@@ -59,6 +59,8 @@ Features probe_features() {
     f.lpm_trie = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, nullptr) == 1;
     if (f.btf && kernel_has_kfunc("bpf_cast_to_kern_ctx")) f.netns_id = NetnsIdMode::KernCtx;
     f.tcx = probe_tcx();
+    f.coarse_clock =
+        libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 1;
   }
   return f;
 }

@@ -28,7 +28,8 @@ struct Features {
   std::string cgroup2_mount;  ///< empty if cgroup v2 is not mounted
   bool ringbuf = false;       ///< BPF_MAP_TYPE_RINGBUF
   bool lpm_trie = false;
-  bool tcx = false;  ///< tcx attachment (Linux 6.6+)
+  bool coarse_clock = false;  ///< bpf_ktime_get_coarse_ns (Linux 5.11+)
+  bool tcx = false;           ///< tcx attachment (Linux 6.6+)
   NetnsIdMode netns_id = NetnsIdMode::Fixed;
   bool tracefs = false;  ///< /sys/kernel/tracing (or debugfs tracing) mounted
 };

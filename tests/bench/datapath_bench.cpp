@@ -1,0 +1,201 @@
+// Per-packet cost of the tc_flow programs under BPF_PROG_TEST_RUN, against an empty TC
+// program measured in the same run, for each flows-map organisation; and map memory per
+// tracked flow. Prints a Markdown report. Needs root. Usage: podpath_bench_datapath [runs]
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "../common/frames.hpp"
+#include "bpf/datapath.hpp"
+#include "bpf/events.hpp"
+#include "bpf/test_run.hpp"
+#include "empty_tc.skel.h"
+
+using podpath::bpf::Datapath;
+using podpath::bpf::DatapathOptions;
+using podpath::bpf::FlowMapKind;
+using podpath::testing::FrameBuilder;
+namespace t = podpath::testing;
+
+namespace {
+
+constexpr std::uint32_t kRepeat = 1'000'000;
+constexpr std::uint32_t kNewFlows = 100'000;
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+FrameBuilder::Bytes tcp4(std::uint16_t sport, std::uint16_t dport) {
+  return FrameBuilder()
+      .eth(t::kEthIpv4)
+      .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20 + 64)
+      .tcp(sport, dport, t::kTcpAck)
+      .payload(64)
+      .build();
+}
+FrameBuilder::Bytes udp6() {
+  return FrameBuilder()
+      .eth(t::kEthIpv6)
+      .ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8 + 64)
+      .udp(4000, 53, 64)
+      .payload(64)
+      .build();
+}
+
+// Mean ns per run of `repeat` runs on one frame, as the kernel measures it.
+double ns_per_packet(int prog, const FrameBuilder::Bytes& frame, std::uint32_t repeat) {
+  const auto r = podpath::bpf::test_run(prog, frame, repeat);
+  if (!r) {
+    std::fprintf(stderr, "test run failed: %s\n", r.error().to_string().c_str());
+    std::exit(1);
+  }
+  return r->duration_ns;
+}
+
+std::uint64_t test_run_netns_cookie() {
+  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  std::uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len);
+  close(fd);
+  return cookie;
+}
+
+std::uint64_t map_memlock(int fd) {
+  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
+  }
+  return 0;
+}
+
+// Mean ns per packet when every packet is a new flow (warm caches, repeat loop).
+double new_flow_ns(FlowMapKind kind, const FrameBuilder::Bytes& frame, bool pod_ingress, bool events = true) {
+  DatapathOptions o;
+  o.flow_map = kind;
+  o.max_flows = 2 * kNewFlows;
+  o.ringbuf_bytes = 16 << 20;  // room for every event: none may be dropped
+  o.bench_unique_flows = true;
+  o.events = events;
+  auto dp = Datapath::load(o);
+  if (!dp) {
+    std::fprintf(stderr, "%s\n", dp.error().to_string().c_str());
+    std::exit(1);
+  }
+  if (pod_ingress) {
+    (void)(*dp)->set_cidrs(
+        {{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, PP_CIDR_F_COUNTED_AT_SOURCE},
+         {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, PP_CIDR_F_COUNTED_AT_SOURCE}});
+    (void)(*dp)->set_iface_role(test_run_netns_cookie(), 1, PP_ROLE_POD);
+  }
+  const double ns = ns_per_packet((*(*dp)->programs_for(0)).ingress, frame, kNewFlows);
+  const auto c = (*dp)->read_counters();
+  if (!c || (*c)[PP_CNT_NEW_FLOWS] < kNewFlows * 99 / 100 || (*c)[PP_CNT_RINGBUF_FULL] != 0) {  // NOLINT
+    std::fprintf(stderr, "new-flow run did not insert every flow\n");
+    std::exit(1);
+  }
+  return ns;
+}
+
+const char* kind_name(FlowMapKind k) {
+  switch (k) {
+  case FlowMapKind::Hash:
+    return "shared hash + atomics";
+  case FlowMapKind::LruHash:
+    return "shared LRU hash + atomics";
+  case FlowMapKind::PercpuHash:
+    return "per-CPU hash";
+  }
+  return "?";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (geteuid() != 0) {
+    std::fprintf(stderr, "podpath_bench_datapath: run as root (loads BPF programs)\n");
+    return 2;
+  }
+  const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  empty_tc* empty = empty_tc__open_and_load();
+  if (empty == nullptr) {
+    std::fprintf(stderr, "cannot load the empty baseline program\n");
+    return 1;
+  }
+  const int empty_fd = bpf_program__fd(empty->progs.pp_bench_empty);
+  const auto f4 = tcp4(43512, 5432);
+  const auto f6 = udp6();
+
+  fmt::print("## Per-packet cost (BPF_PROG_TEST_RUN, repeat {}, median of {} runs)\n\n", kRepeat, runs);
+  fmt::print("Frames: IPv4 TCP {} B, IPv6 UDP {} B. \"over empty\" = tc_flow minus the empty TC program, "
+             "measured in the same run.\n\n",
+             f4.size(), f6.size());
+  fmt::print("New flow: the same program loaded with ports randomised per run (bpf_get_prandom_u32, a few "
+             "ns, included), so each of {} repeats inserts a flow and emits an event; at a plain interface "
+             "(no CIDR lookups) and at a pod veth ingress (2 LPM lookups + CIDR matrix).\n\n",
+             kNewFlows);
+  fmt::print(
+      "| flows map | empty program | existing IPv4 TCP flow | over empty | existing IPv6 flow | over empty | "
+      "new flow | over empty | new flow, pod ingress | over empty | new flow, events off, over empty |\n");
+  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::PercpuHash, FlowMapKind::LruHash}) {
+    DatapathOptions o;
+    o.flow_map = kind;
+    o.max_flows = 262144;
+    auto dp = Datapath::load(o);
+    if (!dp) {
+      std::fprintf(stderr, "%s\n", dp.error().to_string().c_str());
+      return 1;
+    }
+    (void)(*dp)->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, 0},
+                            {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, 0}});
+    const int prog = (*(*dp)->programs_for(0)).ingress;
+    ns_per_packet(prog, f4, 1);  // the flows now exist
+    ns_per_packet(prog, f6, 1);
+    std::vector<double> e, v4, v6, nf, nfp, nfq;
+    for (int r = 0; r < runs; ++r) {
+      e.push_back(ns_per_packet(empty_fd, f4, kRepeat));
+      v4.push_back(ns_per_packet(prog, f4, kRepeat));
+      v6.push_back(ns_per_packet(prog, f6, kRepeat));
+      nf.push_back(new_flow_ns(kind, f4, false));
+      nfp.push_back(new_flow_ns(kind, f4, true));
+      nfq.push_back(new_flow_ns(kind, f4, false, false));
+    }
+    const double me = median(e), m4 = median(v4), m6 = median(v6), mn = median(nf), mp = median(nfp),
+                 mq = median(nfq);
+    fmt::print("| {} | {:.1f} ns | {:.1f} ns | +{:.1f} ns ({:.2f}x) | {:.1f} ns | +{:.1f} ns ({:.2f}x) | "
+               "{:.0f} ns | +{:.0f} ns | {:.0f} ns | +{:.0f} ns | +{:.0f} ns |\n",
+               kind_name(kind), me, m4, m4 - me, m4 / me, m6, m6 - me, m6 / me, mn, mn - me, mp, mp - me,
+               mq - me);
+  }
+
+  fmt::print("\n## Map memory per tracked flow (kernel's memlock accounting of pp_flows)\n\n");
+  fmt::print("| flows map | bytes per entry | note |\n|---|---|---|\n");
+  const int ncpu = libbpf_num_possible_cpus();
+  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::PercpuHash, FlowMapKind::LruHash}) {
+    DatapathOptions a, b;
+    a.flow_map = b.flow_map = kind;
+    a.max_flows = 65536;
+    b.max_flows = 131072;
+    auto da = Datapath::load(a);
+    auto db = Datapath::load(b);
+    if (!da || !db) return 1;
+    const auto ma = map_memlock((*da)->flows_map_fd()), mb = map_memlock((*db)->flows_map_fd());
+    const double per = static_cast<double>(mb - ma) / (b.max_flows - a.max_flows);
+    fmt::print("| {} | {:.0f} | {} |\n", kind_name(kind), per,
+               kind == FlowMapKind::PercpuHash ? fmt::format("{} possible CPUs; grows with CPU count", ncpu)
+                                               : std::string("independent of CPU count"));
+  }
+  empty_tc__destroy(empty);
+  return 0;
+}
