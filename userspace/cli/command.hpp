@@ -38,6 +38,8 @@ class Command {
 };
 
 std::unique_ptr<Command> make_doctor_command();
+std::unique_ptr<Command> make_pods_command();
+std::unique_ptr<Command> make_routes_command();
 
 /// @brief Every subcommand, in the order `--help` lists them (cli/registry.cpp).
 std::vector<std::unique_ptr<Command>> all_commands();

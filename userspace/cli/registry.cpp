@@ -6,6 +6,8 @@ namespace podpath::cli {
 std::vector<std::unique_ptr<Command>> all_commands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(make_doctor_command());
+  commands.push_back(make_routes_command());
+  commands.push_back(make_pods_command());
   return commands;
 }
 

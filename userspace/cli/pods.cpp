@@ -1,0 +1,87 @@
+// `podpath pods`: pods with their IPs next to their node's CIDR (kubectl get po -o wide).
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "cli/command.hpp"
+#include "inventory/source.hpp"
+#include "output/pods_view.hpp"
+#include "output/terminal.hpp"
+#include "util/result.hpp"
+#include "util/system.hpp"
+
+namespace podpath::cli {
+namespace {
+
+/// A lab container is running while its cgroup holds a process; without a cgroup the
+/// main pid is checked instead.
+bool container_running(const model::Container& c) {
+  if (!c.cgroup_path.empty()) {
+    const auto procs = read_file(std::filesystem::path(c.cgroup_path) / "cgroup.procs");
+    return procs && procs->find_first_not_of(" \n") != std::string::npos;
+  }
+  return c.pid > 0 && std::filesystem::exists("/proc/" + std::to_string(c.pid));
+}
+
+class PodsCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& parent) override {
+    CLI::App* sub = parent.add_subcommand(
+        "pods",
+        "List pods like `kubectl get po -o wide`: namespace, name, running containers, IP, node and the\n"
+        "node's pod CIDR. Every pod IP should fall inside its node's CIDR; only the 4th octet varies\n"
+        "(highlighted on a terminal). Pods come from --inventory, --lab, the lab that is up, or, with\n"
+        "no lab, from this node itself (pod bridge cbr0/cni0 and host-local IPAM state).");
+    auto* inv =
+        sub->add_option("--inventory", inventory_, "Read this lab inventory file (docs/inventory.md)");
+    auto* lab =
+        sub->add_option("--lab", lab_, "Use the running lab with this name (scripts/lab up --name NAME)");
+    inv->excludes(lab);
+    sub->add_option("--node", node_, "Only pods scheduled on this node");
+    sub->add_option("--bridge", bridge_,
+                    "Without a lab: the pod bridge to discover from (default: cbr0, then cni0)");
+    sub->add_option("--output,-o", format_, "Output format: table or json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+    return sub;
+  }
+
+  int run(Io& io) override {
+    inventory::ClusterSourceOptions source;
+    if (!inventory_.empty()) source.inventory_file = inventory_;
+    if (!lab_.empty()) source.lab = lab_;
+    if (!bridge_.empty()) source.local.bridge = bridge_;
+    auto loaded = inventory::load_cluster(source);
+    if (!loaded) throw UserError(loaded.error().to_string());
+    for (const auto& note : loaded->notes) spdlog::info("{}", note);
+    spdlog::debug("pods from {}", loaded->description);
+    const model::Cluster& cluster = loaded->cluster;
+    if (!node_.empty() && cluster.find_node(node_) == nullptr)
+      throw UserError(inventory::unknown_node_message(cluster, node_));
+
+    const auto rows = output::pod_rows(cluster, node_, container_running);
+    if (format_ == "json") {
+      io.out << output::pods_to_json(rows).dump(2) << "\n";
+    } else {
+      io.out << output::render_pod_table(rows, output::use_color(io.out));
+    }
+    return kExitOk;
+  }
+
+ private:
+  std::string inventory_;
+  std::string lab_;
+  std::string node_;
+  std::string bridge_;
+  std::string format_ = "table";
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_pods_command() { return std::make_unique<PodsCommand>(); }
+
+}  // namespace podpath::cli

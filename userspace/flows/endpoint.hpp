@@ -1,0 +1,45 @@
+#pragma once
+/// @file
+/// @brief Who an address is: a pod, a node, the gateway, a service or something outside
+/// the cluster. The flows layer only needs this interface; inventory/resolver.hpp
+/// implements it from an inventory (lab file, local discovery, Kubernetes API).
+
+#include <cstdint>
+#include <string>
+
+#include "model/address.hpp"
+#include "model/cluster.hpp"
+
+namespace podpath::flows {
+
+/// @brief What kind of thing an address belongs to.
+enum class EndpointKind { Pod, Node, Gateway, Service, External };
+
+/// @brief "pod", "node", "gateway", "service", "external" (stable: used in JSON).
+const char* to_string(EndpointKind kind);
+
+/// @brief One resolved address.
+struct Endpoint {
+  EndpointKind kind = EndpointKind::External;
+  model::IpAddress ip;
+  /// @brief Display name: "default/web-7d4b9-x2k4q", "node1", "gateway", the IP for a
+  /// service or an external address, "unknown pod" for a pod-CIDR address no pod holds.
+  std::string name;
+  std::string node;                 ///< node the address lives on (pods, nodes); empty otherwise
+  const model::Pod* pod = nullptr;  ///< the pod, when kind == Pod and it is known
+  std::string cidr;                 ///< label of the CIDR it belongs to ("node1 pods"); "other" if none
+  std::uint16_t cidr_id = 0;        ///< id of that CIDR (0 = other)
+
+  /// @brief The host-side veth of the pod; empty if unknown or not a pod.
+  [[nodiscard]] std::string veth() const { return pod != nullptr ? pod->veth : std::string(); }
+};
+
+/// @brief Turns addresses into endpoints.
+class EndpointResolver {
+ public:
+  virtual ~EndpointResolver() = default;
+  /// @brief Never fails: an unknown address is External.
+  [[nodiscard]] virtual Endpoint resolve(const model::IpAddress& ip) const = 0;
+};
+
+}  // namespace podpath::flows

@@ -1,0 +1,87 @@
+#include "net/netns.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <exception>
+#include <thread>
+
+#ifndef SO_NETNS_COOKIE
+#define SO_NETNS_COOKIE 71
+#endif
+
+namespace podpath::net {
+
+std::string netns_path(std::string_view netns) {
+  if (netns.empty()) return {};
+  if (netns.find('/') != std::string_view::npos) return std::string(netns);
+  return std::string(kNetnsRunDir) + "/" + std::string(netns);
+}
+
+std::string netns_display(std::string_view netns) {
+  if (netns.empty()) return "the host network namespace";
+  return "network namespace " + std::string(netns);
+}
+
+Result<Fd> open_netns(std::string_view netns) {
+  const std::string path = netns.empty() ? "/proc/thread-self/ns/net" : netns_path(netns);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return make_error(errno, "cannot open {} ({})", netns_display(netns), path);
+  return Fd(fd);
+}
+
+Result<void> run_in_netns_thread(std::string_view netns, const std::function<void()>& fn) {
+  if (netns.empty()) {
+    fn();
+    return {};
+  }
+  auto ns = open_netns(netns);
+  if (!ns) return ns.error();
+  Result<void> status;
+  std::exception_ptr thrown;
+  std::thread worker([&] {
+    // Only this thread moves; it exits right after, so nothing else ever runs in it.
+    if (::setns(ns->get(), CLONE_NEWNET) != 0) {
+      status = make_error(errno, "cannot enter {}", netns_display(netns));
+      return;
+    }
+    try {
+      fn();
+    } catch (...) {
+      thrown = std::current_exception();
+    }
+  });
+  worker.join();
+  if (thrown) std::rethrow_exception(thrown);
+  return status;
+}
+
+Result<Fd> socket_in_netns(std::string_view netns, int domain, int type, int protocol) {
+  return in_netns(netns, [&]() -> Result<Fd> {
+    const int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
+    if (fd < 0) return make_error(errno, "cannot create a socket in {}", netns_display(netns));
+    return Fd(fd);
+  });
+}
+
+Result<std::uint64_t> socket_netns_cookie(int socket_fd) {
+  std::uint64_t cookie = 0;
+  socklen_t len = sizeof(cookie);
+  if (::getsockopt(socket_fd, SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) != 0) {
+    return make_error(errno, "getsockopt(SO_NETNS_COOKIE) failed (needs Linux 5.14+)");
+  }
+  return cookie;
+}
+
+Result<std::uint64_t> netns_cookie(std::string_view netns) {
+  auto sock = socket_in_netns(netns, AF_UNIX, SOCK_DGRAM, 0);
+  if (!sock) return sock.error();
+  auto cookie = socket_netns_cookie(sock->get());
+  if (!cookie)
+    return make_error(cookie.error().code, "cookie of {}: {}", netns_display(netns), cookie.error().message);
+  return cookie;
+}
+
+}  // namespace podpath::net

@@ -1,0 +1,90 @@
+#include "output/flow_json.hpp"
+
+#include <netinet/in.h>
+
+namespace podpath::output {
+namespace {
+
+using nlohmann::json;
+
+json or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+
+}  // namespace
+
+json endpoint_to_json(const flows::Endpoint& e) {
+  json j = {{"kind", flows::to_string(e.kind)}, {"name", e.name}, {"ip", e.ip.to_string()},
+            {"node", or_null(e.node)},          {"cidr", e.cidr}, {"cidr_id", e.cidr_id}};
+  if (e.pod != nullptr) {
+    j["namespace"] = e.pod->ns;
+    j["pod"] = e.pod->name;
+  }
+  return j;
+}
+
+json hop_to_json(const flows::Hop& h) {
+  json j = {{"node", h.node},
+            {"interface", h.interface},
+            {"direction", flows::to_string(h.direction)},
+            {"role", flows::to_string(h.role)},
+            {"state", flows::to_string(h.state)},
+            {"observed", h.observed()},
+            {"route", or_null(h.route)},
+            {"note", h.note}};
+  if (h.stats) {
+    j["packets"] = h.stats->packets;
+    j["bytes"] = h.stats->bytes;
+    j["pps"] = h.stats->pps;
+    j["bps"] = h.stats->bps;
+  } else {
+    j["packets"] = nullptr;
+    j["bytes"] = nullptr;
+    j["pps"] = nullptr;
+    j["bps"] = nullptr;
+  }
+  return j;
+}
+
+json direction_to_json(const DirectionView& v) {
+  const flows::Flow& f = *v.flow;
+  json hops = json::array();
+  for (const auto& h : v.path.hops) hops.push_back(hop_to_json(h));
+  std::uint32_t tcp_flags = 0;
+  for (const auto& p : f.points) tcp_flags |= p.stats.tcp_flags;
+  return {{"src", v.src.ip.to_string()},
+          {"dst", v.dst.ip.to_string()},
+          {"packets", f.packets()},
+          {"bytes", f.bytes()},
+          {"pps", f.pps()},
+          {"bps", f.bps()},
+          {"first_seen_ns", f.first_seen_ns},
+          {"last_seen_ns", f.last_seen_ns},
+          {"tcp_flags", tcp_flags},
+          {"complete", v.path.complete},
+          {"verdict", v.path.verdict},
+          {"hops", hops}};
+}
+
+json conversation_to_json(const ConversationView& v) {
+  const model::FlowKey& k = v.forward.flow->key;
+  json j = {{"src", endpoint_to_json(v.forward.src)},
+            {"dst", endpoint_to_json(v.forward.dst)},
+            {"proto", model::protocol_name(k.proto)},
+            {"proto_number", k.proto},
+            {"sport", k.sport},
+            {"dport", k.dport},
+            {"fragment", k.fragment},
+            {"forward", direction_to_json(v.forward)},
+            {"reverse", v.reverse ? direction_to_json(*v.reverse) : json(nullptr)}};
+  if (k.proto == IPPROTO_ICMP || k.proto == IPPROTO_ICMPV6) {
+    j["icmp"] = {{"type", k.dport >> 8}, {"code", k.dport & 0xff}, {"id", k.sport}};
+  }
+  return j;
+}
+
+json flows_to_json(const std::vector<ConversationView>& views) {
+  json out = json::array();
+  for (const auto& v : views) out.push_back(conversation_to_json(v));
+  return out;
+}
+
+}  // namespace podpath::output

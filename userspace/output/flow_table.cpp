@@ -1,0 +1,131 @@
+#include "output/flow_table.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "output/text.hpp"
+
+namespace podpath::output {
+namespace {
+
+std::string endpoint_text(const flows::Endpoint& e) {
+  if (e.name == e.ip.to_string()) return e.name;
+  return e.name + " " + e.ip.to_string();
+}
+
+std::string counters_text(const flows::Flow& f) {
+  return fmt::format("{}  {}  {} pkt", format_pps(f.pps()), format_bps(f.bps()), f.packets());
+}
+
+struct Widths {
+  std::size_t node = 0, iface = 0;
+};
+
+Widths hop_widths(const std::vector<ConversationView>& views, bool reverse) {
+  Widths w;
+  auto take = [&](const DirectionView& d) {
+    for (const auto& h : d.path.hops) {
+      w.node = std::max(w.node, display_width(h.node));
+      w.iface = std::max(w.iface, display_width(h.interface));
+    }
+  };
+  for (const auto& v : views) {
+    take(v.forward);
+    if (reverse && v.reverse) take(*v.reverse);
+  }
+  return w;
+}
+
+std::string hop_count(const flows::Hop& h) {
+  switch (h.state) {
+  case flows::HopState::Observed:
+  case flows::HopState::Unexpected:
+    return fmt::format("{} pkt", h.stats ? h.stats->packets : 0);
+  case flows::HopState::Missing:
+    return "MISSING";
+  case flows::HopState::Virtual:
+    return "(router)";
+  case flows::HopState::Unwatched:
+    break;
+  }
+  return "(unwatched)";
+}
+
+void render_direction(std::string& out, const DirectionView& d, const std::string& prefix, const Widths& w,
+                      const TableOptions& o) {
+  const Style style(o.color);
+  std::string header = prefix + direction_header(d);
+  header = truncate(header, o.width);
+  out += (prefix.empty() ? style.bold(header) : header) + "\n";
+  const std::size_t indent = prefix.empty() ? 2 : 4;
+  for (const auto& h : d.path.hops) {
+    const std::string lead = std::string(indent, ' ') + pad_right(h.node, w.node) + "  " +
+                             pad_right(h.interface, w.iface) + "  " + pad_right(to_string(h.direction), 7) +
+                             "  " + pad_left(hop_count(h), 11) + "  ";
+    const std::size_t room =
+        o.width > display_width(lead) ? o.width - display_width(lead) : (o.width == 0 ? 0 : 1);
+    std::string line = lead + truncate(h.note, room);
+    switch (h.state) {
+    case flows::HopState::Missing:
+      line = style.red(line);
+      break;
+    case flows::HopState::Virtual:
+    case flows::HopState::Unwatched:
+      line = style.dim(line);
+      break;
+    case flows::HopState::Unexpected:
+      line = style.yellow(line);
+      break;
+    case flows::HopState::Observed:
+      break;
+    }
+    out += line + "\n";
+  }
+  if (!d.path.verdict.empty()) {
+    const std::string v = std::string(indent, ' ') + "⇒ " + d.path.verdict;
+    const std::string cut = truncate(v, o.width);
+    out += (d.path.complete ? style.green(cut) : style.red(cut)) + "\n";
+  }
+}
+
+}  // namespace
+
+std::string direction_header(const DirectionView& d) {
+  return fmt::format("{} → {}  {} {}  {}", endpoint_text(d.src), endpoint_text(d.dst),
+                     model::protocol_name(d.flow->key.proto), format_ports(d.flow->key),
+                     counters_text(*d.flow));
+}
+
+std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {
+  switch (o.sort) {
+  case SortKey::Rate:
+    std::stable_sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
+      if (a.bps() != b.bps()) return a.bps() > b.bps();
+      return a.pps() > b.pps();
+    });
+    break;
+  case SortKey::Packets:
+    std::stable_sort(views.begin(), views.end(),
+                     [](const auto& a, const auto& b) { return a.packets() > b.packets(); });
+    break;
+  case SortKey::Bytes:
+    std::stable_sort(views.begin(), views.end(),
+                     [](const auto& a, const auto& b) { return a.bytes() > b.bytes(); });
+    break;
+  case SortKey::None:
+    break;
+  }
+  if (o.limit != 0 && views.size() > o.limit) views.resize(o.limit);
+  if (views.empty()) return "no flows yet\n";
+  const Widths w = hop_widths(views, o.show_reverse);
+  std::string out;
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    if (i > 0) out += "\n";
+    render_direction(out, views[i].forward, "", w, o);
+    if (o.show_reverse && views[i].reverse) render_direction(out, *views[i].reverse, "  ↩ ", w, o);
+  }
+  return out;
+}
+
+}  // namespace podpath::output

@@ -1,0 +1,45 @@
+#pragma once
+/// @file
+/// @brief What the flow outputs render: each conversation's directions with resolved
+/// endpoints and composed paths.
+
+#include <optional>
+#include <vector>
+
+#include "flows/aggregator.hpp"
+#include "flows/endpoint.hpp"
+#include "flows/path.hpp"
+
+namespace podpath::output {
+
+/// @brief One direction of a conversation, ready to render.
+struct DirectionView {
+  const flows::Flow* flow = nullptr;
+  flows::Endpoint src;
+  flows::Endpoint dst;
+  flows::Path path;
+};
+
+/// @brief A conversation: the initiator's direction and the reply, if any.
+struct ConversationView {
+  DirectionView forward;
+  std::optional<DirectionView> reverse;
+
+  [[nodiscard]] double bps() const;
+  [[nodiscard]] double pps() const;
+  [[nodiscard]] std::uint64_t packets() const;
+  [[nodiscard]] std::uint64_t bytes() const;
+};
+
+/// @brief Resolves both ends and composes the path of every direction. The views point
+/// at the flows of `conversations` (valid until the aggregator's next update) and at
+/// pods of the resolver's cluster.
+std::vector<ConversationView> describe(const std::vector<flows::Conversation>& conversations,
+                                       const flows::EndpointResolver& resolver,
+                                       const flows::Topology& topology);
+
+/// @brief One direction (used by describe, and for a flow without its pair).
+DirectionView describe(const flows::Flow& flow, const flows::EndpointResolver& resolver,
+                       const flows::Topology& topology);
+
+}  // namespace podpath::output
