@@ -5,11 +5,13 @@
 #include <linux/pkt_sched.h>
 #include <netlink/route/classifier.h>
 #include <netlink/route/link.h>
+#include <netlink/route/qdisc.h>
 #include <netlink/route/tc.h>
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
 #include <memory>
+#include <string_view>
 
 namespace podpath::bpf {
 namespace {
@@ -57,6 +59,36 @@ struct NlCacheDeleter {
   void operator()(nl_cache* c) const { nl_cache_free(c); }
 };
 
+using NlSock = std::unique_ptr<nl_sock, NlSockDeleter>;
+
+Result<NlSock> route_socket() {
+  NlSock sock(nl_socket_alloc());
+  if (!sock) return make_error(ENOMEM, "cannot allocate a netlink socket");
+  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0) {
+    return make_error(EIO, "cannot connect to rtnetlink: {}", nl_geterror(err));
+  }
+  return sock;
+}
+
+/// Whether the interface has a clsact qdisc (asked before querying filters, so that the
+/// kernel has no reason to complain about a missing parent).
+Result<bool> has_clsact_qdisc(int ifindex) {
+  auto sock = route_socket();
+  if (!sock) return sock.error();
+  nl_cache* raw = nullptr;
+  if (int err = rtnl_qdisc_alloc_cache(sock->get(), &raw); err < 0) {
+    return make_error(EIO, "cannot list qdiscs: {}", nl_geterror(err));
+  }
+  std::unique_ptr<nl_cache, NlCacheDeleter> cache(raw);
+  for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
+    auto* tc = TC_CAST(o);
+    const char* kind = rtnl_tc_get_kind(tc);
+    if (rtnl_tc_get_ifindex(tc) == ifindex && kind != nullptr && std::string_view(kind) == "clsact")
+      return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 const char* to_string(AttachMode mode) { return mode == AttachMode::Tcx ? "tcx" : "clsact"; }
@@ -64,6 +96,9 @@ const char* to_string(AttachMode mode) { return mode == AttachMode::Tcx ? "tcx" 
 bool is_podpath_program_name(const std::string& name) { return name.rfind("pp_tc_", 0) == 0; }
 
 Result<int> remove_stale_filters(int ifindex, const TcSlot& slot) {
+  auto clsact = has_clsact_qdisc(ifindex);
+  if (!clsact) return clsact.error();
+  if (!*clsact) return 0;
   int removed = 0;
   for (bool ingress : {true, false}) {
     auto name = filter_program_name(ifindex, ingress, slot);
@@ -77,15 +112,12 @@ Result<int> remove_stale_filters(int ifindex, const TcSlot& slot) {
 }
 
 Result<int> count_clsact_filters(int ifindex) {
-  std::unique_ptr<nl_sock, NlSockDeleter> sock(nl_socket_alloc());
-  if (!sock) return make_error(ENOMEM, "cannot allocate a netlink socket");
-  if (int err = nl_connect(sock.get(), NETLINK_ROUTE); err < 0) {
-    return make_error(EIO, "cannot connect to rtnetlink: {}", nl_geterror(err));
-  }
+  auto sock = route_socket();
+  if (!sock) return sock.error();
   int total = 0;
   for (std::uint32_t minor : {TC_H_MIN_INGRESS, TC_H_MIN_EGRESS}) {
     nl_cache* raw = nullptr;
-    const int err = rtnl_cls_alloc_cache(sock.get(), ifindex, TC_H_MAKE(TC_H_CLSACT, minor), &raw);
+    const int err = rtnl_cls_alloc_cache(sock->get(), ifindex, TC_H_MAKE(TC_H_CLSACT, minor), &raw);
     if (err < 0)
       return make_error(EIO, "cannot list TC filters on ifindex {}: {}", ifindex, nl_geterror(err));
     std::unique_ptr<nl_cache, NlCacheDeleter> cache(raw);

@@ -38,6 +38,10 @@ class Command {
 };
 
 std::unique_ptr<Command> make_doctor_command();
+std::unique_ptr<Command> make_trace_command();
+std::unique_ptr<Command> make_paths_command();
+std::unique_ptr<Command> make_matrix_command();
+std::unique_ptr<Command> make_debug_command();
 std::unique_ptr<Command> make_pods_command();
 std::unique_ptr<Command> make_routes_command();
 

@@ -5,7 +5,11 @@ namespace podpath::cli {
 
 std::vector<std::unique_ptr<Command>> all_commands() {
   std::vector<std::unique_ptr<Command>> commands;
+  commands.push_back(make_trace_command());
+  commands.push_back(make_paths_command());
+  commands.push_back(make_matrix_command());
   commands.push_back(make_doctor_command());
+  commands.push_back(make_debug_command());
   commands.push_back(make_routes_command());
   commands.push_back(make_pods_command());
   return commands;

@@ -1,0 +1,146 @@
+#include "cli/live.hpp"
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "util/result.hpp"
+
+namespace podpath::cli {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void on_stop_signal(int /*signo*/) { g_stop.store(true); }
+
+}  // namespace
+
+void ClusterFlags::add_to(CLI::App& sub) {
+  auto* inv = sub.add_option("--inventory", inventory, "Lab inventory file to read (docs/inventory.md)");
+  auto* lb = sub.add_option("--lab", lab, "The running lab with this name (scripts/lab up --name NAME)");
+  inv->excludes(lb);
+}
+
+inventory::ClusterSourceOptions ClusterFlags::source() const {
+  inventory::ClusterSourceOptions s;
+  if (!inventory.empty()) s.inventory_file = inventory;
+  if (!lab.empty()) s.lab = lab;
+  return s;
+}
+
+void AttachFlags::add_to(CLI::App& sub) {
+  cluster.add_to(sub);
+  sub.add_option("--bridge", bridge, "Pod bridge to attach to (default: the inventory's, else cbr0 or cni0)");
+  sub.add_option("--uplink", uplink,
+                 "Node uplink to attach to (default: the interface of the default route)");
+  sub.add_option("--iface", ifaces,
+                 "Also attach to interfaces matching this glob (repeatable), e.g. 'vxlan*'");
+  sub.add_option("--attach", attach, "TC hook: tcx (Linux 6.6+, runs first), clsact (classic), or auto")
+      ->check(CLI::IsMember({"auto", "tcx", "clsact"}))
+      ->capture_default_str();
+  sub.add_option(
+         "--netns-mode", netns_mode,
+         "How programs tell namespaces apart: kern-ctx (Linux 6.3+, one program), fixed (one program per "
+         "namespace), or auto")
+      ->check(CLI::IsMember({"auto", "kern-ctx", "fixed"}))
+      ->capture_default_str();
+  sub.add_option(
+         "--tc-priority", tc_priority,
+         "Classic TC filter priority podpath owns (default 28784); podpath never touches other filters")
+      ->check(CLI::Range(1, 65535));
+  sub.add_option("--max-flows", max_flows, "Flow entries the kernel map holds (point x flow direction)")
+      ->check(CLI::Range(16, 16 * 1024 * 1024))
+      ->capture_default_str();
+  sub.add_option("--idle-timeout", idle_timeout_s, "Seconds without packets before a flow is dropped")
+      ->check(CLI::Range(1.0, 86400.0))
+      ->capture_default_str();
+}
+
+loader::SessionOptions AttachFlags::session_options() const {
+  loader::SessionOptions o;
+  o.source = cluster.source();
+  o.bridge = bridge;
+  o.uplink = uplink;
+  o.extra = ifaces;
+  if (attach == "tcx") o.loader.attach_mode = bpf::AttachMode::Tcx;
+  if (attach == "clsact") o.loader.attach_mode = bpf::AttachMode::Clsact;
+  if (netns_mode == "kern-ctx") o.loader.netns_mode = bpf::NetnsIdMode::KernCtx;
+  if (netns_mode == "fixed") o.loader.netns_mode = bpf::NetnsIdMode::Fixed;
+  if (tc_priority != 0) o.loader.slot.priority = static_cast<std::uint16_t>(tc_priority);
+  o.loader.datapath.max_flows = max_flows;
+  o.aggregator.idle_timeout_ns = static_cast<std::uint64_t>(idle_timeout_s * 1e9);
+  return o;
+}
+
+void FilterFlags::add_to(CLI::App& sub) {
+  sub.add_option("--pod", pods, "Only flows from or to this pod (name or namespace/name; repeatable)");
+  sub.add_option("--namespace,-n", namespaces, "Only flows from or to pods of this Kubernetes namespace");
+  sub.add_option("--node", nodes, "Only flows from or to this node (its pods or itself)");
+  sub.add_option("--cidr", cidrs, "Only flows with an end inside this CIDR, e.g. 10.10.130.0/24");
+  sub.add_option("--proto", protos, "Only this protocol: tcp, udp, icmp, icmpv6, sctp or a number");
+  sub.add_option("--port", ports, "Only flows from or to this TCP/UDP/SCTP port");
+  sub.add_flag(
+      "--control", control,
+      "Also show link-local and multicast control traffic (IPv6 neighbour discovery, MLD, ...), hidden by "
+      "default");
+}
+
+output::FlowFilter FilterFlags::filter() const {
+  output::FlowFilter f;
+  f.pods = pods;
+  f.namespaces = namespaces;
+  f.nodes = nodes;
+  f.ports = ports;
+  f.control_traffic = control;
+  for (const auto& c : cidrs) {
+    const auto cidr = model::Cidr::parse(c);
+    if (!cidr) throw UserError(fmt::format("--cidr '{}' is not a CIDR (like 10.10.130.0/24)", c));
+    f.cidrs.push_back(*cidr);
+  }
+  for (const auto& p : protos) {
+    auto proto = output::parse_protocol(p);
+    if (!proto) throw UserError(proto.error().message);
+    f.protos.push_back(*proto);
+  }
+  return f;
+}
+
+StopOnSignal::StopOnSignal() {
+  g_stop.store(false);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: blocking waits return EINTR at once
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+}
+
+StopOnSignal::~StopOnSignal() {
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+const std::atomic<bool>& StopOnSignal::flag() const { return g_stop; }
+
+std::unique_ptr<loader::Session> start_session(const AttachFlags& flags) {
+  auto session = loader::Session::start(flags.session_options());
+  if (!session) throw UserError(session.error().to_string());
+  return std::move(*session);
+}
+
+void write_ready_file(const std::string& path, const loader::Session& session) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << "ready " << session.loader().describe() << "\n";
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw UserError(fmt::format("cannot write --ready-file {}: {}", path, ec.message()));
+}
+
+}  // namespace podpath::cli

@@ -1,0 +1,72 @@
+// `podpath matrix`: packets and bytes per (source CIDR, destination CIDR).
+#include <CLI/CLI.hpp>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/command.hpp"
+#include "cli/live.hpp"
+#include "output/stats_view.hpp"
+#include "output/terminal.hpp"
+
+namespace podpath::cli {
+namespace {
+
+class MatrixCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& parent) override {
+    CLI::App* sub = parent.add_subcommand(
+        "matrix",
+        "Count packets and bytes per (source CIDR, destination CIDR) — each node's pod CIDR, the underlay,\n"
+        "the service CIDR, docker0, other — during --duration seconds. Every packet is counted once, where\n"
+        "it enters the observed network: when it leaves a pod (its veth), or when it arrives over an uplink\n"
+        "from a CIDR whose pods podpath does not watch.");
+    attach_.add_to(*sub);
+    sub->add_option("--duration", duration_s_, "Seconds to count (Ctrl-C prints early)")
+        ->check(CLI::Range(0.1, 1e7))
+        ->capture_default_str();
+    sub->add_option("--output,-o", format_, "table or json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+    sub->add_option("--ready-file", ready_file_, "Write 'ready' to this file once attached");
+    return sub;
+  }
+
+  int run(Io& io) override {
+    const StopOnSignal stop;
+    auto session = start_session(attach_);
+    write_ready_file(ready_file_, *session);
+    if (auto r = session->wait(std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000)), stop.flag());
+        !r) {
+      throw UserError(r.error().to_string());
+    }
+    if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
+    const auto rows = output::matrix_rows(session->matrix(), session->cidrs());
+    if (format_ == "json") {
+      io.out << nlohmann::json{{"matrix", output::matrix_to_json(rows)},
+                               {"health", output::health_to_json(session->counters())}}
+                    .dump(2)
+             << "\n";
+    } else {
+      const bool color = output::use_color(io.out);
+      io.out << output::render_matrix(rows, color) << output::render_health(session->counters(), color);
+    }
+    if (auto r = session->stop(); !r) {
+      io.err << "podpath matrix: " << r.error().to_string() << "\n";
+      return kExitError;
+    }
+    return kExitOk;
+  }
+
+ private:
+  AttachFlags attach_;
+  double duration_s_ = 5;
+  std::string format_ = "table";
+  std::string ready_file_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_matrix_command() { return std::make_unique<MatrixCommand>(); }
+
+}  // namespace podpath::cli

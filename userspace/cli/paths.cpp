@@ -1,0 +1,109 @@
+// `podpath paths`: the hop-by-hop routed path of the flows that match.
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/command.hpp"
+#include "cli/live.hpp"
+#include "output/flow_json.hpp"
+#include "output/flow_table.hpp"
+#include "output/terminal.hpp"
+
+namespace podpath::cli {
+namespace {
+
+/// A pod (name or ns/name) or an IP address, matched against one end of a flow.
+bool end_matches(const flows::Endpoint& e, const std::string& sel) {
+  if (const auto ip = model::IpAddress::parse(sel)) return e.ip == *ip;
+  if (e.pod == nullptr) return e.name == sel;
+  return sel.find('/') != std::string::npos ? e.pod->full_name() == sel : e.pod->name == sel;
+}
+
+class PathsCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& parent) override {
+    CLI::App* sub = parent.add_subcommand(
+        "paths",
+        "Show the hop-by-hop path of the flows that match, as observed during --duration seconds:\n"
+        "every interface the packets crossed on every node, the gateway between nodes, the route that\n"
+        "explains each hop, and hops that were expected but never saw the packets.\n"
+        "  podpath paths                      every flow\n"
+        "  podpath paths web-7d4b9-x2k4q      flows from or to a pod (or an IP)\n"
+        "  podpath paths web-7d4b9-x2k4q db-0 flows between two pods/IPs, either direction");
+    sub->add_option("endpoints", endpoints_, "Zero, one or two pods (name or namespace/name) or IP addresses")
+        ->expected(0, 2);
+    attach_.add_to(*sub);
+    filter_.add_to(*sub);
+    sub->add_option("--duration", duration_s_, "Seconds to observe before printing (Ctrl-C prints early)")
+        ->check(CLI::Range(0.1, 1e7))
+        ->capture_default_str();
+    sub->add_option("--output,-o", format_, "table or json")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+    sub->add_option("--ready-file", ready_file_, "Write 'ready' to this file once attached");
+    return sub;
+  }
+
+  int run(Io& io) override {
+    const auto filter = filter_.filter();
+    const StopOnSignal stop;
+    auto session = start_session(attach_);
+    for (const auto& sel : endpoints_) {
+      if (model::IpAddress::parse(sel)) continue;
+      if (session->cluster().find_pod(sel) == nullptr) {
+        throw UserError(fmt::format("no pod named '{}' in {}", sel, session->cluster_description()));
+      }
+    }
+    if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
+    write_ready_file(ready_file_, *session);
+    if (auto r = session->wait(std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000)), stop.flag());
+        !r) {
+      throw UserError(r.error().to_string());
+    }
+    if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
+    auto views = filter.apply(
+        output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));
+    std::erase_if(views, [&](const output::ConversationView& v) { return !selected(v); });
+
+    if (format_ == "json") {
+      io.out << output::flows_to_json(views).dump(2) << "\n";
+    } else if (views.empty()) {
+      io.out << "no matching flows seen in " << duration_s_ << " s\n";
+    } else {
+      output::TableOptions t;
+      t.color = output::use_color(io.out);
+      t.width = output::terminal_width(io.out);
+      io.out << output::render_flow_table(std::move(views), t);
+    }
+    if (auto r = session->stop(); !r) {
+      io.err << "podpath paths: " << r.error().to_string() << "\n";
+      return kExitError;
+    }
+    return kExitOk;
+  }
+
+ private:
+  [[nodiscard]] bool selected(const output::ConversationView& v) const {
+    const auto& src = v.forward.src;
+    const auto& dst = v.forward.dst;
+    if (endpoints_.empty()) return true;
+    if (endpoints_.size() == 1) return end_matches(src, endpoints_[0]) || end_matches(dst, endpoints_[0]);
+    return (end_matches(src, endpoints_[0]) && end_matches(dst, endpoints_[1])) ||
+           (end_matches(src, endpoints_[1]) && end_matches(dst, endpoints_[0]));
+  }
+
+  AttachFlags attach_;
+  FilterFlags filter_;
+  std::vector<std::string> endpoints_;
+  double duration_s_ = 5;
+  std::string format_ = "table";
+  std::string ready_file_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_paths_command() { return std::make_unique<PathsCommand>(); }
+
+}  // namespace podpath::cli

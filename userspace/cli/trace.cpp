@@ -1,0 +1,169 @@
+// `podpath trace`: live pod-to-pod flows with the routed path of each, hop by hop.
+#include <CLI/CLI.hpp>
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include <chrono>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <ostream>
+
+#include "cli/command.hpp"
+#include "cli/live.hpp"
+#include "output/flow_json.hpp"
+#include "output/flow_table.hpp"
+#include "output/stats_view.hpp"
+#include "output/terminal.hpp"
+#include "output/text.hpp"
+
+namespace podpath::cli {
+namespace {
+
+std::string clock_text() {
+  const std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  localtime_r(&t, &tm);
+  return fmt::format("{:%H:%M:%S}", tm);
+}
+
+class TraceCommand final : public Command {
+ public:
+  CLI::App* add_to(CLI::App& parent) override {
+    CLI::App* sub = parent.add_subcommand(
+        "trace",
+        "Watch pod-to-pod flows live, each with the path it is routed along: pod veth -> cbr0 -> eth0 ->\n"
+        "gateway -> node -> cbr0 -> veth -> pod, every hop with the route that sent the packet there.\n"
+        "Attaches to the pod bridge, every pod veth and the uplink of each node (in a lab: every node's\n"
+        "network namespace; on a node: the host's), follows pods that come and go, and detaches on exit.\n"
+        "Refreshes every second; without a terminal it prints plain snapshots; --output json streams\n"
+        "one JSON object per refresh (NDJSON, schema in docs/paths.md).");
+    attach_.add_to(*sub);
+    filter_.add_to(*sub);
+    sub->add_option("--interval", interval_s_, "Seconds between refreshes")
+        ->check(CLI::Range(0.1, 3600.0))
+        ->capture_default_str();
+    auto* duration =
+        sub->add_option("--duration", duration_s_, "Stop after this many seconds (default: until Ctrl-C)")
+            ->check(CLI::Range(0.1, 1e7));
+    sub->add_flag("--once", once_, "Print one refresh and exit")->excludes(duration);
+    sub->add_option("--output,-o", format_, "table or json (NDJSON: one object per refresh)")
+        ->check(CLI::IsMember({"table", "json"}))
+        ->capture_default_str();
+    sub->add_option("--sort", sort_, "Order flows by rate, packets or bytes")
+        ->check(CLI::IsMember({"rate", "packets", "bytes"}))
+        ->capture_default_str();
+    sub->add_option("--limit", limit_, "Show at most this many conversations (0 = all)")
+        ->capture_default_str();
+    sub->add_flag("--no-reply", no_reply_, "Hide the reply direction of each conversation");
+    sub->add_option("--ready-file", ready_file_,
+                    "Write 'ready' to this file once attached (for scripts that start traffic then)");
+    return sub;
+  }
+
+  int run(Io& io) override {
+    const auto filter = filter_.filter();
+    const StopOnSignal stop;
+    auto session = start_session(attach_);
+    if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
+    write_ready_file(ready_file_, *session);
+
+    const bool json = format_ == "json";
+    const bool tty = !json && output::use_color(io.out);
+    output::TableOptions table;
+    table.color = tty;
+    table.width = output::terminal_width(io.out);
+    table.sort = sort_ == "packets" ? output::SortKey::Packets
+                 : sort_ == "bytes" ? output::SortKey::Bytes
+                                    : output::SortKey::Rate;
+    table.limit = limit_;
+    table.show_reverse = !no_reply_;
+
+    const auto interval = std::chrono::milliseconds(static_cast<long>(interval_s_ * 1000));
+    const auto started = std::chrono::steady_clock::now();
+    const auto until = duration_s_ > 0
+                           ? started + std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000))
+                           : std::chrono::steady_clock::time_point::max();
+    while (!stop.flag().load()) {
+      const auto now = std::chrono::steady_clock::now();
+      const auto wait = std::min<std::chrono::steady_clock::duration>(interval, until - now);
+      if (auto r = session->wait(std::chrono::duration_cast<std::chrono::milliseconds>(wait), stop.flag());
+          !r) {
+        throw UserError(r.error().to_string());
+      }
+      if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
+      auto views = filter.apply(
+          output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));
+      if (json) {
+        print_json(io, *session, views);
+      } else {
+        print_table(io, *session, std::move(views), table, tty);
+      }
+      io.out.flush();
+      if (once_ || std::chrono::steady_clock::now() >= until) break;
+    }
+    if (auto r = session->stop(); !r) {
+      io.err << "podpath trace: " << r.error().to_string() << "\n";
+      return kExitError;
+    }
+    return kExitOk;
+  }
+
+ private:
+  void print_table(Io& io, const loader::Session& s, std::vector<output::ConversationView> views,
+                   const output::TableOptions& table, bool tty) const {
+    const output::Style style(tty);
+    if (tty) io.out << "\033[H\033[2J";  // redraw in place
+    io.out << style.bold("podpath trace") << " — " << s.cluster_description() << " · "
+           << s.loader().describe() << " · " << clock_text() << (tty ? "   (Ctrl-C to stop)" : "") << "\n";
+    if (views.empty()) {
+      io.out << "no flows yet" << (filter_.filter().empty() ? "" : " matching the filters") << "\n";
+    } else {
+      io.out << output::render_flow_table(std::move(views), table);
+    }
+    io.out << output::render_health(s.counters(), tty);
+    if (!tty) io.out << "\n";
+  }
+
+  static nlohmann::json interfaces_json(const loader::Session& s) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& i : s.loader().interfaces()) {
+      out.push_back({{"node", i.node},
+                     {"name", i.name},
+                     {"ifindex", i.ifindex},
+                     {"role", flows::to_string(i.role)},
+                     {"pod", i.pod.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.pod)}});
+    }
+    return out;
+  }
+
+  static void print_json(Io& io, const loader::Session& s,
+                         const std::vector<output::ConversationView>& views) {
+    nlohmann::json snapshot = {
+        {"type", "snapshot"},
+        {"time", std::time(nullptr)},
+        {"attach", s.loader().describe()},
+        {"interfaces", interfaces_json(s)},
+        {"flows", output::flows_to_json(views)},
+        {"matrix", output::matrix_to_json(output::matrix_rows(s.matrix(), s.cidrs()))},
+        {"health", output::health_to_json(s.counters())},
+    };
+    io.out << snapshot.dump() << "\n";
+  }
+
+  AttachFlags attach_;
+  FilterFlags filter_;
+  double interval_s_ = 1.0;
+  double duration_s_ = 0;
+  bool once_ = false;
+  std::string format_ = "table";
+  std::string sort_ = "rate";
+  std::size_t limit_ = 0;
+  bool no_reply_ = false;
+  std::string ready_file_;
+};
+
+}  // namespace
+
+std::unique_ptr<Command> make_trace_command() { return std::make_unique<TraceCommand>(); }
+
+}  // namespace podpath::cli

@@ -1,0 +1,94 @@
+#pragma once
+/// @file
+/// @brief A live observation session, shared by trace, paths, matrix and debug dump:
+/// the cluster (reloaded when its inventory file changes), the loader, the aggregator,
+/// the CIDR table, the resolver and the topology the path composer needs.
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bpf/datapath.hpp"
+#include "bpf/events.hpp"
+#include "flows/aggregator.hpp"
+#include "flows/bpf_source.hpp"
+#include "flows/path.hpp"
+#include "inventory/cidrs.hpp"
+#include "inventory/resolver.hpp"
+#include "inventory/source.hpp"
+#include "loader/loader.hpp"
+
+namespace podpath::loader {
+
+/// @brief Everything a live command chooses.
+struct SessionOptions {
+  inventory::ClusterSourceOptions source;
+  std::vector<std::string> nodes;  ///< attach only on these nodes; empty = all
+  std::string bridge;              ///< --bridge
+  std::string uplink;              ///< --uplink
+  std::vector<std::string> extra;  ///< --iface patterns
+  LoaderOptions loader;
+  flows::AggregatorOptions aggregator;
+  inventory::CidrOptions cidrs;
+};
+
+/// @brief Loads the cluster, attaches, and refreshes flows on demand.
+class Session {
+ public:
+  /// @brief Fails with one sentence (unknown node, no lab, no privileges, ...).
+  static Result<std::unique_ptr<Session>> start(const SessionOptions& options);
+
+  /// @brief Handles link notifications and new-flow events for up to `timeout`,
+  /// returning early when `stop` becomes true (checked at least every 100 ms) or, with
+  /// `wake_on_new_flow`, soon after a flow podpath had not seen appears.
+  Result<void> wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
+                    bool wake_on_new_flow = false);
+  /// @brief New-flow events received so far.
+  [[nodiscard]] std::uint64_t new_flow_events() const { return new_flow_events_; }
+  /// @brief Reads the maps: flows (aggregated, with rates), matrix, health counters;
+  /// re-reads the nodes' routes and, if its file changed, the inventory.
+  Result<flows::UpdateSummary> refresh();
+  /// @brief Detaches everything (also done on destruction).
+  Result<void> stop();
+
+  [[nodiscard]] const model::Cluster& cluster() const { return loaded_.cluster; }
+  [[nodiscard]] const std::string& cluster_description() const { return loaded_.description; }
+  [[nodiscard]] const inventory::CidrTable& cidrs() const { return *cidrs_; }
+  [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
+  [[nodiscard]] const flows::Topology& topology() const { return topology_; }
+  [[nodiscard]] const flows::Aggregator& aggregator() const { return *aggregator_; }
+  [[nodiscard]] const bpf::Counters& counters() const { return counters_; }
+  [[nodiscard]] const std::vector<bpf::MatrixCell>& matrix() const { return matrix_; }
+  [[nodiscard]] Loader& loader() { return *loader_; }
+  [[nodiscard]] const Loader& loader() const { return *loader_; }
+
+ private:
+  Session() = default;
+  Result<void> rebuild_cluster_views();
+  Result<void> reload_inventory_if_changed();
+  void rebuild_topology();
+
+  SessionOptions options_;
+  inventory::LoadedCluster loaded_;
+  std::optional<std::filesystem::path> inventory_file_;
+  std::filesystem::file_time_type inventory_mtime_{};
+  std::unique_ptr<inventory::CidrTable> cidrs_;
+  std::unique_ptr<inventory::Resolver> resolver_;
+  std::unique_ptr<Loader> loader_;
+  std::unique_ptr<flows::BpfFlowSource> source_;
+  std::unique_ptr<flows::Aggregator> aggregator_;
+  flows::Topology topology_;
+  std::unique_ptr<bpf::EventReader> events_;
+  std::uint64_t new_flow_events_ = 0;
+  bpf::Counters counters_{};
+  std::vector<bpf::MatrixCell> matrix_;
+};
+
+/// @brief CLOCK_MONOTONIC in ns.
+std::uint64_t monotonic_ns();
+
+}  // namespace podpath::loader

@@ -1,0 +1,84 @@
+#include "output/filter.hpp"
+
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cctype>
+
+namespace podpath::output {
+namespace {
+
+template <typename T, typename Pred> bool any_or_empty(const std::vector<T>& wanted, Pred pred) {
+  return wanted.empty() || std::any_of(wanted.begin(), wanted.end(), pred);
+}
+
+bool pod_matches(const flows::Endpoint& e, const std::string& wanted) {
+  if (e.pod == nullptr) return false;
+  return wanted.find('/') != std::string::npos ? e.pod->full_name() == wanted : e.pod->name == wanted;
+}
+
+bool has_ports(std::uint8_t proto) {
+  return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP;
+}
+
+bool is_link_local_or_multicast(const model::IpAddress& a) {
+  if (a.is_v4()) {
+    const std::uint32_t v = a.v4_host();
+    return (v >> 28) == 0xe || v == 0xffffffffU || (v >> 16) == 0xa9fe;  // 224/4, broadcast, 169.254/16
+  }
+  return a.bytes[0] == 0xff || (a.bytes[0] == 0xfe && (a.bytes[1] & 0xc0) == 0x80) ||  // ff00::/8, fe80::/10
+         a == model::IpAddress{};                                                      // :: (DAD probes)
+}
+
+}  // namespace
+
+bool is_control_traffic(const model::FlowKey& key) {
+  return is_link_local_or_multicast(key.src) || is_link_local_or_multicast(key.dst);
+}
+
+bool FlowFilter::empty() const {
+  return pods.empty() && namespaces.empty() && nodes.empty() && cidrs.empty() && protos.empty() &&
+         ports.empty();
+}
+
+bool FlowFilter::matches(const ConversationView& view) const {
+  const auto& src = view.forward.src;
+  const auto& dst = view.forward.dst;
+  const auto& key = view.forward.flow->key;
+  if (!control_traffic && is_control_traffic(key)) return false;
+  return any_or_empty(pods, [&](const auto& p) { return pod_matches(src, p) || pod_matches(dst, p); }) &&
+         any_or_empty(namespaces,
+                      [&](const auto& ns) {
+                        return (src.pod != nullptr && src.pod->ns == ns) ||
+                               (dst.pod != nullptr && dst.pod->ns == ns);
+                      }) &&
+         any_or_empty(nodes, [&](const auto& n) { return src.node == n || dst.node == n; }) &&
+         any_or_empty(cidrs, [&](const auto& c) { return c.contains(src.ip) || c.contains(dst.ip); }) &&
+         any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
+           return has_ports(key.proto) && (key.sport == p || key.dport == p);
+         });
+}
+
+std::vector<ConversationView> FlowFilter::apply(std::vector<ConversationView> views) const {
+  std::erase_if(views, [&](const ConversationView& v) { return !matches(v); });
+  return views;
+}
+
+Result<std::uint8_t> parse_protocol(const std::string& text) {
+  std::string t;
+  for (char c : text) t += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (t == "tcp") return std::uint8_t{IPPROTO_TCP};
+  if (t == "udp") return std::uint8_t{IPPROTO_UDP};
+  if (t == "icmp") return std::uint8_t{IPPROTO_ICMP};
+  if (t == "icmpv6" || t == "ipv6-icmp") return std::uint8_t{IPPROTO_ICMPV6};
+  if (t == "sctp") return std::uint8_t{IPPROTO_SCTP};
+  if (!t.empty() && t.size() <= 3 &&
+      std::all_of(t.begin(), t.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    const int n = std::stoi(t);
+    if (n <= 255) return static_cast<std::uint8_t>(n);
+  }
+  return make_error(EINVAL, "unknown protocol '{}' (use tcp, udp, icmp, icmpv6, sctp or a number 0-255)",
+                    text);
+}
+
+}  // namespace podpath::output

@@ -1,0 +1,42 @@
+#pragma once
+/// @file
+/// @brief Which conversations a user asked to see (--pod, --namespace, --node, --cidr,
+/// --proto, --port), applied to resolved views.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/address.hpp"
+#include "output/flow_view.hpp"
+#include "util/result.hpp"
+
+namespace podpath::output {
+
+/// @brief Every given criterion must hold; within one criterion either end may match.
+struct FlowFilter {
+  std::vector<std::string> pods;        ///< "ns/name" or "name": source or destination pod
+  std::vector<std::string> namespaces;  ///< source or destination pod namespace
+  std::vector<std::string> nodes;       ///< source or destination lives on the node
+  std::vector<model::Cidr> cidrs;       ///< source or destination inside
+  std::vector<std::uint8_t> protos;     ///< IP protocol numbers
+  std::vector<std::uint16_t> ports;     ///< source or destination port (TCP/UDP/SCTP)
+  /// @brief Also show link-local and multicast/broadcast control traffic (IPv6 neighbour
+  /// discovery, MLD, DHCP, mDNS ...): noise for pod-to-pod debugging, hidden by default.
+  bool control_traffic = false;
+
+  /// @brief No user criterion given (control traffic aside).
+  [[nodiscard]] bool empty() const;
+  [[nodiscard]] bool matches(const ConversationView& view) const;
+  /// @brief Keeps the matching views.
+  [[nodiscard]] std::vector<ConversationView> apply(std::vector<ConversationView> views) const;
+};
+
+/// @brief Link-local, multicast or broadcast: traffic that never crosses a router.
+bool is_control_traffic(const model::FlowKey& key);
+
+/// @brief "tcp", "udp", "icmp", "icmpv6", "sctp" (any case) or a number 0..255.
+Result<std::uint8_t> parse_protocol(const std::string& text);
+
+}  // namespace podpath::output

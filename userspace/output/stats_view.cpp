@@ -1,0 +1,95 @@
+#include "output/stats_view.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "output/text.hpp"
+
+namespace podpath::output {
+namespace {
+
+std::string cidr_text(const inventory::CidrEntry* e) {
+  return e == nullptr ? std::string("other") : fmt::format("{} ({})", e->cidr.to_string(), e->label);
+}
+
+nlohmann::json cidr_json(const inventory::CidrEntry* e) {
+  if (e == nullptr) return {{"cidr", nullptr}, {"label", "other"}, {"kind", "other"}, {"node", nullptr}};
+  return {{"cidr", e->cidr.to_string()},
+          {"label", e->label},
+          {"kind", inventory::to_string(e->kind)},
+          {"node", e->node.empty() ? nlohmann::json(nullptr) : nlohmann::json(e->node)}};
+}
+
+std::uint64_t parse_errors(const bpf::Counters& c) {
+  std::uint64_t n = 0;
+  for (std::uint32_t i = PP_CNT_ERR_ETH_TRUNC; i <= PP_CNT_ERR_TCP_DOFF; ++i) n += c[i];
+  return n;
+}
+
+}  // namespace
+
+std::vector<MatrixRow> matrix_rows(const std::vector<bpf::MatrixCell>& cells,
+                                   const inventory::CidrTable& table) {
+  std::vector<MatrixRow> rows;
+  for (const auto& c : cells)
+    rows.push_back({table.by_id(c.src_cidr), table.by_id(c.dst_cidr), c.packets, c.bytes});
+  std::sort(rows.begin(), rows.end(), [](const MatrixRow& a, const MatrixRow& b) {
+    return a.packets != b.packets ? a.packets > b.packets : cidr_text(a.src) < cidr_text(b.src);
+  });
+  return rows;
+}
+
+std::string render_matrix(const std::vector<MatrixRow>& rows, bool color) {
+  const Style style(color);
+  if (rows.empty()) return "no traffic counted between CIDRs yet\n";
+  std::size_t w_src = 6, w_dst = 11;
+  for (const auto& r : rows) {
+    w_src = std::max(w_src, display_width(cidr_text(r.src)));
+    w_dst = std::max(w_dst, display_width(cidr_text(r.dst)));
+  }
+  std::string out = style.bold(pad_right("SOURCE", w_src) + "    " + pad_right("DESTINATION", w_dst) + "  " +
+                               pad_left("PACKETS", 10) + "  " + pad_left("BYTES", 10)) +
+                    "\n";
+  for (const auto& r : rows) {
+    out += pad_right(cidr_text(r.src), w_src) + "  → " + pad_right(cidr_text(r.dst), w_dst) + "  " +
+           pad_left(std::to_string(r.packets), 10) + "  " + pad_left(format_bytes(r.bytes), 10) + "\n";
+  }
+  return out;
+}
+
+nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& r : rows) {
+    out.push_back(
+        {{"src", cidr_json(r.src)}, {"dst", cidr_json(r.dst)}, {"packets", r.packets}, {"bytes", r.bytes}});
+  }
+  return out;
+}
+
+std::vector<std::uint32_t> alarming_counters() {
+  return {PP_CNT_RINGBUF_FULL, PP_CNT_FLOW_INSERT_FULL, PP_CNT_FLOW_INSERT_BUSY, PP_CNT_FLOW_INSERT_OTHER,
+          PP_CNT_FLOW_RACE};
+}
+
+std::string render_health(const bpf::Counters& c, bool color) {
+  const Style style(color);
+  auto item = [&](std::uint64_t n, const char* what, bool bad_if_nonzero) {
+    const std::string text = fmt::format("{} {}", n, what);
+    return bad_if_nonzero && n != 0 ? style.red(text) : text;
+  };
+  return fmt::format("health: {}, {}, {}, {}, {} new flows, {} packets seen\n",
+                     item(c[PP_CNT_RINGBUF_FULL], "events lost", true),
+                     item(c[PP_CNT_FLOW_INSERT_FULL], "flows lost (map full)", true),
+                     item(c[PP_CNT_FLOW_INSERT_BUSY] + c[PP_CNT_FLOW_INSERT_OTHER] + c[PP_CNT_FLOW_RACE],
+                          "flows lost (busy/other)", true),
+                     item(parse_errors(c), "parse errors", false), c[PP_CNT_NEW_FLOWS], c[PP_CNT_PACKETS]);
+}
+
+nlohmann::json health_to_json(const bpf::Counters& c) {
+  nlohmann::json out = nlohmann::json::object();
+  for (std::uint32_t i = 0; i < PP_CNT_MAX; ++i) out[bpf::counter_name(i)] = c[i];
+  return out;
+}
+
+}  // namespace podpath::output

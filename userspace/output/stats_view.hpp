@@ -1,0 +1,38 @@
+#pragma once
+/// @file
+/// @brief The CIDR matrix and the datapath's health counters, as text and JSON.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf/datapath.hpp"
+#include "inventory/cidrs.hpp"
+
+namespace podpath::output {
+
+/// @brief One matrix row with its CIDRs resolved.
+struct MatrixRow {
+  const inventory::CidrEntry* src = nullptr;  ///< nullptr: "other"
+  const inventory::CidrEntry* dst = nullptr;
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+};
+
+/// @brief Resolves ids through the table and orders rows by packets, busiest first.
+std::vector<MatrixRow> matrix_rows(const std::vector<bpf::MatrixCell>& cells,
+                                   const inventory::CidrTable& table);
+/// @brief "SOURCE CIDR → DESTINATION CIDR  PACKETS  BYTES" table, each CIDR with its label.
+std::string render_matrix(const std::vector<MatrixRow>& rows, bool color);
+/// @brief [{"src":{"cidr","label","kind","node"},"dst":{…},"packets","bytes"}].
+nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows);
+
+/// @brief Counters a user should look at when they are not zero (loss, map full, ...).
+std::vector<std::uint32_t> alarming_counters();
+/// @brief One line: "health: 0 events lost, 0 flow-map full, 0 busy, 0 parse errors, 12 new flows".
+std::string render_health(const bpf::Counters& counters, bool color);
+/// @brief Every counter by its stable name.
+nlohmann::json health_to_json(const bpf::Counters& counters);
+
+}  // namespace podpath::output
