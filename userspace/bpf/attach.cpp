@@ -127,14 +127,19 @@ Result<int> count_clsact_filters(int ifindex) {
 }
 
 Result<std::unique_ptr<InterfaceHooks>> InterfaceHooks::attach(AttachMode mode, int ifindex,
-                                                               const ProgramPair& progs, const TcSlot& slot) {
+                                                               const ProgramPair& progs, const TcSlot& slot,
+                                                               bool remove_stale) {
   std::unique_ptr<InterfaceHooks> hooks(new InterfaceHooks(mode, ifindex, slot));
 
-  // Whatever the mode, a podpath filter left in the classic slot by a killed run goes.
-  auto stale = remove_stale_filters(ifindex, slot);
-  if (!stale) return stale.error();
-  if (*stale > 0)
-    spdlog::info("ifindex {}: replaced {} stale podpath TC filter(s) from an earlier run", ifindex, *stale);
+  // Whatever the mode, a podpath filter left in the classic slot by a killed run goes
+  // (the caller holds the slot lock, so no live podpath uses it).
+  if (remove_stale) {
+    auto stale = remove_stale_filters(ifindex, slot);
+    if (!stale) return stale.error();
+    if (*stale > 0) {
+      spdlog::info("ifindex {}: replaced {} stale podpath TC filter(s) from an earlier run", ifindex, *stale);
+    }
+  }
 
   if (mode == AttachMode::Tcx) {
     for (bool ingress : {true, false}) {

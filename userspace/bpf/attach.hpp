@@ -36,11 +36,13 @@ bool is_podpath_program_name(const std::string& name);
 /// @brief podpath's programs on one interface, ingress and egress.
 class InterfaceHooks {
  public:
-  /// @brief Attaches both programs. Classic mode creates the clsact qdisc only if absent and
-  /// replaces a stale podpath filter left by a killed run; a foreign filter in podpath's slot
-  /// is an error naming it. Tcx mode also removes such stale classic filters.
+  /// @brief Attaches both programs. Classic mode creates the clsact qdisc only if absent;
+  /// a foreign filter in podpath's slot is an error naming it. With `remove_stale` (the
+  /// caller holds the slot lock, so no live podpath uses the slot) podpath filters left
+  /// in the slot by a killed run are removed first, in either mode.
   static Result<std::unique_ptr<InterfaceHooks>> attach(AttachMode mode, int ifindex,
-                                                        const ProgramPair& progs, const TcSlot& slot);
+                                                        const ProgramPair& progs, const TcSlot& slot,
+                                                        bool remove_stale = true);
   ~InterfaceHooks();
   InterfaceHooks(const InterfaceHooks&) = delete;
   InterfaceHooks& operator=(const InterfaceHooks&) = delete;

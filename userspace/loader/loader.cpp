@@ -1,11 +1,15 @@
 #include "loader/loader.hpp"
 
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 
 #include "net/links.hpp"
 #include "net/netns.hpp"
@@ -50,6 +54,25 @@ bool vanished(const Error& e) { return e.code == ENODEV || e.code == ENOENT || e
 
 }  // namespace
 
+Result<Fd> lock_tc_slot(std::uint16_t priority) {
+  ::mkdir(kSlotLockDir, 0755);
+  const std::string path = fmt::format("{}/tc-{}.lock", kSlotLockDir, priority);
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+  if (!fd) {
+    spdlog::warn("cannot create {} ({}): not guarding against a second podpath on TC priority {}", path,
+                 std::strerror(errno), priority);
+    return Fd();
+  }
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    return make_error(
+        EBUSY,
+        "another podpath is running with classic TC priority {} (it holds {}): stop it, or choose "
+        "another --tc-priority, or use --attach tcx",
+        priority, path);
+  }
+  return fd;
+}
+
 std::vector<NodeTarget> targets_for(const model::Cluster& cluster, const std::string& bridge_override,
                                     const std::string& uplink_override,
                                     const std::vector<std::string>& extra) {
@@ -82,6 +105,13 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
     return make_error(ENOTSUP, "this kernel ({}) has no tcx hooks (Linux 6.6+): use --attach clsact",
                       l->features_.kernel_release);
   }
+
+  // Classic filters in podpath's slot are stale only if no live podpath holds the slot.
+  // In tcx mode a busy slot only means: leave the classic filters alone.
+  auto lock = lock_tc_slot(options.slot.priority);
+  if (!lock && l->mode_ == bpf::AttachMode::Clsact) return lock.error();
+  l->clean_stale_ = lock.ok();
+  if (lock && l->mode_ == bpf::AttachMode::Clsact) l->slot_lock_ = std::move(*lock);
 
   bpf::DatapathOptions dp = options.datapath;
   dp.netns_mode = options.netns_mode.value_or(l->features_.netns_id);

@@ -20,6 +20,7 @@
 #include "inventory/cidrs.hpp"
 #include "model/cluster.hpp"
 #include "net/link_monitor.hpp"
+#include "util/fd.hpp"
 #include "util/result.hpp"
 
 namespace podpath::loader {
@@ -127,8 +128,19 @@ class Loader {
   std::unique_ptr<bpf::Datapath> datapath_;
   std::unique_ptr<net::LinkMonitor> monitor_;
   std::map<std::pair<std::uint64_t, std::uint32_t>, Attachment> attachments_;  // (cookie, ifindex)
+  Fd slot_lock_;             // clsact mode: held while podpath owns its TC priority
+  bool clean_stale_ = true;  // no live podpath holds the slot: its filters there are stale
   bool stopped_ = false;
 };
+
+/// @brief Where the lock of a classic TC slot lives: a live podpath holds
+/// /run/podpath/tc-<priority>.lock, so filters in its slot are not stale.
+inline constexpr const char* kSlotLockDir = "/run/podpath";
+
+/// @brief Takes the slot lock without waiting. An invalid Fd (and a log line) when the
+/// lock file cannot be created at all (read-only /run); an error when another live
+/// podpath holds it.
+Result<Fd> lock_tc_slot(std::uint16_t priority);
 
 /// @brief Targets for every node of a cluster (lab: each node's namespace; a discovered
 /// node: the host namespace), with the user's overrides applied.
