@@ -235,4 +235,19 @@ static __always_inline int pp_parse(const __u8 *data, const __u8 *data_end, stru
 	return PP_CNT_NON_IP;
 }
 
+/*
+ * Parses a packet that starts at its IP header, as cgroup_skb programs see it (no L2
+ * header). `ethertype` (host byte order, from skb->protocol) says which IP version to
+ * expect; results and error codes are those of pp_parse after the Ethernet header.
+ */
+static __always_inline int pp_parse_l3(const __u8 *data, const __u8 *data_end, __u16 ethertype,
+				       struct pp_parsed *out)
+{
+	if (ethertype == PP_ETH_P_IP)
+		return pp_parse_ipv4(data, data, data_end, out);
+	if (ethertype == PP_ETH_P_IPV6)
+		return pp_parse_ipv6(data, data, data_end, out);
+	return PP_CNT_NON_IP;
+}
+
 #endif /* PODPATH_PARSE_BPF_H */

@@ -182,4 +182,69 @@ enum pp_counter {
 
 /* Tunables live in .rodata (const volatile), set by userspace between open and load. */
 
+/* ------------------------------------------------------------------------------------------
+ * Container attribution (bpf/cgroup_flow.bpf.c): traffic per cgroup v2 id, i.e. per
+ * container. Pinned in userspace/bpf/cgroup_abi.hpp.
+ */
+
+/* How cgroup_flow learns the network namespace of a packet's socket (pp_cfg_cg_netns). */
+enum pp_cg_netns_mode {
+	PP_CG_NETNS_NONE = 0,	   /* not recorded: netns_cookie is 0 */
+	PP_CG_NETNS_HELPER = 1,	   /* bpf_get_netns_cookie(skb) in cgroup_skb (newest kernels) */
+	PP_CG_NETNS_KERN_CTX = 2,  /* bpf_cast_to_kern_ctx + CO-RE skb->sk->sk_net (Linux 6.3+) */
+	PP_CG_NETNS_SOCK_CAST = 3, /* bpf_skc_to_tcp_sock/udp6_sock + CO-RE (Linux 5.9+): TCP and
+				      UDP over IPv6 sockets only, other packets get cookie 0 */
+};
+
+/*
+ * Key of the container-flows map: one socket-side 5-tuple of one cgroup in one network
+ * namespace. "Local" is the container's end: the source of what its sockets send
+ * (egress), the destination of what they receive (ingress), so both directions of a
+ * connection share one entry. IPv4 addresses are v4-mapped (::ffff:a.b.c.d).
+ * ICMP/ICMPv6: lport = echo identifier (0 for non-echo messages), rport = 0.
+ */
+struct pp_cg_flow_key {
+	__u64 cgroup_id;    /* cgroup v2 id of the socket's cgroup (its directory's inode) */
+	__u64 netns_cookie; /* cookie of the socket's network namespace; 0 = not known */
+	__u8 laddr[16];	    /* local (container-side) address, network byte order */
+	__u8 raddr[16];	    /* remote address, network byte order */
+	__u16 lport;	    /* local port, host byte order */
+	__u16 rport;	    /* remote port, host byte order */
+	__u8 proto;	    /* IP protocol number (IPPROTO_*) */
+	__u8 flags;	    /* PP_KEY_F_* (fragment, IPv6) */
+	__u16 pad;	    /* zero */
+};
+
+/* Value of the container-flows map. Packets count wire segments: an skb that carries
+ * several GSO/GRO segments counts gso_segs packets and their headers once each. */
+struct pp_cg_flow_stats {
+	__u64 tx_packets;    /* packets the cgroup's sockets sent (cgroup_skb egress) */
+	__u64 tx_bytes;	     /* bytes sent: IP packet length, IP header included, no L2 header */
+	__u64 rx_packets;    /* packets delivered to the cgroup's sockets (cgroup_skb ingress) */
+	__u64 rx_bytes;	     /* bytes received, as tx_bytes */
+	__u64 first_seen_ns; /* CLOCK_MONOTONIC(_COARSE) ns of the first packet */
+	__u64 last_seen_ns;  /* same clock, the latest packet (approximate: plain store) */
+};
+
+/*
+ * Health counters of cgroup_flow (per-CPU array indexed by enum pp_cg_counter). Every
+ * packet either lands in the flows map or in one of the *_ERR/NON_IP/INSERT_* counters.
+ * Parse errors are also counted by kind in pp_cg_parse_errors (indexed by enum pp_counter).
+ */
+enum pp_cg_counter {
+	PP_CG_CNT_PACKETS = 0,	 /* skbs seen by either program */
+	PP_CG_CNT_NON_IP,	 /* neither IPv4 nor IPv6: passed, not counted */
+	PP_CG_CNT_PARSE_ERR,	 /* malformed or truncated header: passed, not counted */
+	PP_CG_CNT_NO_CGROUP,	 /* no full socket, cgroup id 0: counted under cgroup 0 */
+	PP_CG_CNT_NETNS_UNKNOWN, /* namespace not readable in this mode: counted with cookie 0 */
+	PP_CG_CNT_INSERT_FULL,	 /* map insert failed with E2BIG/ENOMEM (map full): not counted */
+	PP_CG_CNT_INSERT_BUSY,	 /* map insert failed with EBUSY: not counted */
+	PP_CG_CNT_INSERT_OTHER,	 /* map insert failed with another errno: not counted */
+	PP_CG_CNT_INSERT_RACE,	 /* insert lost a race (EEXIST) and the retry lookup failed */
+	PP_CG_CNT_NEW_ENTRIES,	 /* map entries created */
+	PP_CG_CNT_FRAGMENTS,	 /* non-first IP fragments (counted with ports 0) */
+	PP_CG_CNT_GSO,		 /* skbs carrying several segments (counted per segment) */
+	PP_CG_CNT_MAX,
+};
+
 #endif /* PODPATH_ABI_H */

@@ -12,6 +12,7 @@ std::vector<std::unique_ptr<Command>> all_commands() {
   commands.push_back(make_debug_command());
   commands.push_back(make_routes_command());
   commands.push_back(make_pods_command());
+  commands.push_back(make_shared_ip_command());
   return commands;
 }
 

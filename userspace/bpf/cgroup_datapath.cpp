@@ -1,0 +1,462 @@
+#include "bpf/cgroup_datapath.hpp"
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <functional>
+
+#include "bpf/cgroup_abi.hpp"
+#include "cgroup_flow.skel.h"
+#include "cgroup_flow_compat.skel.h"
+#include "util/system.hpp"
+
+namespace podpath::bpf {
+
+/// @brief One loaded bpf_object (from either skeleton), destroyed with its skeleton.
+class CgroupObjectHandle {
+ public:
+  CgroupObjectHandle(bpf_object* obj, std::function<void()> destroy)
+      : obj_(obj), destroy_(std::move(destroy)) {}
+  ~CgroupObjectHandle() { destroy_(); }
+  CgroupObjectHandle(const CgroupObjectHandle&) = delete;
+  CgroupObjectHandle& operator=(const CgroupObjectHandle&) = delete;
+
+  [[nodiscard]] bpf_program* program(const char* name) const {
+    return bpf_object__find_program_by_name(obj_, name);
+  }
+  [[nodiscard]] int prog_fd(const char* name) const {
+    const bpf_program* p = program(name);
+    return p != nullptr ? bpf_program__fd(p) : -1;
+  }
+  [[nodiscard]] int map_fd(const char* name) const {
+    const bpf_map* m = bpf_object__find_map_by_name(obj_, name);
+    return m != nullptr ? bpf_map__fd(m) : -1;
+  }
+
+ private:
+  bpf_object* obj_;
+  std::function<void()> destroy_;
+};
+
+namespace {
+
+constexpr const char* kIngressProg = "pp_cg_ingress";
+constexpr const char* kEgressProg = "pp_cg_egress";
+constexpr int kEnotsupp = 524;  // the kernel's internal ENOTSUPP, seen by userspace
+
+template <typename Skel> struct SkelOps;
+template <> struct SkelOps<cgroup_flow> {
+  static cgroup_flow* open() { return cgroup_flow__open(); }
+  static int load(cgroup_flow* s) { return cgroup_flow__load(s); }
+  static void destroy(cgroup_flow* s) { cgroup_flow__destroy(s); }
+};
+template <> struct SkelOps<cgroup_flow_compat> {
+  static cgroup_flow_compat* open() { return cgroup_flow_compat__open(); }
+  static int load(cgroup_flow_compat* s) { return cgroup_flow_compat__load(s); }
+  static void destroy(cgroup_flow_compat* s) { cgroup_flow_compat__destroy(s); }
+};
+
+__u8 to_abi(CgroupNetnsMode mode) {
+  switch (mode) {
+  case CgroupNetnsMode::Helper:
+    return PP_CG_NETNS_HELPER;
+  case CgroupNetnsMode::KernCtx:
+    return PP_CG_NETNS_KERN_CTX;
+  case CgroupNetnsMode::SockCast:
+    return PP_CG_NETNS_SOCK_CAST;
+  case CgroupNetnsMode::None:
+    break;
+  }
+  return PP_CG_NETNS_NONE;
+}
+
+template <typename Skel>
+Result<std::unique_ptr<CgroupObjectHandle>> open_and_load(const CgroupDatapathOptions& o) {
+  Skel* skel = SkelOps<Skel>::open();
+  if (skel == nullptr) return make_error(errno, "cannot open the cgroup_flow BPF object");
+  auto handle = std::make_unique<CgroupObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
+  skel->rodata->pp_cfg_cg_netns = to_abi(o.netns_mode);
+  skel->rodata->pp_cfg_cg_coarse_clock = o.coarse_clock ? 1 : 0;
+  skel->rodata->pp_cfg_cg_debug = o.debug ? 1 : 0;
+  skel->rodata->pp_cfg_cg_bench_unique = o.bench_unique ? 1 : 0;
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_cg_flows, o.max_entries); err != 0) {
+    return make_error(err, "cannot size the container-flows map to {} entries", o.max_entries);
+  }
+  if (int err = SkelOps<Skel>::load(skel); err != 0) {
+    return make_error(
+        err,
+        "cannot load the cgroup_flow BPF programs into the kernel (namespace mode {}; run with -v "
+        "for the verifier log)",
+        to_string(o.netns_mode));
+  }
+  return handle;
+}
+
+/// Visits every (key, value) of a map: batch lookups, or key by key where the kernel has no
+/// batch operations (before 5.6).
+Result<void> for_each_entry(int fd, std::size_t key_size, std::size_t value_size,
+                            const std::function<void(const std::uint8_t*, const std::uint8_t*)>& visit) {
+  std::uint32_t batch = 1024;
+  std::vector<std::uint8_t> keys, values;
+  std::uint64_t in_token = 0, out_token = 0;
+  bool first = true;
+  for (;;) {
+    keys.resize(batch * key_size);
+    values.resize(batch * value_size);
+    std::uint32_t count = batch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.data(),
+                                         values.data(), &count, &opts);
+    const int e = err != 0 ? -err : 0;
+    if (e == ENOSPC && count == 0) {  // one bucket holds more than `batch` entries
+      batch *= 2;
+      continue;
+    }
+    if (e != 0 && e != ENOENT && first && (e == EINVAL || e == ENOTSUP || e == kEnotsupp)) break;
+    if (e != 0 && e != ENOENT && e != ENOSPC) return make_error(e, "cannot read BPF map (batch lookup)");
+    for (std::uint32_t i = 0; i < count; ++i) visit(&keys[i * key_size], &values[i * value_size]);
+    if (e == ENOENT) return {};
+    in_token = out_token;
+    first = false;
+  }
+  spdlog::debug("batch map lookup unsupported here; iterating key by key");
+  std::vector<std::uint8_t> key(key_size), next(key_size), value(value_size);
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
+    if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0) visit(next.data(), value.data());
+    key = next;
+    prev = key.data();
+  }
+  return {};
+}
+
+template <std::size_t N> Result<std::array<std::uint64_t, N>> read_percpu_counters(int fd, int ncpu) {
+  std::array<std::uint64_t, N> out{};
+  auto r = for_each_entry(fd, sizeof(__u32), 8 * static_cast<std::size_t>(ncpu),
+                          [&](const std::uint8_t* k, const std::uint8_t* v) {
+                            __u32 idx = 0;
+                            std::memcpy(&idx, k, sizeof(idx));
+                            if (idx >= N) return;
+                            for (int cpu = 0; cpu < ncpu; ++cpu) {
+                              std::uint64_t n = 0;
+                              std::memcpy(&n, v + static_cast<std::size_t>(cpu) * 8, sizeof(n));
+                              out[idx] += n;
+                            }
+                          });
+  if (!r) return r.error();
+  return out;
+}
+
+bool kernel_has_kfunc(const char* name) {
+  std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+  if (!vmlinux) return false;
+  return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_FUNC) > 0;
+}
+
+bool cg_skb_helper(bpf_func_id id) {
+  return libbpf_probe_bpf_helper(BPF_PROG_TYPE_CGROUP_SKB, id, nullptr) == 1;
+}
+
+/// Names of the programs attached to a cgroup hook (any owner), with their ids.
+std::vector<std::pair<std::uint32_t, std::string>> attached_programs(int cgroup_fd, bpf_attach_type type) {
+  std::vector<std::pair<std::uint32_t, std::string>> out;
+  std::vector<__u32> ids(64);
+  __u32 count = static_cast<__u32>(ids.size());
+  __u32 flags = 0;
+  if (bpf_prog_query(cgroup_fd, type, 0, &flags, ids.data(), &count) != 0) return out;
+  for (__u32 i = 0; i < count && i < ids.size(); ++i) {
+    const int fd = bpf_prog_get_fd_by_id(ids[i]);
+    if (fd < 0) continue;
+    bpf_prog_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) == 0) out.emplace_back(ids[i], info.name);
+    close(fd);
+  }
+  return out;
+}
+
+/// Detaches podpath programs left on `type` of a cgroup by a killed Legacy-mode run (link
+/// attachments cannot be detached this way and are left alone: their owner is alive).
+void remove_stale_legacy(int cgroup_fd, bpf_attach_type type, const char* name) {
+  for (const auto& [id, prog_name] : attached_programs(cgroup_fd, type)) {
+    if (prog_name != name) continue;
+    const int fd = bpf_prog_get_fd_by_id(id);
+    if (fd < 0) continue;
+    if (bpf_prog_detach2(fd, cgroup_fd, type) == 0) {
+      spdlog::info("removed a stale podpath program ({}, id {}) left on the cgroup by an earlier run", name,
+                   id);
+    }
+    close(fd);
+  }
+}
+
+Error attach_error(int err, const std::filesystem::path& cgroup, const char* what) {
+  const int e = err < 0 ? -err : err;
+  if (e == EPERM) {
+    return make_error(
+        e,
+        "cannot attach the {} program to cgroup {}: another program is attached there (or above) "
+        "without multi-attach, and podpath does not replace it",
+        what, cgroup.string());
+  }
+  return make_error(e, "cannot attach the {} program to cgroup {}", what, cgroup.string());
+}
+
+}  // namespace
+
+const char* to_string(CgroupNetnsMode mode) {
+  switch (mode) {
+  case CgroupNetnsMode::Helper:
+    return "helper";
+  case CgroupNetnsMode::KernCtx:
+    return "kern-ctx";
+  case CgroupNetnsMode::SockCast:
+    return "sock-cast";
+  case CgroupNetnsMode::None:
+    break;
+  }
+  return "none";
+}
+
+const char* to_string(CgroupAttachMode mode) { return mode == CgroupAttachMode::Link ? "link" : "legacy"; }
+
+CgroupNetnsMode CgroupFeatures::best_netns_mode() const {
+  if (netns_helper) return CgroupNetnsMode::Helper;
+  if (kern_ctx) return CgroupNetnsMode::KernCtx;
+  if (sock_cast) return CgroupNetnsMode::SockCast;
+  return CgroupNetnsMode::None;
+}
+
+CgroupFeatures probe_cgroup_features() {
+  CgroupFeatures f;
+  if (auto cg = find_mount("cgroup2")) f.cgroup2_mount = cg->string();
+  f.cgroup_skb = libbpf_probe_bpf_prog_type(BPF_PROG_TYPE_CGROUP_SKB, nullptr) == 1 &&
+                 cg_skb_helper(BPF_FUNC_skb_cgroup_id);
+  if (!f.cgroup_skb) return f;
+  f.netns_helper = cg_skb_helper(BPF_FUNC_get_netns_cookie);
+  f.kern_ctx = kernel_has_kfunc("bpf_cast_to_kern_ctx");
+  f.sock_cast = cg_skb_helper(BPF_FUNC_skc_to_tcp_sock) && cg_skb_helper(BPF_FUNC_skc_to_udp6_sock);
+  f.coarse_clock = cg_skb_helper(BPF_FUNC_ktime_get_coarse_ns);
+  return f;
+}
+
+std::vector<std::string> cgroup_blocking_problems(const CgroupFeatures& f) {
+  std::vector<std::string> out;
+  if (f.cgroup2_mount.empty()) {
+    out.emplace_back(
+        "no cgroup v2 hierarchy is mounted: per-container attribution needs one (mount -t cgroup2 none "
+        "/sys/fs/cgroup/unified, or boot with systemd.unified_cgroup_hierarchy=1)");
+  }
+  if (!f.cgroup_skb) {
+    out.emplace_back(
+        "this kernel has no cgroup_skb programs with bpf_skb_cgroup_id (Linux 5.7+ needed), or podpath "
+        "lacks CAP_BPF/CAP_SYS_ADMIN to load them");
+  }
+  return out;
+}
+
+std::string netns_mode_limitation(CgroupNetnsMode mode) {
+  switch (mode) {
+  case CgroupNetnsMode::SockCast:
+    return "this kernel (before 6.3) shows the network namespace only for TCP and UDP-over-IPv6 sockets; "
+           "other traffic is listed with namespace 'unknown' and judged by its address alone";
+  case CgroupNetnsMode::None:
+    return "this kernel (before 5.9) cannot tell which network namespace a socket is in; traffic is "
+           "judged by its address alone";
+  case CgroupNetnsMode::Helper:
+  case CgroupNetnsMode::KernCtx:
+    break;
+  }
+  return "";
+}
+
+// ------------------------------------------------------------------------- attachment
+
+CgroupAttachment::~CgroupAttachment() {
+  if (auto r = detach(); !r) spdlog::warn("{}", r.error().to_string());
+}
+
+Result<void> CgroupAttachment::detach() {
+  if (!attached_) return {};
+  attached_ = false;
+  if (mode_ == CgroupAttachMode::Link) {
+    // Destroying a link detaches it (and closes its fd).
+    if (ingress_link_ != nullptr) bpf_link__destroy(ingress_link_);
+    if (egress_link_ != nullptr) bpf_link__destroy(egress_link_);
+    ingress_link_ = egress_link_ = nullptr;
+    return {};
+  }
+  int err = 0;
+  if (ingress_prog_ >= 0 && bpf_prog_detach2(ingress_prog_, cgroup_fd_.get(), BPF_CGROUP_INET_INGRESS) != 0)
+    err = errno;
+  if (egress_prog_ >= 0 && bpf_prog_detach2(egress_prog_, cgroup_fd_.get(), BPF_CGROUP_INET_EGRESS) != 0)
+    err = errno;
+  if (err != 0 && err != ENOENT)
+    return make_error(err, "cannot detach podpath from cgroup {}", cgroup_.string());
+  return {};
+}
+
+// ------------------------------------------------------------------------- datapath
+
+CgroupDatapath::CgroupDatapath(CgroupDatapathOptions options) : options_(options) {}
+CgroupDatapath::~CgroupDatapath() = default;
+
+Result<std::unique_ptr<CgroupDatapath>> CgroupDatapath::load(const CgroupDatapathOptions& options) {
+  if (options.max_entries == 0) return make_error(EINVAL, "the container-flows map needs at least one entry");
+  std::unique_ptr<CgroupDatapath> dp(new CgroupDatapath(options));
+  dp->ncpu_ = libbpf_num_possible_cpus();
+  if (dp->ncpu_ <= 0) return make_error(dp->ncpu_, "cannot count possible CPUs");
+  auto obj = options.needs_kfunc() ? open_and_load<cgroup_flow>(options)
+                                   : open_and_load<cgroup_flow_compat>(options);
+  if (!obj) return obj.error();
+  dp->object_ = std::move(*obj);
+  return dp;
+}
+
+int CgroupDatapath::ingress_fd() const { return object_->prog_fd(kIngressProg); }
+int CgroupDatapath::egress_fd() const { return object_->prog_fd(kEgressProg); }
+int CgroupDatapath::map_fd(const char* name) const { return object_->map_fd(name); }
+int CgroupDatapath::flows_map_fd() const { return map_fd("pp_cg_flows"); }
+
+Result<std::unique_ptr<CgroupAttachment>> CgroupDatapath::attach(const std::filesystem::path& cgroup,
+                                                                 CgroupAttachMode mode) {
+  const int fd = ::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return make_error(errno, "cannot open cgroup {}", cgroup.string());
+  std::unique_ptr<CgroupAttachment> a(new CgroupAttachment(mode, cgroup));
+  a->cgroup_fd_.reset(fd);
+
+  if (mode == CgroupAttachMode::Link) {
+    bpf_link* in = bpf_program__attach_cgroup(object_->program(kIngressProg), fd);
+    if (in != nullptr) {
+      bpf_link* out = bpf_program__attach_cgroup(object_->program(kEgressProg), fd);
+      if (out == nullptr) {
+        const int err = errno;
+        bpf_link__destroy(in);
+        return attach_error(err, cgroup, "egress");
+      }
+      a->ingress_link_ = in;
+      a->egress_link_ = out;
+      a->attached_ = true;
+      return a;
+    }
+    const int err = errno;
+    if (err != EINVAL && err != ENOTSUP && err != EOPNOTSUPP && err != kEnotsupp) {
+      return attach_error(err, cgroup, "ingress");
+    }
+    spdlog::info(
+        "this kernel has no cgroup BPF links (Linux 5.7+); attaching the classic way, detached on exit");
+    a->mode_ = CgroupAttachMode::Legacy;
+  }
+
+  remove_stale_legacy(fd, BPF_CGROUP_INET_INGRESS, kIngressProg);
+  remove_stale_legacy(fd, BPF_CGROUP_INET_EGRESS, kEgressProg);
+  if (bpf_prog_attach(ingress_fd(), fd, BPF_CGROUP_INET_INGRESS, BPF_F_ALLOW_MULTI) != 0) {
+    return attach_error(errno, cgroup, "ingress");
+  }
+  a->ingress_prog_ = ingress_fd();
+  a->attached_ = true;
+  if (bpf_prog_attach(egress_fd(), fd, BPF_CGROUP_INET_EGRESS, BPF_F_ALLOW_MULTI) != 0) {
+    const int err = errno;
+    (void)a->detach();
+    return attach_error(err, cgroup, "egress");
+  }
+  a->egress_prog_ = egress_fd();
+  return a;
+}
+
+Result<std::vector<CgroupFlowRecord>> CgroupDatapath::read_flows() const {
+  std::vector<CgroupFlowRecord> out;
+  auto r = for_each_entry(flows_map_fd(), sizeof(pp_cg_flow_key), sizeof(pp_cg_flow_stats),
+                          [&](const std::uint8_t* k, const std::uint8_t* v) {
+                            pp_cg_flow_key key{};
+                            pp_cg_flow_stats st{};
+                            std::memcpy(&key, k, sizeof(key));
+                            std::memcpy(&st, v, sizeof(st));
+                            out.push_back(to_record(key, st));
+                          });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<void> CgroupDatapath::delete_flows(std::span<const CgroupFlowRecord> records) {
+  for (const auto& rec : records) {
+    const pp_cg_flow_key key = to_cg_key(rec);
+    if (bpf_map_delete_elem(flows_map_fd(), &key) != 0 && errno != ENOENT) {
+      return make_error(errno, "cannot delete a container-flows entry");
+    }
+  }
+  return {};
+}
+
+Result<void> CgroupDatapath::clear() {
+  auto all = read_flows();
+  if (!all) return all.error();
+  return delete_flows(*all);
+}
+
+Result<CgroupCounters> CgroupDatapath::read_counters() const {
+  return read_percpu_counters<PP_CG_CNT_MAX>(map_fd("pp_cg_counters"), ncpu_);
+}
+
+Result<CgroupParseErrors> CgroupDatapath::read_parse_errors() const {
+  return read_percpu_counters<PP_CNT_MAX>(map_fd("pp_cg_parse_errors"), ncpu_);
+}
+
+// ------------------------------------------------------------------------- conversions
+
+CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats) {
+  CgroupFlowRecord r;
+  r.cgroup_id = key.cgroup_id;
+  r.netns_cookie = key.netns_cookie;
+  std::memcpy(r.local.bytes.data(), key.laddr, 16);
+  std::memcpy(r.remote.bytes.data(), key.raddr, 16);
+  r.local_port = key.lport;
+  r.remote_port = key.rport;
+  r.proto = key.proto;
+  r.fragment = (key.flags & PP_KEY_F_FRAGMENT) != 0;
+  r.ipv6 = (key.flags & PP_KEY_F_IPV6) != 0;
+  r.tx_packets = stats.tx_packets;
+  r.tx_bytes = stats.tx_bytes;
+  r.rx_packets = stats.rx_packets;
+  r.rx_bytes = stats.rx_bytes;
+  r.first_seen_ns = stats.first_seen_ns;
+  r.last_seen_ns = stats.last_seen_ns;
+  return r;
+}
+
+pp_cg_flow_key to_cg_key(const CgroupFlowRecord& r) {
+  pp_cg_flow_key k{};
+  k.cgroup_id = r.cgroup_id;
+  k.netns_cookie = r.netns_cookie;
+  std::memcpy(k.laddr, r.local.bytes.data(), 16);
+  std::memcpy(k.raddr, r.remote.bytes.data(), 16);
+  k.lport = r.local_port;
+  k.rport = r.remote_port;
+  k.proto = r.proto;
+  k.flags = static_cast<__u8>((r.fragment ? PP_KEY_F_FRAGMENT : 0) | (r.ipv6 ? PP_KEY_F_IPV6 : 0));
+  return k;
+}
+
+Result<std::uint64_t> cgroup_id_of(const std::filesystem::path& cgroup) {
+  struct stat st {};
+  if (::stat(cgroup.c_str(), &st) != 0) return make_error(errno, "cannot stat cgroup {}", cgroup.string());
+  if (!S_ISDIR(st.st_mode)) return make_error(ENOTDIR, "{} is not a cgroup directory", cgroup.string());
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+const char* cgroup_counter_name(std::uint32_t counter) {
+  static constexpr const char* kNames[PP_CG_CNT_MAX] = {
+      "packets",     "non_ip",       "parse_errors", "no_cgroup",   "netns_unknown", "insert_full",
+      "insert_busy", "insert_other", "insert_race",  "new_entries", "fragments",     "gso_skbs",
+  };
+  return counter < PP_CG_CNT_MAX ? kNames[counter] : "unknown";
+}
+
+}  // namespace podpath::bpf
