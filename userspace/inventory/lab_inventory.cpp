@@ -193,6 +193,8 @@ Result<model::Cluster> parse_lab_inventory(std::string_view json_text) {
     root = json::parse(json_text);
   } catch (const json::parse_error& e) {
     return make_error(0, "inventory is not valid JSON (byte {}): {}", e.byte, e.what());
+  } catch (const json::exception& e) {  // e.g. a number too large for a double (found by fuzzing)
+    return make_error(0, "inventory is not valid JSON: {}", e.what());
   }
   try {
     return parse_cluster(root);
