@@ -19,6 +19,7 @@ A_NAME=$(pod_field $L node1 0 name)   # node1 pod
 A_IP=$(pod_field $L node1 0 ip)
 B_IP=$(pod_field $L node1 1 ip)       # second node1 pod
 C_IP=$(pod_field $L node2 0 ip)       # node2 pod
+A_CTR=$(jq -r --arg n "$A_NAME" '.pods[] | select(.name == $n) | .containers[0].name' "$(inventory_of $L)")
 echo "pods: $A_NAME $A_IP, $B_IP (node1), $C_IP (node2)"
 
 ping_from() {  # ping_from POD DST COUNT
@@ -69,6 +70,8 @@ check_eq "gateway hop explained by its route to node2's pods" "10.10.130.0/24 vi
 check_eq "node2 cbr0 hop explained by the local pod CIDR" "10.10.130.0/24 dev cbr0" \
   "$(jq -r '.forward.hops[] | select(.node == "node2" and .role == "bridge") | .route' <<<"$cross")"
 check_eq "request path complete" true "$(jq '.forward.complete' <<<"$cross")"
+check_eq "request attributed to the container that pinged" "$A_CTR" "$(jq -r '.forward.container' <<<"$cross")"
+check_eq "echo replies come from the kernel, not from a container" null "$(jq -r '.reverse.container' <<<"$cross")"
 same=$(conv "$A_IP" "$B_IP")
 check_eq "same-node request packets" 10 "$(jq '.forward.packets' <<<"$same")"
 check_eq "same-node path: two veths, bridged on cbr0" "pod_veth/ingress pod_veth/egress" \

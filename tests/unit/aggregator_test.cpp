@@ -123,6 +123,30 @@ TEST(Aggregator, PairsEachFlowWithItsReverseInitiatorFirst) {
   EXPECT_EQ(single.reverse, nullptr);
 }
 
+TEST(Aggregator, WithinOneClockTickTheClientDirectionLeads) {
+  FakeSource src;
+  Aggregator agg(src);
+  // Request and reply share a coarse-clock tick: the direction towards the low (server)
+  // port leads, even when the reply's key sorts first.
+  const FlowKey req = tcp("10.10.130.2", "10.10.129.3", 39726, 8080);
+  src.count(kVeth, req.reversed(), 3, 1 * kSecond);
+  src.count(kVeth, req, 3, 1 * kSecond + 2'000'000);
+  // ICMP: the echo request leads.
+  FlowKey ping;
+  ping.src = *IpAddress::parse("10.10.130.2");
+  ping.dst = *IpAddress::parse("10.10.129.2");
+  ping.proto = IPPROTO_ICMP;
+  ping.sport = 7;
+  ping.dport = 8 << 8;
+  src.count(kVeth, ping.reversed(), 1, 1 * kSecond);
+  src.count(kVeth, ping, 1, 1 * kSecond);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  for (const auto& c : agg.conversations()) {
+    ASSERT_NE(c.reverse, nullptr);
+    EXPECT_EQ(c.forward->key, c.forward->key.proto == IPPROTO_TCP ? req : ping);
+  }
+}
+
 TEST(Aggregator, ConversationsAreBusiestFirst) {
   FakeSource src;
   Aggregator agg(src);

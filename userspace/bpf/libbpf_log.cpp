@@ -29,6 +29,8 @@ int print_to_spdlog(enum libbpf_print_level level, const char* format, va_list a
     line.assign(buf, static_cast<std::size_t>(n));
   }
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  // libbpf starts most of its lines with "libbpf: " already.
+  if (line.rfind("libbpf: ", 0) == 0) line.erase(0, 8);
   if (!line.empty()) spdlog::log(spd_level, "libbpf: {}", line);
   return n;
 }

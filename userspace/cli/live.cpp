@@ -125,10 +125,14 @@ StopOnSignal::~StopOnSignal() {
 
 const std::atomic<bool>& StopOnSignal::flag() const { return g_stop; }
 
-std::unique_ptr<loader::Session> start_session(const AttachFlags& flags) {
-  auto session = loader::Session::start(flags.session_options());
+std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options) {
+  auto session = loader::Session::start(options);
   if (!session) throw UserError(session.error().to_string());
   return std::move(*session);
+}
+
+std::unique_ptr<loader::Session> start_session(const AttachFlags& flags) {
+  return start_session(flags.session_options());
 }
 
 void write_ready_file(const std::string& path, const loader::Session& session) {

@@ -75,6 +75,7 @@ class StopOnSignal {
 };
 
 /// @brief Starts a session; a failure becomes UserError (one sentence for the user).
+std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options);
 std::unique_ptr<loader::Session> start_session(const AttachFlags& flags);
 
 /// @brief Writes "ready\n" to `path` (atomically) once attached, for scripts and tests.

@@ -55,6 +55,8 @@ class TraceCommand final : public Command {
     sub->add_option("--limit", limit_, "Show at most this many conversations (0 = all)")
         ->capture_default_str();
     sub->add_flag("--no-reply", no_reply_, "Hide the reply direction of each conversation");
+    sub->add_flag("--no-containers", no_containers_,
+                  "Do not attribute traffic to containers (skips the cgroup programs)");
     sub->add_option("--ready-file", ready_file_,
                     "Write 'ready' to this file once attached (for scripts that start traffic then)");
     return sub;
@@ -63,7 +65,9 @@ class TraceCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto session = start_session(attach_);
+    auto options = attach_.session_options();
+    options.containers = !no_containers_;
+    auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     write_ready_file(ready_file_, *session);
 
@@ -93,6 +97,10 @@ class TraceCommand final : public Command {
       if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
       auto views = filter.apply(
           output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));
+      for (auto& v : views) {
+        v.forward.container = session->container_of(v.forward.flow->key, v.forward.src.pod);
+        if (v.reverse) v.reverse->container = session->container_of(v.reverse->flow->key, v.reverse->src.pod);
+      }
       if (json) {
         print_json(io, *session, views);
       } else {
@@ -121,6 +129,11 @@ class TraceCommand final : public Command {
       io.out << output::render_flow_table(std::move(views), table);
     }
     io.out << output::render_health(s.counters(), tty);
+    if (const auto& cc = s.container_counters(); cc && (*cc)[PP_CG_CNT_INSERT_FULL] != 0) {
+      io.out << output::Style(tty).red(fmt::format("containers: {} flows lost (container map full)",
+                                                   (*cc)[PP_CG_CNT_INSERT_FULL]))
+             << "\n";
+    }
     if (!tty) io.out << "\n";
   }
 
@@ -147,6 +160,11 @@ class TraceCommand final : public Command {
         {"matrix", output::matrix_to_json(output::matrix_rows(s.matrix(), s.cidrs()))},
         {"health", output::health_to_json(s.counters())},
     };
+    if (const auto& cc = s.container_counters()) {
+      nlohmann::json ch = nlohmann::json::object();
+      for (std::uint32_t i = 0; i < PP_CG_CNT_MAX; ++i) ch[bpf::cgroup_counter_name(i)] = (*cc)[i];
+      snapshot["container_health"] = ch;
+    }
     io.out << snapshot.dump() << "\n";
   }
 
@@ -159,6 +177,7 @@ class TraceCommand final : public Command {
   std::string sort_ = "rate";
   std::size_t limit_ = 0;
   bool no_reply_ = false;
+  bool no_containers_ = false;
   std::string ready_file_;
 };
 

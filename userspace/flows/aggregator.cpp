@@ -1,5 +1,7 @@
 #include "flows/aggregator.hpp"
 
+#include <netinet/in.h>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -17,11 +19,29 @@ bool was_reset(const model::FlowStats& before, const model::FlowStats& now) {
          (before.first_seen_ns != 0 && now.first_seen_ns != before.first_seen_ns);
 }
 
-/// True when `a` should be shown as the forward direction of the pair (a, b).
+/// First-seen times closer than this are a tie: the kernel's coarse clock ticks every
+/// 1-10 ms, so a request and its reply often share a timestamp.
+constexpr std::uint64_t kSameTickNs = 10'000'000;
+
+bool is_echo_request(const model::FlowKey& k) {
+  const auto type = k.dport >> 8;
+  return (k.proto == IPPROTO_ICMP && type == 8) || (k.proto == IPPROTO_ICMPV6 && type == 128);
+}
+
+/// True when `a` should be shown as the forward direction of the pair (a, b): the one seen
+/// clearly first; else an ICMP echo request; else the one towards the lower port (clients
+/// use high ephemeral ports, servers listen on low ones); else by key.
 bool initiated_first(const Flow& a, const Flow& b) {
-  if (a.first_seen_ns != 0 && b.first_seen_ns != 0 && a.first_seen_ns != b.first_seen_ns) {
-    return a.first_seen_ns < b.first_seen_ns;
+  if (a.first_seen_ns != 0 && b.first_seen_ns != 0) {
+    const auto gap = a.first_seen_ns > b.first_seen_ns ? a.first_seen_ns - b.first_seen_ns
+                                                       : b.first_seen_ns - a.first_seen_ns;
+    if (gap > kSameTickNs) return a.first_seen_ns < b.first_seen_ns;
   }
+  if (is_echo_request(a.key) != is_echo_request(b.key)) return is_echo_request(a.key);
+  const bool a_to_server = a.key.dport < a.key.sport;
+  const bool b_to_server = b.key.dport < b.key.sport;
+  if (a_to_server != b_to_server && a.key.proto != IPPROTO_ICMP && a.key.proto != IPPROTO_ICMPV6)
+    return a_to_server;
   return a.key < b.key;
 }
 

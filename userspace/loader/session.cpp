@@ -6,6 +6,7 @@
 #include <ctime>
 #include <system_error>
 
+#include "net/netns.hpp"
 #include "net/routes.hpp"
 
 namespace podpath::loader {
@@ -56,6 +57,15 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   if (auto r = s->loader_->set_cidrs(*s->cidrs_, observed); !r) return r.error();
   s->source_ = std::make_unique<flows::BpfFlowSource>(s->loader_->datapath());
   s->aggregator_ = std::make_unique<flows::Aggregator>(*s->source_, options.aggregator);
+  if (options.containers) {
+    auto tracker = ContainerTracker::start(s->loaded_.cluster);
+    if (tracker) {
+      s->tracker_ = std::move(*tracker);
+      for (const auto& note : s->tracker_->notes()) spdlog::info("containers: {}", note);
+    } else {
+      spdlog::info("no per-container attribution: {}", tracker.error().to_string());
+    }
+  }
   auto events = bpf::EventReader::open(s->loader_->datapath(),
                                        [raw = s.get()](const bpf::FlowEvent&) { ++raw->new_flow_events_; });
   if (!events) return events.error();
@@ -142,8 +152,23 @@ Result<flows::UpdateSummary> Session::refresh() {
   if (!summary) return summary.error();
   if (auto c = loader_->datapath().read_counters()) counters_ = *c;
   if (auto m = loader_->datapath().read_matrix()) matrix_ = std::move(*m);
+  if (tracker_) {
+    if (auto r = tracker_->refresh(); !r) spdlog::warn("containers: {}", r.error().to_string());
+    if (auto c = tracker_->datapath().read_counters()) container_counters_ = *c;
+  }
   rebuild_topology();
   return summary;
+}
+
+std::string Session::container_of(const model::FlowKey& key, const model::Pod* pod) {
+  if (!tracker_ || pod == nullptr) return {};
+  auto it = pod_netns_cookies_.find(pod->netns);
+  if (it == pod_netns_cookies_.end()) {
+    auto cookie =
+        pod->netns.empty() ? Result<std::uint64_t>(std::uint64_t{0}) : net::netns_cookie(pod->netns);
+    it = pod_netns_cookies_.emplace(pod->netns, cookie ? *cookie : 0).first;
+  }
+  return tracker_->attribution().column(key, it->second);
 }
 
 Result<void> Session::stop() { return loader_ ? loader_->stop() : Result<void>{}; }

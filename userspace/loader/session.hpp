@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -20,6 +21,7 @@
 #include "inventory/cidrs.hpp"
 #include "inventory/resolver.hpp"
 #include "inventory/source.hpp"
+#include "loader/container_tracker.hpp"
 #include "loader/loader.hpp"
 
 namespace podpath::loader {
@@ -34,6 +36,9 @@ struct SessionOptions {
   LoaderOptions loader;
   flows::AggregatorOptions aggregator;
   inventory::CidrOptions cidrs;
+  /// @brief Attribute pod traffic to containers (cgroup_skb, docs/containers.md); when the
+  /// machine cannot, the session runs without and says why.
+  bool containers = false;
 };
 
 /// @brief Loads the cluster, attaches, and refreshes flows on demand.
@@ -63,6 +68,14 @@ class Session {
   [[nodiscard]] const flows::Aggregator& aggregator() const { return *aggregator_; }
   [[nodiscard]] const bpf::Counters& counters() const { return counters_; }
   [[nodiscard]] const std::vector<bpf::MatrixCell>& matrix() const { return matrix_; }
+  /// @brief The container(s) of `pod` that sent `key` ("app", "app,sidecar"), or "".
+  [[nodiscard]] std::string container_of(const model::FlowKey& key, const model::Pod* pod);
+  /// @brief Health counters of the container programs (as of the last refresh), when on.
+  [[nodiscard]] const std::optional<bpf::CgroupCounters>& container_counters() const {
+    return container_counters_;
+  }
+  /// @brief The container tracker, when attribution is on.
+  [[nodiscard]] const ContainerTracker* containers() const { return tracker_.get(); }
   [[nodiscard]] Loader& loader() { return *loader_; }
   [[nodiscard]] const Loader& loader() const { return *loader_; }
 
@@ -82,6 +95,9 @@ class Session {
   std::unique_ptr<flows::BpfFlowSource> source_;
   std::unique_ptr<flows::Aggregator> aggregator_;
   flows::Topology topology_;
+  std::unique_ptr<ContainerTracker> tracker_;
+  std::optional<bpf::CgroupCounters> container_counters_;
+  std::map<std::string, std::uint64_t> pod_netns_cookies_;  // pod netns name -> cookie
   std::unique_ptr<bpf::EventReader> events_;
   std::uint64_t new_flow_events_ = 0;
   bpf::Counters counters_{};

@@ -52,6 +52,7 @@ json direction_to_json(const DirectionView& v) {
   for (const auto& p : f.points) tcp_flags |= p.stats.tcp_flags;
   return {{"src", v.src.ip.to_string()},
           {"dst", v.dst.ip.to_string()},
+          {"container", or_null(v.container)},
           {"packets", f.packets()},
           {"bytes", f.bytes()},
           {"pps", f.pps()},

@@ -92,9 +92,10 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
 }  // namespace
 
 std::string direction_header(const DirectionView& d) {
-  return fmt::format("{} → {}  {} {}  {}", endpoint_text(d.src), endpoint_text(d.dst),
-                     model::protocol_name(d.flow->key.proto), format_ports(d.flow->key),
-                     counters_text(*d.flow));
+  const std::string src =
+      d.container.empty() ? endpoint_text(d.src) : endpoint_text(d.src) + " [" + d.container + "]";
+  return fmt::format("{} → {}  {} {}  {}", src, endpoint_text(d.dst), model::protocol_name(d.flow->key.proto),
+                     format_ports(d.flow->key), counters_text(*d.flow));
 }
 
 std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {

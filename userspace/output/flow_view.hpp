@@ -18,6 +18,9 @@ struct DirectionView {
   flows::Endpoint src;
   flows::Endpoint dst;
   flows::Path path;
+  /// @brief The container(s) of the source pod that sent this direction ("app",
+  /// "app,sidecar"); empty when attribution is off or unknown.
+  std::string container;
 };
 
 /// @brief A conversation: the initiator's direction and the reply, if any.
