@@ -4,6 +4,7 @@
 
 #include <ostream>
 
+#include "bpf/cgroup_datapath.hpp"
 #include "bpf/features.hpp"
 #include "cli/command.hpp"
 
@@ -39,6 +40,15 @@ class DoctorCommand final : public Command {
             : "kernel < 6.3: one BPF object per observed namespace");
     row("cgroup v2", !f.cgroup2_mount.empty(),
         f.cgroup2_mount.empty() ? "not mounted: no per-container attribution" : f.cgroup2_mount);
+    if (f.cap_bpf) {
+      const auto cg = bpf::probe_cgroup_features();
+      const auto cg_problems = bpf::cgroup_blocking_problems(cg);
+      const auto limit = bpf::netns_mode_limitation(cg.best_netns_mode());
+      row("container attribution", cg_problems.empty(),
+          !cg_problems.empty() ? cg_problems.front()
+          : limit.empty()      ? "cgroup_skb per container, with the socket's namespace"
+                               : limit);
+    }
     row("bpffs", f.bpffs, "/sys/fs/bpf");
     row("tracefs", f.tracefs, f.tracefs ? "tracepoints" : "mount -t tracefs nodev /sys/kernel/tracing");
     const auto problems = bpf::blocking_problems(f);
