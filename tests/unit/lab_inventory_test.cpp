@@ -106,7 +106,8 @@ TEST(LabInventory, ErrorsNameTheField) {
     EXPECT_NE(r.error().message.find(tc.expected), std::string::npos) << r.error().message;
   }
   // Found by tests/fuzz/inventory_fuzz: a number too large for a double threw out of the reader.
-  const auto overflow = parse_lab_inventory("[\n 0.1111111111111111111111111111111497554224488149456e9111er\"i");
+  const auto overflow =
+      parse_lab_inventory("[\n 0.1111111111111111111111111111111497554224488149456e9111er\"i");
   ASSERT_FALSE(overflow);
   EXPECT_NE(overflow.error().message.find("not valid JSON"), std::string::npos) << overflow.error().message;
   const auto garbage = parse_lab_inventory("{\"version\": ");
