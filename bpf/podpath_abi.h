@@ -247,4 +247,65 @@ enum pp_cg_counter {
 	PP_CG_CNT_MAX,
 };
 
+/* ------------------------------------------------------------------------------------------
+ * Drop tracking (bpf/drop.bpf.c): packets of tracked CIDRs that the kernel frees as dropped
+ * (tracepoint skb:kfree_skb), with the kernel's reason and location. Pinned in
+ * userspace/bpf/drop_abi.hpp.
+ */
+
+/*
+ * pp_drop_event.flags. REASON: `reason` holds the kernel's enum skb_drop_reason (Linux
+ * 5.17+); without it the kernel told the location only. NO_DEV: the skb had no device,
+ * so ifindex/ifname are empty and the namespace is the socket's.
+ */
+#define PP_DROP_F_REASON 0x01
+#define PP_DROP_F_DF	 0x02 /* IPv4 Don't Fragment bit set */
+#define PP_DROP_F_NO_DEV 0x04
+
+/*
+ * Key of the tracked-CIDR trie pp_drop_cidrs: struct pp_cidr_key (IPv4 v4-mapped, prefixlen
+ * + 96). Value: __u32, the CIDR id userspace chose (informational). A dropped packet is
+ * recorded when its source or destination address lies in a tracked CIDR.
+ */
+
+/*
+ * Ring-buffer record: one dropped packet of a tracked CIDR. The namespace is that of
+ * skb->dev (else of skb->sk), ifindex is inside it; skb_iif is the ifindex the packet
+ * arrived on (0 = sent locally). seq is the TCP sequence number or the ICMP/ICMPv6 echo
+ * sequence number (else 0). ip_len counts the IP header.
+ */
+struct pp_drop_event {
+	__u64 ts_ns;		 /* CLOCK_MONOTONIC ns (bpf_ktime_get_ns) when freed */
+	__u64 location;		 /* kernel text address that freed it (host order) */
+	__u64 netns_cookie;	 /* namespace cookie; 0 = unknown */
+	struct pp_flow_key flow; /* as pp_flows keys it (ICMP: echo id, type/code) */
+	__u32 reason;		 /* enum skb_drop_reason (with PP_DROP_F_REASON) */
+	__u32 ifindex;		 /* skb->dev->ifindex; 0 = no device */
+	__u32 skb_iif;		 /* ifindex it arrived on; 0 = sent locally */
+	__u32 seq;		 /* TCP / ICMP echo sequence number, host byte order */
+	__u16 ip_id;		 /* IPv4 identification, host byte order; 0 for IPv6 */
+	__u16 ip_len;		 /* IP packet length in bytes, host byte order */
+	__u8 ttl;		 /* IPv4 TTL / IPv6 hop limit */
+	__u8 tcp_flags;		 /* TCP flags byte; 0 if not TCP */
+	__u8 flags;		 /* PP_DROP_F_* */
+	__u8 pad;		 /* zero */
+	char ifname[16];	 /* skb->dev->name, NUL-terminated; "" without a device */
+};
+
+/*
+ * Counters of drop.bpf.c (per-CPU array indexed by enum pp_drop_counter). Every call lands
+ * in exactly one of NOT_DROP .. RINGBUF_FULL.
+ */
+enum pp_drop_counter {
+	PP_DROP_CNT_CALLS = 0,	  /* kfree_skb tracepoint hits */
+	PP_DROP_CNT_NOT_DROP,	  /* no network drop: reason SKB_CONSUMED, a local socket declining
+				     its copy (SOCKET_FILTER, ICMP NO_SOCKET), NOT_SPECIFIED if told */
+	PP_DROP_CNT_NOT_IP,	  /* not IPv4/IPv6 (ARP, ...) */
+	PP_DROP_CNT_NO_HEADER,	  /* no network header set, or unreadable */
+	PP_DROP_CNT_UNTRACKED,	  /* neither address in a tracked CIDR */
+	PP_DROP_CNT_RECORDED,	  /* a pp_drop_event was submitted */
+	PP_DROP_CNT_RINGBUF_FULL, /* a tracked drop was lost: ring buffer full */
+	PP_DROP_CNT_MAX,
+};
+
 #endif /* PODPATH_ABI_H */

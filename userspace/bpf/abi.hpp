@@ -5,6 +5,8 @@
 
 #include <cstddef>
 
+#include "model/address.hpp"
+#include "model/flow.hpp"
 #include "podpath_abi.h"
 
 namespace podpath::bpf {
@@ -44,5 +46,13 @@ static_assert(sizeof(pp_iface_key) == 8);
 static_assert(sizeof(pp_iface_info) == 8);
 // counter_name() in datapath.cpp lists every counter; extend it with the enum.
 static_assert(PP_CNT_MAX == 21, "update counter_name() for the new counter");
+
+/// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
+/// fragment flag). Used for flow records, flow events and drop events alike.
+model::FlowKey from_abi(const pp_flow_key& key);
+/// @brief The model's flow key -> the kernel's (PP_KEY_F_IPV6 set from the address family).
+pp_flow_key to_abi(const model::FlowKey& key);
+/// @brief A CIDR as an LPM trie key over v4-mapped 128-bit addresses.
+pp_cidr_key to_abi(const model::Cidr& cidr);
 
 }  // namespace podpath::bpf

@@ -220,9 +220,7 @@ Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
       return make_error(EINVAL, "CIDR id {} for {} is outside 1..{}", rule.id, rule.cidr.to_string(),
                         PP_MAX_CIDRS - 1);
     }
-    pp_cidr_key key{};
-    key.prefixlen = rule.cidr.prefix_len128();
-    std::memcpy(key.addr, rule.cidr.network.bytes.data(), 16);
+    const pp_cidr_key key = to_abi(rule.cidr);
     const pp_cidr_info info{rule.id, rule.flags};
     if (bpf_map_update_elem(fd, &key, &info, BPF_ANY) != 0) {
       return make_error(errno, "cannot add CIDR {} to the classifier", rule.cidr.to_string());
@@ -350,12 +348,7 @@ model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stat
   r.point.ifindex = key.point.if_dir >> 1;  // PP_POINT_IFINDEX
   r.point.direction =
       (key.point.if_dir & 1) == PP_DIR_EGRESS ? model::Direction::Egress : model::Direction::Ingress;
-  std::memcpy(r.key.src.bytes.data(), key.flow.saddr, 16);
-  std::memcpy(r.key.dst.bytes.data(), key.flow.daddr, 16);
-  r.key.sport = key.flow.sport;
-  r.key.dport = key.flow.dport;
-  r.key.proto = key.flow.proto;
-  r.key.fragment = (key.flow.flags & PP_KEY_F_FRAGMENT) != 0;
+  r.key = from_abi(key.flow);
   r.stats.packets = stats.packets;
   r.stats.bytes = stats.bytes;
   r.stats.first_seen_ns = stats.first_seen_ns;
@@ -373,13 +366,7 @@ pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKe
   // PP_POINT_IF_DIR
   k.point.if_dir =
       point.ifindex << 1 | (point.direction == model::Direction::Egress ? PP_DIR_EGRESS : PP_DIR_INGRESS);
-  std::memcpy(k.flow.saddr, key.src.bytes.data(), 16);
-  std::memcpy(k.flow.daddr, key.dst.bytes.data(), 16);
-  k.flow.sport = key.sport;
-  k.flow.dport = key.dport;
-  k.flow.proto = key.proto;
-  k.flow.flags =
-      static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (key.src.is_v4() ? 0 : PP_KEY_F_IPV6));
+  k.flow = to_abi(key);
   return k;
 }
 
