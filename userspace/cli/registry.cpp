@@ -7,6 +7,7 @@ std::vector<std::unique_ptr<Command>> all_commands() {
   std::vector<std::unique_ptr<Command>> commands;
   commands.push_back(make_trace_command());
   commands.push_back(make_paths_command());
+  commands.push_back(make_check_command());
   commands.push_back(make_matrix_command());
   commands.push_back(make_doctor_command());
   commands.push_back(make_debug_command());

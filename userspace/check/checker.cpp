@@ -1,0 +1,441 @@
+#include "check/checker.hpp"
+
+#include <fmt/format.h>
+#include <netinet/in.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <set>
+
+#include "check/correlate.hpp"
+#include "check/diagnose.hpp"
+#include "check/facts.hpp"
+#include "net/netns.hpp"
+
+namespace podpath::check {
+namespace {
+
+/// Events kept for one check or one passive window; more are counted, not stored.
+constexpr std::size_t kMaxEvents = 100'000;
+/// After the last probe: time for stragglers (late replies, drop records) to arrive.
+constexpr std::chrono::milliseconds kGrace{300};
+constexpr std::uint8_t kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
+constexpr std::uint16_t kIcmpEchoRequestTypeCode = 8 << 8;
+
+std::uint64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
+          .count());
+}
+
+std::string pod_list(const model::Cluster& cluster) {
+  std::string out;
+  std::size_t n = 0;
+  for (const auto& p : cluster.pods) {
+    if (n == 8) {
+      out += ", ...";
+      break;
+    }
+    out += (n++ == 0 ? "" : ", ") + p.full_name();
+  }
+  return out.empty() ? "none" : out;
+}
+
+Protocol protocol_of(std::uint8_t proto) {
+  if (proto == IPPROTO_TCP) return Protocol::Tcp;
+  if (proto == IPPROTO_UDP) return Protocol::Udp;
+  return Protocol::Icmp;
+}
+
+/// The flow records of the aggregator's flows (what correlate_path reads).
+std::vector<model::FlowRecord> records_of(const flows::Aggregator& aggregator) {
+  std::vector<model::FlowRecord> out;
+  for (const auto& [key, flow] : aggregator.flows()) {
+    for (const auto& ps : flow.points) {
+      model::FlowRecord r;
+      r.point = ps.point;
+      r.key = key;
+      r.stats = ps.stats;
+      r.stats.packets = ps.packets;
+      r.stats.bytes = ps.bytes;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<Target> resolve_target(const model::Cluster& cluster, const flows::EndpointResolver& resolver,
+                              const std::string& text, bool source) {
+  Target t;
+  if (const auto ip = model::IpAddress::parse(text)) {
+    t.endpoint = resolver.resolve(*ip);
+  } else if (const model::Pod* pod = cluster.find_pod(text)) {
+    t.endpoint = resolver.resolve(pod->ip);
+  } else if (const model::Node* node = cluster.find_node(text)) {
+    t.endpoint = resolver.resolve(node->underlay_ip);
+  } else {
+    return make_error(0, "no pod or node named '{}' (pods: {})", text, pod_list(cluster));
+  }
+  if (!source) return t;
+  const auto& e = t.endpoint;
+  if (e.kind == flows::EndpointKind::Pod && e.pod != nullptr) {
+    if (e.pod->netns.empty()) {
+      return make_error(
+          0,
+          "the network namespace of pod {} is unknown, so podpath cannot send probes from it (try "
+          "--passive)",
+          e.pod->full_name());
+    }
+    t.netns = e.pod->netns;
+    return t;
+  }
+  if (e.kind == flows::EndpointKind::Node) {
+    if (const model::Node* node = cluster.find_node(e.node)) {
+      t.netns = node->netns;
+      return t;
+    }
+  }
+  return make_error(
+      0,
+      "the source must be a pod or a node of the cluster (probes are sent from inside its network "
+      "namespace); {} is {}",
+      text, e.kind == flows::EndpointKind::Pod ? "an address no known pod holds" : flows::to_string(e.kind));
+}
+
+Result<std::unique_ptr<Checker>> Checker::start(loader::Session& session, const bpf::DropOptions& options) {
+  std::unique_ptr<Checker> c(new Checker(session));
+  c->index_places();
+  auto tracker = bpf::DropTracker::start(options, [raw = c.get()](const bpf::DropEvent& e) {
+    if (raw->events_.size() < kMaxEvents) raw->events_.push_back(e);
+  });
+  if (!tracker) {
+    c->drops_mode_ = "drop tracking unavailable: " + tracker.error().to_string();
+    spdlog::warn("{}; checking without kernel drop reasons", c->drops_mode_);
+    return c;
+  }
+  c->tracker_ = std::move(*tracker);
+  std::vector<model::Cidr> cidrs;
+  for (const auto& e : session.cidrs().entries()) cidrs.push_back(e.cidr);
+  if (auto r = c->tracker_->set_cidrs(cidrs); !r) return r.error();
+  c->drops_mode_ = c->tracker_->describe();
+  return c;
+}
+
+Checker::~Checker() = default;
+
+void Checker::index_places() {
+  const auto& cluster = session_.cluster();
+  for (const auto& n : cluster.nodes) {
+    std::uint64_t cookie = session_.loader().netns_cookie(n.name);
+    if (cookie == 0) {
+      if (auto c = net::netns_cookie(n.netns)) cookie = *c;
+    }
+    if (cookie != 0) places_[cookie] = {PlaceKind::Node, n.name, ""};
+  }
+  if (cluster.gateway && !cluster.gateway->netns.empty()) {
+    if (auto c = net::netns_cookie(cluster.gateway->netns)) {
+      places_[*c] = {PlaceKind::Gateway, cluster.gateway->name.empty() ? "gateway" : cluster.gateway->name,
+                     ""};
+    }
+  }
+  for (const auto& p : cluster.pods) {
+    if (p.netns.empty()) continue;
+    if (auto c = net::netns_cookie(p.netns)) places_[*c] = {PlaceKind::Pod, p.full_name(), p.node};
+  }
+}
+
+Place Checker::place(std::uint64_t netns_cookie) const {
+  const auto it = places_.find(netns_cookie);
+  if (it != places_.end()) return it->second;
+  return {PlaceKind::Unknown, fmt::format("netns {}", netns_cookie), ""};
+}
+
+Result<void> Checker::poll_drops(int timeout_ms) {
+  if (!tracker_) return {};
+  auto r = tracker_->poll(timeout_ms);
+  if (!r) return r.error();
+  return {};
+}
+
+std::string Checker::symbolize(std::uint64_t address) {
+  if (!kallsyms_tried_) {
+    kallsyms_tried_ = true;
+    if (auto k = Kallsyms::load()) {
+      kallsyms_ = std::move(*k);
+      if (kallsyms_->addresses_hidden())
+        spdlog::warn("/proc/kallsyms hides addresses: drop locations stay numeric");
+    } else {
+      spdlog::warn("{}: drop locations stay numeric", k.error().to_string());
+    }
+  }
+  return kallsyms_ ? kallsyms_->symbolize(address) : fmt::format("{:#x}", address);
+}
+
+std::string Checker::place_name_of(const flows::Endpoint& e) {
+  if (e.kind == flows::EndpointKind::Pod && e.pod != nullptr) return e.pod->full_name();
+  if (e.kind == flows::EndpointKind::Node) return e.node;
+  return e.name;
+}
+
+std::vector<DropFinding> Checker::findings(const std::vector<model::FlowKey>& request,
+                                           const std::vector<model::FlowKey>& reply,
+                                           const flows::Endpoint& src, const flows::Endpoint& dst) {
+  DropFilter filter;
+  filter.cluster_only = !session_.cluster().lab.empty();
+  filter.request_destination = place_name_of(dst);
+  filter.reply_destination = place_name_of(src);
+  return correlate_drops(
+      events_, request, reply, [this](std::uint64_t c) { return place(c); },
+      [this](std::uint64_t a) { return symbolize(a); }, filter);
+}
+
+CheckReport Checker::report_for(Evidence evidence) const {
+  CheckReport r;
+  r.verdict = diagnose(evidence);
+  r.evidence = std::move(evidence);
+  r.cluster = session_.cluster_description();
+  r.attach = session_.loader().describe();
+  r.drops = drops_mode_;
+  return r;
+}
+
+std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Target& src,
+                                           const Target& dst) {
+  auto mtu = route_mtu(src.netns, dst.endpoint.ip);
+  const std::uint32_t size = mtu ? *mtu : 1500;
+  const std::uint16_t small = request.size != 0 ? request.size : 84;
+  if (size <= small || size > 65535) return std::nullopt;
+  ProbeSpec spec;
+  spec.netns = src.netns;
+  spec.src = src.endpoint.ip;
+  spec.dst = dst.endpoint.ip;
+  spec.proto = Protocol::Icmp;
+  spec.timeout = request.timeout;
+  spec.interval = std::chrono::milliseconds(100);
+  if (request.proto != Protocol::Icmp) {
+    // The large probe is an ICMP echo: first make sure small echoes pass at all.
+    spec.count = 1;
+    auto small_probe = send_probes(spec);
+    if (!small_probe || summarize(*small_probe).answered == 0) {
+      spdlog::info("ICMP echoes get no answer from {}: no large-packet (MTU) probe",
+                   dst.endpoint.ip.to_string());
+      return std::nullopt;
+    }
+  }
+  spec.count = 2;
+  spec.size = static_cast<std::uint16_t>(size);
+  (void)poll_drops(0);
+  auto probes = send_probes(spec);
+  if (!probes) {
+    spdlog::warn("large-packet probe: {}", probes.error().to_string());
+    return std::nullopt;
+  }
+  (void)session_.wait(kGrace, std::atomic<bool>(false));
+  (void)poll_drops(0);
+  MtuProbe m;
+  m.size = static_cast<std::uint16_t>(size);
+  const auto s = summarize(*probes);
+  m.sent = s.sent;
+  m.answered = s.answered;
+  if (s.icmp) m.icmp = s.icmp;
+  m.local_error = s.local_errno;
+  std::vector<model::FlowKey> keys, replies;
+  for (const auto& p : *probes) {
+    keys.push_back(p.key);
+    replies.push_back(p.key.reversed());
+  }
+  auto records = session_.loader().datapath().read_flows();
+  if (records) {
+    m.path = correlate_path(keys, *records, src.endpoint, dst.endpoint, session_.topology());
+  }
+  m.drops = findings(keys, replies, src.endpoint, dst.endpoint);
+  return m;
+}
+
+Result<CheckReport> Checker::run(const CheckRequest& request) {
+  const auto started = std::chrono::steady_clock::now();
+  if (auto r = session_.refresh(); !r) return r.error();
+  const auto& cluster = session_.cluster();
+  auto src = resolve_target(cluster, session_.resolver(), request.src, true);
+  if (!src) return src.error();
+  auto dst = resolve_target(cluster, session_.resolver(), request.dst, false);
+  if (!dst) return dst.error();
+  if (src->endpoint.ip == dst->endpoint.ip) {
+    return make_error(0, "source and destination are the same address ({})", src->endpoint.ip.to_string());
+  }
+
+  ProbeSpec spec;
+  spec.netns = src->netns;
+  spec.src = src->endpoint.ip;
+  spec.dst = dst->endpoint.ip;
+  spec.proto = request.proto;
+  spec.port = request.port;
+  spec.count = request.count;
+  spec.interval = request.interval;
+  spec.timeout = request.timeout;
+  spec.size = request.size;
+  if (auto r = poll_drops(0); !r) return r.error();
+  events_.clear();
+  auto probes = send_probes(spec);
+  if (!probes) {
+    return make_error(probes.error().code, "cannot send probes from {}: {}", src->endpoint.name,
+                      probes.error().to_string());
+  }
+  std::atomic<bool> no_stop{false};
+  if (auto r = session_.wait(kGrace, no_stop); !r) return r.error();
+  if (auto r = poll_drops(0); !r) return r.error();
+
+  Evidence ev;
+  ev.proto = request.proto;
+  ev.port = request.port;
+  ev.src = src->endpoint;
+  ev.dst = dst->endpoint;
+  ev.probes = std::move(*probes);
+  ev.outcome = summarize(ev.probes);
+  ev.drops_tracked = tracker_ != nullptr;
+  ev.drop_reasons = tracker_ != nullptr && tracker_->reasons();
+  std::vector<model::FlowKey> keys, replies;
+  for (const auto& p : ev.probes) {
+    keys.push_back(p.key);
+    replies.push_back(p.key.reversed());
+  }
+  auto records = session_.loader().datapath().read_flows();
+  if (!records) return records.error();
+  if (auto r = session_.refresh(); !r) return r.error();  // routes as they are now
+  ev.request = correlate_path(keys, *records, ev.src, ev.dst, session_.topology());
+  ev.reply = correlate_path(replies, *records, ev.dst, ev.src, session_.topology());
+  ev.drops = findings(keys, replies, ev.src, ev.dst);
+  if (request.mtu_probe && ev.outcome.answered > 0) ev.mtu = probe_mtu(request, *src, *dst);
+  gather_facts(ev, cluster, session_.topology());
+  CheckReport report = report_for(std::move(ev));
+  report.duration_ms = elapsed_ms(started);
+  return report;
+}
+
+Result<PassiveReport> Checker::observe(const PassiveRequest& request, const std::atomic<bool>& stop) {
+  const auto started = std::chrono::steady_clock::now();
+  if (auto r = session_.refresh(); !r) return r.error();
+  const auto& cluster = session_.cluster();
+  std::optional<model::IpAddress> a, b;
+  if (!request.src.empty()) {
+    auto t = resolve_target(cluster, session_.resolver(), request.src, false);
+    if (!t) return t.error();
+    a = t->endpoint.ip;
+  }
+  if (!request.dst.empty()) {
+    auto t = resolve_target(cluster, session_.resolver(), request.dst, false);
+    if (!t) return t.error();
+    b = t->endpoint.ip;
+  }
+  if (auto r = poll_drops(0); !r) return r.error();
+  events_.clear();
+  const auto until = started + request.duration;
+  while (!stop.load() && std::chrono::steady_clock::now() < until) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (auto r = session_.wait(std::min(left, std::chrono::milliseconds(200)), stop); !r) return r.error();
+    if (auto r = poll_drops(0); !r) return r.error();
+  }
+  (void)session_.wait(std::chrono::milliseconds(100), stop);
+  if (auto r = poll_drops(0); !r) return r.error();
+  if (auto r = session_.refresh(); !r) return r.error();
+
+  PassiveReport out;
+  out.cluster = session_.cluster_description();
+  out.attach = session_.loader().describe();
+  out.drops = drops_mode_;
+  const auto records = records_of(session_.aggregator());
+  const auto selected = [&](const model::FlowKey& k) {
+    const auto involves = [&](const model::IpAddress& ip) { return k.src == ip || k.dst == ip; };
+    if (a && !involves(*a)) return false;
+    if (b && !involves(*b)) return false;
+    if (!a && !b) {
+      const auto pod = [&](const model::IpAddress& ip) { return cluster.find_pod_by_ip(ip) != nullptr; };
+      return pod(k.src) || pod(k.dst);
+    }
+    return true;
+  };
+
+  // Drops of the selected flows, by flow (both directions of a flow under its forward key).
+  std::set<model::FlowKey> dropped;
+  for (const auto& e : events_) {
+    const Place p = place(e.netns_cookie);
+    if (!cluster.lab.empty() && p.kind == PlaceKind::Unknown) continue;
+    if (!selected(e.key)) continue;
+    const std::string location = symbolize(e.location);
+    const auto dst_of = place_name_of(session_.resolver().resolve(e.key.dst));
+    if (benign_drop(e, location.substr(0, location.find('+')), p, dst_of)) continue;
+    ++out.drops_seen;
+    dropped.insert(e.key);
+  }
+
+  std::set<model::FlowKey> judged;
+  const auto judge = [&](const model::FlowKey& fwd, const flows::Flow* forward, const flows::Flow* reverse) {
+    Evidence ev;
+    ev.passive = true;
+    ev.proto = protocol_of(fwd.proto);
+    ev.port = fwd.proto == IPPROTO_ICMP ? 0 : fwd.dport;
+    ev.src = session_.resolver().resolve(fwd.src);
+    ev.dst = session_.resolver().resolve(fwd.dst);
+    ev.drops_tracked = tracker_ != nullptr;
+    ev.drop_reasons = tracker_ != nullptr && tracker_->reasons();
+    const model::FlowKey rev = fwd.reversed();
+    ev.request = correlate_path({fwd}, records, ev.src, ev.dst, session_.topology());
+    ev.reply = correlate_path({rev}, records, ev.dst, ev.src, session_.topology());
+    ev.drops = findings({fwd}, {rev}, ev.src, ev.dst);
+    std::uint32_t reply_flags = 0;
+    if (reverse != nullptr) {
+      for (const auto& p : reverse->points) reply_flags |= p.stats.tcp_flags;
+    }
+    const bool rst_only = reverse != nullptr && fwd.proto == IPPROTO_TCP && (reply_flags & kTcpRst) != 0 &&
+                          (reply_flags & kTcpSyn) == 0;
+    ev.outcome.sent = forward != nullptr ? static_cast<int>(forward->packets()) : 1;
+    if (rst_only) {
+      ev.outcome.refused = 1;
+    } else if (reverse != nullptr && reverse->packets() > 0) {
+      ev.outcome.answered = 1;
+    } else {
+      ev.outcome.timeouts = ev.outcome.sent;
+    }
+    gather_facts(ev, cluster, session_.topology());
+    CheckReport r = report_for(std::move(ev));
+    out.problems.push_back(std::move(r));
+  };
+
+  for (const auto& conv : session_.aggregator().conversations()) {
+    const flows::Flow* fwd = conv.forward;
+    const flows::Flow* rev = conv.reverse;
+    if (fwd == nullptr || !selected(fwd->key)) continue;
+    ++out.conversations;
+    std::uint32_t fwd_flags = 0, rev_flags = 0;
+    for (const auto& p : fwd->points) fwd_flags |= p.stats.tcp_flags;
+    if (rev != nullptr) {
+      for (const auto& p : rev->points) rev_flags |= p.stats.tcp_flags;
+    }
+    bool problem = dropped.count(fwd->key) != 0 || (rev != nullptr && dropped.count(rev->key) != 0);
+    if (fwd->key.proto == IPPROTO_TCP && (fwd_flags & kTcpSyn) != 0 && (fwd_flags & kTcpAck) == 0) {
+      // The initiator's SYNs: answered by a SYN-ACK, or not.
+      problem = problem || rev == nullptr || (rev_flags & kTcpSyn) == 0;
+    }
+    if (fwd->key.proto == IPPROTO_ICMP && fwd->key.dport == kIcmpEchoRequestTypeCode && rev == nullptr &&
+        fwd->packets() >= 2) {
+      problem = true;
+    }
+    if (!problem) continue;
+    judged.insert(fwd->key);
+    if (rev != nullptr) judged.insert(rev->key);
+    judge(fwd->key, fwd, rev);
+  }
+  // Drops of flows the datapath never counted (e.g. dropped before the first hop).
+  for (const auto& k : dropped) {
+    if (judged.count(k) != 0 || judged.count(k.reversed()) != 0) continue;
+    judged.insert(k);
+    judge(k, nullptr, nullptr);
+  }
+  out.duration_ms = elapsed_ms(started);
+  return out;
+}
+
+}  // namespace podpath::check

@@ -1,0 +1,485 @@
+#include "check/probe.hpp"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <linux/errqueue.h>
+#include <linux/icmp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <ctime>
+#include <random>
+
+#include "net/netns.hpp"
+
+namespace podpath::check {
+namespace {
+
+constexpr std::uint16_t kDefaultSize = 84;  // ping's default: 56 bytes of data
+constexpr std::uint16_t kIpHeader = 20;
+constexpr std::uint16_t kIcmpHeader = 8;
+constexpr std::uint16_t kUdpHeader = 8;
+constexpr std::uint8_t kEchoRequest = 8, kEchoReply = 0;
+constexpr std::uint8_t kDestUnreach = 3, kTimeExceeded = 11, kParamProblem = 12;
+
+std::uint64_t now_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
+
+std::uint16_t checksum(const std::uint8_t* data, std::size_t len) {
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i + 1 < len; i += 2) sum += be16(data + i);
+  if (len % 2 != 0) sum += static_cast<std::uint32_t>(data[len - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<std::uint16_t>(~sum);
+}
+
+sockaddr_in to_sockaddr(const model::IpAddress& ip, std::uint16_t port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  std::memcpy(&a.sin_addr, ip.bytes.data() + 12, 4);
+  return a;
+}
+
+model::IpAddress from_sockaddr(const sockaddr_in& a) {
+  return model::IpAddress::from_v4_be(a.sin_addr.s_addr);
+}
+
+void set_int(int fd, int level, int name, int value) { setsockopt(fd, level, name, &value, sizeof(value)); }
+
+/// The oldest error of a socket's error queue (IP_RECVERR), if it came from an ICMP message.
+std::optional<IcmpError> read_error_queue(int fd) {
+  std::uint8_t data[256];
+  std::uint8_t control[512];
+  iovec iov{data, sizeof(data)};
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof(control);
+  if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return std::nullopt;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+    if (c->cmsg_level != SOL_IP || c->cmsg_type != IP_RECVERR) continue;
+    sock_extended_err ee{};
+    std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+    if (ee.ee_origin != SO_EE_ORIGIN_ICMP) return std::nullopt;
+    IcmpError e;
+    e.type = ee.ee_type;
+    e.code = ee.ee_code;
+    e.info = ee.ee_info;
+    sockaddr_in offender{};
+    std::memcpy(&offender, reinterpret_cast<const std::uint8_t*>(CMSG_DATA(c)) + sizeof(ee),
+                sizeof(offender));
+    if (offender.sin_family == AF_INET) e.from = from_sockaddr(offender);
+    return e;
+  }
+  return std::nullopt;
+}
+
+/// One socket per probe (TCP, UDP) or one shared raw socket (ICMP).
+struct Slot {
+  Fd fd;
+  bool done = false;
+  std::uint64_t deadline_ns = 0;
+};
+
+class Prober {
+ public:
+  explicit Prober(const ProbeSpec& spec) : spec_(spec) {}
+
+  Result<std::vector<ProbeOutcome>> run() {
+    if (!spec_.dst.is_v4()) return make_error(ENOTSUP, "probes to IPv6 addresses are not supported yet");
+    if (spec_.count < 1) return make_error(EINVAL, "at least one probe is needed");
+    size_ = spec_.size != 0 ? spec_.size : kDefaultSize;
+    if (spec_.proto == Protocol::Icmp) {
+      auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP);
+      if (!fd) return fd.error();
+      raw_ = std::move(*fd);
+      set_int(raw_.get(), SOL_IP, IP_MTU_DISCOVER, spec_.dont_fragment ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT);
+      set_int(raw_.get(), SOL_SOCKET, SO_RCVBUF, 1 << 20);
+      // Only what can answer an echo: replies and the errors that quote a request.
+      icmp_filter filter{~static_cast<std::uint32_t>((1U << kEchoReply) | (1U << kDestUnreach) |
+                                                     (1U << kTimeExceeded) | (1U << kParamProblem))};
+      setsockopt(raw_.get(), SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
+      std::uint16_t base = spec_.icmp_id_base;
+      if (base == 0) base = static_cast<std::uint16_t>(std::random_device{}() % 0xefff + 0x1000);
+      id_base_ = base;
+    }
+    outcomes_.resize(static_cast<std::size_t>(spec_.count));
+    slots_.resize(static_cast<std::size_t>(spec_.count));
+    const std::uint64_t t0 = now_ns();
+    const auto interval = static_cast<std::uint64_t>(spec_.interval.count()) * 1'000'000ULL;
+    const auto timeout = static_cast<std::uint64_t>(spec_.timeout.count()) * 1'000'000ULL;
+    int next = 0;
+    int started = 0;
+    Error first_error{"no probe could be sent", 0};
+    for (;;) {
+      std::uint64_t now = now_ns();
+      while (next < spec_.count && now >= t0 + static_cast<std::uint64_t>(next) * interval) {
+        auto r = start(next, timeout);
+        if (r) {
+          ++started;
+        } else if (started == 0 && first_error.code == 0) {
+          first_error = r.error();
+        }
+        ++next;
+        now = now_ns();
+      }
+      expire(now);
+      const bool all_done =
+          std::all_of(slots_.begin(), slots_.begin() + next, [](const Slot& s) { return s.done; });
+      if (next == spec_.count && all_done) break;
+      std::uint64_t wake = next < spec_.count ? t0 + static_cast<std::uint64_t>(next) * interval : UINT64_MAX;
+      for (int i = 0; i < next; ++i) {
+        if (!slots_[static_cast<std::size_t>(i)].done)
+          wake = std::min(wake, slots_[static_cast<std::size_t>(i)].deadline_ns);
+      }
+      const int wait_ms = wake > now ? static_cast<int>((wake - now + 999'999) / 1'000'000) : 0;
+      wait(next, wait_ms);
+    }
+    if (started == 0) return first_error;
+    return std::move(outcomes_);
+  }
+
+ private:
+  ProbeOutcome& out(int i) { return outcomes_[static_cast<std::size_t>(i)]; }
+  Slot& slot(int i) { return slots_[static_cast<std::size_t>(i)]; }
+
+  void finish(int i, ProbeResult result, std::optional<IcmpError> icmp = std::nullopt, int error = 0) {
+    if (slot(i).done) return;
+    slot(i).done = true;
+    out(i).result = result;
+    out(i).icmp = std::move(icmp);
+    out(i).error = error;
+    if (result != ProbeResult::Timeout && result != ProbeResult::LocalError) out(i).answered_ns = now_ns();
+    if (spec_.proto != Protocol::Icmp) slot(i).fd.reset();
+  }
+
+  Result<void> start(int i, std::uint64_t timeout) {
+    ProbeOutcome& o = out(i);
+    o.seq = i + 1;
+    o.key.src = spec_.src;
+    o.key.dst = spec_.dst;
+    slot(i).deadline_ns = now_ns() + timeout;
+    switch (spec_.proto) {
+    case Protocol::Icmp:
+      return start_icmp(i);
+    case Protocol::Tcp:
+      return start_tcp(i);
+    case Protocol::Udp:
+      break;
+    }
+    return start_udp(i);
+  }
+
+  Result<void> start_icmp(int i) {
+    ProbeOutcome& o = out(i);
+    const auto id = static_cast<std::uint16_t>(id_base_ + i);
+    o.key.proto = IPPROTO_ICMP;
+    o.key.sport = id;
+    o.key.dport = static_cast<std::uint16_t>(kEchoRequest << 8);
+    o.size = std::max<std::uint16_t>(size_, kIpHeader + kIcmpHeader);
+    std::vector<std::uint8_t> pkt(o.size - kIpHeader, 0);
+    pkt[0] = kEchoRequest;
+    pkt[4] = static_cast<std::uint8_t>(id >> 8);
+    pkt[5] = static_cast<std::uint8_t>(id);
+    pkt[6] = static_cast<std::uint8_t>(o.seq >> 8);
+    pkt[7] = static_cast<std::uint8_t>(o.seq);
+    for (std::size_t b = kIcmpHeader; b < pkt.size(); ++b) pkt[b] = static_cast<std::uint8_t>(b);
+    const std::uint16_t sum = checksum(pkt.data(), pkt.size());
+    pkt[2] = static_cast<std::uint8_t>(sum >> 8);
+    pkt[3] = static_cast<std::uint8_t>(sum);
+    const sockaddr_in to = to_sockaddr(spec_.dst, 0);
+    o.sent_ns = now_ns();
+    if (sendto(raw_.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) <
+        0) {
+      const int e = errno;
+      finish(i, ProbeResult::LocalError, std::nullopt, e);
+      return make_error(e, "cannot send an ICMP echo to {}", spec_.dst.to_string());
+    }
+    return {};
+  }
+
+  Result<void> start_tcp(int i) {
+    ProbeOutcome& o = out(i);
+    o.key.proto = IPPROTO_TCP;
+    o.key.dport = spec_.port;
+    o.size = 60;  // a SYN with the usual options
+    auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (!fd) {
+      finish(i, ProbeResult::LocalError, std::nullopt, fd.error().code);
+      return fd.error();
+    }
+    set_int(fd->get(), SOL_IP, IP_RECVERR, 1);
+    const sockaddr_in to = to_sockaddr(spec_.dst, spec_.port);
+    o.sent_ns = now_ns();
+    const int rc = connect(fd->get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to));
+    const int e = rc == 0 ? 0 : errno;
+    sockaddr_in me{};
+    socklen_t len = sizeof(me);
+    if (getsockname(fd->get(), reinterpret_cast<sockaddr*>(&me), &len) == 0) o.key.sport = ntohs(me.sin_port);
+    slot(i).fd = std::move(*fd);
+    if (rc == 0) {
+      finish(i, ProbeResult::Answered);
+    } else if (e != EINPROGRESS) {
+      finish(i, e == ECONNREFUSED ? ProbeResult::Refused : ProbeResult::LocalError, std::nullopt, e);
+      if (e != ECONNREFUSED)
+        return make_error(e, "cannot connect to {}:{}", spec_.dst.to_string(), spec_.port);
+    }
+    return {};
+  }
+
+  Result<void> start_udp(int i) {
+    ProbeOutcome& o = out(i);
+    o.key.proto = IPPROTO_UDP;
+    o.key.dport = spec_.port;
+    o.size = std::max<std::uint16_t>(size_, kIpHeader + kUdpHeader + 16);
+    auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+    if (!fd) {
+      finish(i, ProbeResult::LocalError, std::nullopt, fd.error().code);
+      return fd.error();
+    }
+    set_int(fd->get(), SOL_IP, IP_RECVERR, 1);
+    set_int(fd->get(), SOL_IP, IP_MTU_DISCOVER, spec_.dont_fragment ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT);
+    const sockaddr_in to = to_sockaddr(spec_.dst, spec_.port);
+    slot(i).fd = std::move(*fd);
+    const int sfd = slot(i).fd.get();
+    if (connect(sfd, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
+      const int e = errno;
+      finish(i, ProbeResult::LocalError, std::nullopt, e);
+      return make_error(e, "cannot send UDP to {}:{}", spec_.dst.to_string(), spec_.port);
+    }
+    sockaddr_in me{};
+    socklen_t len = sizeof(me);
+    if (getsockname(sfd, reinterpret_cast<sockaddr*>(&me), &len) == 0) o.key.sport = ntohs(me.sin_port);
+    std::string payload = fmt::format("podpath-check {}\n", o.seq);
+    payload.resize(o.size - kIpHeader - kUdpHeader, '.');
+    o.sent_ns = now_ns();
+    if (send(sfd, payload.data(), payload.size(), 0) < 0) {
+      const int e = errno;
+      finish(i, ProbeResult::LocalError, std::nullopt, e);
+      return make_error(e, "cannot send UDP to {}:{}", spec_.dst.to_string(), spec_.port);
+    }
+    return {};
+  }
+
+  void expire(std::uint64_t now) {
+    for (auto& s : slots_) {
+      if (!s.done && s.deadline_ns != 0 && now >= s.deadline_ns) {
+        const auto i = static_cast<int>(&s - slots_.data());
+        finish(i, ProbeResult::Timeout);
+      }
+    }
+  }
+
+  void wait(int started, int wait_ms) {
+    std::vector<pollfd> fds;
+    std::vector<int> owner;
+    if (spec_.proto == Protocol::Icmp) {
+      fds.push_back({raw_.get(), POLLIN, 0});
+      owner.push_back(-1);
+    } else {
+      for (int i = 0; i < started; ++i) {
+        if (slot(i).done || !slot(i).fd) continue;
+        fds.push_back(
+            {slot(i).fd.get(), static_cast<short>(spec_.proto == Protocol::Tcp ? POLLOUT : POLLIN), 0});
+        owner.push_back(i);
+      }
+    }
+    if (fds.empty()) {
+      if (wait_ms > 0) ::poll(nullptr, 0, std::min(wait_ms, 1000));
+      return;
+    }
+    if (::poll(fds.data(), fds.size(), std::min(wait_ms, 1000)) <= 0) return;
+    for (std::size_t k = 0; k < fds.size(); ++k) {
+      if (fds[k].revents == 0) continue;
+      if (owner[k] < 0) {
+        drain_icmp(started);
+      } else if (spec_.proto == Protocol::Tcp) {
+        on_tcp(owner[k]);
+      } else {
+        on_udp(owner[k], fds[k].revents);
+      }
+    }
+  }
+
+  void on_tcp(int i) {
+    const int fd = slot(i).fd.get();
+    int err = 0;
+    socklen_t len = sizeof(err);
+    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+    if (err == 0) {
+      finish(i, ProbeResult::Answered);
+      return;
+    }
+    if (err == ECONNREFUSED) {
+      finish(i, ProbeResult::Refused, std::nullopt, err);
+      return;
+    }
+    if (auto icmp = read_error_queue(fd)) {
+      finish(i, ProbeResult::IcmpError, icmp, err);
+      return;
+    }
+    finish(i, ProbeResult::LocalError, std::nullopt, err);
+  }
+
+  void on_udp(int i, short revents) {
+    const int fd = slot(i).fd.get();
+    if ((revents & POLLERR) != 0) {
+      int err = 0;
+      socklen_t len = sizeof(err);
+      const auto icmp = read_error_queue(fd);
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (icmp && icmp->port_unreachable()) {
+        finish(i, ProbeResult::Refused, icmp, ECONNREFUSED);
+      } else if (icmp) {
+        finish(i, ProbeResult::IcmpError, icmp, err);
+      } else {
+        finish(i, ProbeResult::LocalError, std::nullopt, err);
+      }
+      return;
+    }
+    char buf[2048];
+    if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0) finish(i, ProbeResult::Answered);
+  }
+
+  /// Echo replies and ICMP errors quoting one of our requests.
+  void drain_icmp(int started) {
+    std::uint8_t buf[2048];
+    for (;;) {
+      sockaddr_in from{};
+      socklen_t flen = sizeof(from);
+      const ssize_t n =
+          recvfrom(raw_.get(), buf, sizeof(buf), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+      if (n <= 0) return;
+      const auto len = static_cast<std::size_t>(n);
+      if (len < kIpHeader) continue;
+      const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
+      if (len < ihl + kIcmpHeader) continue;
+      const std::uint8_t* icmp = buf + ihl;
+      const auto sender = model::IpAddress::from_bytes(buf + 12, 4);
+      if (icmp[0] == kEchoReply) {
+        if (sender != spec_.dst) continue;
+        const int i = probe_of(be16(icmp + 4), be16(icmp + 6), started);
+        if (i >= 0) finish(i, ProbeResult::Answered);
+        continue;
+      }
+      if (icmp[0] != kDestUnreach && icmp[0] != kTimeExceeded && icmp[0] != kParamProblem) continue;
+      // The error quotes our request: its IP header, then the first 8 bytes of the echo.
+      const std::uint8_t* inner = icmp + kIcmpHeader;
+      if (len < ihl + kIcmpHeader + kIpHeader) continue;
+      const std::size_t ihl2 = static_cast<std::size_t>(inner[0] & 0x0f) * 4;
+      if (len < ihl + kIcmpHeader + ihl2 + kIcmpHeader || inner[9] != IPPROTO_ICMP) continue;
+      if (model::IpAddress::from_bytes(inner + 16, 4) != spec_.dst) continue;
+      const std::uint8_t* echo = inner + ihl2;
+      if (echo[0] != kEchoRequest) continue;
+      const int i = probe_of(be16(echo + 4), be16(echo + 6), started);
+      if (i < 0) continue;
+      IcmpError e;
+      e.from = sender;
+      e.type = icmp[0];
+      e.code = icmp[1];
+      if (e.frag_needed()) e.info = be16(icmp + 6);
+      finish(i, ProbeResult::IcmpError, e);
+    }
+  }
+
+  int probe_of(std::uint16_t id, std::uint16_t seq, int started) const {
+    const int i = static_cast<std::uint16_t>(id - id_base_);
+    if (i < 0 || i >= started || seq != i + 1) return -1;
+    return i;
+  }
+
+  const ProbeSpec& spec_;
+  std::uint16_t size_ = kDefaultSize;
+  std::uint16_t id_base_ = 0;
+  Fd raw_;
+  std::vector<ProbeOutcome> outcomes_;
+  std::vector<Slot> slots_;
+};
+
+}  // namespace
+
+const char* to_string(Protocol proto) {
+  switch (proto) {
+  case Protocol::Tcp:
+    return "tcp";
+  case Protocol::Udp:
+    return "udp";
+  case Protocol::Icmp:
+    break;
+  }
+  return "icmp";
+}
+
+const char* to_string(ProbeResult result) {
+  switch (result) {
+  case ProbeResult::Answered:
+    return "answered";
+  case ProbeResult::Refused:
+    return "refused";
+  case ProbeResult::IcmpError:
+    return "icmp_error";
+  case ProbeResult::LocalError:
+    return "local_error";
+  case ProbeResult::Timeout:
+    break;
+  }
+  return "timeout";
+}
+
+std::string IcmpError::describe() const {
+  if (type == kDestUnreach) {
+    switch (code) {
+    case 0:
+      return "network unreachable";
+    case 1:
+      return "host unreachable";
+    case 2:
+      return "protocol unreachable";
+    case 3:
+      return "port unreachable";
+    case 4:
+      return fmt::format("fragmentation needed (next-hop MTU {})", info);
+    case 9:
+    case 10:
+    case 13:
+      return "administratively prohibited";
+    default:
+      return fmt::format("destination unreachable (code {})", code);
+    }
+  }
+  if (type == kTimeExceeded)
+    return code == 0 ? "TTL exceeded in transit" : "fragment reassembly time exceeded";
+  if (type == kParamProblem) return "parameter problem";
+  return fmt::format("ICMP type {} code {}", type, code);
+}
+
+Result<std::vector<ProbeOutcome>> send_probes(const ProbeSpec& spec) { return Prober(spec).run(); }
+
+Result<std::uint32_t> route_mtu(const std::string& netns, const model::IpAddress& dst) {
+  if (!dst.is_v4()) return make_error(ENOTSUP, "IPv6 is not supported yet");
+  auto fd = net::socket_in_netns(netns, AF_INET, SOCK_DGRAM, 0);
+  if (!fd) return fd.error();
+  const sockaddr_in to = to_sockaddr(dst, 9);
+  if (connect(fd->get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
+    return make_error(errno, "no route to {}", dst.to_string());
+  }
+  int mtu = 0;
+  socklen_t len = sizeof(mtu);
+  if (getsockopt(fd->get(), SOL_IP, IP_MTU, &mtu, &len) != 0)
+    return make_error(errno, "cannot read the route MTU");
+  return static_cast<std::uint32_t>(mtu);
+}
+
+}  // namespace podpath::check

@@ -1,0 +1,94 @@
+#pragma once
+/// @file
+/// @brief Probes for `podpath check`: ICMP echoes, TCP connects and UDP datagrams sent from
+/// inside the source pod's network namespace (sockets created there), each probe with a
+/// flow key of its own (its own ICMP identifier or source port), so that the datapath's
+/// per-flow counters follow every probe hop by hop.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/address.hpp"
+#include "model/flow.hpp"
+#include "util/result.hpp"
+
+namespace podpath::check {
+
+enum class Protocol { Icmp, Tcp, Udp };
+
+/// @brief "icmp", "tcp", "udp".
+const char* to_string(Protocol proto);
+
+/// @brief What to send.
+struct ProbeSpec {
+  std::string netns;     ///< namespace to send from (name or path); "" = podpath's own
+  model::IpAddress src;  ///< the source address the packets will carry (the pod's IP)
+  model::IpAddress dst;
+  Protocol proto = Protocol::Icmp;
+  std::uint16_t port = 0;  ///< TCP/UDP destination port
+  int count = 3;
+  std::chrono::milliseconds interval{200};  ///< between probe starts
+  std::chrono::milliseconds timeout{2000};  ///< per probe, from its start
+  /// @brief IP packet length of ICMP/UDP probes (header included); 0 = 84, like ping.
+  std::uint16_t size = 0;
+  bool dont_fragment = true;       ///< set DF (IP_PMTUDISC_DO)
+  std::uint16_t icmp_id_base = 0;  ///< first ICMP identifier; 0 = random
+};
+
+/// @brief How a probe ended.
+enum class ProbeResult {
+  Answered,    ///< echo reply, TCP handshake completed, UDP reply
+  Refused,     ///< TCP RST, or ICMP port unreachable for UDP
+  IcmpError,   ///< an ICMP error came back (unreachable, TTL exceeded, fragmentation needed)
+  LocalError,  ///< the source's own stack refused to send it (no route, message too long)
+  Timeout,     ///< nothing came back in time
+};
+
+/// @brief "answered", "refused", "icmp_error", "local_error", "timeout" (stable: JSON).
+const char* to_string(ProbeResult result);
+
+/// @brief An ICMP error that came back for a probe.
+struct IcmpError {
+  model::IpAddress from;  ///< who sent it
+  std::uint8_t type = 0;  ///< 3 unreachable, 11 time exceeded, 12 parameter problem
+  std::uint8_t code = 0;
+  std::uint32_t info = 0;  ///< next-hop MTU for "fragmentation needed"
+
+  /// @brief "network unreachable", "port unreachable", "fragmentation needed (MTU 1400)",
+  /// "TTL exceeded in transit", ...
+  [[nodiscard]] std::string describe() const;
+  [[nodiscard]] bool frag_needed() const { return type == 3 && code == 4; }
+  [[nodiscard]] bool port_unreachable() const { return type == 3 && code == 3; }
+  [[nodiscard]] bool ttl_exceeded() const { return type == 11; }
+  bool operator==(const IcmpError&) const = default;
+};
+
+/// @brief One probe and what became of it.
+struct ProbeOutcome {
+  int seq = 0;                               ///< 1-based
+  model::FlowKey key;                        ///< the request's flow key, as the datapath keys it
+  std::uint16_t size = 0;                    ///< IP packet length sent (TCP: the SYN's)
+  std::uint64_t sent_ns = 0;                 ///< CLOCK_MONOTONIC
+  std::optional<std::uint64_t> answered_ns;  ///< when the answer (or the error) came
+  ProbeResult result = ProbeResult::Timeout;
+  std::optional<IcmpError> icmp;
+  int error = 0;  ///< errno of a LocalError (or the socket error behind an IcmpError)
+
+  [[nodiscard]] std::optional<std::uint64_t> rtt_ns() const {
+    if (!answered_ns || *answered_ns < sent_ns) return std::nullopt;
+    return *answered_ns - sent_ns;
+  }
+};
+
+/// @brief Sends the probes and waits for their answers (at most count * interval +
+/// timeout). Fails only when no probe could be started at all (namespace gone, no
+/// privileges); per-probe failures are outcomes.
+Result<std::vector<ProbeOutcome>> send_probes(const ProbeSpec& spec);
+
+/// @brief The MTU of the route from `netns` to `dst` (IP_MTU of a connected UDP socket).
+Result<std::uint32_t> route_mtu(const std::string& netns, const model::IpAddress& dst);
+
+}  // namespace podpath::check
