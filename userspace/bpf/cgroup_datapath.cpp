@@ -13,43 +13,17 @@
 #include <functional>
 
 #include "bpf/cgroup_abi.hpp"
+#include "bpf/object.hpp"
 #include "cgroup_flow.skel.h"
 #include "cgroup_flow_compat.skel.h"
 #include "util/system.hpp"
 
 namespace podpath::bpf {
 
-/// @brief One loaded bpf_object (from either skeleton), destroyed with its skeleton.
-class CgroupObjectHandle {
- public:
-  CgroupObjectHandle(bpf_object* obj, std::function<void()> destroy)
-      : obj_(obj), destroy_(std::move(destroy)) {}
-  ~CgroupObjectHandle() { destroy_(); }
-  CgroupObjectHandle(const CgroupObjectHandle&) = delete;
-  CgroupObjectHandle& operator=(const CgroupObjectHandle&) = delete;
-
-  [[nodiscard]] bpf_program* program(const char* name) const {
-    return bpf_object__find_program_by_name(obj_, name);
-  }
-  [[nodiscard]] int prog_fd(const char* name) const {
-    const bpf_program* p = program(name);
-    return p != nullptr ? bpf_program__fd(p) : -1;
-  }
-  [[nodiscard]] int map_fd(const char* name) const {
-    const bpf_map* m = bpf_object__find_map_by_name(obj_, name);
-    return m != nullptr ? bpf_map__fd(m) : -1;
-  }
-
- private:
-  bpf_object* obj_;
-  std::function<void()> destroy_;
-};
-
 namespace {
 
 constexpr const char* kIngressProg = "pp_cg_ingress";
 constexpr const char* kEgressProg = "pp_cg_egress";
-constexpr int kEnotsupp = 524;  // the kernel's internal ENOTSUPP, seen by userspace
 
 template <typename Skel> struct SkelOps;
 template <> struct SkelOps<cgroup_flow> {
@@ -78,10 +52,10 @@ __u8 to_abi(CgroupNetnsMode mode) {
 }
 
 template <typename Skel>
-Result<std::unique_ptr<CgroupObjectHandle>> open_and_load(const CgroupDatapathOptions& o) {
+Result<std::unique_ptr<ObjectHandle>> open_and_load(const CgroupDatapathOptions& o) {
   Skel* skel = SkelOps<Skel>::open();
   if (skel == nullptr) return make_error(errno, "cannot open the cgroup_flow BPF object");
-  auto handle = std::make_unique<CgroupObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
+  auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
   skel->rodata->pp_cfg_cg_netns = to_abi(o.netns_mode);
   skel->rodata->pp_cfg_cg_coarse_clock = o.coarse_clock ? 1 : 0;
   skel->rodata->pp_cfg_cg_debug = o.debug ? 1 : 0;
@@ -97,61 +71,6 @@ Result<std::unique_ptr<CgroupObjectHandle>> open_and_load(const CgroupDatapathOp
         to_string(o.netns_mode));
   }
   return handle;
-}
-
-/// Visits every (key, value) of a map: batch lookups, or key by key where the kernel has no
-/// batch operations (before 5.6).
-Result<void> for_each_entry(int fd, std::size_t key_size, std::size_t value_size,
-                            const std::function<void(const std::uint8_t*, const std::uint8_t*)>& visit) {
-  std::uint32_t batch = 1024;
-  std::vector<std::uint8_t> keys, values;
-  std::uint64_t in_token = 0, out_token = 0;
-  bool first = true;
-  for (;;) {
-    keys.resize(batch * key_size);
-    values.resize(batch * value_size);
-    std::uint32_t count = batch;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.data(),
-                                         values.data(), &count, &opts);
-    const int e = err != 0 ? -err : 0;
-    if (e == ENOSPC && count == 0) {  // one bucket holds more than `batch` entries
-      batch *= 2;
-      continue;
-    }
-    if (e != 0 && e != ENOENT && first && (e == EINVAL || e == ENOTSUP || e == kEnotsupp)) break;
-    if (e != 0 && e != ENOENT && e != ENOSPC) return make_error(e, "cannot read BPF map (batch lookup)");
-    for (std::uint32_t i = 0; i < count; ++i) visit(&keys[i * key_size], &values[i * value_size]);
-    if (e == ENOENT) return {};
-    in_token = out_token;
-    first = false;
-  }
-  spdlog::debug("batch map lookup unsupported here; iterating key by key");
-  std::vector<std::uint8_t> key(key_size), next(key_size), value(value_size);
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-    if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0) visit(next.data(), value.data());
-    key = next;
-    prev = key.data();
-  }
-  return {};
-}
-
-template <std::size_t N> Result<std::array<std::uint64_t, N>> read_percpu_counters(int fd, int ncpu) {
-  std::array<std::uint64_t, N> out{};
-  auto r = for_each_entry(fd, sizeof(__u32), 8 * static_cast<std::size_t>(ncpu),
-                          [&](const std::uint8_t* k, const std::uint8_t* v) {
-                            __u32 idx = 0;
-                            std::memcpy(&idx, k, sizeof(idx));
-                            if (idx >= N) return;
-                            for (int cpu = 0; cpu < ncpu; ++cpu) {
-                              std::uint64_t n = 0;
-                              std::memcpy(&n, v + static_cast<std::size_t>(cpu) * 8, sizeof(n));
-                              out[idx] += n;
-                            }
-                          });
-  if (!r) return r.error();
-  return out;
 }
 
 bool kernel_has_kfunc(const char* name) {
@@ -347,7 +266,7 @@ Result<std::unique_ptr<CgroupAttachment>> CgroupDatapath::attach(const std::file
       return a;
     }
     const int err = errno;
-    if (err != EINVAL && err != ENOTSUP && err != EOPNOTSUPP && err != kEnotsupp) {
+    if (!is_unsupported(err)) {
       return attach_error(err, cgroup, "ingress");
     }
     spdlog::info(

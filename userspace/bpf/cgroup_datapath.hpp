@@ -128,7 +128,7 @@ class CgroupAttachment {
   bool attached_ = false;
 };
 
-class CgroupObjectHandle;
+class ObjectHandle;
 
 /// @brief The loaded cgroup_flow object.
 class CgroupDatapath {
@@ -167,7 +167,7 @@ class CgroupDatapath {
 
   CgroupDatapathOptions options_;
   int ncpu_ = 1;
-  std::unique_ptr<CgroupObjectHandle> object_;
+  std::unique_ptr<ObjectHandle> object_;
 };
 
 /// @brief ABI <-> plain conversions.

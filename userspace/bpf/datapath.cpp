@@ -10,33 +10,11 @@
 #include <functional>
 
 #include "bpf/abi.hpp"
+#include "bpf/object.hpp"
 #include "tc_flow.skel.h"
 #include "tc_flow_fixed.skel.h"
 
 namespace podpath::bpf {
-
-/// @brief One loaded bpf_object (from either skeleton), destroyed with its skeleton.
-class BpfObjectHandle {
- public:
-  BpfObjectHandle(bpf_object* obj, std::function<void()> destroy) : obj_(obj), destroy_(std::move(destroy)) {}
-  ~BpfObjectHandle() { destroy_(); }
-  BpfObjectHandle(const BpfObjectHandle&) = delete;
-  BpfObjectHandle& operator=(const BpfObjectHandle&) = delete;
-
-  [[nodiscard]] bpf_object* obj() const { return obj_; }
-  [[nodiscard]] int prog_fd(const char* name) const {
-    const bpf_program* p = bpf_object__find_program_by_name(obj_, name);
-    return p != nullptr ? bpf_program__fd(p) : -1;
-  }
-  [[nodiscard]] int map_fd(const char* name) const {
-    const bpf_map* m = bpf_object__find_map_by_name(obj_, name);
-    return m != nullptr ? bpf_map__fd(m) : -1;
-  }
-
- private:
-  bpf_object* obj_;
-  std::function<void()> destroy_;
-};
 
 namespace {
 
@@ -69,11 +47,11 @@ template <> struct SkelOps<tc_flow_fixed> {
 };
 
 template <typename Skel>
-Result<std::unique_ptr<BpfObjectHandle>> open_and_load(const DatapathOptions& o, std::uint64_t netns_cookie,
-                                                       const BpfObjectHandle* share_maps_of) {
+Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, std::uint64_t netns_cookie,
+                                                       const ObjectHandle* share_maps_of) {
   Skel* skel = SkelOps<Skel>::open();
   if (skel == nullptr) return make_error(errno, "cannot open the tc_flow BPF object");
-  auto handle = std::make_unique<BpfObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
+  auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
 
   skel->rodata->pp_cfg_netns_cookie = netns_cookie;
   skel->rodata->pp_cfg_flows_percpu = o.flow_map == FlowMapKind::PercpuHash ? 1 : 0;
@@ -107,45 +85,6 @@ Result<std::unique_ptr<BpfObjectHandle>> open_and_load(const DatapathOptions& o,
   return handle;
 }
 
-/// Visits every (key, value) of a map: batch lookups, or key-by-key where the kernel has
-/// no batch operations (before 5.6) for this map type.
-Result<void> for_each_entry(int fd, std::size_t key_size, std::size_t value_size,
-                            const std::function<void(const std::uint8_t*, const std::uint8_t*)>& visit) {
-  std::uint32_t batch = 1024;
-  std::vector<std::uint8_t> keys, values;
-  std::uint64_t in_token = 0, out_token = 0;
-  bool first = true;
-  for (;;) {
-    keys.resize(batch * key_size);
-    values.resize(batch * value_size);
-    std::uint32_t count = batch;
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in_token, &out_token, keys.data(),
-                                         values.data(), &count, &opts);
-    const int e = err != 0 ? -err : 0;
-    if (e == ENOSPC && count == 0) {  // a bucket holds more than `batch` entries
-      batch *= 2;
-      continue;
-    }
-    if (e != 0 && e != ENOENT && first && (e == EINVAL || e == ENOTSUP || e == 524 /* ENOTSUPP */)) break;
-    if (e != 0 && e != ENOENT && e != ENOSPC) return make_error(e, "cannot read BPF map (batch lookup)");
-    for (std::uint32_t i = 0; i < count; ++i) visit(&keys[i * key_size], &values[i * value_size]);
-    if (e == ENOENT) return {};
-    in_token = out_token;
-    first = false;
-  }
-  // Fallback: key-by-key iteration.
-  spdlog::debug("batch map lookup unsupported here; iterating key by key");
-  std::vector<std::uint8_t> key(key_size), next(key_size), value(value_size);
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, next.data()) == 0) {
-    if (bpf_map_lookup_elem(fd, next.data(), value.data()) == 0) visit(next.data(), value.data());
-    key = next;
-    prev = key.data();
-  }
-  return {};
-}
-
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
 
 }  // namespace
@@ -167,7 +106,7 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
 }
 
 Result<void> Datapath::add_object(std::uint64_t netns_cookie) {
-  const BpfObjectHandle* share = objects_.empty() ? nullptr : objects_.front().get();
+  const ObjectHandle* share = objects_.empty() ? nullptr : objects_.front().get();
   auto obj = options_.netns_mode == NetnsIdMode::KernCtx
                  ? open_and_load<tc_flow>(options_, 0, share)
                  : open_and_load<tc_flow_fixed>(options_, netns_cookie, share);
@@ -204,17 +143,7 @@ int Datapath::flows_map_fd() const { return map_fd("pp_flows"); }
 Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
   const int fd = map_fd("pp_cidrs");
   // Clear, then fill: the trie is small and changes only when the inventory does.
-  std::vector<pp_cidr_key> existing;
-  if (auto r = for_each_entry(fd, sizeof(pp_cidr_key), sizeof(pp_cidr_info),
-                              [&](const std::uint8_t* k, const std::uint8_t*) {
-                                pp_cidr_key key{};
-                                std::memcpy(&key, k, sizeof(key));
-                                existing.push_back(key);
-                              });
-      !r) {
-    return r;
-  }
-  for (const auto& key : existing) bpf_map_delete_elem(fd, &key);
+  if (auto r = clear_map(fd, sizeof(pp_cidr_key), sizeof(pp_cidr_info)); !r) return r;
   for (const auto& rule : rules) {
     if (rule.id == PP_CIDR_OTHER || rule.id >= PP_MAX_CIDRS) {
       return make_error(EINVAL, "CIDR id {} for {} is outside 1..{}", rule.id, rule.cidr.to_string(),
@@ -294,7 +223,7 @@ Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
       ++done;
       continue;
     }
-    if (-err == EINVAL || -err == ENOTSUP || -err == 524) {  // no batch delete: one by one
+    if (is_unsupported(-err)) {  // no batch delete: one by one
       for (; done < keys.size(); ++done) bpf_map_delete_elem(flows_map_fd(), &keys[done]);
       break;
     }
@@ -325,20 +254,7 @@ Result<std::vector<MatrixCell>> Datapath::read_matrix() const {
 }
 
 Result<Counters> Datapath::read_counters() const {
-  Counters out{};
-  auto r = for_each_entry(map_fd("pp_counters"), sizeof(__u32), 8 * static_cast<std::size_t>(ncpu_),
-                          [&](const std::uint8_t* k, const std::uint8_t* v) {
-                            __u32 idx = 0;
-                            std::memcpy(&idx, k, sizeof(idx));
-                            if (idx >= PP_CNT_MAX) return;
-                            for (int cpu = 0; cpu < ncpu_; ++cpu) {
-                              std::uint64_t n = 0;
-                              std::memcpy(&n, v + static_cast<std::size_t>(cpu) * 8, sizeof(n));
-                              out[idx] += n;
-                            }
-                          });
-  if (!r) return r.error();
-  return out;
+  return read_percpu_counters<PP_CNT_MAX>(map_fd("pp_counters"), ncpu_);
 }
 
 model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,

@@ -72,7 +72,7 @@ struct FlowId {
   model::FlowKey key;
 };
 
-class BpfObjectHandle;
+class ObjectHandle;
 
 /// @brief Owns the loaded BPF object(s). In Fixed netns mode there is one object per
 /// namespace (the namespace cookie is a load-time constant), all sharing the first
@@ -121,7 +121,7 @@ class Datapath {
 
   DatapathOptions options_;
   int ncpu_ = 1;
-  std::vector<std::unique_ptr<BpfObjectHandle>> objects_;  // [0] owns the maps
+  std::vector<std::unique_ptr<ObjectHandle>> objects_;  // [0] owns the maps
   std::map<std::uint64_t, std::size_t> object_by_netns_;   // Fixed mode
   std::map<std::uint32_t, std::uint64_t> cookie_by_low_;   // pp_obs_point.netns -> cookie
 };

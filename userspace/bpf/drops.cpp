@@ -10,6 +10,7 @@
 
 #include "bpf/abi.hpp"
 #include "bpf/drop_abi.hpp"
+#include "bpf/object.hpp"
 #include "drop.skel.h"
 #include "util/system.hpp"
 
@@ -205,16 +206,7 @@ int DropTracker::on_sample(void* ctx, void* data, std::size_t size) {
 
 Result<void> DropTracker::set_cidrs(const std::vector<model::Cidr>& cidrs) {
   const int fd = bpf_map__fd(skel_->skel->maps.pp_drop_cidrs);
-  std::vector<pp_cidr_key> existing;
-  pp_cidr_key key{};
-  pp_cidr_key next{};
-  const void* prev = nullptr;
-  while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-    existing.push_back(next);
-    key = next;
-    prev = &key;
-  }
-  for (const auto& k : existing) bpf_map_delete_elem(fd, &k);
+  if (auto r = clear_map(fd, sizeof(pp_cidr_key), sizeof(__u32)); !r) return r;
   __u32 id = 1;
   for (const auto& c : cidrs) {
     const pp_cidr_key k = to_abi(c);
@@ -235,15 +227,7 @@ Result<int> DropTracker::poll(int timeout_ms) {
 }
 
 Result<DropCounters> DropTracker::read_counters() const {
-  DropCounters out{};
-  const int fd = bpf_map__fd(skel_->skel->maps.pp_drop_counters);
-  std::vector<std::uint64_t> values(static_cast<std::size_t>(ncpu_));
-  for (__u32 i = 0; i < PP_DROP_CNT_MAX; ++i) {
-    if (bpf_map_lookup_elem(fd, &i, values.data()) != 0)
-      return make_error(errno, "cannot read drop counters");
-    for (const auto v : values) out[i] += v;
-  }
-  return out;
+  return read_percpu_counters<PP_DROP_CNT_MAX>(bpf_map__fd(skel_->skel->maps.pp_drop_counters), ncpu_);
 }
 
 int DropTracker::prog_fd() const {
