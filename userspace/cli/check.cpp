@@ -365,8 +365,8 @@ class CheckCommand final : public Command {
                   "that fail (SYNs without replies, unanswered echoes, kernel drops)");
     sub->add_option("--duration", duration_s_, "--passive: seconds to watch (0.5-86400)")
         ->capture_default_str();
-    sub->add_option("--output,-o", format_, "table or json")->capture_default_str();
-    sub->add_option("--ready-file", ready_file_, "Write 'ready' to this file once attached (for scripts)");
+    add_output_option(*sub, format_);
+    add_ready_file_option(*sub, ready_file_);
     attach_.add_to(*sub);
     return sub;
   }
@@ -422,8 +422,6 @@ class CheckCommand final : public Command {
     const auto in = [](double v, double lo, double hi) { return v >= lo && v <= hi; };
     if (proto_ != "icmp" && proto_ != "tcp" && proto_ != "udp")
       throw UserError(fmt::format("--proto must be icmp, tcp or udp (got '{}')", proto_));
-    if (format_ != "table" && format_ != "json")
-      throw UserError(fmt::format("--output must be table or json (got '{}')", format_));
     if (port_ < 0 || port_ > 65535) throw UserError(fmt::format("--port must be 1-65535 (got {})", port_));
     if (!in(count_, 1, 100)) throw UserError(fmt::format("--count must be 1-100 (got {})", count_));
     if (!in(interval_s_, 0.01, 10))

@@ -25,7 +25,7 @@ class DebugCommand final : public Command {
     dump_->add_option("--duration", duration_s_, "Seconds to observe")
         ->check(CLI::Range(0.0, 1e7))
         ->capture_default_str();
-    dump_->add_option("--ready-file", ready_file_, "Write 'ready' to this file once attached");
+    add_ready_file_option(*dump_, ready_file_);
     return sub;
   }
 
@@ -33,10 +33,7 @@ class DebugCommand final : public Command {
     const StopOnSignal stop;
     auto session = start_session(attach_);
     write_ready_file(ready_file_, *session);
-    if (auto r = session->wait(std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000)), stop.flag());
-        !r) {
-      throw UserError(r.error().to_string());
-    }
+    observe_for(*session, duration_s_, stop);
     auto& dp = session->loader().datapath();
     io.out << "# attached: " << session->loader().describe() << "\n";
     for (const auto& i : session->loader().interfaces()) {

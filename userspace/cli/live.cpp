@@ -147,4 +147,19 @@ void write_ready_file(const std::string& path, const loader::Session& session) {
   if (ec) throw UserError(fmt::format("cannot write --ready-file {}: {}", path, ec.message()));
 }
 
+void add_output_option(CLI::App& sub, std::string& format, const std::string& help) {
+  sub.add_option("--output,-o", format, help)->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+}
+
+void add_ready_file_option(CLI::App& sub, std::string& path) {
+  sub.add_option("--ready-file", path,
+                 "Write 'ready' to this file once podpath is watching (for scripts that start traffic then)");
+}
+
+void observe_for(loader::Session& session, double seconds, const StopOnSignal& stop) {
+  if (auto r = session.wait(std::chrono::milliseconds(static_cast<long>(seconds * 1000)), stop.flag()); !r) {
+    throw UserError(r.error().to_string());
+  }
+}
+
 }  // namespace podpath::cli

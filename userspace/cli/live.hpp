@@ -81,4 +81,12 @@ std::unique_ptr<loader::Session> start_session(const AttachFlags& flags);
 /// @brief Writes "ready\n" to `path` (atomically) once attached, for scripts and tests.
 void write_ready_file(const std::string& path, const loader::Session& session);
 
+/// @brief -o/--output, table or json; `help` says what the json holds where that matters.
+void add_output_option(CLI::App& sub, std::string& format, const std::string& help = "table or json");
+/// @brief --ready-file PATH, written by write_ready_file().
+void add_ready_file_option(CLI::App& sub, std::string& path);
+/// @brief Lets the session count for `seconds` (Ctrl-C ends it early); a read failure
+/// becomes UserError.
+void observe_for(loader::Session& session, double seconds, const StopOnSignal& stop);
+
 }  // namespace podpath::cli

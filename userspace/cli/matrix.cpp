@@ -25,10 +25,8 @@ class MatrixCommand final : public Command {
     sub->add_option("--duration", duration_s_, "Seconds to count (Ctrl-C prints early)")
         ->check(CLI::Range(0.1, 1e7))
         ->capture_default_str();
-    sub->add_option("--output,-o", format_, "table or json")
-        ->check(CLI::IsMember({"table", "json"}))
-        ->capture_default_str();
-    sub->add_option("--ready-file", ready_file_, "Write 'ready' to this file once attached");
+    add_output_option(*sub, format_);
+    add_ready_file_option(*sub, ready_file_);
     return sub;
   }
 
@@ -36,10 +34,7 @@ class MatrixCommand final : public Command {
     const StopOnSignal stop;
     auto session = start_session(attach_);
     write_ready_file(ready_file_, *session);
-    if (auto r = session->wait(std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000)), stop.flag());
-        !r) {
-      throw UserError(r.error().to_string());
-    }
+    observe_for(*session, duration_s_, stop);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     const auto rows = output::matrix_rows(session->matrix(), session->cidrs());
     if (format_ == "json") {

@@ -39,10 +39,8 @@ class PathsCommand final : public Command {
     sub->add_option("--duration", duration_s_, "Seconds to observe before printing (Ctrl-C prints early)")
         ->check(CLI::Range(0.1, 1e7))
         ->capture_default_str();
-    sub->add_option("--output,-o", format_, "table or json")
-        ->check(CLI::IsMember({"table", "json"}))
-        ->capture_default_str();
-    sub->add_option("--ready-file", ready_file_, "Write 'ready' to this file once attached");
+    add_output_option(*sub, format_);
+    add_ready_file_option(*sub, ready_file_);
     return sub;
   }
 
@@ -58,10 +56,7 @@ class PathsCommand final : public Command {
     }
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     write_ready_file(ready_file_, *session);
-    if (auto r = session->wait(std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000)), stop.flag());
-        !r) {
-      throw UserError(r.error().to_string());
-    }
+    observe_for(*session, duration_s_, stop);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     auto views = filter.apply(
         output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "cli/command.hpp"
+#include "cli/live.hpp"
 #include "inventory/source.hpp"
 #include "output/pods_view.hpp"
 #include "output/terminal.hpp"
@@ -36,24 +37,16 @@ class PodsCommand final : public Command {
         "node's pod CIDR. Every pod IP should fall inside its node's CIDR; only the 4th octet varies\n"
         "(highlighted on a terminal). Pods come from --inventory, --lab, the lab that is up, or, with\n"
         "no lab, from this node itself (pod bridge cbr0/cni0 and host-local IPAM state).");
-    auto* inv =
-        sub->add_option("--inventory", inventory_, "Read this lab inventory file (docs/inventory.md)");
-    auto* lab =
-        sub->add_option("--lab", lab_, "Use the running lab with this name (scripts/lab up --name NAME)");
-    inv->excludes(lab);
+    cluster_.add_to(*sub);
     sub->add_option("--node", node_, "Only pods scheduled on this node");
     sub->add_option("--bridge", bridge_,
                     "Without a lab: the pod bridge to discover from (default: cbr0, then cni0)");
-    sub->add_option("--output,-o", format_, "Output format: table or json")
-        ->check(CLI::IsMember({"table", "json"}))
-        ->capture_default_str();
+    add_output_option(*sub, format_, "Output format: table or json");
     return sub;
   }
 
   int run(Io& io) override {
-    inventory::ClusterSourceOptions source;
-    if (!inventory_.empty()) source.inventory_file = inventory_;
-    if (!lab_.empty()) source.lab = lab_;
+    inventory::ClusterSourceOptions source = cluster_.source();
     if (!bridge_.empty()) source.local.bridge = bridge_;
     auto loaded = inventory::load_cluster(source);
     if (!loaded) throw UserError(loaded.error().to_string());
@@ -73,8 +66,7 @@ class PodsCommand final : public Command {
   }
 
  private:
-  std::string inventory_;
-  std::string lab_;
+  ClusterFlags cluster_;
   std::string node_;
   std::string bridge_;
   std::string format_ = "table";

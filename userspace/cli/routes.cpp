@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli/command.hpp"
+#include "cli/live.hpp"
 #include "inventory/cidrs.hpp"
 #include "inventory/source.hpp"
 #include "net/netns.hpp"
@@ -38,24 +39,16 @@ class RoutesCommand final : public Command {
         "namespace) in `route -n` columns, with what every destination is: this node's pods, another\n"
         "node's pods, the underlay, the gateway, docker0. In a lab the gateway's table follows the nodes'.\n"
         "Without a lab: this host's table and what local discovery finds (pod bridge, uplink).");
-    auto* inv =
-        sub->add_option("--inventory", inventory_, "Read this lab inventory file (docs/inventory.md)");
-    auto* lab =
-        sub->add_option("--lab", lab_, "Use the running lab with this name (scripts/lab up --name NAME)");
-    inv->excludes(lab);
+    cluster_.add_to(*sub);
     sub->add_option("--node", node_, "Only this node (or the gateway, by its name)");
     sub->add_option("--bridge", bridge_,
                     "Without a lab: the pod bridge to discover from (default: cbr0, then cni0)");
-    sub->add_option("--output,-o", format_, "Output format: table (route -n, IPv4) or json (IPv4 and IPv6)")
-        ->check(CLI::IsMember({"table", "json"}))
-        ->capture_default_str();
+    add_output_option(*sub, format_, "Output format: table (route -n, IPv4) or json (IPv4 and IPv6)");
     return sub;
   }
 
   int run(Io& io) override {
-    inventory::ClusterSourceOptions source;
-    if (!inventory_.empty()) source.inventory_file = inventory_;
-    if (!lab_.empty()) source.lab = lab_;
+    inventory::ClusterSourceOptions source = cluster_.source();
     if (!bridge_.empty()) source.local.bridge = bridge_;
     source.bare_host_on_discovery_failure = bridge_.empty();  // the host's table is still worth showing
     auto loaded = inventory::load_cluster(source);
@@ -129,8 +122,7 @@ class RoutesCommand final : public Command {
     return {name, gw.netns, nullptr, net::gateway_route_table(gw, cluster.underlay), "inventory"};
   }
 
-  std::string inventory_;
-  std::string lab_;
+  ClusterFlags cluster_;
   std::string node_;
   std::string bridge_;
   std::string format_ = "table";

@@ -177,11 +177,8 @@ class SharedIpCommand final : public Command {
         ->capture_default_str();
     sub->add_option("--cgroup", cgroup_,
                     "Cgroup to attach to (default: the lab's cgroup root, else the kubepods cgroup)");
-    sub->add_option("--output,-o", format_, "table or json")
-        ->check(CLI::IsMember({"table", "json"}))
-        ->capture_default_str();
-    sub->add_option("--ready-file", ready_file_,
-                    "Write 'ready' to this file once watching (for scripts that start traffic then)");
+    add_output_option(*sub, format_);
+    add_ready_file_option(*sub, ready_file_);
     return sub;
   }
 

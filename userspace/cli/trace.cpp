@@ -46,9 +46,7 @@ class TraceCommand final : public Command {
         sub->add_option("--duration", duration_s_, "Stop after this many seconds (default: until Ctrl-C)")
             ->check(CLI::Range(0.1, 1e7));
     sub->add_flag("--once", once_, "Print one refresh and exit")->excludes(duration);
-    sub->add_option("--output,-o", format_, "table or json (NDJSON: one object per refresh)")
-        ->check(CLI::IsMember({"table", "json"}))
-        ->capture_default_str();
+    add_output_option(*sub, format_, "table or json (NDJSON: one object per refresh)");
     sub->add_option("--sort", sort_, "Order flows by rate, packets or bytes")
         ->check(CLI::IsMember({"rate", "packets", "bytes"}))
         ->capture_default_str();
@@ -57,8 +55,7 @@ class TraceCommand final : public Command {
     sub->add_flag("--no-reply", no_reply_, "Hide the reply direction of each conversation");
     sub->add_flag("--no-containers", no_containers_,
                   "Do not attribute traffic to containers (skips the cgroup programs)");
-    sub->add_option("--ready-file", ready_file_,
-                    "Write 'ready' to this file once attached (for scripts that start traffic then)");
+    add_ready_file_option(*sub, ready_file_);
     return sub;
   }
 
