@@ -22,8 +22,7 @@ pp_flow_key to_abi(const model::FlowKey& key) {
   k.sport = key.sport;
   k.dport = key.dport;
   k.proto = key.proto;
-  k.flags =
-      static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (key.src.is_v4() ? 0 : PP_KEY_F_IPV6));
+  k.flags = static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (key.src.is_v4() ? 0 : PP_KEY_F_IPV6));
   return k;
 }
 

@@ -51,8 +51,7 @@ __u8 to_abi(CgroupNetnsMode mode) {
   return PP_CG_NETNS_NONE;
 }
 
-template <typename Skel>
-Result<std::unique_ptr<ObjectHandle>> open_and_load(const CgroupDatapathOptions& o) {
+template <typename Skel> Result<std::unique_ptr<ObjectHandle>> open_and_load(const CgroupDatapathOptions& o) {
   Skel* skel = SkelOps<Skel>::open();
   if (skel == nullptr) return make_error(errno, "cannot open the cgroup_flow BPF object");
   auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });

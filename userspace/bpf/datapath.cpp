@@ -48,7 +48,7 @@ template <> struct SkelOps<tc_flow_fixed> {
 
 template <typename Skel>
 Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, std::uint64_t netns_cookie,
-                                                       const ObjectHandle* share_maps_of) {
+                                                    const ObjectHandle* share_maps_of) {
   Skel* skel = SkelOps<Skel>::open();
   if (skel == nullptr) return make_error(errno, "cannot open the tc_flow BPF object");
   auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });

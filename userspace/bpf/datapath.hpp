@@ -121,9 +121,9 @@ class Datapath {
 
   DatapathOptions options_;
   int ncpu_ = 1;
-  std::vector<std::unique_ptr<ObjectHandle>> objects_;  // [0] owns the maps
-  std::map<std::uint64_t, std::size_t> object_by_netns_;   // Fixed mode
-  std::map<std::uint32_t, std::uint64_t> cookie_by_low_;   // pp_obs_point.netns -> cookie
+  std::vector<std::unique_ptr<ObjectHandle>> objects_;    // [0] owns the maps
+  std::map<std::uint64_t, std::size_t> object_by_netns_;  // Fixed mode
+  std::map<std::uint32_t, std::uint64_t> cookie_by_low_;  // pp_obs_point.netns -> cookie
 };
 
 /// @brief ABI <-> model conversions. `netns_cookie` is the full cookie for key.point.netns.
