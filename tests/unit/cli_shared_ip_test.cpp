@@ -8,29 +8,18 @@
 #include <fstream>
 #include <sstream>
 
-#include "cli/app.hpp"
+#include "../common/cli_run.hpp"
 
 namespace {
 
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Outcome run(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  podpath::cli::Io io{out, err};
-  const int code = podpath::cli::run(args, io);
-  return {code, out.str(), err.str()};
-}
+using podpath::testing::run_cli;
 
 const std::string kInventory = std::string(PODPATH_TEST_DATA) + "/lab_inventory.json";
 
 }  // namespace
 
 TEST(CliSharedIp, HelpIsWrittenForAnOperator) {
-  const auto r = run({"shared-ip", "--help"});
+  const auto r = run_cli({"shared-ip", "--help"});
   EXPECT_EQ(r.code, 0);
   for (const char* s :
        {"PASS", "FAIL", "no traffic seen", "--probe", "--all", "--duration", "--output", "Exit code"}) {
@@ -39,16 +28,16 @@ TEST(CliSharedIp, HelpIsWrittenForAnOperator) {
 }
 
 TEST(CliSharedIp, NeedsExactlyOnePodOrAll) {
-  auto r = run({"shared-ip", "--inventory", kInventory});
+  auto r = run_cli({"shared-ip", "--inventory", kInventory});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("name one POD"), std::string::npos) << r.err;
-  r = run({"shared-ip", "--inventory", kInventory, "--all", "db-0"});
+  r = run_cli({"shared-ip", "--inventory", kInventory, "--all", "db-0"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("name one POD"), std::string::npos) << r.err;
 }
 
 TEST(CliSharedIp, UnknownPodNamesThePodsThereAre) {
-  const auto r = run({"shared-ip", "--inventory", kInventory, "nosuch"});
+  const auto r = run_cli({"shared-ip", "--inventory", kInventory, "nosuch"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown pod 'nosuch' (pods: default/web-7d4b9-x2k4q, default/db-0)"),
             std::string::npos)
@@ -69,7 +58,7 @@ TEST(CliSharedIp, AmbiguousNameAsksForTheNamespace) {
     s.insert(s.find("\"pods\": [") + 9, pod);
     std::ofstream(path) << s;
   }
-  const auto r = run({"shared-ip", "--inventory", path.string(), "db-0"});
+  const auto r = run_cli({"shared-ip", "--inventory", path.string(), "db-0"});
   std::filesystem::remove(path);
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("pod name 'db-0' is ambiguous; use namespace/name: shop/db-0, default/db-0"),
@@ -78,7 +67,7 @@ TEST(CliSharedIp, AmbiguousNameAsksForTheNamespace) {
 }
 
 TEST(CliSharedIp, NoSuchLab) {
-  const auto r = run({"shared-ip", "--lab", "nolab9", "db-0"});
+  const auto r = run_cli({"shared-ip", "--lab", "nolab9", "db-0"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("no lab named 'nolab9' is up"), std::string::npos) << r.err;
 }
@@ -91,7 +80,7 @@ TEST(CliSharedIp, NotRootIsOneClearLine) {
   if (pid == 0) {
     close(fds[0]);
     if (geteuid() == 0 && (setgroups(0, nullptr) != 0 || setgid(65534) != 0 || setuid(65534) != 0)) _exit(99);
-    const auto r = run({"shared-ip", "--inventory", kInventory, "default/db-0"});
+    const auto r = run_cli({"shared-ip", "--inventory", kInventory, "default/db-0"});
     (void)!write(fds[1], r.err.data(), r.err.size());
     _exit(r.code);
   }
@@ -108,7 +97,7 @@ TEST(CliSharedIp, NotRootIsOneClearLine) {
 }
 
 TEST(CliSharedIp, BadOptionValues) {
-  EXPECT_EQ(run({"shared-ip", "--inventory", kInventory, "db-0", "--output", "yaml"}).code, 2);
-  EXPECT_EQ(run({"shared-ip", "--inventory", kInventory, "db-0", "--duration", "0"}).code, 2);
-  EXPECT_EQ(run({"shared-ip", "--inventory", kInventory, "db-0", "--probe-port", "70000"}).code, 2);
+  EXPECT_EQ(run_cli({"shared-ip", "--inventory", kInventory, "db-0", "--output", "yaml"}).code, 2);
+  EXPECT_EQ(run_cli({"shared-ip", "--inventory", kInventory, "db-0", "--duration", "0"}).code, 2);
+  EXPECT_EQ(run_cli({"shared-ip", "--inventory", kInventory, "db-0", "--probe-port", "70000"}).code, 2);
 }

@@ -1,34 +1,17 @@
 #include <gtest/gtest.h>
 
-#include <sstream>
+#include "../common/cli_run.hpp"
 
-#include "cli/app.hpp"
-
-namespace {
-
-struct Outcome {
-  int code;
-  std::string out;
-  std::string err;
-};
-
-Outcome run(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  podpath::cli::Io io{out, err};
-  const int code = podpath::cli::run(args, io);
-  return {code, out.str(), err.str()};
-}
-
-}  // namespace
+using podpath::testing::run_cli;
 
 TEST(Cli, VersionPrintsNameAndVersion) {
-  const auto r = run({"--version"});
+  const auto r = run_cli({"--version"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("podpath 0."), std::string::npos) << r.out;
 }
 
 TEST(Cli, HelpListsSubcommandsAndGlobalOptions) {
-  const auto r = run({"--help"});
+  const auto r = run_cli({"--help"});
   EXPECT_EQ(r.code, 0);
   EXPECT_NE(r.out.find("doctor"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--log-level"), std::string::npos);
@@ -36,19 +19,19 @@ TEST(Cli, HelpListsSubcommandsAndGlobalOptions) {
 }
 
 TEST(Cli, NoSubcommandIsAnError) {
-  const auto r = run({});
+  const auto r = run_cli({});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("subcommand"), std::string::npos) << r.err;
 }
 
 TEST(Cli, UnknownOptionIsOneClearLine) {
-  const auto r = run({"--frobnicate", "doctor"});
+  const auto r = run_cli({"--frobnicate", "doctor"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--frobnicate"), std::string::npos) << r.err;
 }
 
 TEST(Cli, BadLogLevelIsRejected) {
-  const auto r = run({"--log-level", "loud", "doctor"});
+  const auto r = run_cli({"--log-level", "loud", "doctor"});
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("loud"), std::string::npos) << r.err;
 }
@@ -64,7 +47,7 @@ TEST(Cli, VerbosityOverridesLogLevel) {
 }
 
 TEST(Cli, DoctorRunsAndReportsKernel) {
-  const auto r = run({"doctor"});
+  const auto r = run_cli({"doctor"});
   EXPECT_TRUE(r.code == 0 || r.code == 1) << r.err;
   EXPECT_NE(r.out.find("kernel BTF"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(r.code == 0 ? "ready" : "blocked"), std::string::npos) << r.out;
