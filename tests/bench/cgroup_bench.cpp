@@ -24,6 +24,8 @@
 #include <vector>
 
 #include "../common/frames.hpp"
+#include "../common/loopback.hpp"
+#include "bench_util.hpp"
 #include "bpf/cgroup_datapath.hpp"
 #include "bpf/test_run.hpp"
 #include "empty_cgroup_skb.skel.h"
@@ -34,56 +36,16 @@ using podpath::bpf::CgroupDatapathOptions;
 using podpath::bpf::CgroupNetnsMode;
 using podpath::testing::FrameBuilder;
 namespace t = podpath::testing;
+using namespace podpath::bench;
 
 namespace {
 
 constexpr std::uint32_t kRepeat = 1'000'000;
 constexpr std::uint32_t kNewEntries = 100'000;
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-FrameBuilder::Bytes tcp4(std::uint16_t sport) {
-  return FrameBuilder()
-      .eth(t::kEthIpv4)
-      .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20 + 64)
-      .tcp(sport, 5432, t::kTcpAck)
-      .payload(64)
-      .build();
-}
-
-FrameBuilder::Bytes udp6() {
-  return FrameBuilder()
-      .eth(t::kEthIpv6)
-      .ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8 + 64)
-      .udp(4000, 53, 64)
-      .payload(64)
-      .build();
-}
-
-double ns_per_packet(int prog, const FrameBuilder::Bytes& frame, std::uint32_t repeat) {
-  const auto r = podpath::bpf::test_run(prog, frame, repeat);
-  if (!r) {
-    std::fprintf(stderr, "test run failed: %s\n", r.error().to_string().c_str());
-    std::exit(1);
-  }
-  return r->duration_ns;
-}
-
 // Mean ns per packet when every packet is a new entry (ports randomised in the program, a
 // few ns included), warm caches: the first packet of each connection.
 double first_packet_ns(CgroupNetnsMode mode, const FrameBuilder::Bytes& frame);
-
-std::uint64_t map_memlock(int fd) {
-  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
-  }
-  return 0;
-}
 
 std::unique_ptr<CgroupDatapath> load(CgroupNetnsMode mode, std::uint32_t entries, bool unique = false) {
   CgroupDatapathOptions o;
@@ -126,22 +88,9 @@ double udp_pps(const std::filesystem::path& cgroup, double seconds) {
     close(fds[0]);
     double rate = 0;
     { std::ofstream(cgroup / "cgroup.procs") << "0\n"; }
-    if (unshare(CLONE_NEWNET) == 0) {
-      const int ctl = socket(AF_INET, SOCK_DGRAM, 0);
-      ifreq ifr{};
-      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-      ioctl(ctl, SIOCGIFFLAGS, &ifr);
-      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-      ioctl(ctl, SIOCSIFFLAGS, &ifr);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const int rx = socket(AF_INET, SOCK_DGRAM, 0);
-      bind(rx, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-      socklen_t len = sizeof(sa);
-      getsockname(rx, reinterpret_cast<sockaddr*>(&sa), &len);
-      const int tx = socket(AF_INET, SOCK_DGRAM, 0);
-      connect(tx, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    t::UdpLoopback lo;
+    if (unshare(CLONE_NEWNET) == 0 && t::open_udp_loopback(lo)) {
+      const int rx = lo.rx, tx = lo.tx;
       char buf[64 - 28] = {};
       char sink[64];
       std::uint64_t n = 0;

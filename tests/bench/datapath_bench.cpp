@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "../common/frames.hpp"
+#include "../common/netns_cookie.hpp"
+#include "bench_util.hpp"
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
 #include "bpf/test_run.hpp"
@@ -23,61 +25,12 @@ using podpath::bpf::DatapathOptions;
 using podpath::bpf::FlowMapKind;
 using podpath::testing::FrameBuilder;
 namespace t = podpath::testing;
+using namespace podpath::bench;
 
 namespace {
 
 constexpr std::uint32_t kRepeat = 1'000'000;
 constexpr std::uint32_t kNewFlows = 100'000;
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-FrameBuilder::Bytes tcp4(std::uint16_t sport, std::uint16_t dport) {
-  return FrameBuilder()
-      .eth(t::kEthIpv4)
-      .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20 + 64)
-      .tcp(sport, dport, t::kTcpAck)
-      .payload(64)
-      .build();
-}
-FrameBuilder::Bytes udp6() {
-  return FrameBuilder()
-      .eth(t::kEthIpv6)
-      .ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8 + 64)
-      .udp(4000, 53, 64)
-      .payload(64)
-      .build();
-}
-
-// Mean ns per run of `repeat` runs on one frame, as the kernel measures it.
-double ns_per_packet(int prog, const FrameBuilder::Bytes& frame, std::uint32_t repeat) {
-  const auto r = podpath::bpf::test_run(prog, frame, repeat);
-  if (!r) {
-    std::fprintf(stderr, "test run failed: %s\n", r.error().to_string().c_str());
-    std::exit(1);
-  }
-  return r->duration_ns;
-}
-
-std::uint64_t test_run_netns_cookie() {
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  std::uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len);
-  close(fd);
-  return cookie;
-}
-
-std::uint64_t map_memlock(int fd) {
-  std::ifstream in("/proc/self/fdinfo/" + std::to_string(fd));
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("memlock:", 0) == 0) return std::stoull(line.substr(8));
-  }
-  return 0;
-}
 
 // Mean ns per packet when every packet is a new flow (warm caches, repeat loop).
 // New flows in bursts of kBurst (each burst's events fit the default 256 KiB ring buffer),
@@ -101,7 +54,7 @@ double new_flow_ns(FlowMapKind kind, const FrameBuilder::Bytes& frame, bool pod_
     (void)(*dp)->set_cidrs(
         {{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, PP_CIDR_F_COUNTED_AT_SOURCE},
          {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, PP_CIDR_F_COUNTED_AT_SOURCE}});
-    (void)(*dp)->set_iface_role(test_run_netns_cookie(), 1, PP_ROLE_POD);
+    (void)(*dp)->set_iface_role(podpath::testing::current_netns_cookie(), 1, PP_ROLE_POD);
   }
   auto reader = podpath::bpf::EventReader::open(**dp, [](const auto&) {});
   if (!reader) {

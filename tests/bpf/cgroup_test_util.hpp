@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "../common/netns_cookie.hpp"
 #include "util/system.hpp"
 
 namespace podpath::testing {
@@ -34,19 +35,8 @@ inline std::uint64_t inode_of(const std::filesystem::path& p) {
   return ::stat(p.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
 }
 
-inline std::uint64_t socket_netns_cookie(int fd) {
-  std::uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len);
-  return cookie;
-}
-
-inline std::uint64_t current_netns_cookie() {
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  const std::uint64_t cookie = socket_netns_cookie(fd);
-  close(fd);
-  return cookie;
-}
+using podpath::testing::current_netns_cookie;
+using podpath::testing::socket_netns_cookie;
 
 struct CgTestRun {
   int err = 0;  // negative errno from the syscall

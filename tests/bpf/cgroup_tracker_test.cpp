@@ -17,6 +17,7 @@
 #include <fstream>
 #include <thread>
 
+#include "../common/loopback.hpp"
 #include "../common/require_root.hpp"
 #include "cgroup_test_util.hpp"
 #include "loader/container_tracker.hpp"
@@ -42,30 +43,16 @@ Sent send_one(const std::filesystem::path& cgroup) {
     close(fds[0]);
     Sent s;
     std::ofstream(cgroup / "cgroup.procs") << "0\n";
-    if (unshare(CLONE_NEWNET) == 0) {
-      const int ctl = socket(AF_INET, SOCK_DGRAM, 0);
-      ifreq ifr{};
-      std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
-      ioctl(ctl, SIOCGIFFLAGS, &ifr);
-      ifr.ifr_flags = static_cast<short>(ifr.ifr_flags | IFF_UP);
-      ioctl(ctl, SIOCSIFFLAGS, &ifr);
-      sockaddr_in sa{};
-      sa.sin_family = AF_INET;
-      sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      const int rx = socket(AF_INET, SOCK_DGRAM, 0);
-      bind(rx, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
-      socklen_t len = sizeof(sa);
-      getsockname(rx, reinterpret_cast<sockaddr*>(&sa), &len);
-      const int tx = socket(AF_INET, SOCK_DGRAM, 0);
-      connect(tx, reinterpret_cast<sockaddr*>(&sa), sizeof(sa));
+    podpath::testing::UdpLoopback lo;
+    if (unshare(CLONE_NEWNET) == 0 && podpath::testing::open_udp_loopback(lo)) {
       char b[8] = {};
-      if (send(tx, b, sizeof(b), 0) == 8 && recv(rx, b, sizeof(b), 0) == 8) s.ok = 1;
+      if (send(lo.tx, b, sizeof(b), 0) == 8 && recv(lo.rx, b, sizeof(b), 0) == 8) s.ok = 1;
       sockaddr_in me{};
-      len = sizeof(me);
-      getsockname(tx, reinterpret_cast<sockaddr*>(&me), &len);
+      socklen_t len = sizeof(me);
+      getsockname(lo.tx, reinterpret_cast<sockaddr*>(&me), &len);
       s.sport = ntohs(me.sin_port);
-      s.dport = ntohs(sa.sin_port);
-      s.netns_cookie = socket_netns_cookie(tx);
+      s.dport = ntohs(lo.dst.sin_port);
+      s.netns_cookie = socket_netns_cookie(lo.tx);
     }
     (void)!write(fds[1], &s, sizeof(s));
     _exit(0);

@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "../common/frames.hpp"
+#include "../common/netns_cookie.hpp"
 #include "../common/require_root.hpp"
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
@@ -26,14 +27,7 @@ namespace {
 constexpr int kTcActUnspec = -1;
 constexpr std::uint32_t kLoopbackIfindex = 1;  // test runs see the loopback device
 
-std::uint64_t current_netns_cookie() {
-  const int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  std::uint64_t cookie = 0;
-  socklen_t len = sizeof(cookie);
-  getsockopt(fd, SOL_SOCKET, 71 /* SO_NETNS_COOKIE */, &cookie, &len);
-  close(fd);
-  return cookie;
-}
+using podpath::testing::current_netns_cookie;
 
 IpAddress ip(const char* text) { return *IpAddress::parse(text); }
 
