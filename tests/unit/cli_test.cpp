@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <string>
+#include <vector>
+
 #include "../common/cli_run.hpp"
 
 using podpath::testing::run_cli;
@@ -16,6 +20,27 @@ TEST(Cli, HelpListsSubcommandsAndGlobalOptions) {
   EXPECT_NE(r.out.find("doctor"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("--log-level"), std::string::npos);
   EXPECT_NE(r.out.find("--verbose"), std::string::npos);
+}
+
+TEST(Cli, HelpListsEveryCommandOnOneLineThenSaysWhereToGoNext) {
+  const auto r = run_cli({"--help"});
+  const auto list = r.out.find("Subcommands:\n");
+  ASSERT_NE(list, std::string::npos) << r.out;
+  std::istringstream lines(r.out.substr(list + 13));
+  std::string line;
+  std::vector<std::string> names;
+  while (std::getline(lines, line) && !line.empty()) {
+    ASSERT_EQ(line.rfind("  ", 0), 0u) << line;
+    ASSERT_NE(line[2], ' ') << "a description continues on a second line: " << line;
+    names.push_back(line.substr(2, line.find(' ', 2) - 2));
+  }
+  EXPECT_EQ(names, (std::vector<std::string>{"trace", "paths", "check", "shared-ip", "matrix", "routes",
+                                             "pods", "doctor", "debug"}));
+  EXPECT_NE(r.out.find("Run 'podpath COMMAND --help'"), std::string::npos) << r.out;
+  // The whole description stays in the command's own help, without the top-level footer.
+  const auto trace = run_cli({"trace", "--help"});
+  EXPECT_NE(trace.out.find("every hop with the route that sent the packet there"), std::string::npos);
+  EXPECT_EQ(trace.out.find("Run 'podpath COMMAND --help'"), std::string::npos) << trace.out;
 }
 
 TEST(Cli, NoSubcommandIsAnError) {

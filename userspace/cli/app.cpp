@@ -7,6 +7,8 @@
 #include <algorithm>
 #include <iostream>
 #include <memory>
+#include <sstream>
+#include <string>
 
 #include "bpf/libbpf_log.hpp"
 #include "util/result.hpp"
@@ -22,6 +24,18 @@ constexpr const char* kDescription =
     "podpath: eBPF pod traffic tracer for Kubernetes.\n"
     "Counts pod-to-pod flows on the pod bridge (cbr0), every pod's veth and the node uplink,\n"
     "and shows the path each flow is routed along, hop by hop, with the route behind each hop.";
+
+/// In a list of subcommands, only the first line of each description: the whole text is
+/// what `podpath COMMAND --help` prints.
+class SummaryFormatter : public CLI::Formatter {
+ public:
+  std::string make_subcommand(const CLI::App* sub) const override {
+    const std::string& d = sub->get_description();
+    std::stringstream out;
+    CLI::detail::format_help(out, sub->get_display_name(true), d.substr(0, d.find('\n')), get_column_width());
+    return out.str();
+  }
+};
 
 void configure_logging(const GlobalOptions& options) {
   auto logger = spdlog::stderr_color_mt("podpath");
@@ -42,6 +56,7 @@ std::string effective_log_level(const GlobalOptions& options) {
 int run(const std::vector<std::string>& args, Io io) {
   CLI::App app{kDescription, "podpath"};
   app.set_version_flag("--version", std::string("podpath ") + PODPATH_VERSION);
+  app.formatter(std::make_shared<SummaryFormatter>());
   app.require_subcommand(1);
   app.fallthrough();
   GlobalOptions global;
@@ -53,6 +68,10 @@ int run(const std::vector<std::string>& args, Io io) {
   std::vector<std::unique_ptr<Command>> commands = all_commands();
   std::vector<std::pair<CLI::App*, Command*>> chosen;
   for (auto& c : commands) chosen.emplace_back(c->add_to(app), c.get());
+  // After the subcommands, so that they do not inherit it.
+  app.footer(
+      "Run 'podpath COMMAND --help' for what a command shows and its options.\n"
+      "First time? 'podpath doctor' checks this machine; scripts/demo runs podpath trace on a lab cluster.");
 
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());

@@ -15,10 +15,11 @@ namespace {
 class DebugCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& parent) override {
-    CLI::App* sub = parent.add_subcommand("debug", "Developer tools");
+    CLI::App* sub = parent.add_subcommand("debug", "Developer tools: raw kernel maps (debug dump)");
     sub->require_subcommand(1);
     dump_ = sub->add_subcommand(
-        "dump", "Attach like trace, observe for --duration seconds, then print the raw kernel maps:\n"
+        "dump", "Attach like trace, observe for --duration seconds, then print the raw kernel maps.\n"
+                "The maps: "
                 "attached interfaces, every flows-map entry (namespace cookie, ifindex, direction,\n"
                 "key, counters, CIDR ids), the CIDR matrix cells and every health counter.");
     attach_.add_to(*dump_);

@@ -17,8 +17,9 @@ class MatrixCommand final : public Command {
   CLI::App* add_to(CLI::App& parent) override {
     CLI::App* sub = parent.add_subcommand(
         "matrix",
-        "Count packets and bytes per (source CIDR, destination CIDR) — each node's pod CIDR, the underlay,\n"
-        "the service CIDR, docker0, other — during --duration seconds. Every packet is counted once, where\n"
+        "Count packets and bytes per (source CIDR, destination CIDR) for --duration seconds.\n"
+        "CIDRs: each node's pod CIDR, the underlay, the service CIDR, docker0, other. Every packet is "
+        "counted once, where\n"
         "it enters the observed network: when it leaves a pod (its veth), or when it arrives over an uplink\n"
         "from a CIDR whose pods podpath does not watch.");
     attach_.add_to(*sub);

@@ -26,9 +26,10 @@ class PathsCommand final : public Command {
   CLI::App* add_to(CLI::App& parent) override {
     CLI::App* sub = parent.add_subcommand(
         "paths",
-        "Show the hop-by-hop path of the flows that match, as observed during --duration seconds:\n"
-        "every interface the packets crossed on every node, the gateway between nodes, the route that\n"
-        "explains each hop, and hops that were expected but never saw the packets.\n"
+        "Show the hop-by-hop path of the flows that match, with the route behind each hop.\n"
+        "Observes for --duration seconds, then prints every interface the packets crossed on every node,\n"
+        "the gateway between nodes, the route that explains each hop, and hops that were expected but\n"
+        "never saw the packets.\n"
         "  podpath paths                      every flow\n"
         "  podpath paths web-7d4b9-x2k4q      flows from or to a pod (or an IP)\n"
         "  podpath paths web-7d4b9-x2k4q db-0 flows between two pods/IPs, either direction");

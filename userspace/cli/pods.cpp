@@ -33,8 +33,9 @@ class PodsCommand final : public Command {
   CLI::App* add_to(CLI::App& parent) override {
     CLI::App* sub = parent.add_subcommand(
         "pods",
-        "List pods like `kubectl get po -o wide`: namespace, name, running containers, IP, node and the\n"
-        "node's pod CIDR. Every pod IP should fall inside its node's CIDR; only the 4th octet varies\n"
+        "List pods like `kubectl get po -o wide`, with each node's pod CIDR next to the pod IP.\n"
+        "Columns: namespace, name, running containers, IP, node and the node's pod CIDR. Every pod IP should "
+        "fall inside its node's CIDR; only the 4th octet varies\n"
         "(highlighted on a terminal). Pods come from --inventory, --lab, the lab that is up, or, with\n"
         "no lab, from this node itself (pod bridge cbr0/cni0 and host-local IPAM state).");
     cluster_.add_to(*sub);

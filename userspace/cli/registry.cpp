@@ -8,12 +8,12 @@ std::vector<std::unique_ptr<Command>> all_commands() {
   commands.push_back(make_trace_command());
   commands.push_back(make_paths_command());
   commands.push_back(make_check_command());
+  commands.push_back(make_shared_ip_command());
   commands.push_back(make_matrix_command());
-  commands.push_back(make_doctor_command());
-  commands.push_back(make_debug_command());
   commands.push_back(make_routes_command());
   commands.push_back(make_pods_command());
-  commands.push_back(make_shared_ip_command());
+  commands.push_back(make_doctor_command());
+  commands.push_back(make_debug_command());
   return commands;
 }
 

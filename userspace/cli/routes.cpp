@@ -35,9 +35,10 @@ class RoutesCommand final : public Command {
   CLI::App* add_to(CLI::App& parent) override {
     CLI::App* sub = parent.add_subcommand(
         "routes",
-        "Show each node's routing table (main table, read live by netlink inside the node's network\n"
-        "namespace) in `route -n` columns, with what every destination is: this node's pods, another\n"
-        "node's pods, the underlay, the gateway, docker0. In a lab the gateway's table follows the nodes'.\n"
+        "Show each node's routing table in `route -n` columns, each destination with what owns it.\n"
+        "The main table is read live by netlink inside the node's network namespace; every destination is\n"
+        "labelled: this node's pods, another node's pods, the underlay, the gateway, docker0. In a lab the "
+        "gateway's table follows the nodes'.\n"
         "Without a lab: this host's table and what local discovery finds (pod bridge, uplink).");
     cluster_.add_to(*sub);
     sub->add_option("--node", node_, "Only this node (or the gateway, by its name)");

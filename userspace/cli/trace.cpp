@@ -31,8 +31,9 @@ class TraceCommand final : public Command {
   CLI::App* add_to(CLI::App& parent) override {
     CLI::App* sub = parent.add_subcommand(
         "trace",
-        "Watch pod-to-pod flows live, each with the path it is routed along: pod veth -> cbr0 -> eth0 ->\n"
-        "gateway -> node -> cbr0 -> veth -> pod, every hop with the route that sent the packet there.\n"
+        "Watch pod-to-pod flows live, each with its routed path, hop by hop.\n"
+        "Every flow shows the path it is routed along: pod veth -> cbr0 -> eth0 -> gateway -> node ->\n"
+        "cbr0 -> veth -> pod, every hop with the route that sent the packet there.\n"
         "Attaches to the pod bridge, every pod veth and the uplink of each node (in a lab: every node's\n"
         "network namespace; on a node: the host's), follows pods that come and go, and detaches on exit.\n"
         "Refreshes every second; without a terminal it prints plain snapshots; --output json streams\n"
