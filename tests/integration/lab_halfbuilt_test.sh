@@ -10,76 +10,32 @@
 set -euo pipefail
 
 ROOT=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-LAB=$ROOT/scripts/lab
+# shellcheck source=tests/integration/lib.sh
+source "$ROOT/tests/integration/lib.sh"
 P=lh
 
-# Skip (77) when the environment cannot run the lab; PODPATH_NO_SKIP=1 turns that into a failure.
-skip() {
-  echo "SKIP: $*"
-  if [[ ${PODPATH_NO_SKIP:-0} == 1 ]]; then exit 1; fi
-  exit 77
-}
-[[ $(id -u) -eq 0 ]] || skip "lab_halfbuilt_test needs root (network namespaces, cgroups)"
-for t in ip jq nsenter unshare flock; do
-  command -v "$t" >/dev/null || skip "'$t' missing (run scripts/install-deps)"
-done
-for p in bridge host-local loopback; do
-  [[ -x /usr/lib/cni/$p ]] || skip "CNI plugin $p missing (Debian package containernetworking-plugins)"
-done
-
-TMP=$(mktemp -d)
+require_root_and_lab_tools
+require_cni_plugins
+LAB_NAMES=("$P")
 UP_PID=""
-cleanup() {
-  local rc=$?
-  if [[ -n $UP_PID ]]; then kill -KILL "$UP_PID" 2>/dev/null || true; fi
-  "$LAB" down --name "$P" >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+# The 'up' this test starts in the background must not outlive it.
+kill_up() { if [[ -n $UP_PID ]]; then kill -KILL "$UP_PID" 2>/dev/null || true; fi; }
+register_cleanup kill_up
 
-FAILS=0
-exec 3>&1
-pass() { printf 'ok    %s\n' "$*" >&3; }
-fail() { printf 'FAIL  %s\n' "$*" >&3; FAILS=$(( FAILS + 1 )); }
-check() {
-  local d=$1
-  shift
-  if "$@"; then pass "$d"; else fail "$d"; fi
-}
-phase() { printf '\n== %s\n' "$*"; }
-
-cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-lab_netns() { ip netns list | awk '{ print $1 }' | grep -E "^$P-(gw|node[0-9]+|pod-.*)$" || true; }
-lab_traces() {
-  lab_netns
-  if [[ -n $cg2 && -e $cg2/podpath-lab.$P ]]; then echo "cgroup $cg2/podpath-lab.$P"; fi
-  if [[ -e /run/podpath-lab/$P ]]; then echo "data dir /run/podpath-lab/$P"; fi
-  if [[ -e /run/podpath-lab/$P.lock ]]; then echo "lock /run/podpath-lab/$P.lock"; fi
-  local d
-  for d in /proc/[0-9]*; do
-    if [[ $( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) == *"podpath-lab=$P "* ]]; then
-      echo "process ${d#/proc/}"
-    fi
-  done
-}
-nothing_left() { [[ -z $(lab_traces) ]]; }
 count_pod_cgroups() {
   find "$cg2/podpath-lab.$P/kubepods/besteffort" -mindepth 1 -maxdepth 1 -type d -name 'pod*' 2>/dev/null | wc -l
 }
 
 phase "0. clean slate"
 "$LAB" down --name "$P" >/dev/null
-check "no traces of lab $P" nothing_left
+check "no traces of lab $P" nothing_left "$P"
 
 phase "1. start 'up' (3 nodes x 8 pods) and SIGKILL it midway"
 "$LAB" up --name "$P" --nodes 3 --pods-per-node 8 >"$TMP/up1.out" 2>&1 &
 UP_PID=$!
 started=0
 for (( i = 0; i < 1200; i++ )); do     # up to 60 s
-  if (( $(lab_netns | grep -c -- "-pod-" || true) >= 3 )); then started=1; break; fi
+  if (( $(lab_netns "$P" | grep -c -- "-pod-" || true) >= 3 )); then started=1; break; fi
   kill -0 "$UP_PID" 2>/dev/null || break
   sleep 0.05
 done
@@ -89,13 +45,13 @@ rc=0; { wait "$UP_PID"; } 2>/dev/null || rc=$?
 UP_PID=""
 check "up was killed by SIGKILL (exit $rc)" test "$rc" = 137
 sleep 0.5
-check "the killed up left a half-built lab: $(lab_netns | wc -l) namespace(s), $(count_pod_cgroups) pod cgroup(s)" \
-  test "$(lab_netns | wc -l)" -gt 0
+check "the killed up left a half-built lab: $(lab_netns "$P" | wc -l) namespace(s), $(count_pod_cgroups) pod cgroup(s)" \
+  test "$(lab_netns "$P" | wc -l)" -gt 0
 check "there is no inventory (the lab is not 'up')" test ! -e "/run/podpath-lab/$P/inventory.json"
 rc=0; "$LAB" status --name "$P" >/dev/null 2>"$TMP/status.err" || rc=$?
 check "status says not up and points at the remains (exit $rc: $(cat "$TMP/status.err"))" \
   bash -c "[[ $rc != 0 ]] && grep -q 'remains' '$TMP/status.err'"
-mapfile -t OLD_INODES < <(for ns in $(lab_netns); do stat -L -c %i "/run/netns/$ns"; done)
+mapfile -t OLD_INODES < <(for ns in $(lab_netns "$P"); do stat -L -c %i "/run/netns/$ns"; done)
 
 phase "2. the next 'up' cleans the remains and succeeds"
 t0=$EPOCHREALTIME
@@ -106,11 +62,11 @@ else
 fi
 cat "$TMP/up2.out"
 check "up said it removed the remains" grep -q 'found remains of an unfinished lab' "$TMP/up2.out"
-check "exactly the new lab exists: 7 namespaces (gw, 2 nodes, 4 pods)" test "$(lab_netns | wc -l)" = 7
+check "exactly the new lab exists: 7 namespaces (gw, 2 nodes, 4 pods)" test "$(lab_netns "$P" | wc -l)" = 7
 check "exactly 4 pod cgroups" test "$(count_pod_cgroups)" = 4
 # Namespace inode numbers are reused as soon as a namespace is freed, so an old number that
 # now belongs to one of the new lab's namespaces proves the old namespace is gone.
-mapfile -t NEW_INODES < <(for ns in $(lab_netns); do stat -L -c %i "/run/netns/$ns"; done)
+mapfile -t NEW_INODES < <(for ns in $(lab_netns "$P"); do stat -L -c %i "/run/netns/$ns"; done)
 check "none of the old namespaces is still held by a process" bash -c "
   for f in /proc/[0-9]*/ns/net; do
     l=\$(readlink \$f 2>/dev/null) || continue
@@ -128,10 +84,10 @@ dst=$(jq -r '.pods[3].ip' "$INV")
 check "cross-node ping $src -> $dst" "$LAB" exec --name "$P" "$src" -- ping -n -q -c 1 -W 2 "$dst" >/dev/null
 
 phase "3. down leaves nothing behind"
-mapfile -t INODES < <(for ns in $(lab_netns); do stat -L -c %i "/run/netns/$ns"; done)
+mapfile -t INODES < <(for ns in $(lab_netns "$P"); do stat -L -c %i "/run/netns/$ns"; done)
 check "scripts/lab down --name $P" "$LAB" down --name "$P"
-check "no namespace, cgroup, data dir, lock file or container process left" nothing_left
-lab_traces
+check "no namespace, cgroup, data dir, lock file or container process left" nothing_left "$P"
+lab_traces "$P"
 check "no process holds one of the lab's network namespaces" bash -c "
   for f in /proc/[0-9]*/ns/net; do
     l=\$(readlink \$f 2>/dev/null) || continue
@@ -139,8 +95,4 @@ check "no process holds one of the lab's network namespaces" bash -c "
   done"
 
 echo
-if (( FAILS )); then
-  echo "lab_halfbuilt_test: $FAILS check(s) FAILED"
-  exit 1
-fi
-echo "lab_halfbuilt_test: all checks passed"
+finish lab_halfbuilt_test

@@ -9,68 +9,18 @@
 set -euo pipefail
 
 ROOT=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-LAB=$ROOT/scripts/lab
+# shellcheck source=tests/integration/lib.sh
+source "$ROOT/tests/integration/lib.sh"
 P=lt        # main lab
 P2=lt2      # a second lab, to show that two labs coexist
 PX=lx       # labs that must fail to come up
 
-# Skip (77) when the environment cannot run the lab; PODPATH_NO_SKIP=1 turns that into a failure.
-skip() {
-  echo "SKIP: $*"
-  if [[ ${PODPATH_NO_SKIP:-0} == 1 ]]; then exit 1; fi
-  exit 77
-}
-[[ $(id -u) -eq 0 ]] || skip "lab_test needs root (network namespaces, cgroups)"
-for t in ip route jq socat ping nsenter unshare flock; do
-  command -v "$t" >/dev/null || skip "'$t' missing (run scripts/install-deps)"
-done
-for p in bridge host-local loopback; do
-  [[ -x /usr/lib/cni/$p ]] || skip "CNI plugin $p missing (Debian package containernetworking-plugins)"
-done
+require_root_and_lab_tools route socat ping
+require_cni_plugins
+LAB_NAMES=("$P" "$P2" "$PX")
+register_cleanup
 
-TMP=$(mktemp -d)
-cleanup() {
-  local rc=$?
-  "$LAB" down --name "$P" >/dev/null 2>&1 || true
-  "$LAB" down --name "$P2" >/dev/null 2>&1 || true
-  "$LAB" down --name "$PX" >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-FAILS=0
-exec 3>&1   # results go to fd 3, so that a check's command may redirect its own output
-pass() { printf 'ok    %s\n' "$*" >&3; }
-fail() { printf 'FAIL  %s\n' "$*" >&3; FAILS=$(( FAILS + 1 )); }
-# check DESCRIPTION COMMAND...: run COMMAND, pass if it succeeds.
-check() {
-  local d=$1
-  shift
-  if "$@"; then pass "$d"; else fail "$d"; fi
-}
-phase() { printf '\n== %s\n' "$*"; }
 norm() { tr -s ' \t' ' ' | sed 's/ $//'; }
-
-# What exists of a lab, by name (namespaces, cgroup dir, data dir).
-cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
-lab_traces() {
-  local p=$1
-  ip netns list | awk '{ print $1 }' | grep -E "^$p-(gw|node[0-9]+|pod-.*)$" || true
-  if [[ -n $cg2 && -e $cg2/podpath-lab.$p ]]; then echo "cgroup $cg2/podpath-lab.$p"; fi
-  if [[ -e /run/podpath-lab/$p ]]; then echo "data dir /run/podpath-lab/$p"; fi
-  if [[ -e /run/podpath-lab/$p.lock ]]; then echo "lock /run/podpath-lab/$p.lock"; fi
-  # live (non-zombie) init/shim processes of this lab's containers
-  local d
-  for d in /proc/[0-9]*; do
-    if [[ $( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) == *"podpath-lab=$p "* ]]; then
-      echo "process ${d#/proc/}"
-    fi
-  done
-}
-nothing_left() { [[ -z $(lab_traces "$1") ]]; }
 
 # The root network namespace must never be touched by the lab.
 root_net_state() {
@@ -84,7 +34,7 @@ phase "0. clean slate"
 "$LAB" down --name "$P" >/dev/null
 "$LAB" down --name "$P2" >/dev/null
 "$LAB" down --name "$PX" >/dev/null
-check "no traces of labs $P, $P2, $PX" nothing_left "$P"
+check "no traces of labs $P, $P2, $PX" eval "nothing_left $P && nothing_left $P2 && nothing_left $PX"
 root_net_state >"$TMP/root.before"
 
 phase "1. lab up (2 nodes x 2 pods x 2 containers)"
@@ -332,8 +282,4 @@ check "the root network namespace is unchanged" diff <(root_net_state) "$TMP/roo
 check "down again succeeds (nothing to remove)" "$LAB" down --name "$P"
 
 echo
-if (( FAILS )); then
-  echo "lab_test: $FAILS check(s) FAILED"
-  exit 1
-fi
-echo "lab_test: all checks passed"
+finish lab_test

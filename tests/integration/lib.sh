@@ -2,6 +2,19 @@
 #   - exits 0 pass, 1 fail, 77 skipped (not root); PODPATH_NO_SKIP=1 turns a skip into a failure
 #   - uses its own lab name and cleans up on any exit (register_cleanup)
 #   - synchronises on ready files, not sleeps
+#
+# A test sets ROOT (from $1 or its own folder), sources this file, then:
+#   require_root_and_tools [TOOL...]      tests of the podpath binary: root, ip tc jq ping nsenter,
+#                                         TOOL..., and the binary ($PODPATH_BIN or the build's)
+#   require_root_and_lab_tools [TOOL...]  tests of scripts/lab alone: root, ip jq nsenter unshare
+#                                         flock and TOOL...; no podpath binary needed
+#   require_cni_plugins                   the CNI plugins scripts/lab uses (/usr/lib/cni)
+#   register_cleanup [FUNCTION]           on any exit: FUNCTION (if given), then kill
+#                                         PODPATH_PIDS, 'scripts/lab down' every LAB_NAMES entry
+#                                         (lab_up adds to it; add labs made otherwise), rm $TMP;
+#                                         it creates $TMP, the test's scratch directory
+# Lab state: $cg2 (the cgroup v2 mount), lab_netns / lab_traces / nothing_left PREFIX.
+# Results: check, check_eq, pass, fail, phase, finish [NAME].
 # shellcheck shell=bash
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -14,19 +27,39 @@ skip() {
   exit 77
 }
 
-require_root_and_tools() {
-  [[ $(id -u) -eq 0 ]] || skip "needs root (BPF, network namespaces, cgroups)"
-  local t
-  for t in ip tc jq ping nsenter "$@"; do
+# require_root_for WHY TOOL...: skip unless root and every TOOL is on PATH.
+require_root_for() {
+  local why=$1 t
+  shift
+  [[ $(id -u) -eq 0 ]] || skip "needs root ($why)"
+  for t in "$@"; do
     command -v "$t" >/dev/null || skip "'$t' missing (run scripts/install-deps)"
   done
+}
+# shellcheck disable=SC2120  # the arguments are optional
+require_root_and_tools() {
+  require_root_for "BPF, network namespaces, cgroups" ip tc jq ping nsenter "$@"
   [[ -x $PODPATH ]] || { echo "FAIL: podpath binary not found at $PODPATH (build first)"; exit 1; }
+}
+# shellcheck disable=SC2120  # the arguments are optional
+require_root_and_lab_tools() {
+  require_root_for "network namespaces, cgroups" ip jq nsenter unshare flock "$@"
+}
+require_cni_plugins() {
+  local p missing=()
+  for p in bridge host-local loopback; do
+    [[ -x /usr/lib/cni/$p ]] || missing+=("$p")
+  done
+  if [[ ${#missing[@]} -gt 0 ]]; then
+    skip "CNI plugin(s) ${missing[*]} missing from /usr/lib/cni (Debian package containernetworking-plugins)"
+  fi
 }
 
 FAILS=0
-exec 3>&1
+exec 3>&1 # results go to fd 3, so that a check's command may redirect its own output
 pass() { printf 'ok    %s\n' "$*" >&3; }
 fail() { printf 'FAIL  %s\n' "$*" >&3; FAILS=$((FAILS + 1)); }
+# check DESCRIPTION COMMAND...: run COMMAND, pass if it succeeds.
 check() {
   local d=$1
   shift
@@ -37,19 +70,23 @@ check_eq() {
   if [[ "$2" == "$3" ]]; then pass "$1 ($3)"; else fail "$1: expected '$2', got '$3'"; fi
 }
 phase() { printf '\n== %s\n' "$*"; }
+# finish [NAME]: the verdict line (prefixed "NAME: "), exit 1 if a check failed.
+# shellcheck disable=SC2120  # the arguments are optional
 finish() {
   if [[ $FAILS -gt 0 ]]; then
-    echo "$FAILS check(s) failed"
+    echo "${1:+$1: }$FAILS check(s) failed"
     exit 1
   fi
-  echo "all checks passed"
+  echo "${1:+$1: }all checks passed"
 }
 
-# Background podpath processes started by start_podpath; killed by the cleanup.
+# Background processes (start_podpath adds podpath; a test may add its own); the cleanup
+# sends them SIGTERM and waits.
 PODPATH_PIDS=()
-TMP=$(mktemp -d)
 LAB_NAMES=()
+CLEANUP_HOOK=""
 cleanup_common() {
+  if [[ -n $CLEANUP_HOOK ]]; then "$CLEANUP_HOOK" || true; fi
   local pid
   for pid in "${PODPATH_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${PODPATH_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
@@ -57,7 +94,12 @@ cleanup_common() {
   for n in "${LAB_NAMES[@]}"; do "$LAB" down --name "$n" >/dev/null 2>&1 || true; done
   rm -rf "$TMP"
 }
+# register_cleanup [FUNCTION] also makes $TMP (after the require_* checks, so a skip leaves
+# no temporary directory behind).
+# shellcheck disable=SC2120  # the arguments are optional
 register_cleanup() {
+  CLEANUP_HOOK=${1:-}
+  TMP=$(mktemp -d)
   # shellcheck disable=SC2154  # rc is assigned inside the trap string
   trap 'rc=$?; cleanup_common; exit $rc' EXIT
   trap 'exit 130' INT
@@ -74,6 +116,25 @@ lab_up() {
     exit 1
   }
 }
+
+# What exists of a lab, by name: its namespaces, cgroup dir, data dir, lock file and live
+# (non-zombie) init/shim processes of its containers. The cgroup v2 mount is looked up, not
+# assumed.
+cg2=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+lab_netns() { ip netns list | awk '{ print $1 }' | grep -E "^$1-(gw|node[0-9]+|pod-.*)$" || true; }
+lab_traces() {
+  local p=$1 d
+  lab_netns "$p"
+  if [[ -n $cg2 && -e $cg2/podpath-lab.$p ]]; then echo "cgroup $cg2/podpath-lab.$p"; fi
+  if [[ -e /run/podpath-lab/$p ]]; then echo "data dir /run/podpath-lab/$p"; fi
+  if [[ -e /run/podpath-lab/$p.lock ]]; then echo "lock /run/podpath-lab/$p.lock"; fi
+  for d in /proc/[0-9]*; do
+    if [[ $( { tr '\0' ' ' <"$d/cmdline"; } 2>/dev/null) == *"podpath-lab=$p "* ]]; then
+      echo "process ${d#/proc/}"
+    fi
+  done
+}
+nothing_left() { [[ -z $(lab_traces "$1") ]]; }
 
 inventory_of() { echo "/run/podpath-lab/$1/inventory.json"; }
 # pod_field LAB NODE INDEX FIELD: a field of the INDEX-th pod (0-based) on NODE.

@@ -17,61 +17,16 @@
 set -euo pipefail
 
 ROOT=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
-LAB=$ROOT/scripts/lab
-PODPATH=${PODPATH_BIN:-$ROOT/build/userspace/podpath}
+# shellcheck source=tests/integration/lib.sh
+source "$ROOT/tests/integration/lib.sh"
 P=sit
 PORT=8080
 
-skip() {
-  echo "SKIP: $*"
-  if [[ ${PODPATH_NO_SKIP:-0} == 1 ]]; then exit 1; fi
-  exit 77
-}
-[[ $(id -u) -eq 0 ]] || skip "shared_ip_test needs root (BPF, network namespaces, cgroups)"
-for t in ip jq socat nsenter unshare flock bpftool; do
-  command -v "$t" >/dev/null || skip "'$t' missing (run scripts/install-deps)"
-done
-for p in bridge host-local loopback; do
-  [[ -x /usr/lib/cni/$p ]] || skip "CNI plugin $p missing (Debian package containernetworking-plugins)"
-done
-[[ -x $PODPATH ]] || { echo "FAIL: podpath binary not found at $PODPATH (build first, or set PODPATH_BIN)"; exit 1; }
-
-TMP=$(mktemp -d)
-BG=()   # background processes this test started (podpath, echo server)
-cleanup() {
-  local rc=$? pid
-  for pid in "${BG[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${BG[@]}"; do wait "$pid" 2>/dev/null || true; done
-  "$LAB" down --name "$P" >/dev/null 2>&1 || true
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-FAILS=0
-exec 3>&1
-pass() { printf 'ok    %s\n' "$*" >&3; }
-fail() { printf 'FAIL  %s\n' "$*" >&3; FAILS=$(( FAILS + 1 )); }
-check() {
-  local d=$1
-  shift
-  if "$@"; then pass "$d"; else fail "$d"; fi
-}
-phase() { printf '\n== %s\n' "$*"; }
+require_root_and_tools socat unshare flock bpftool
+require_cni_plugins
+register_cleanup   # kills PODPATH_PIDS: the background processes this test started (podpath, echo server)
 
 no_podpath_programs() { ! bpftool prog list 2>/dev/null | grep -qE 'name pp_cg_(ingress|egress)'; }
-
-# wait_for_file FILE: the ready file podpath writes once its programs are attached.
-wait_for_file() {
-  local n
-  for (( n = 0; n < 300; n++ )); do
-    if [[ -s $1 ]]; then return 0; fi
-    sleep 0.1
-  done
-  return 1
-}
 
 # TCP segments sent in a network namespace so far (TcpOutSegs + TcpRetransSegs).
 tcp_out_segs() {
@@ -108,8 +63,7 @@ phase "0. clean slate"
 check "no podpath cgroup programs are loaded" no_podpath_programs
 
 phase "1. lab $P: 2 nodes x 1 pod x 3 containers, plus two pods broken on purpose"
-"$LAB" up --name "$P" --nodes 2 --pods-per-node 1 --containers 3 >"$TMP/up.out" 2>&1 ||
-  { cat "$TMP/up.out"; fail "scripts/lab up --name $P"; exit 1; }
+lab_up "$P" --nodes 2 --pods-per-node 1 --containers 3
 INV=$("$LAB" inventory --name "$P")
 "$LAB" add-pod --name "$P" --node 1 --pod broken-hostnet --broken-container hostnet >"$TMP/add1.out" 2>&1 ||
   { cat "$TMP/add1.out"; fail "add-pod --broken-container hostnet"; exit 1; }
@@ -136,7 +90,7 @@ C1=${A_CONTAINERS[0]} C2=${A_CONTAINERS[1]} C3=${A_CONTAINERS[2]}
 
 phase "2. echo server in pod B (node2)"
 "$LAB" exec --name "$P" "$B" -- socat TCP-LISTEN:$PORT,reuseaddr,fork PIPE >"$TMP/server.log" 2>&1 &
-BG+=("$!")
+PODPATH_PIDS+=("$!")
 hexport=$(printf ':%04X' "$PORT")
 for (( n = 0; n < 100; n++ )); do
   if awk -v p="$hexport" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' "/proc/$B_PID/net/tcp"; then break; fi
@@ -145,11 +99,9 @@ done
 check "echo server listens on $SERVER_IP:$PORT" awk -v p="$hexport" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' "/proc/$B_PID/net/tcp"
 
 phase "3. two containers of $A connect to $B; shared-ip watches"
-"$PODPATH" shared-ip --lab "$P" "$A" --duration 300 --output json --ready-file "$TMP/ready" \
-  >"$TMP/a.json" 2>"$TMP/a.err" &
-PP=$!
-BG+=("$PP")
-wait_for_file "$TMP/ready" || { cat "$TMP/a.err"; fail "shared-ip became ready"; exit 1; }
+start_podpath "$TMP/a.json" shared-ip --lab "$P" "$A" --duration 300 --output json ||
+  { fail "shared-ip became ready"; exit 1; }
+PP=$LAST_PID
 pass "shared-ip is ready (programs attached)"
 s0=$(tcp_out_segs "$A_NETNS")
 check "3 connections from container $C1" connect "$A" "$C1" 3
@@ -163,7 +115,7 @@ echo "kernel: $C1 sent $SEGS1 TCP segments, $C2 sent $SEGS2"
 kill -INT "$PP"
 rc=0
 wait "$PP" || rc=$?
-BG=("${BG[@]:0:${#BG[@]}-1}")   # podpath was the last one started
+PODPATH_PIDS=("${PODPATH_PIDS[@]:0:${#PODPATH_PIDS[@]}-1}")   # podpath was the last one started
 check "shared-ip stopped by Ctrl-C reports and exits 0 (PASS)" test "$rc" -eq 0
 check "shared-ip left no BPF programs behind" no_podpath_programs
 cp "$TMP/a.json" "$TMP/a.keep.json"
@@ -232,17 +184,13 @@ check "no such lab: exit 2" bash -c "test $rc -eq 2 && grep -q \"no lab named 'n
 check "no podpath cgroup programs are left" no_podpath_programs
 
 phase "7. teardown"
-kill -TERM "${BG[@]}" 2>/dev/null || true
+kill -TERM "${PODPATH_PIDS[@]}" 2>/dev/null || true
 wait 2>/dev/null || true
-BG=()
+PODPATH_PIDS=()
 "$LAB" down --name "$P" >/dev/null
 check "lab $P removed (no namespaces, cgroup or data dir)" bash -c "
   ! ip netns list | grep -qE '^$P-' && ! test -e /run/podpath-lab/$P &&
   ! test -e \"\$(awk '\$9 == \"cgroup2\" { print \$5; exit }' /proc/self/mountinfo)/podpath-lab.$P\""
 
 echo
-if (( FAILS )); then
-  echo "shared_ip_test: $FAILS check(s) failed"
-  exit 1
-fi
-echo "shared_ip_test: all checks passed"
+finish shared_ip_test
