@@ -54,7 +54,11 @@ std::string render_pod_table(const std::vector<PodRow>& rows, bool color) {
   cells.push_back({"NAMESPACE", "NAME", "READY", "IP", "NODE", "NODE CIDR"});
   for (const auto& r : rows) {
     std::string cidr = r.node_cidr ? r.node_cidr->to_string() : "<unknown node>";
-    if (!in_cidr(r)) cidr += " " + style.red("(IP outside the node's CIDR!)");
+    if (!in_cidr(r)) {
+      // Two appends, not `" " + red(...)`: GCC 12 warns falsely (-Wrestrict) on that in Release.
+      cidr += ' ';
+      cidr += style.red("(IP outside the node's CIDR!)");
+    }
     cells.push_back({r.pod->ns.empty() ? "<none>" : r.pod->ns, r.pod->name, ready_text(r),
                      highlight_last_octet(r.pod->ip, color), r.pod->node, cidr});
   }
