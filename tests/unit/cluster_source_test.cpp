@@ -104,3 +104,18 @@ TEST(UnknownNode, ListsTheKnownOnes) {
   EXPECT_EQ(podpath::inventory::unknown_node_message(c, "node9"),
             "unknown node 'node9' (the nodes are: node1, node2)");
 }
+
+TEST(UnknownPod, ListsAtMostEightKnownOnes) {
+  podpath::model::Cluster c;
+  EXPECT_EQ(podpath::inventory::unknown_pod_message(c, "web"), "unknown pod 'web' (pods: none)");
+  for (int i = 0; i < 10; ++i) {
+    podpath::model::Pod p;
+    p.ns = "default";
+    p.name = "p" + std::to_string(i);
+    c.pods.push_back(p);
+  }
+  EXPECT_EQ(
+      podpath::inventory::unknown_pod_message(c, "web"),
+      "unknown pod 'web' (pods: default/p0, default/p1, default/p2, default/p3, default/p4, default/p5, "
+      "default/p6, default/p7, ...)");
+}

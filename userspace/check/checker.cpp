@@ -10,6 +10,7 @@
 #include "check/correlate.hpp"
 #include "check/diagnose.hpp"
 #include "check/facts.hpp"
+#include "inventory/source.hpp"
 #include "net/netns.hpp"
 
 namespace podpath::check {
@@ -26,19 +27,6 @@ std::uint64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return static_cast<std::uint64_t>(
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - since)
           .count());
-}
-
-std::string pod_list(const model::Cluster& cluster) {
-  std::string out;
-  std::size_t n = 0;
-  for (const auto& p : cluster.pods) {
-    if (n == 8) {
-      out += ", ...";
-      break;
-    }
-    out += (n++ == 0 ? "" : ", ") + p.full_name();
-  }
-  return out.empty() ? "none" : out;
 }
 
 Protocol protocol_of(std::uint8_t proto) {
@@ -76,7 +64,7 @@ Result<Target> resolve_target(const model::Cluster& cluster, const flows::Endpoi
   } else if (const model::Node* node = cluster.find_node(text)) {
     t.endpoint = resolver.resolve(node->underlay_ip);
   } else {
-    return make_error(0, "no pod or node named '{}' (pods: {})", text, pod_list(cluster));
+    return make_error(0, "no pod or node named '{}' (pods: {})", text, inventory::pod_list(cluster));
   }
   if (!source) return t;
   const auto& e = t.endpoint;

@@ -52,7 +52,7 @@ class PathsCommand final : public Command {
     for (const auto& sel : endpoints_) {
       if (model::IpAddress::parse(sel)) continue;
       if (session->cluster().find_pod(sel) == nullptr) {
-        throw UserError(fmt::format("no pod named '{}' in {}", sel, session->cluster_description()));
+        throw UserError(inventory::unknown_pod_message(session->cluster(), sel));
       }
     }
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());

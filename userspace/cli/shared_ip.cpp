@@ -270,21 +270,15 @@ class SharedIpCommand final : public Command {
       return out;
     }
     const bool qualified = pod_.find('/') != std::string::npos;
-    std::vector<std::string> names;
     for (const auto& p : cluster.pods) {
       if (qualified ? p.full_name() == pod_ : p.name == pod_) out.push_back(&p);
-      names.push_back(p.full_name());
     }
     if (out.size() > 1) {
       std::string all;
       for (const auto* p : out) all += (all.empty() ? "" : ", ") + p->full_name();
       throw UserError(fmt::format("pod name '{}' is ambiguous; use namespace/name: {}", pod_, all));
     }
-    if (out.empty()) {
-      std::string all;
-      for (const auto& n : names) all += (all.empty() ? "" : ", ") + n;
-      throw UserError(fmt::format("unknown pod '{}' (pods: {})", pod_, all.empty() ? "none" : all));
-    }
+    if (out.empty()) throw UserError(inventory::unknown_pod_message(cluster, pod_));
     return out;
   }
 

@@ -71,4 +71,18 @@ std::string unknown_node_message(const model::Cluster& cluster, std::string_view
   return "unknown node '" + std::string(node) + "' (the nodes are: " + (names.empty() ? "none" : names) + ")";
 }
 
+std::string pod_list(const model::Cluster& cluster) {
+  constexpr std::size_t kMax = 8;
+  std::string out;
+  for (std::size_t i = 0; i < cluster.pods.size(); ++i) {
+    if (i == kMax) return out + ", ...";
+    out += (i == 0 ? "" : ", ") + cluster.pods[i].full_name();
+  }
+  return out.empty() ? "none" : out;
+}
+
+std::string unknown_pod_message(const model::Cluster& cluster, std::string_view pod) {
+  return "unknown pod '" + std::string(pod) + "' (pods: " + pod_list(cluster) + ")";
+}
+
 }  // namespace podpath::inventory

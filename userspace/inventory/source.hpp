@@ -48,4 +48,10 @@ Result<LoadedCluster> load_cluster(const ClusterSourceOptions& options);
 /// @brief "unknown node 'node9' (the nodes are: node1, node2)".
 std::string unknown_node_message(const model::Cluster& cluster, std::string_view node);
 
+/// @brief The cluster's pods as "ns/a, ns/b, ..." (the first 8, then "..."; "none").
+std::string pod_list(const model::Cluster& cluster);
+
+/// @brief "unknown pod 'web' (pods: default/web-7d4b9-x2k4q, default/db-0)".
+std::string unknown_pod_message(const model::Cluster& cluster, std::string_view pod);
+
 }  // namespace podpath::inventory
