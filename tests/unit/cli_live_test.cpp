@@ -49,7 +49,10 @@ TEST(CliLive, BadAttachOptionsAreRejectedByTheParser) {
   expect_error({"trace", "--interval", "0"}, "--interval");
   expect_error({"trace", "--max-flows", "3"}, "--max-flows");
   expect_error({"trace", "--once", "--duration", "5"}, "excludes");
-  expect_error({"trace", "--output", "yaml"}, "--output");
+  for (const char* command : {"trace", "paths", "matrix", "check"}) {
+    expect_error({command, "--output", "yaml"},
+                 "--output: yaml not in {table,json}");  // parser, before any attach
+  }
   expect_error({"trace", "--inventory", kFixture, "--lab", "pp"}, "excludes");
   expect_error({"paths", "a", "b", "c"}, "");
 }
