@@ -244,6 +244,17 @@ rc=0; PODPATH_LAB_CNI_PATH=$TMP/cni "$LAB" up --name "$PX" >"$TMP/mid.out" 2>&1 
 check "up failing midway (IPAM error at the first pod) exits non-zero (got $rc)" test "$rc" != 0
 check "up failing midway names the cause" grep -q 'test: IPAM failure' "$TMP/mid.out"
 check "up failing midway leaves nothing behind" nothing_left "$PX"
+# A failing add-pod (its containers exit at once) removes what it built, and only that.
+mapfile -t NS_BEFORE < <(lab_netns "$P")
+rc=0; "$LAB" add-pod --name "$P" --node 2 --command 'exit 3' >"$TMP/addfail.out" 2>&1 || rc=$?
+check "add-pod whose containers exit at once fails (exit $rc)" test "$rc" = 1
+check "the failed add-pod says why and that it cleans up" bash -c "
+  grep -q 'demo' '$TMP/addfail.out' && grep -q 'add-pod failed; removing what it built' '$TMP/addfail.out'"
+check "the failed add-pod left the lab's namespaces as they were" \
+  diff <(printf '%s\n' "${NS_BEFORE[@]}") <(lab_netns "$P")
+check "the failed add-pod left the inventory with its 4 pods, all running" bash -c "
+  [[ \$(jq '.pods | length' $INV) == 4 && \$(ls /run/podpath-lab/$P/pods | wc -l) == 4 ]] &&
+  [[ \$('$LAB' status --name $P | grep -c ' 2/2 *Running ') == 4 ]]"
 
 phase "9. a second lab coexists"
 if "$LAB" up --name "$P2" --nodes 2 --pods-per-node 1 --containers 1 >"$TMP/up2.out" 2>&1; then
