@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # scripts/lib/lab_faults.sh — fault injection for the lab: 'scripts/lab break KIND ...' and
-# 'scripts/lab heal'. Sourced by scripts/lab; uses its helpers (say, die, usage_die,
-# lab_select, lab_lock, lab_require_up, inventory_file, node_ns, gw_ns, check_prefix).
+# 'scripts/lab heal' (lab_break, lab_heal). Sourced by scripts/lab; uses lab_common.sh
+# (say, die, usage_die) and lab_state.sh (lab_lock, lab_require_up, inventory_file, gw_ns).
 #
 # Every fault is made inside the lab's namespaces (gateway, node or pod), never in the root
 # namespace. What 'break' changed is appended to <data dir>/faults, one line per fault:
@@ -10,48 +10,10 @@
 # 'heal' runs the UNDO commands newest first and removes the file; 'down' removes the
 # namespaces and the data dir, so every fault goes with the lab.
 
+# shellcheck disable=SC2034  # checked by scripts/lab's cmd_break
 readonly FAULT_KINDS="gateway-route firewall veth-down wrong-route arp port-closed mtu"
 readonly FAULT_COMMENT=podpath-lab-fault
 readonly FAULT_DEFAULT_MTU=1000
-
-usage_break() {
-  cat <<EOF
-Usage: scripts/lab break [--name PREFIX] KIND ARGS...
-
-Break the lab's network in one well-known way, so that 'podpath check' can be seen finding
-it; 'scripts/lab heal' undoes it exactly. NODE is a node name (node2) or number (2); POD is
-'namespace/name' or 'name'. Several faults may be active at once (one per kind and target).
-
-Kinds:
-  gateway-route NODE        the gateway loses its route to NODE's pod CIDR
-                            (packets from other nodes die at the gateway: no route)
-  firewall NODE [POD]       an iptables rule in NODE's FORWARD chain drops what is routed
-                            to POD (default: to every pod of NODE)
-  veth-down POD             POD's host-side veth is set down on its node
-  wrong-route NODE [VIA]    the gateway routes NODE's pod CIDR to node VIA instead
-                            (default: the first other node): packets loop until their TTL ends
-  arp POD                   POD stops answering ARP (arp_ignore=8 on its eth0), and its
-                            node forgets POD's MAC: the node gets no ARP reply for it
-  port-closed POD PORT [tcp|udp]
-                            POD rejects connections to PORT like a closed port: TCP RST,
-                            UDP ICMP port unreachable (an iptables REJECT in POD; default both)
-  mtu NODE [MTU]            NODE's eth0 MTU is lowered (default $FAULT_DEFAULT_MTU) while the gateway
-                            keeps 1500: larger frames to NODE vanish without an ICMP error
-                            (an MTU blackhole for DF packets; small packets pass)
-
-Faults are recorded in /run/podpath-lab/PREFIX/faults. Exits 1 if the lab is not up or the
-same fault is already active.
-EOF
-}
-
-usage_heal() {
-  cat <<'EOF'
-Usage: scripts/lab heal [--name PREFIX]
-
-Undo every fault made by 'scripts/lab break', newest first, exactly as recorded in
-/run/podpath-lab/PREFIX/faults. Says so and succeeds when nothing is broken.
-EOF
-}
 
 faults_file() { printf '%s/faults' "$LAB_DIR"; }
 
@@ -206,36 +168,17 @@ break_mtu() {
     ip -n "$F_NODE_NS" link set dev "$NODE_UPLINK" mtu "${old:-1500}"
 }
 
-cmd_break() {
-  local prefix=$DEFAULT_PREFIX arg
-  local -a rest=()
-  while (( $# )); do
-    arg=$1; shift
-    if [[ $arg == --*=* ]]; then set -- "${arg#*=}" "$@"; arg=${arg%%=*}; fi
-    case $arg in
-      --name) need_value "$arg" $#; prefix=$1; shift ;;
-      -h|--help) usage_break; exit 0 ;;
-      -*) usage_die "unknown option '$arg'" ;;
-      *) rest+=("$arg") ;;
-    esac
-  done
-  check_prefix "$prefix"
-  (( ${#rest[@]} )) || usage_die "missing KIND (one of: $FAULT_KINDS)"
-  local kind=${rest[0]}
-  [[ " $FAULT_KINDS " == *" $kind "* ]] || usage_die "unknown fault kind '$kind' (one of: $FAULT_KINDS)"
-  require_root
-  need_tools ip:iproute2 jq:jq iptables:iptables sysctl:procps flock:util-linux
-  lab_select "$prefix"
+# lab_break KIND ARGS...: 'scripts/lab break' on the selected lab.
+lab_break() {
+  local kind=$1
+  shift
   lab_lock
   lab_require_up
-  "break_${kind//-/_}" "${rest[@]:1}"
+  "break_${kind//-/_}" "$@"
 }
 
-cmd_heal() {
-  parse_name_only usage_heal "$@"
-  require_root
-  need_tools ip:iproute2 jq:jq flock:util-linux
-  lab_select "$NAME_ARG"
+# lab_heal: 'scripts/lab heal' on the selected lab: run the recorded UNDO commands, newest first.
+lab_heal() {
   lab_lock
   lab_require_up
   local file n=0 failed=0 kind target desc undo i

@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# scripts/lib/lab_inventory.sh — the only writer of the lab inventory (docs/inventory.md,
+# read by podpath's userspace/inventory/lab_inventory.cpp). Every record is written by jq
+# from --arg values, never escaped by hand. The lab keeps one record per object in its
+# data dir while it builds (lab.json, nodes/nodeI.json, pods/<netns>.json) and assembles
+# inventory.json from them, atomically, once the lab is complete (inventory_write).
+# tests/unit/lab_inventory_contract_test.cpp runs these functions on fixture data and reads
+# the result back with podpath's reader. Sourced by scripts/lab; uses lab_common.sh and
+# lab_state.sh (LAB, LAB_DIR, LAB_CG, the addressing plan).
+
+# inventory_record_lab NODES PODS_PER_NODE CONTAINERS COMMAND: <data dir>/lab.json, the
+# schema version, the lab's name, when and how 'up' built it.
+inventory_record_lab() {
+  jq -n --argjson v "$LAB_SCHEMA_VERSION" --arg lab "$LAB" --arg created "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
+    --argjson n "$1" --argjson m "$2" --argjson k "$3" --arg cmd "$4" \
+    '{ version: $v, lab: $lab, created: $created, nodes: $n, pods_per_node: $m,
+       containers_per_pod: $k, command: $cmd }' >"$LAB_DIR/lab.json"
+}
+
+# inventory_record_node I: <data dir>/nodes/nodeI.json, node I of the addressing plan
+# (an entry of nodes[]).
+inventory_record_node() {
+  local i=$1
+  jq -n --arg name "node$i" --arg netns "$(node_ns "$i")" --arg ip "$(node_ip "$i")" --arg cidr "$(node_cidr "$i")" \
+    --arg brip "$(node_brip "$i")" --arg up "$NODE_UPLINK" --arg br "$NODE_BRIDGE" --arg dk "$NODE_DOCKER" '
+    { name: $name, netns: $netns, underlay_ip: $ip, pod_cidr: $cidr, bridge_ip: $brip,
+      interfaces: { uplink: $up, bridge: $br, docker: $dk } }' >"$LAB_DIR/nodes/node$i.json"
+}
+
+# inventory_record_pod NAMESPACE NAME UID NODE IP NETNS VETH SANDBOX_ID COMMAND
+#                      [CONTAINER ID CGROUP CGROUP_ID PID]...
+# <data dir>/pods/NETNS.json (an entry of pods[]): the pod and its containers, five values
+# each, all running COMMAND.
+inventory_record_pod() {
+  jq -n --arg ns "$1" --arg name "$2" --arg uid "$3" --arg node "$4" --arg ip "$5" --arg netns "$6" \
+    --arg veth "$7" --arg sandbox "$8" --arg cmd "$9" '
+    { namespace: $ns, name: $name, uid: $uid, node: $node, ip: $ip, netns: $netns, veth: $veth,
+      sandbox_id: $sandbox,
+      containers: [ $ARGS.positional as $c | range(0; $c | length; 5)
+                    | { name: $c[.], id: $c[. + 1], cgroup: $c[. + 2], cgroup_id: ($c[. + 3] | tonumber),
+                        pid: ($c[. + 4] | tonumber), command: $cmd } ] }' \
+    --args "${@:10}" >"$LAB_DIR/pods/$6.json"
+}
+
+# inventory_add_container POD_NETNS NAME ID CGROUP CGROUP_ID PID COMMAND NETNS [IP]:
+# append a container to a pod's record, with the network namespace (and IP) it really runs
+# in: add-pod's broken container, which does not share the pod's.
+inventory_add_container() {
+  local rec=$LAB_DIR/pods/$1.json
+  jq --arg n "$2" --arg id "$3" --arg cg "$4" --argjson cgid "$5" --argjson pid "$6" --arg cmd "$7" \
+    --arg netns "$8" --arg ip "${9:-}" '
+    .containers += [ { name: $n, id: $id, cgroup: $cg, cgroup_id: $cgid, pid: $pid, command: $cmd,
+                       netns: $netns } + (if $ip == "" then {} else { ip: $ip } end) ]' "$rec" >"$rec.tmp"
+  mv -f "$rec.tmp" "$rec"
+}
+
+# inventory_write: assemble <data dir>/inventory.json from the records (nodes by number,
+# pods by node and IP), atomically: a reader sees the old file or the new one.
+inventory_write() {
+  local tmp
+  tmp=$(inventory_file).tmp
+  jq -n --slurpfile lab "$LAB_DIR/lab.json" \
+    --slurpfile nodes <(cat "$LAB_DIR"/nodes/*.json) \
+    --slurpfile pods <(cat "$LAB_DIR"/pods/*.json 2>/dev/null || true) \
+    --arg data_dir "$LAB_DIR" --arg cgroup_root "$LAB_CG" --arg underlay "$UNDERLAY_CIDR" \
+    --arg gw_ns "$(gw_ns)" --arg gw_ip "$GW_IP" --arg gw_if "$GW_BRIDGE" '
+    def nodenum: ltrimstr("node") | tonumber;
+    ($nodes | sort_by(.name | nodenum)) as $n
+    | { version: $lab[0].version, lab: $lab[0].lab, created: $lab[0].created,
+        data_dir: $data_dir, cgroup_root: $cgroup_root,
+        underlay: { cidr: $underlay },
+        gateway: { name: "gateway", netns: $gw_ns, ip: $gw_ip, interface: $gw_if,
+                   routes: [ $n[] | { dst: .pod_cidr, via: .underlay_ip } ] },
+        nodes: $n,
+        pods: ($pods | sort_by((.node | nodenum), (.ip | split(".") | map(tonumber)))) }' >"$tmp"
+  mv -f "$tmp" "$(inventory_file)"
+}

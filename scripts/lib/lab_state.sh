@@ -1,0 +1,141 @@
+# shellcheck shell=bash
+# scripts/lib/lab_state.sh — names and state of a lab: the generated Kubernetes-style names
+# (deterministic), the addressing plan (node i's namespace, addresses, pod
+# CIDR), selecting and locking a lab, and what exists of it (namespaces, cgroup, data dir,
+# "is it up"). Sourced by scripts/lab after lab_common.sh.
+
+readonly K8S_ALPHABET=bcdfghjklmnpqrstvwxz2456789   # what Kubernetes uses for name suffixes
+
+# ---------------------------------------------------------------------------- naming
+# hash_hex VAR SEED N: set VAR to N (<= 64) hex digits derived from SEED — FNV-1a 64 plus
+# the splitmix64 finaliser per 16-digit block, in shell arithmetic (no fork: up builds
+# hundreds of names). Deterministic, not cryptographic.
+hash_hex() {
+  local -n _hh_out=$1
+  local _hh_seed=$2 _hh_want=$3 _hh_acc="" _hh_blk _hh_r _hh_i _hh_c _hh_h
+  for (( _hh_r = 0; ${#_hh_acc} < _hh_want; _hh_r++ )); do
+    _hh_h=$(( 0xcbf29ce484222325 ^ (_hh_r * 0x9e3779b97f4a7c15) ))
+    for (( _hh_i = 0; _hh_i < ${#_hh_seed}; _hh_i++ )); do
+      printf -v _hh_c '%d' "'${_hh_seed:_hh_i:1}"
+      _hh_h=$(( (_hh_h ^ _hh_c) * 0x100000001b3 ))
+    done
+    _hh_h=$(( (_hh_h ^ ((_hh_h >> 30) & 0x3ffffffff)) * 0xbf58476d1ce4e5b9 ))
+    _hh_h=$(( (_hh_h ^ ((_hh_h >> 27) & 0x1fffffffff)) * 0x94d049bb133111eb ))
+    _hh_h=$(( _hh_h ^ ((_hh_h >> 31) & 0x1ffffffff) ))
+    printf -v _hh_blk '%016x' "$_hh_h"
+    _hh_acc+=$_hh_blk
+  done
+  _hh_out=${_hh_acc:0:_hh_want}
+}
+
+# k8s_rand VAR SEED LEN: a Kubernetes-looking random string (pod-template-hash, pod name
+# suffix), deterministic in SEED.
+k8s_rand() {
+  local -n _kr_out=$1
+  local _kr_h _kr_acc="" _kr_i
+  hash_hex _kr_h "$2" $(( 2 * $3 ))
+  for (( _kr_i = 0; _kr_i < $3; _kr_i++ )); do
+    _kr_acc+=${K8S_ALPHABET:$(( 16#${_kr_h:_kr_i*2:2} % ${#K8S_ALPHABET} )):1}
+  done
+  _kr_out=$_kr_acc
+}
+
+# uuid_of VAR SEED: an RFC 4122 version-4-shaped UUID, deterministic in SEED.
+uuid_of() {
+  local -n _uu_out=$1
+  local _uu_h _uu_v=89ab
+  hash_hex _uu_h "$2" 32
+  _uu_out=${_uu_h:0:8}-${_uu_h:8:4}-4${_uu_h:13:3}-${_uu_v:$(( 16#${_uu_h:16:1} % 4 )):1}${_uu_h:17:3}-${_uu_h:20:12}
+}
+
+# The addressing plan of node I (docs/lab.md) and the gateway.
+node_ns()   { printf '%s-node%s' "$LAB" "$1"; }
+node_ip()   { printf '10.0.0.%s' "$(( $1 + 1 ))"; }
+node_cidr() { printf '10.10.%s.0/24' "$(( 128 + $1 ))"; }
+node_brip() { printf '10.10.%s.1' "$(( 128 + $1 ))"; }
+gw_ns()     { printf '%s-gw' "$LAB"; }
+
+# ---------------------------------------------------------------------------- selecting, locking
+# lab_select PREFIX: set the per-lab globals.
+lab_select() {
+  LAB=$1
+  LAB_DIR=$LAB_RUN/$LAB
+  LAB_LOCK=$LAB_RUN/$LAB.lock
+  if detect_cgroup2; then
+    LAB_CG=$CG2/podpath-lab.$LAB
+  else
+    CG2="" LAB_CG=""
+  fi
+}
+
+# Take the lab's lock (fd 9) for commands that change the lab; released when the process
+# and its children exit. Long-lived children (containers) are started with fd 9 closed.
+# The lock file is removed by down (lab_unlock); a waiter that locked a removed file
+# notices (inode changed) and retries.
+lab_lock() {
+  local waited=0
+  while :; do
+    mkdir -p "$LAB_RUN"
+    if ! { exec 9<>"$LAB_LOCK"; } 2>/dev/null; then sleep 0.05; continue; fi
+    if ! flock -n 9; then
+      if (( ! waited )); then say "waiting for another 'scripts/lab' operation on lab '$LAB' to finish"; fi
+      waited=1
+      flock 9
+    fi
+    if [[ $(stat -c %d:%i "$LAB_LOCK" 2>/dev/null) == "$(stat -L -c %d:%i /proc/self/fd/9)" ]]; then
+      return 0
+    fi
+    exec 9<&-
+  done
+}
+
+# Remove the lock file of a lab that is gone (and the run dir if no other lab is left).
+lab_unlock() {
+  rm -f "$LAB_LOCK"
+  rmdir "$LAB_RUN" 2>/dev/null || true
+}
+
+# ---------------------------------------------------------------------------- what exists
+# Network namespaces of this lab (by name pattern only).
+lab_netns() {
+  local name _rest
+  [[ -d /run/netns ]] || return 0
+  ip netns list 2>/dev/null | while read -r name _rest; do
+    if [[ $name == "$LAB-gw" || $name =~ ^$LAB-node[0-9]+$ || $name =~ ^$LAB-pod-[a-z0-9-]+$ ]]; then
+      printf '%s\n' "$name"
+    fi
+  done
+}
+
+# Print a one-line summary of what exists of this lab; return 1 if nothing does.
+lab_remains() {
+  local -a nss
+  local parts=()
+  mapfile -t nss < <(lab_netns)
+  if (( ${#nss[@]} )); then parts+=("${#nss[@]} network namespace(s)"); fi
+  if [[ -n $LAB_CG && -d $LAB_CG ]]; then parts+=("cgroup $LAB_CG"); fi
+  if [[ -d $LAB_DIR ]]; then parts+=("data dir $LAB_DIR"); fi
+  (( ${#parts[@]} )) || return 1
+  local out=${parts[0]} x
+  for x in "${parts[@]:1}"; do out+=", $x"; done
+  printf '%s\n' "$out"
+}
+
+inventory_file() { printf '%s/inventory.json' "$LAB_DIR"; }
+
+# The lab is up: its inventory exists (written last by 'up') and its gateway namespace is a
+# live network namespace (after a reboot on a system whose /run is not a tmpfs, the files
+# would still be there, but /run/netns/PREFIX-gw would be a plain file, not an nsfs mount).
+lab_is_up() {
+  [[ -f $(inventory_file) && $(stat -f -c %T "/run/netns/$LAB-gw" 2>/dev/null) == nsfs ]]
+}
+
+# Die unless the lab is up (its inventory exists). Exit code as given (default 1).
+lab_require_up() {
+  local rc=${1:-1} remains
+  lab_is_up && return 0
+  if remains=$(lab_remains); then
+    die_rc "$rc" "lab '$LAB' is not up, but remains of an unfinished lab exist ($remains); remove them with 'scripts/lab down --name $LAB'"
+  fi
+  die_rc "$rc" "lab '$LAB' is not up; start it with 'scripts/lab up --name $LAB'"
+}
