@@ -17,25 +17,10 @@ L="ckt"
 TCP_PORT=7070 UDP_PORT=7071   # our listeners; scripts/lab traffic uses 8080/9000 for its own
 LISTENERS=()
 
-# Stop a process tree (a 'scripts/lab exec' and the socat it runs inside the pod).
-kill_tree() {
-  local -a queue=("$@") all=()
-  local p f kids
-  while (( ${#queue[@]} )); do
-    p=${queue[0]}
-    queue=("${queue[@]:1}")
-    all+=("$p")
-    for f in /proc/"$p"/task/*/children; do
-      [[ -r $f ]] || continue
-      read -r -a kids <"$f" || true
-      queue+=("${kids[@]}")
-    done
-  done
-  kill -TERM "${all[@]}" 2>/dev/null || true
-}
+# LISTENERS: 'scripts/lab exec' processes and the socat each runs inside a pod (kill_trees).
 cleanup_check() {
   local rc=$?
-  if (( ${#LISTENERS[@]} )); then kill_tree "${LISTENERS[@]}"; fi
+  if (( ${#LISTENERS[@]} )); then kill_trees "${LISTENERS[@]}"; fi
   "$LAB" heal --name "$L" >/dev/null 2>&1 || true
   cleanup_common
   exit "$rc"
@@ -202,7 +187,7 @@ bad "unknown protocol" "$A" "$C" --proto sctp
 check "--help is written for an operator" bash -c "'$PODPATH' check --help | grep -q 'where the packets stop and why'"
 
 phase "nothing left behind"
-kill_tree "${LISTENERS[@]}"
+kill_trees "${LISTENERS[@]}"
 LISTENERS=()
 check "no podpath BPF program left" bash -c "! bpftool prog show | grep -qE 'pp_kfree_skb|pp_tc_'"
 

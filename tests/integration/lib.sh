@@ -14,11 +14,15 @@
 #                                         (lab_up adds to it; add labs made otherwise), rm $TMP;
 #                                         it creates $TMP, the test's scratch directory
 # Lab state: $cg2 (the cgroup v2 mount), lab_netns / lab_traces / nothing_left PREFIX.
+# Process trees (scripts/lib/lab_procs.sh, the lab's own): kill_trees PID... stops processes
+# and their descendants, e.g. a 'scripts/lab exec' and what it runs inside the pod.
 # Results: check, check_eq, pass, fail, phase, finish [NAME].
 # shellcheck shell=bash
 
 ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LAB=$ROOT/scripts/lab
+# shellcheck source=scripts/lib/lab_procs.sh
+source "$ROOT/scripts/lib/lab_procs.sh"
 PODPATH=${PODPATH_BIN:-$ROOT/build/userspace/podpath}
 
 skip() {

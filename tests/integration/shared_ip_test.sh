@@ -24,7 +24,9 @@ PORT=8080
 
 require_root_and_tools socat unshare flock bpftool
 require_cni_plugins
-register_cleanup   # kills PODPATH_PIDS: the background processes this test started (podpath, echo server)
+SERVER=""   # the echo server: a 'scripts/lab exec' and the socat it runs in pod B
+stop_server() { if [[ -n $SERVER ]]; then kill_trees "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""; fi; }
+register_cleanup stop_server   # and the podpath processes in PODPATH_PIDS
 
 no_podpath_programs() { ! bpftool prog list 2>/dev/null | grep -qE 'name pp_cg_(ingress|egress)'; }
 
@@ -90,13 +92,16 @@ C1=${A_CONTAINERS[0]} C2=${A_CONTAINERS[1]} C3=${A_CONTAINERS[2]}
 
 phase "2. echo server in pod B (node2)"
 "$LAB" exec --name "$P" "$B" -- socat TCP-LISTEN:$PORT,reuseaddr,fork PIPE >"$TMP/server.log" 2>&1 &
-PODPATH_PIDS+=("$!")
-hexport=$(printf ':%04X' "$PORT")
+SERVER=$!
+# A TCP socket listens on PORT in pod B's network namespace.
+server_listens() {
+  awk -v p="$(printf ':%04X' "$PORT")" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' "/proc/$B_PID/net/tcp"
+}
 for (( n = 0; n < 100; n++ )); do
-  if awk -v p="$hexport" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' "/proc/$B_PID/net/tcp"; then break; fi
+  if server_listens; then break; fi
   sleep 0.05
 done
-check "echo server listens on $SERVER_IP:$PORT" awk -v p="$hexport" '$2 ~ p"$" && $4 == "0A" { f = 1 } END { exit !f }' "/proc/$B_PID/net/tcp"
+check "echo server listens on $SERVER_IP:$PORT" server_listens
 
 phase "3. two containers of $A connect to $B; shared-ip watches"
 start_podpath "$TMP/a.json" shared-ip --lab "$P" "$A" --duration 300 --output json ||
@@ -115,7 +120,7 @@ echo "kernel: $C1 sent $SEGS1 TCP segments, $C2 sent $SEGS2"
 kill -INT "$PP"
 rc=0
 wait "$PP" || rc=$?
-PODPATH_PIDS=("${PODPATH_PIDS[@]:0:${#PODPATH_PIDS[@]}-1}")   # podpath was the last one started
+PODPATH_PIDS=()
 check "shared-ip stopped by Ctrl-C reports and exits 0 (PASS)" test "$rc" -eq 0
 check "shared-ip left no BPF programs behind" no_podpath_programs
 cp "$TMP/a.json" "$TMP/a.keep.json"
@@ -184,9 +189,9 @@ check "no such lab: exit 2" bash -c "test $rc -eq 2 && grep -q \"no lab named 'n
 check "no podpath cgroup programs are left" no_podpath_programs
 
 phase "7. teardown"
-kill -TERM "${PODPATH_PIDS[@]}" 2>/dev/null || true
-wait 2>/dev/null || true
-PODPATH_PIDS=()
+stop_server
+server_gone() { ! server_listens; }
+check "the echo server (a process tree) is gone from pod B" server_gone
 "$LAB" down --name "$P" >/dev/null
 check "lab $P removed (no namespaces, cgroup or data dir)" bash -c "
   ! ip netns list | grep -qE '^$P-' && ! test -e /run/podpath-lab/$P &&
