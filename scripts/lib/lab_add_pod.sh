@@ -18,7 +18,7 @@ add_pod_on_exit() {
   trap '' INT TERM HUP
   printf 'lab: add-pod failed; removing what it built\n' >&2
   for ns in "${ADD_NEW_NETNS[@]}"; do
-    uuid_of uid "$LAB/$ns/uid"
+    pod_uid uid "$ns"
     if [[ -d $(pod_cgroup "$uid") ]]; then
       cgroup_kill_tree "$(pod_cgroup "$uid")" || true
       cgroup_remove_tree "$(pod_cgroup "$uid")" || true
@@ -104,7 +104,7 @@ lab_add_pod() {
   fi
   read -r ip veth podns full <<<"$out"
   ADD_NEW_NETNS+=("$podns")
-  uuid_of uid "$LAB/$podns/uid"
+  pod_uid uid "$podns"
   if [[ -n $broken ]]; then
     add_broken_container "$broken" "$node" "$podns" "$(pod_cgroup "$uid")" \
       "$(jq -r .name "$LAB_DIR/pods/$podns.json")" "$ccmd"

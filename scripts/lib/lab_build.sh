@@ -60,7 +60,7 @@ create_pod() {
   shift 5
   local -a cnames=("$@")
   local kns=${app_full%%/*} app=${app_full#*/}
-  local node=node$i tmpl suffix podns uid sandbox attempt=0 ip veth cgpod k cid
+  local node=node$i tmpl suffix podns uid sandbox attempt=0 ip veth cgpod k
   k8s_rand tmpl "$LAB/$app_full/pod-template-hash" 10
   while :; do
     k8s_rand suffix "$LAB/$node/$seed/$attempt" 5
@@ -70,19 +70,21 @@ create_pod() {
     (( ++attempt < 50 )) || die "cannot find a free pod name for $app_full on $node"
   done
   name=${name:-$app-$tmpl-$suffix}
-  uuid_of uid "$LAB/$podns/uid"
-  hash_hex sandbox "$LAB/$uid/sandbox" 64
+  # The pod's UID (as pod_uid makes it), its sandbox (CNI container) id and its container
+  # ids: SHA-256 of names below the pod's namespace, from one sha256sum.
+  local -a sums
+  mapfile -t sums < <(sha256_each "$LAB/$podns/uid" "$LAB/$podns/sandbox" "${cnames[@]/#/$LAB/$podns/}")
+  (( ${#sums[@]} == ${#cnames[@]} + 2 )) || die "sha256sum failed for pod $kns/$name"
+  uuid_hex uid "${sums[0]}"
+  sandbox=${sums[1]}
   cni_add "$i" "$podns" "$sandbox" "pod $kns/$name on $node"
   ip=$CNI_IP veth=$CNI_VETH
   [[ -n $ip && -n $veth ]] || die "unexpected CNI result for pod $kns/$name: $CNI_RESULT"
 
   # Containers: all spawned at once, then each waited for.
   cgpod=$(pod_cgroup "$uid")
-  local -a cids=() cgdirs=() spawned=() cgids=() records=()
-  for k in "${!cnames[@]}"; do
-    hash_hex cid "$LAB/$uid/${cnames[k]}" 64
-    cids[k]=$cid cgdirs[k]=$cgpod/$cid
-  done
+  local -a cids=("${sums[@]:2}") cgdirs=() spawned=() cgids=() records=()
+  for k in "${!cnames[@]}"; do cgdirs[k]=$cgpod/${cids[k]}; done
   mkdir -p "${cgdirs[@]}" "$LAB_DIR/logs/$podns"
   for k in "${!cnames[@]}"; do
     spawn_container "${cgdirs[k]}" "/run/netns/$podns" "$name" "$cmd" \

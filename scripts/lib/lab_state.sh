@@ -1,31 +1,35 @@
 # shellcheck shell=bash
 # scripts/lib/lab_state.sh — names and state of a lab: the generated Kubernetes-style names
-# (deterministic), the addressing plan (node i's namespace, addresses, pod
+# (deterministic, from sha256sum), the addressing plan (node i's namespace, addresses, pod
 # CIDR), selecting and locking a lab, and what exists of it (namespaces, cgroup, data dir,
 # "is it up"). Sourced by scripts/lab after lab_common.sh.
 
 readonly K8S_ALPHABET=bcdfghjklmnpqrstvwxz2456789   # what Kubernetes uses for name suffixes
 
 # ---------------------------------------------------------------------------- naming
-# hash_hex VAR SEED N: set VAR to N (<= 64) hex digits derived from SEED — FNV-1a 64 plus
-# the splitmix64 finaliser per 16-digit block, in shell arithmetic (no fork: up builds
-# hundreds of names). Deterministic, not cryptographic.
+# hash_hex VAR SEED N: set VAR to the first N (<= 64) hex digits of the SHA-256 of SEED
+# (sha256sum of SEED and a newline). Deterministic, so the same 'up' gives the same names.
 hash_hex() {
   local -n _hh_out=$1
-  local _hh_seed=$2 _hh_want=$3 _hh_acc="" _hh_blk _hh_r _hh_i _hh_c _hh_h
-  for (( _hh_r = 0; ${#_hh_acc} < _hh_want; _hh_r++ )); do
-    _hh_h=$(( 0xcbf29ce484222325 ^ (_hh_r * 0x9e3779b97f4a7c15) ))
-    for (( _hh_i = 0; _hh_i < ${#_hh_seed}; _hh_i++ )); do
-      printf -v _hh_c '%d' "'${_hh_seed:_hh_i:1}"
-      _hh_h=$(( (_hh_h ^ _hh_c) * 0x100000001b3 ))
-    done
-    _hh_h=$(( (_hh_h ^ ((_hh_h >> 30) & 0x3ffffffff)) * 0xbf58476d1ce4e5b9 ))
-    _hh_h=$(( (_hh_h ^ ((_hh_h >> 27) & 0x1fffffffff)) * 0x94d049bb133111eb ))
-    _hh_h=$(( _hh_h ^ ((_hh_h >> 31) & 0x1ffffffff) ))
-    printf -v _hh_blk '%016x' "$_hh_h"
-    _hh_acc+=$_hh_blk
-  done
-  _hh_out=${_hh_acc:0:_hh_want}
+  local _hh_sum
+  _hh_sum=$(sha256sum <<<"$2")
+  _hh_out=${_hh_sum:0:$3}
+}
+
+# sha256_each SEED...: print the SHA-256 of each SEED (as hash_hex takes it, 64 hex digits)
+# on a line of its own, in order: one sha256sum for all of them, reading each SEED from a
+# process substitution (a process per name would dominate the time 'up' takes).
+sha256_each() { _sha256_each $# "$@"; }
+_sha256_each() {   # N SEED... FILE...: move the N seeds to files, one recursion each
+  if (( $1 == 0 )); then
+    shift
+    local line
+    sha256sum "$@" | while read -r line _; do printf '%s\n' "$line"; done
+    return
+  fi
+  local n=$1 seed=$2
+  shift 2
+  _sha256_each $(( n - 1 )) "$@" <(printf '%s\n' "$seed")
 }
 
 # k8s_rand VAR SEED LEN: a Kubernetes-looking random string (pod-template-hash, pod name
@@ -40,12 +44,19 @@ k8s_rand() {
   _kr_out=$_kr_acc
 }
 
-# uuid_of VAR SEED: an RFC 4122 version-4-shaped UUID, deterministic in SEED.
-uuid_of() {
+# uuid_hex VAR HEX: set VAR to an RFC 4122 version-4-shaped UUID made of 32 hex digits.
+uuid_hex() {
   local -n _uu_out=$1
-  local _uu_h _uu_v=89ab
-  hash_hex _uu_h "$2" 32
+  local _uu_h=$2 _uu_v=89ab
   _uu_out=${_uu_h:0:8}-${_uu_h:8:4}-4${_uu_h:13:3}-${_uu_v:$(( 16#${_uu_h:16:1} % 4 )):1}${_uu_h:17:3}-${_uu_h:20:12}
+}
+
+# pod_uid VAR POD_NETNS: the UID of the pod whose sandbox is POD_NETNS (deterministic, so a
+# failed add-pod finds the pod's cgroup from the namespace name alone).
+pod_uid() {
+  local _pu_h
+  hash_hex _pu_h "$LAB/$2/uid" 32
+  uuid_hex "$1" "$_pu_h"
 }
 
 # The addressing plan of node I (docs/lab.md) and the gateway.
