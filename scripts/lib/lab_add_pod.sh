@@ -59,7 +59,7 @@ add_broken_container() {
   spawn_container "$cgpod/$cid" "$netns_path" "$hostname" "$ccmd" "$LAB_DIR/logs/$podns/$cname.log"
   container_main_pid "$cgpod/$cid" "$SPAWNED_PID" ||
     die "container $cname did not start: $(container_log_tail "$podns" "$cname")"
-  inventory_add_container "$podns" "$cname" "$cid" "$cgpod/$cid" "$(stat -c %i "$cgpod/$cid")" "$MAIN_PID" \
+  inventory_add_container "$LAB_DIR/pods/$podns.json" "$cname" "$cid" "$cgpod/$cid" "$(stat -c %i "$cgpod/$cid")" "$MAIN_PID" \
     "$ccmd" "${xns:-$LAB-node$i}" "$xip"
   if [[ $kind == hostnet ]]; then
     say "container $cname runs in the node's network namespace $LAB-node$i (host network), not the pod's"
@@ -88,7 +88,7 @@ lab_add_pod() {
   trap 'exit 143' TERM HUP
 
   # Deterministic like 'up': the seed is the number of pods the node already has.
-  local seed first out ip veth podns full uid
+  local seed first out uid ip podns veth full
   seed=extra-$(jq --arg n "node$node" '[.pods[] | select(.node == $n)] | length' "$(inventory_file)")
   first=demo
   if [[ -n $pname ]]; then first=app; fi
@@ -102,12 +102,12 @@ lab_add_pod() {
     done < <(lab_netns)
     exit 1
   fi
-  read -r ip veth podns full <<<"$out"
+  IFS=$'\t' read -r kns pname uid _ ip podns veth _ <<<"$out"
   ADD_NEW_NETNS+=("$podns")
-  pod_uid uid "$podns"
+  full=$kns/$pname
+  inventory_record_pods "$LAB_DIR/pods/$podns.json" "$ccmd" <<<"$out"
   if [[ -n $broken ]]; then
-    add_broken_container "$broken" "$node" "$podns" "$(pod_cgroup "$uid")" \
-      "$(jq -r .name "$LAB_DIR/pods/$podns.json")" "$ccmd"
+    add_broken_container "$broken" "$node" "$podns" "$(pod_cgroup "$uid")" "$pname" "$ccmd"
   fi
   local pcname cpid cid
   while IFS=$'\t' read -r pcname cpid cid; do

@@ -51,10 +51,10 @@ build_node() {
 }
 
 # create_pod NODE_INDEX SEED APP(ns/app) NAME COMMAND CONTAINER_NAME...: one pod on a node:
-# its network namespace (the sandbox), CNI ADD (loopback, bridge), its containers and its
-# record in the data dir. SEED makes the generated names deterministic (pod index on the
-# node); NAME "" means a Deployment-style name after APP. Prints "ip veth netns
-# namespace/name" on success.
+# its network namespace (the sandbox), CNI ADD (loopback, bridge) and its containers.
+# SEED makes the generated names deterministic (pod index on the node); NAME "" means a
+# Deployment-style name after APP. Prints the pod's record line for inventory_record_pods
+# (NAMESPACE NAME UID NODE IP NETNS VETH SANDBOX_ID, then five values per container).
 create_pod() {
   local i=$1 seed=$2 app_full=$3 name=$4 cmd=$5
   shift 5
@@ -83,7 +83,7 @@ create_pod() {
 
   # Containers: all spawned at once, then each waited for.
   cgpod=$(pod_cgroup "$uid")
-  local -a cids=("${sums[@]:2}") cgdirs=() spawned=() cgids=() records=()
+  local -a cids=("${sums[@]:2}") cgdirs=() spawned=() cgids=() ctrs=()
   for k in "${!cnames[@]}"; do cgdirs[k]=$cgpod/${cids[k]}; done
   mkdir -p "${cgdirs[@]}" "$LAB_DIR/logs/$podns"
   for k in "${!cnames[@]}"; do
@@ -95,26 +95,27 @@ create_pod() {
   for k in "${!cnames[@]}"; do
     container_main_pid "${cgdirs[k]}" "${spawned[k]}" ||
       die "container ${cnames[k]} of pod $kns/$name did not start: $(container_log_tail "$podns" "${cnames[k]}")"
-    records+=("${cnames[k]}" "${cids[k]}" "${cgdirs[k]}" "${cgids[k]}" "$MAIN_PID")
+    ctrs+=("${cnames[k]}" "${cids[k]}" "${cgdirs[k]}" "${cgids[k]}" "$MAIN_PID")
   done
-  inventory_record_pod "$kns" "$name" "$uid" "$node" "$ip" "$podns" "$veth" "$sandbox" "$cmd" "${records[@]}"
-  printf '%s %s %s %s\n' "$ip" "$veth" "$podns" "$kns/$name"
+  tsv_line "$kns" "$name" "$uid" "$node" "$ip" "$podns" "$veth" "$sandbox" "${ctrs[@]}"
 }
 
-# build_node_pods I M K CMD: all pods of node I (runs as a background worker; stops when the
-# 'up' process that started it is gone, e.g. killed).
+# build_node_pods I M K CMD: all pods of node I and their records (runs as a background
+# worker; stops when the 'up' process that started it is gone, e.g. killed).
 build_node_pods() {
-  local i=$1 m=$2 k=$3 cmd=$4 j g app first="" last="" out
-  local -a cn
+  local i=$1 m=$2 k=$3 cmd=$4 j g app ip first="" last=""
+  local -a cn records=()
   for (( j = 0; j < m; j++ )); do
     kill -0 "$LAB_MAIN_PID" 2>/dev/null || exit 1
     g=$(( (i - 1) * m + j ))
     app=${APPS[g % ${#APPS[@]}]}
     mapfile -t cn < <(container_names "$k" "${app#*/}")
-    out=$(create_pod "$i" "$j" "$app" "" "$cmd" "${cn[@]}")
-    if [[ -z $first ]]; then first=${out%% *}; fi
-    last=${out%% *}
+    records[j]=$(create_pod "$i" "$j" "$app" "" "$cmd" "${cn[@]}")
+    IFS=$'\t' read -r _ _ _ _ ip _ <<<"${records[j]}"
+    if [[ -z $first ]]; then first=$ip; fi
+    last=$ip
   done
+  printf '%s\n' "${records[@]}" | inventory_record_pods "$LAB_DIR/pods/node$i.json" "$cmd"
   say "node$i: $m pod(s) on cbr0 $(node_cidr "$i"): $first .. $last, $(( m * k )) container(s)"
 }
 

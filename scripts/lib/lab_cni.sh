@@ -7,8 +7,6 @@
 
 readonly CNI_NETWORK=kubenet
 readonly CNI_VERSION=1.0.0
-# A sandbox record as "node_netns netns sandbox_id conf" (TSV), for cni_del.
-readonly SANDBOX_TSV='[.node_netns, .netns, .sandbox_id, .conf] | @tsv'
 
 # cni_exec NODE_NS PLUGIN COMMAND CONTAINER_ID NETNS_PATH IFNAME CONF: run a CNI plugin
 # inside the node's network namespace (as the kubelet would on that node). Prints the
@@ -64,11 +62,11 @@ write_loopback_conf() {
 # sandbox record (what CNI DEL needs, so that a failure from here on is undone), then CNI
 # ADD of loopback and bridge. WHAT names the pod in errors. Sets CNI_RESULT (the bridge
 # plugin's result), CNI_IP and CNI_VETH.
+# The sandbox record, <data dir>/sandboxes/NETNS.tsv, is one line "node_netns netns
+# sandbox_id conf" (TSV; every value is [a-z0-9./-]), read back without jq while cleaning up.
 cni_add() {
-  local i=$1 netns=$2 sandbox=$3 what=$4 node_ns=$LAB-node$1 conf=$LAB_DIR/net.d/node$1.conf
-  jq -n --arg node "node$i" --arg node_netns "$node_ns" --arg netns "$netns" --arg id "$sandbox" \
-    --arg conf "$conf" '{ node: $node, node_netns: $node_netns, netns: $netns, sandbox_id: $id, conf: $conf }' \
-    >"$LAB_DIR/sandboxes/$netns.json"
+  local netns=$2 sandbox=$3 what=$4 node_ns=$LAB-node$1 conf=$LAB_DIR/net.d/node$1.conf
+  tsv_line "$node_ns" "$netns" "$sandbox" "$conf" >"$LAB_DIR/sandboxes/$netns.tsv"
   if ! CNI_RESULT=$(cni_exec "$node_ns" loopback ADD "$sandbox" "/run/netns/$netns" lo "$LAB_DIR/net.d/loopback.conf"); then
     die "CNI ADD (loopback) failed for $what: $(cni_error "$CNI_RESULT")"
   fi
@@ -96,11 +94,11 @@ cni_del_all() {
   local -A by_node=()
   local -a workers=() recs
   [[ -d $LAB_DIR/sandboxes ]] || return 0
-  recs=("$LAB_DIR"/sandboxes/*.json)
+  recs=("$LAB_DIR"/sandboxes/*.tsv)
   [[ -f ${recs[0]} ]] || return 0
   while IFS=$'\t' read -r node_ns netns sandbox conf; do
     by_node[$node_ns]+="$netns $sandbox $conf"$'\n'
-  done < <(jq -r "$SANDBOX_TSV" "${recs[@]}" 2>/dev/null || true)
+  done < <(cat "${recs[@]}" 2>/dev/null || true)
   for n in "${!by_node[@]}"; do
     (
       while read -r d_netns d_sandbox d_conf; do
@@ -114,9 +112,9 @@ cni_del_all() {
 
 # cni_del_recorded NETNS: CNI DEL for the sandbox recorded for NETNS, then drop the record.
 cni_del_recorded() {
-  local rec=$LAB_DIR/sandboxes/$1.json node_ns netns sandbox conf
+  local rec=$LAB_DIR/sandboxes/$1.tsv node_ns netns sandbox conf
   [[ -f $rec ]] || return 0
-  IFS=$'\t' read -r node_ns netns sandbox conf < <(jq -r "$SANDBOX_TSV" "$rec") || true
+  IFS=$'\t' read -r node_ns netns sandbox conf <"$rec" || true
   cni_del "$node_ns" "$netns" "$sandbox" "$conf"
   rm -f "$rec"
 }

@@ -37,10 +37,10 @@ usage_die() {
 now() { printf '%s' "$EPOCHREALTIME"; }
 elapsed() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
 
-# table_row FIELD...: one row for print_table (the fields joined by tabs).
-table_row() { local IFS=$'\t'; printf '%s\n' "$*"; }
+# tsv_line FIELD...: the fields joined by tabs, a line of a table (print_table) or a record.
+tsv_line() { local IFS=$'\t'; printf '%s\n' "$*"; }
 
-# Print table_row lines from stdin as an aligned table, columns three blanks apart (fields
+# Print tsv_line lines from stdin as an aligned table, columns three blanks apart (fields
 # must be non-empty). Every table scripts/lab prints goes through here.
 print_table() {
   local -a rows widths=() f

@@ -1,9 +1,10 @@
 # shellcheck shell=bash
 # scripts/lib/lab_inventory.sh — the only writer of the lab inventory (docs/inventory.md,
 # read by podpath's userspace/inventory/lab_inventory.cpp). Every record is written by jq
-# from --arg values, never escaped by hand. The lab keeps one record per object in its
-# data dir while it builds (lab.json, nodes/nodeI.json, pods/<netns>.json) and assembles
-# inventory.json from them, atomically, once the lab is complete (inventory_write).
+# from --arg values or TSV fields, never escaped by hand. The lab keeps records in its data
+# dir while it builds (lab.json, nodes/nodeI.json, pods/nodeI.json for the pods of 'up',
+# pods/<netns>.json for a pod of 'add-pod') and assembles inventory.json from them,
+# atomically, once the lab is complete (inventory_write).
 # tests/unit/lab_inventory_contract_test.cpp runs these functions on fixture data and reads
 # the result back with podpath's reader. Sourced by scripts/lab; uses lab_common.sh and
 # lab_state.sh (LAB, LAB_DIR, LAB_CG, the addressing plan).
@@ -27,26 +28,26 @@ inventory_record_node() {
       interfaces: { uplink: $up, bridge: $br, docker: $dk } }' >"$LAB_DIR/nodes/node$i.json"
 }
 
-# inventory_record_pod NAMESPACE NAME UID NODE IP NETNS VETH SANDBOX_ID COMMAND
-#                      [CONTAINER ID CGROUP CGROUP_ID PID]...
-# <data dir>/pods/NETNS.json (an entry of pods[]): the pod and its containers, five values
-# each, all running COMMAND.
-inventory_record_pod() {
-  jq -n --arg ns "$1" --arg name "$2" --arg uid "$3" --arg node "$4" --arg ip "$5" --arg netns "$6" \
-    --arg veth "$7" --arg sandbox "$8" --arg cmd "$9" '
-    { namespace: $ns, name: $name, uid: $uid, node: $node, ip: $ip, netns: $netns, veth: $veth,
-      sandbox_id: $sandbox,
-      containers: [ $ARGS.positional as $c | range(0; $c | length; 5)
-                    | { name: $c[.], id: $c[. + 1], cgroup: $c[. + 2], cgroup_id: ($c[. + 3] | tonumber),
-                        pid: ($c[. + 4] | tonumber), command: $cmd } ] }' \
-    --args "${@:10}" >"$LAB_DIR/pods/$6.json"
+# inventory_record_pods FILE COMMAND: write the records (entries of pods[]) of the pods on
+# stdin, one line each as create_pod prints it, to FILE. A line is TSV (every value is
+# [a-z0-9./-]): NAMESPACE NAME UID NODE IP NETNS VETH SANDBOX_ID, then CONTAINER ID CGROUP
+# CGROUP_ID PID for each container; every container runs COMMAND. One jq for many pods: jq
+# 1.6 takes some 50 ms to start.
+inventory_record_pods() {
+  jq -nR --arg cmd "$2" '
+    inputs | split("\t") as $f
+    | { namespace: $f[0], name: $f[1], uid: $f[2], node: $f[3], ip: $f[4], netns: $f[5], veth: $f[6],
+        sandbox_id: $f[7],
+        containers: [ $f[8:] as $c | range(0; $c | length; 5)
+                      | { name: $c[.], id: $c[. + 1], cgroup: $c[. + 2], cgroup_id: ($c[. + 3] | tonumber),
+                          pid: ($c[. + 4] | tonumber), command: $cmd } ] }' >"$1"
 }
 
-# inventory_add_container POD_NETNS NAME ID CGROUP CGROUP_ID PID COMMAND NETNS [IP]:
-# append a container to a pod's record, with the network namespace (and IP) it really runs
+# inventory_add_container FILE NAME ID CGROUP CGROUP_ID PID COMMAND NETNS [IP]: append a
+# container to the pod record in FILE, with the network namespace (and IP) it really runs
 # in: add-pod's broken container, which does not share the pod's.
 inventory_add_container() {
-  local rec=$LAB_DIR/pods/$1.json
+  local rec=$1
   jq --arg n "$2" --arg id "$3" --arg cg "$4" --argjson cgid "$5" --argjson pid "$6" --arg cmd "$7" \
     --arg netns "$8" --arg ip "${9:-}" '
     .containers += [ { name: $n, id: $id, cgroup: $cg, cgroup_id: $cgid, pid: $pid, command: $cmd,

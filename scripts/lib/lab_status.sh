@@ -24,11 +24,11 @@ lab_status() {
 
   local name netns ip cidr brip npods st
   {
-    table_row NODE STATUS INTERNAL-IP POD-CIDR BRIDGE NETNS PODS
+    tsv_line NODE STATUS INTERNAL-IP POD-CIDR BRIDGE NETNS PODS
     while IFS=$'\t' read -r name netns ip cidr brip npods; do
       st=NotReady
       if [[ -e /run/netns/$netns ]]; then st=Ready; fi
-      table_row "$name" "$st" "$ip" "$cidr" "cbr0 $brip" "$netns" "$npods"
+      tsv_line "$name" "$st" "$ip" "$cidr" "cbr0 $brip" "$netns" "$npods"
     done < <(jq -r '.pods as $p | .nodes[] | .name as $n
       | [ .name, .netns, .underlay_ip, .pod_cidr, .bridge_ip, ([$p[] | select(.node == $n)] | length | tostring) ] | @tsv' "$inv")
   } | print_table
@@ -36,7 +36,7 @@ lab_status() {
 
   local ns pname pip node veth pnetns conts total ready c
   {
-    table_row NAMESPACE NAME READY STATUS AGE IP NODE VETH
+    tsv_line NAMESPACE NAME READY STATUS AGE IP NODE VETH
     while IFS=$'\t' read -r ns pname pip node veth pnetns conts; do
       total=0 ready=0
       for c in $conts; do
@@ -47,7 +47,7 @@ lab_status() {
       elif (( ready == total )); then st=Running
       elif (( ready == 0 )); then st=Error
       else st=NotReady; fi
-      table_row "$ns" "$pname" "$ready/$total" "$st" "$age" "$pip" "$node" "$veth"
+      tsv_line "$ns" "$pname" "$ready/$total" "$st" "$age" "$pip" "$node" "$veth"
     done < <(jq -r '.pods[] | [ .namespace, .name, .ip, .node, .veth, .netns,
                                  ([ .containers[] | "\(.pid):\(.id)" ] | join(" ")) ] | @tsv' "$inv")
   } | print_table

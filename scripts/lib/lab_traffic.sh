@@ -139,7 +139,7 @@ lab_traffic() {
 
   local rc got result failed=0 sent_total=0 recv_total=0
   local -a rows=()
-  rows+=("$(table_row FROM TO PATH PROTO CONTAINER SENT ANSWERED RESULT)")
+  rows+=("$(tsv_line FROM TO PATH PROTO CONTAINER SENT ANSWERED RESULT)")
   for i in "${!flows[@]}"; do
     rc=0
     wait "${client[i]}" || rc=$?
@@ -157,7 +157,7 @@ lab_traffic() {
       result="FAILED (exit $rc: $(grep -v '^podpath-lab' "$out" | tail -n 2 | tr '\n' ' ' | cut -c1-80))"
       failed=$(( failed + 1 ))
     fi
-    rows+=("$(table_row "$from $from_ip" "$to $to_ip" "$path" "$proto" "$cname" "$count" "$got" "$result")")
+    rows+=("$(tsv_line "$from $from_ip" "$to $to_ip" "$path" "$proto" "$cname" "$count" "$got" "$result")")
   done
   printf '%s\n' "${rows[@]}" | print_table
   if (( failed )); then

@@ -253,7 +253,7 @@ check "the failed add-pod says why and that it cleans up" bash -c "
 check "the failed add-pod left the lab's namespaces as they were" \
   diff <(printf '%s\n' "${NS_BEFORE[@]}") <(lab_netns "$P")
 check "the failed add-pod left the inventory with its 4 pods, all running" bash -c "
-  [[ \$(jq '.pods | length' $INV) == 4 && \$(ls /run/podpath-lab/$P/pods | wc -l) == 4 ]] &&
+  [[ \$(jq '.pods | length' $INV) == 4 && \$(cat /run/podpath-lab/$P/pods/*.json | jq -s length) == 4 ]] &&
   [[ \$('$LAB' status --name $P | grep -c ' 2/2 *Running ') == 4 ]]"
 
 phase "9. a second lab coexists"

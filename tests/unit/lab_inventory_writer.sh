@@ -30,12 +30,16 @@ mkdir -p "$LAB_DIR/nodes" "$LAB_DIR/pods"
 inventory_record_lab 2 1 2 "$COMMAND"
 inventory_record_node 2          # in reverse: the inventory orders nodes by number
 inventory_record_node 1
-inventory_record_pod shop cart-jjtphbnw8v-xphr9 7d238be3-c8c5-4537-9c1f-9dc3f733cc4b node2 10.10.130.2 \
-  fx-pod-xphr9 vethb61703ca 7d83e94539bc0fb223c001276b10ee3432dba4e09399890632f1cc3ce339c707 "sleep 1d" \
-  cart "$ID3" "$POD2/$ID3" 4294967297 4300
-inventory_record_pod default web-w49lf7rsvl-htzdc 2f0c7d0e-6c1b-4f3e-9a55-0b7d2c1e9f10 node1 10.10.129.2 \
-  fx-pod-htzdc veth8f15a378 d1e10490f57cb38f4114319a56e061085a2ed7f1d620e0749cc4bc081fecc14b "$COMMAND" \
-  web "$ID1" "$POD1/$ID1" 1201 4242 \
-  sidecar "$ID2" "$POD1/$ID2" 1202 4243
-inventory_add_container fx-pod-xphr9 debug-otherns "$ID4" "$POD2/$ID4" 1301 4400 "sleep 1d" fx-pod-xphr9-x 10.10.130.3
+# An added pod (add-pod's record, with a broken container) first: pods are ordered by node.
+tsv_line shop cart-jjtphbnw8v-xphr9 7d238be3-c8c5-4537-9c1f-9dc3f733cc4b node2 10.10.130.2 fx-pod-xphr9 \
+  vethb61703ca 7d83e94539bc0fb223c001276b10ee3432dba4e09399890632f1cc3ce339c707 \
+  cart "$ID3" "$POD2/$ID3" 4294967297 4300 |
+  inventory_record_pods "$LAB_DIR/pods/fx-pod-xphr9.json" "sleep 1d"
+inventory_add_container "$LAB_DIR/pods/fx-pod-xphr9.json" debug-otherns "$ID4" "$POD2/$ID4" 1301 4400 "sleep 1d" \
+  fx-pod-xphr9-x 10.10.130.3
+# The pods of 'up' on node1, as create_pod prints them.
+tsv_line default web-w49lf7rsvl-htzdc 2f0c7d0e-6c1b-4f3e-9a55-0b7d2c1e9f10 node1 10.10.129.2 fx-pod-htzdc \
+  veth8f15a378 d1e10490f57cb38f4114319a56e061085a2ed7f1d620e0749cc4bc081fecc14b \
+  web "$ID1" "$POD1/$ID1" 1201 4242 sidecar "$ID2" "$POD1/$ID2" 1202 4243 |
+  inventory_record_pods "$LAB_DIR/pods/node1.json" "$COMMAND"
 inventory_write
