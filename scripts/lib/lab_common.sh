@@ -22,6 +22,7 @@ TEARDOWN_QUIET=0       # 1: do not warn about CNI DEL failures (cleaning up a fa
 # The selected lab (lab_select): its prefix, data dir, lock file, the cgroup v2 mount and
 # the lab's cgroup directory below it.
 LAB="" LAB_DIR="" LAB_LOCK="" CG2="" LAB_CG=""
+LAB_LOCKED=0           # 1: this process holds the lab's lock (lab_lock)
 
 # ---------------------------------------------------------------------------- output
 say()  { printf 'lab: %s\n' "$*"; }

@@ -94,6 +94,7 @@ lab_lock() {
       flock 9
     fi
     if [[ $(stat -c %d:%i "$LAB_LOCK" 2>/dev/null) == "$(stat -L -c %d:%i /proc/self/fd/9)" ]]; then
+      LAB_LOCKED=1
       return 0
     fi
     exec 9<&-
@@ -141,12 +142,14 @@ lab_is_up() {
   [[ -f $(inventory_file) && $(stat -f -c %T "/run/netns/$LAB-gw" 2>/dev/null) == nsfs ]]
 }
 
-# Die unless the lab is up (its inventory exists). Exit code as given (default 1).
+# Die unless the lab is up (its inventory exists). Exit code as given (default 1). A lock
+# taken for a lab of which nothing exists goes (its file would be all that is left of it).
 lab_require_up() {
   local rc=${1:-1} remains
   lab_is_up && return 0
   if remains=$(lab_remains); then
     die_rc "$rc" "lab '$LAB' is not up, but remains of an unfinished lab exist ($remains); remove them with 'scripts/lab down --name $LAB'"
   fi
+  if (( LAB_LOCKED )); then lab_unlock; fi
   die_rc "$rc" "lab '$LAB' is not up; start it with 'scripts/lab up --name $LAB'"
 }
