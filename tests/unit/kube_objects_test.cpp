@@ -126,8 +126,9 @@ TEST(KubeObjects, Rfc3339) {
   EXPECT_EQ(std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count(), 86401);
   EXPECT_EQ(*parse_rfc3339("1970-01-02T01:00:01+01:00"), *t);
   EXPECT_EQ(*parse_rfc3339("1970-01-02T00:00:01.5Z") - *t, std::chrono::milliseconds(500));
-  for (const char* bad : {"", "1970-01-02", "1970-01-02T00:00:01", "1970-13-02T00:00:01Z",
-                          "1970-01-02T00:00:01Zx", "1970-01-02T00:00:01.Z", "1970-01-02 00:00:01Z"}) {
+  for (const char* bad :
+       {"", "1970-01-02", "1970-01-02T00:00:01", "1970-13-02T00:00:01Z", "1970-01-02T00:00:01Zx",
+        "1970-01-02T00:00:01.Z", "1970-01-02 00:00:01Z", "4052-11-26T03:30:00Z"}) {
     EXPECT_FALSE(parse_rfc3339(bad)) << bad;
   }
 }

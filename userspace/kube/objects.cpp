@@ -223,8 +223,9 @@ std::optional<Time> parse_rfc3339(std::string_view text) {
   }
   const auto year = digits(0, 4), month = digits(5, 2), day = digits(8, 2);
   const auto hour = digits(11, 2), minute = digits(14, 2), second = digits(17, 2);
-  if (!year || !month || !day || !hour || !minute || !second || *month < 1 || *month > 12 || *day < 1 ||
-      *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
+  // system_clock counts nanoseconds in 64 bits: years past 2262 overflow it (found by fuzzing).
+  if (!year || !month || !day || !hour || !minute || !second || *year < 1970 || *year > 2200 || *month < 1 ||
+      *month > 12 || *day < 1 || *day > 31 || *hour > 23 || *minute > 59 || *second > 60) {
     return std::nullopt;
   }
   std::size_t pos = 19;
