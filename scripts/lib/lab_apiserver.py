@@ -40,6 +40,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -990,8 +991,9 @@ def cmd_serve(args):
         sys.exit(f"lab-apiserver: {follower.error}")
 
     Handler.store, Handler.token, Handler.options = store, token, args
-    ThreadingHTTPServer.address_family = __import__("socket").AF_INET6 if ":" in host else __import__("socket").AF_INET
-    server = ThreadingHTTPServer((host, int(port)), Handler)
+    server_class = type("Server", (ThreadingHTTPServer,),
+                        {"address_family": socket.AF_INET6 if ":" in host else socket.AF_INET})
+    server = server_class((host, int(port)), Handler)
     server.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(crt, key)
