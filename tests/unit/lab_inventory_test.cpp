@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "../common/temp_dir.hpp"
 #include "inventory/lab_inventory.hpp"
 
 namespace fs = std::filesystem;
@@ -12,23 +13,11 @@ using podpath::inventory::parse_lab_inventory;
 using podpath::inventory::read_lab_inventory;
 using podpath::inventory::to_lab_inventory_json;
 using podpath::inventory::write_lab_inventory;
+using podpath::testing::TempDir;
 
 namespace {
 
 const fs::path kFixture = fs::path(PODPATH_TEST_DATA) / "lab_inventory.json";
-
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "podpath-test-XXXXXX").string();
-    path_ = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  const fs::path& path() const { return path_; }
-
- private:
-  fs::path path_;
-};
 
 std::string mutate(const std::string& text, const std::string& from, const std::string& to) {
   std::string out = text;

@@ -1,0 +1,58 @@
+// libFuzzer harness for the watch-stream parser: the input is a watch body; its first byte
+// chooses the chunk size it arrives in. The lines must not depend on how the body is cut,
+// and every line either parses into an event (whose object the pod and node parsers then
+// read) or yields an error; never a crash.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kube/objects.hpp"
+#include "kube/watch_stream.hpp"
+
+namespace {
+
+std::vector<std::string> split(std::string_view body, std::size_t chunk, bool& ok) {
+  podpath::kube::LineSplitter lines(4096);
+  std::vector<std::string> out;
+  ok = true;
+  for (std::size_t pos = 0; pos < body.size() && ok; pos += chunk) {
+    ok = lines
+             .feed(body.substr(pos, chunk),
+                   [&](std::string_view l) {
+                     out.emplace_back(l);
+                     return true;
+                   })
+             .ok();
+  }
+  return out;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::size_t chunk = 1 + data[0] % 64;
+  const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  bool whole_ok = false;
+  bool cut_ok = false;
+  const auto whole = split(body, body.size() + 1, whole_ok);
+  const auto cut = split(body, chunk, cut_ok);
+  if (whole_ok && cut_ok && whole != cut) std::abort();
+  for (const auto& line : cut) {
+    const auto event = podpath::kube::parse_watch_event(line);
+    if (!event) {
+      if (event.error().message.empty()) std::abort();
+      continue;
+    }
+    const auto pod = podpath::kube::parse_pod(event->object);
+    if (!pod && pod.error().message.empty()) std::abort();
+    if (pod) (void)podpath::kube::to_model_pod(*pod);
+    const auto node = podpath::kube::parse_node(event->object);
+    if (!node && node.error().message.empty()) std::abort();
+    if (node) (void)podpath::kube::to_model_node(*node);
+  }
+  return 0;
+}
