@@ -64,7 +64,8 @@ double first_packet_ns(CgroupNetnsMode mode, const FrameBuilder::Bytes& frame) {
   auto dp = load(mode, 2 * kNewEntries, true);
   const double ns = ns_per_packet(dp->egress_fd(), frame, kNewEntries);
   const auto c = dp->read_counters();
-  if (!c || (*c)[PP_CG_CNT_NEW_ENTRIES] < kNewEntries * 99 / 100 || (*c)[PP_CG_CNT_INSERT_FULL] != 0) {
+  if (!c || (*c)[podpath::bpf::CgroupCounter::NewEntries] < kNewEntries * 99 / 100 ||
+      (*c)[podpath::bpf::CgroupCounter::InsertFull] != 0) {
     std::fprintf(stderr, "new-entry run did not insert every entry\n");
     std::exit(1);
   }

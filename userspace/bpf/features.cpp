@@ -1,7 +1,6 @@
 #include "bpf/features.hpp"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <net/if.h>
@@ -10,6 +9,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "bpf/link.hpp"
 #include "util/system.hpp"
 
 namespace podpath::bpf {
@@ -31,12 +31,6 @@ bool probe_tcx() {
   __u32 count = 0;
   LIBBPF_OPTS(bpf_prog_query_opts, opts, .prog_cnt = count);
   return bpf_prog_query_opts(static_cast<int>(lo), static_cast<bpf_attach_type>(kBpfTcxIngress), &opts) == 0;
-}
-
-bool kernel_has_kfunc(const char* name) {
-  std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
-  if (!vmlinux) return false;
-  return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_FUNC) > 0;
 }
 
 }  // namespace

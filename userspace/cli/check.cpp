@@ -152,7 +152,7 @@ nlohmann::json path_json(const PathReport& path) {
     hops.push_back({{"node", h.hop.node},
                     {"interface", h.hop.interface},
                     {"direction", flows::to_string(h.hop.direction)},
-                    {"role", flows::to_string(h.hop.role)},
+                    {"role", model::to_string(h.hop.role)},
                     {"state", flows::to_string(h.hop.state)},
                     {"seen", h.seen},
                     {"total", h.total},
@@ -271,7 +271,7 @@ nlohmann::json check_to_json(const check::CheckReport& r) {
   for (const auto& l : ev.links) {
     links.push_back({{"place", l.place.name},
                      {"interface", l.ifname},
-                     {"role", flows::to_string(l.role)},
+                     {"role", model::to_string(l.role)},
                      {"pod", l.pod},
                      {"up", l.up},
                      {"running", l.running},

@@ -40,7 +40,7 @@ class DebugCommand final : public Command {
     for (const auto& i : session->loader().interfaces()) {
       io.out << fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}\n", i.node,
                             i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
-                            flows::to_string(i.role), i.pod.empty() ? "-" : i.pod);
+                            model::to_string(i.role), i.pod.empty() ? "-" : i.pod);
     }
     auto flows = dp.read_flows();
     if (!flows) throw UserError(flows.error().to_string());
@@ -66,8 +66,8 @@ class DebugCommand final : public Command {
     auto counters = dp.read_counters();
     if (!counters) throw UserError(counters.error().to_string());
     io.out << "# counters\n";
-    for (std::uint32_t i = 0; i < PP_CNT_MAX; ++i)
-      io.out << "counter " << bpf::counter_name(i) << "=" << (*counters)[i] << "\n";
+    for (const auto c : bpf::FlowCounters::all())
+      io.out << "counter " << bpf::counter_name(c) << "=" << (*counters)[c] << "\n";
     if (auto r = session->stop(); !r) {
       io.err << "podpath debug dump: " << r.error().to_string() << "\n";
       return kExitError;

@@ -320,11 +320,10 @@ class SharedIpCommand final : public Command {
   static void warn_on_losses(const bpf::CgroupDatapath& dp) {
     auto c = dp.read_counters();
     if (!c) return;
-    const std::uint64_t lost = (*c)[PP_CG_CNT_INSERT_FULL] + (*c)[PP_CG_CNT_INSERT_BUSY] +
-                               (*c)[PP_CG_CNT_INSERT_OTHER] + (*c)[PP_CG_CNT_INSERT_RACE];
+    const std::uint64_t lost = bpf::insert_failures(*c);
     if (lost > 0) spdlog::warn("{} packets could not be counted (container-flows map full or busy)", lost);
-    if ((*c)[PP_CG_CNT_PARSE_ERR] > 0)
-      spdlog::warn("{} packets had malformed headers", (*c)[PP_CG_CNT_PARSE_ERR]);
+    if ((*c)[bpf::CgroupCounter::ParseErrors] > 0)
+      spdlog::warn("{} packets had malformed headers", (*c)[bpf::CgroupCounter::ParseErrors]);
   }
 
   /// Names for every namespace podpath can name: pods', nodes', the host's, the lab's others.

@@ -127,9 +127,9 @@ class TraceCommand final : public Command {
       io.out << output::render_flow_table(std::move(views), table);
     }
     io.out << output::render_health(s.counters(), tty);
-    if (const auto& cc = s.container_counters(); cc && (*cc)[PP_CG_CNT_INSERT_FULL] != 0) {
+    if (const auto& cc = s.container_counters(); cc && (*cc)[bpf::CgroupCounter::InsertFull] != 0) {
       io.out << output::Style(tty).red(fmt::format("containers: {} flows lost (container map full)",
-                                                   (*cc)[PP_CG_CNT_INSERT_FULL]))
+                                                   (*cc)[bpf::CgroupCounter::InsertFull]))
              << "\n";
     }
     if (!tty) io.out << "\n";
@@ -141,7 +141,7 @@ class TraceCommand final : public Command {
       out.push_back({{"node", i.node},
                      {"name", i.name},
                      {"ifindex", i.ifindex},
-                     {"role", flows::to_string(i.role)},
+                     {"role", model::to_string(i.role)},
                      {"pod", i.pod.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.pod)}});
     }
     return out;
@@ -158,11 +158,7 @@ class TraceCommand final : public Command {
         {"matrix", output::matrix_to_json(output::matrix_rows(s.matrix(), s.cidrs()))},
         {"health", output::health_to_json(s.counters())},
     };
-    if (const auto& cc = s.container_counters()) {
-      nlohmann::json ch = nlohmann::json::object();
-      for (std::uint32_t i = 0; i < PP_CG_CNT_MAX; ++i) ch[bpf::cgroup_counter_name(i)] = (*cc)[i];
-      snapshot["container_health"] = ch;
-    }
+    if (const auto& cc = s.container_counters()) snapshot["container_health"] = output::counters_to_json(*cc);
     io.out << snapshot.dump() << "\n";
   }
 

@@ -7,6 +7,8 @@
 namespace podpath::flows {
 namespace {
 
+using model::InterfaceRole;
+
 /// Longer than any sane path; a routing loop stops here.
 constexpr std::size_t kMaxHops = 32;
 
@@ -368,22 +370,6 @@ void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& to
 }
 
 }  // namespace
-
-const char* to_string(InterfaceRole role) {
-  switch (role) {
-  case InterfaceRole::PodVeth:
-    return "pod_veth";
-  case InterfaceRole::Bridge:
-    return "bridge";
-  case InterfaceRole::Uplink:
-    return "uplink";
-  case InterfaceRole::Gateway:
-    return "gateway";
-  case InterfaceRole::Other:
-    break;
-  }
-  return "other";
-}
 
 const char* to_string(HopDirection direction) {
   switch (direction) {

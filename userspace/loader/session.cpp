@@ -55,7 +55,7 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   std::vector<std::string> observed;
   for (const auto& t : s->loader_->targets()) observed.push_back(t.node);
   if (auto r = s->loader_->set_cidrs(*s->cidrs_, observed); !r) return r.error();
-  s->source_ = std::make_unique<flows::BpfFlowSource>(s->loader_->datapath());
+  s->source_ = std::make_unique<BpfFlowSource>(s->loader_->datapath());
   s->aggregator_ = std::make_unique<flows::Aggregator>(*s->source_, options.aggregator);
   if (options.containers) {
     auto tracker = ContainerTracker::start(s->loaded_.cluster);

@@ -25,7 +25,7 @@ json hop_to_json(const flows::Hop& h) {
   json j = {{"node", h.node},
             {"interface", h.interface},
             {"direction", flows::to_string(h.direction)},
-            {"role", flows::to_string(h.role)},
+            {"role", model::to_string(h.role)},
             {"state", flows::to_string(h.state)},
             {"observed", h.observed()},
             {"route", or_null(h.route)},
