@@ -10,6 +10,8 @@
 #include "check/correlate.hpp"
 #include "check/diagnose.hpp"
 #include "check/facts.hpp"
+#include "inventory/cidrs.hpp"
+#include "inventory/resolver.hpp"
 #include "inventory/source.hpp"
 #include "net/netns.hpp"
 
@@ -90,6 +92,21 @@ Result<Target> resolve_target(const model::Cluster& cluster, const flows::Endpoi
       "the source must be a pod or a node of the cluster (probes are sent from inside its network "
       "namespace); {} is {}",
       text, e.kind == flows::EndpointKind::Pod ? "an address no known pod holds" : flows::to_string(e.kind));
+}
+
+Result<void> resolve_endpoints(const loader::SessionOptions& options,
+                               const std::vector<std::string>& endpoints, bool first_is_source) {
+  auto loaded = inventory::load_cluster(options.source);
+  if (!loaded) return loaded.error();
+  auto cidrs = inventory::CidrTable::build(loaded->cluster, options.cidrs);
+  if (!cidrs) return cidrs.error();
+  const inventory::Resolver resolver(loaded->cluster, *cidrs);
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    if (auto t = resolve_target(loaded->cluster, resolver, endpoints[i], i == 0 && first_is_source); !t) {
+      return t.error();
+    }
+  }
+  return {};
 }
 
 Result<std::unique_ptr<Checker>> Checker::start(loader::Session& session, const bpf::DropOptions& options) {

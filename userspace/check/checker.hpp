@@ -35,6 +35,12 @@ struct Target {
 Result<Target> resolve_target(const model::Cluster& cluster, const flows::EndpointResolver& resolver,
                               const std::string& text, bool source);
 
+/// @brief Resolves every endpoint against the cluster `options` load (the first one as a
+/// source when `first_is_source`), without attaching anything: a bad name is one sentence
+/// before the datapath loads.
+Result<void> resolve_endpoints(const loader::SessionOptions& options,
+                               const std::vector<std::string>& endpoints, bool first_is_source);
+
 /// @brief What to probe.
 struct CheckRequest {
   std::string src;

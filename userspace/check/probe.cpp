@@ -20,7 +20,6 @@
 namespace podpath::check {
 namespace {
 
-constexpr std::uint16_t kDefaultSize = 84;  // ping's default: 56 bytes of data
 constexpr std::uint16_t kIpHeader = 20;
 constexpr std::uint16_t kIcmpHeader = 8;
 constexpr std::uint16_t kUdpHeader = 8;
@@ -100,7 +99,7 @@ class Prober {
   Result<std::vector<ProbeOutcome>> run() {
     if (!spec_.dst.is_v4()) return make_error(ENOTSUP, "probes to IPv6 addresses are not supported yet");
     if (spec_.count < 1) return make_error(EINVAL, "at least one probe is needed");
-    size_ = spec_.size != 0 ? spec_.size : kDefaultSize;
+    size_ = spec_.size != 0 ? spec_.size : kDefaultProbeSize;
     if (spec_.proto == Protocol::Icmp) {
       auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP);
       if (!fd) return fd.error();
@@ -401,7 +400,7 @@ class Prober {
   }
 
   const ProbeSpec& spec_;
-  std::uint16_t size_ = kDefaultSize;
+  std::uint16_t size_ = kDefaultProbeSize;
   std::uint16_t id_base_ = 0;
   Fd raw_;
   std::vector<ProbeOutcome> outcomes_;
@@ -471,7 +470,7 @@ Result<std::uint32_t> route_mtu(const std::string& netns, const model::IpAddress
   if (!dst.is_v4()) return make_error(ENOTSUP, "IPv6 is not supported yet");
   auto fd = net::socket_in_netns(netns, AF_INET, SOCK_DGRAM, 0);
   if (!fd) return fd.error();
-  const sockaddr_in to = to_sockaddr(dst, 9);
+  const sockaddr_in to = to_sockaddr(dst, kDiscardPort);
   if (connect(fd->get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
     return make_error(errno, "no route to {}", dst.to_string());
   }

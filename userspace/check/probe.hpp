@@ -17,6 +17,13 @@
 
 namespace podpath::check {
 
+/// @brief IP packet length of ICMP and UDP probes unless told otherwise: ping's 84 bytes
+/// (20 of IPv4 header, 8 of ICMP header, 56 of data).
+inline constexpr std::uint16_t kDefaultProbeSize = 84;
+/// @brief The discard port (RFC 863): where container probes connect unless told otherwise,
+/// and the port a route lookup connects its UDP socket to. Nothing needs to listen there.
+inline constexpr std::uint16_t kDiscardPort = 9;
+
 enum class Protocol { Icmp, Tcp, Udp };
 
 /// @brief "icmp", "tcp", "udp".
@@ -32,7 +39,7 @@ struct ProbeSpec {
   int count = 3;
   std::chrono::milliseconds interval{200};  ///< between probe starts
   std::chrono::milliseconds timeout{2000};  ///< per probe, from its start
-  /// @brief IP packet length of ICMP/UDP probes (header included); 0 = 84, like ping.
+  /// @brief IP packet length of ICMP/UDP probes (header included); 0 = kDefaultProbeSize.
   std::uint16_t size = 0;
   bool dont_fragment = true;       ///< set DF (IP_PMTUDISC_DO)
   std::uint16_t icmp_id_base = 0;  ///< first ICMP identifier; 0 = random

@@ -33,7 +33,7 @@ class DebugCommand final : public Command {
   int run(Io& io) override {
     const StopOnSignal stop;
     auto session = start_session(attach_);
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
     auto& dp = session->loader().datapath();
     io.out << "# attached: " << session->loader().describe() << "\n";

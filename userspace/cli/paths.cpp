@@ -56,7 +56,7 @@ class PathsCommand final : public Command {
       }
     }
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     auto views = filter.apply(

@@ -67,7 +67,7 @@ class TraceCommand final : public Command {
     options.containers = !no_containers_;
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
 
     const bool json = format_ == "json";
     const bool tty = !json && output::use_color(io.out);

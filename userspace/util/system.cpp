@@ -5,8 +5,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace podpath {
 
@@ -49,6 +51,20 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
+}
+
+Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return make_error(errno, "cannot write {}", tmp.string());
+    out << content;
+    if (!out.flush()) return make_error(errno, "cannot write {}", tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return make_error(ec.value(), "cannot rename {} to {}", tmp.string(), path.string());
+  return {};
 }
 
 }  // namespace podpath

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "util/result.hpp"
+
 namespace podpath {
 
 /// @brief The first mount point of filesystem type `fstype` in a /proc/self/mounts-style
@@ -21,5 +23,8 @@ bool has_capability(int cap);
 std::string kernel_release();
 /// @brief Whole file as a string; nullopt if unreadable.
 std::optional<std::string> read_file(const std::filesystem::path& path);
+/// @brief Writes `content` to `path` atomically: a temporary file beside it (PATH.tmp), then
+/// a rename, so that readers see the old file or the new one, never a part.
+Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 }  // namespace podpath
