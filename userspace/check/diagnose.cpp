@@ -212,7 +212,7 @@ std::optional<Verdict> from_icmp(const Evidence& ev) {
                             from, e.describe()),
                 last_seen_hop(ev.request));
   }
-  if (e.type == 3 && (e.code == 0 || e.code == 1 || e.code == 6 || e.code == 7)) {
+  if (e.no_route()) {
     if (from_gateway && ev.gateway_to_dst->missing()) {
       const std::string stop = stop_phrase(ev.request);
       const std::string text = gateway_missing_text(*ev.gateway_to_dst);
@@ -224,7 +224,7 @@ std::optional<Verdict> from_icmp(const Evidence& ev) {
                             e.describe()),
                 last_seen_hop(ev.request));
   }
-  if (e.type == 3 && (e.code == 9 || e.code == 10 || e.code == 13)) {
+  if (e.prohibited()) {
     return make(VerdictKind::Firewall,
                 fmt::format("rejected by a firewall at {} (ICMP {})", from, e.describe()),
                 last_seen_hop(ev.request));

@@ -60,16 +60,20 @@ const char* to_string(ProbeResult result);
 /// @brief An ICMP error that came back for a probe.
 struct IcmpError {
   model::IpAddress from;  ///< who sent it
-  std::uint8_t type = 0;  ///< 3 unreachable, 11 time exceeded, 12 parameter problem
+  std::uint8_t type = 0;  ///< ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB (<linux/icmp.h>)
   std::uint8_t code = 0;
   std::uint32_t info = 0;  ///< next-hop MTU for "fragmentation needed"
 
   /// @brief "network unreachable", "port unreachable", "fragmentation needed (MTU 1400)",
   /// "TTL exceeded in transit", ...
   [[nodiscard]] std::string describe() const;
-  [[nodiscard]] bool frag_needed() const { return type == 3 && code == 4; }
-  [[nodiscard]] bool port_unreachable() const { return type == 3 && code == 3; }
-  [[nodiscard]] bool ttl_exceeded() const { return type == 11; }
+  [[nodiscard]] bool frag_needed() const;
+  [[nodiscard]] bool port_unreachable() const;
+  [[nodiscard]] bool ttl_exceeded() const;
+  /// @brief Network or host unreachable or unknown: a router had no route.
+  [[nodiscard]] bool no_route() const;
+  /// @brief Administratively prohibited (network, host, or filtered): a firewall's reject.
+  [[nodiscard]] bool prohibited() const;
   bool operator==(const IcmpError&) const = default;
 };
 

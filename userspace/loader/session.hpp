@@ -104,7 +104,4 @@ class Session {
   std::vector<bpf::MatrixCell> matrix_;
 };
 
-/// @brief CLOCK_MONOTONIC in ns.
-std::uint64_t monotonic_ns();
-
 }  // namespace podpath::loader

@@ -5,6 +5,8 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <ctime>
+
 #include <cerrno>
 #include <fstream>
 #include <sstream>
@@ -37,6 +39,12 @@ bool has_capability(int cap) {
   const auto idx = static_cast<unsigned>(cap) / 32;
   if (idx >= _LINUX_CAPABILITY_U32S_3) return false;
   return (data[idx].effective & (1u << (static_cast<unsigned>(cap) % 32))) != 0;
+}
+
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
 std::string kernel_release() {

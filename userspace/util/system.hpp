@@ -2,6 +2,7 @@
 /// @file
 /// @brief Facts about the running system: mounts, privileges, kernel release.
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -19,6 +20,8 @@ std::optional<std::filesystem::path> find_mount(std::string_view fstype);
 
 /// @brief True when the effective capability set holds `cap` (CAP_* number).
 bool has_capability(int cap);
+/// @brief CLOCK_MONOTONIC in ns: the clock BPF programs stamp packets with.
+std::uint64_t monotonic_ns();
 /// @brief `uname -r`.
 std::string kernel_release();
 /// @brief Whole file as a string; nullopt if unreadable.
