@@ -11,11 +11,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "bpf/drops.hpp"
 #include "check/evidence.hpp"
+#include "check/passive.hpp"
 #include "check/probe.hpp"
 #include "loader/session.hpp"
 #include "model/cluster.hpp"
@@ -113,6 +115,16 @@ class Checker {
   [[nodiscard]] static std::string place_name_of(const flows::Endpoint& e);
   std::optional<MtuProbe> probe_mtu(const CheckRequest& request, const Target& src, const Target& dst);
   CheckReport report_for(Evidence evidence) const;
+  /// @brief The flow records run() and observe() correlate: the session refreshed (routes as
+  /// they are now), then every point of every flow the aggregator holds.
+  Result<std::vector<model::FlowRecord>> flow_records();
+  // Passive mode, phase by phase: what to look at, the watch window, the drops of the
+  // selected flows, and the judgement of one conversation.
+  [[nodiscard]] Result<FlowSelection> selection(const PassiveRequest& request) const;
+  Result<void> watch_until(std::chrono::steady_clock::time_point until, const std::atomic<bool>& stop);
+  std::set<model::FlowKey> dropped_flows(const FlowSelection& selection, std::uint64_t& drops_seen);
+  CheckReport judge_observed(const model::FlowKey& fwd, const flows::Flow* forward,
+                             const flows::Flow* reverse, const std::vector<model::FlowRecord>& records);
 
   loader::Session& session_;
   std::unique_ptr<bpf::DropTracker> tracker_;
