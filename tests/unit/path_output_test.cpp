@@ -1,4 +1,6 @@
-// The path composer's output: a ping across nodes, from the flows map to JSON and the table.
+// The path composer's output: a ping across nodes, from the flows map to JSON and the table,
+// and the selection `podpath paths` makes by endpoints.
+#include "output/filter.hpp"
 #include "output/flow_json.hpp"
 #include "output/flow_table.hpp"
 #include "path_fixture.hpp"
@@ -46,14 +48,23 @@ class PingSource final : public podpath::flows::FlowSource {
   podpath::Result<void> remove(const std::vector<podpath::flows::PointKey>&) override { return {}; }
 };
 
+/// The fixture lab after the ping, aggregated and described as the outputs see it.
+class PathOutputTest : public PathTest {
+ protected:
+  std::vector<podpath::output::ConversationView> ping_views() {
+    EXPECT_TRUE(agg_.update(1'000'000'000));
+    return podpath::output::describe(agg_.conversations(), resolver_, topo_);
+  }
+
+  PingSource source_;
+  podpath::flows::Aggregator agg_{source_};
+  podpath::inventory::Resolver resolver_{cluster_, cidrs_};
+};
+
 }  // namespace
 
-TEST_F(PathTest, PingAcrossNodesFromMapsToJson) {
-  PingSource source;
-  podpath::flows::Aggregator agg(source);
-  ASSERT_TRUE(agg.update(1'000'000'000));
-  const podpath::inventory::Resolver resolver(cluster_, cidrs_);
-  const auto views = podpath::output::describe(agg.conversations(), resolver, topo_);
+TEST_F(PathOutputTest, PingAcrossNodesFromMapsToJson) {
+  const auto views = ping_views();
   ASSERT_EQ(views.size(), 1u);
   const auto j = podpath::output::conversation_to_json(views[0]);
   EXPECT_EQ(j["src"]["name"], "default/web-7d4b9-x2k4q");
@@ -84,4 +95,20 @@ TEST_F(PathTest, PingAcrossNodesFromMapsToJson) {
       text.find("  ↩ default/db-0 10.10.130.2 → default/web-7d4b9-x2k4q 10.10.129.2  ICMP echo reply id 7"),
       std::string::npos)
       << text;
+}
+
+TEST_F(PathOutputTest, PathsSelectsConversationsByTheirEnds) {
+  const auto views = ping_views();
+  ASSERT_EQ(views.size(), 1u);
+  const auto& v = views[0];
+  using podpath::output::between_endpoints;
+  EXPECT_TRUE(between_endpoints(v, {}));
+  EXPECT_TRUE(between_endpoints(v, {"web-7d4b9-x2k4q"}));
+  EXPECT_TRUE(between_endpoints(v, {"default/db-0"}));
+  EXPECT_TRUE(between_endpoints(v, {"10.10.130.2"}));
+  EXPECT_TRUE(between_endpoints(v, {"db-0", "default/web-7d4b9-x2k4q"})) << "either way round";
+  EXPECT_FALSE(between_endpoints(v, {"api-0"}));
+  EXPECT_FALSE(between_endpoints(v, {"other/db-0"}));
+  EXPECT_FALSE(between_endpoints(v, {"db-0", "api-0"}));
+  EXPECT_FALSE(between_endpoints(v, {"10.10.129.3"}));
 }
