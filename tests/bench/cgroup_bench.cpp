@@ -27,6 +27,7 @@
 #include "../common/loopback.hpp"
 #include "bench_util.hpp"
 #include "bpf/cgroup_datapath.hpp"
+#include "bpf/link.hpp"
 #include "bpf/test_run.hpp"
 #include "empty_cgroup_skb.skel.h"
 #include "util/system.hpp"
@@ -191,11 +192,9 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       off.push_back(udp_pps(cg, 1.0));
       {
-        bpf_link* out = bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty, cg_fd);
-        bpf_link* in = bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty_in, cg_fd);
+        const podpath::bpf::BpfLink out(bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty, cg_fd));
+        const podpath::bpf::BpfLink in(bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty_in, cg_fd));
         base.push_back(udp_pps(cg, 1.0));
-        bpf_link__destroy(out);
-        bpf_link__destroy(in);
       }
       auto att = dp->attach(cg);
       if (!att) {
