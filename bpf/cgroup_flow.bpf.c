@@ -113,7 +113,7 @@ static __always_inline __u32 pp_cg_header_bytes(const __u8 *data, const __u8 *da
 
 	if (p->key.proto == PP_IPPROTO_TCP) {
 		const __u8 *l4 = data + off;
-		if (l4 + PP_TCP_DOFF_BYTE + 1 > data_end)
+		if (l4 + (PP_TCP_DOFF_BYTE + 1) > data_end)
 			return 0;
 		return off + pp_tcp_header_len(l4);
 	}

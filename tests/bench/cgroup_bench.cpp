@@ -27,7 +27,7 @@
 #include "../common/loopback.hpp"
 #include "bench_util.hpp"
 #include "bpf/cgroup_datapath.hpp"
-#include "bpf/link.hpp"
+#include "bpf/handles.hpp"
 #include "bpf/test_run.hpp"
 #include "empty_cgroup_skb.skel.h"
 #include "util/system.hpp"

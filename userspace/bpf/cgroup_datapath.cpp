@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "bpf/abi.hpp"
+#include "bpf/features.hpp"
 #include "bpf/object.hpp"
 #include "cgroup_flow.skel.h"
 #include "cgroup_flow_compat.skel.h"

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "bpf/counters.hpp"
-#include "bpf/link.hpp"
+#include "bpf/handles.hpp"
 #include "model/address.hpp"
 #include "util/fd.hpp"
 #include "util/result.hpp"

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "bpf/counters.hpp"
-#include "bpf/link.hpp"
+#include "bpf/handles.hpp"
 #include "bpf/ring_buffer.hpp"
 #include "model/address.hpp"
 #include "model/flow.hpp"

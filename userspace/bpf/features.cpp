@@ -1,6 +1,7 @@
 #include "bpf/features.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <linux/capability.h>
 #include <net/if.h>
@@ -9,7 +10,7 @@
 #include <filesystem>
 #include <memory>
 
-#include "bpf/link.hpp"
+#include "bpf/handles.hpp"
 #include "util/system.hpp"
 
 namespace podpath::bpf {
@@ -34,6 +35,12 @@ bool probe_tcx() {
 }
 
 }  // namespace
+
+bool kernel_has_kfunc(const char* name) {
+  const BtfPtr vmlinux = load_vmlinux_btf();
+  if (!vmlinux) return false;
+  return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_FUNC) > 0;
+}
 
 Features probe_features() {
   Features f;

@@ -24,7 +24,4 @@ using BtfPtr = std::unique_ptr<btf, BtfDeleter>;
 /// @brief The running kernel's BTF (/sys/kernel/btf/vmlinux); empty when it has none.
 BtfPtr load_vmlinux_btf();
 
-/// @brief True when the kernel's BTF has a function (kfunc) of this name.
-bool kernel_has_kfunc(const char* name);
-
 }  // namespace podpath::bpf
