@@ -31,15 +31,11 @@
 #include <bpf/bpf_endian.h>
 
 #include "podpath_abi.h"
+#include "errno.bpf.h"
 #include "parse.bpf.h"
 #include "cgroup_maps.bpf.h"
 
 #define PP_CG_ALLOW 1
-
-#define PP_E2BIG  7
-#define PP_ENOMEM 12
-#define PP_EBUSY  16
-#define PP_EEXIST 17
 
 /* Headers are at most this far into the packet when GSO header bytes are computed. */
 #define PP_CG_MAX_L4_OFF 240
@@ -117,12 +113,12 @@ static __always_inline __u32 pp_cg_header_bytes(const __u8 *data, const __u8 *da
 
 	if (p->key.proto == PP_IPPROTO_TCP) {
 		const __u8 *l4 = data + off;
-		if (l4 + 13 > data_end)
+		if (l4 + (PP_TCP_DOFF_BYTE + 1) > data_end)
 			return 0;
-		return off + (__u32)(l4[12] >> 4) * 4;
+		return off + pp_tcp_header_len(l4);
 	}
 	if (p->key.proto == PP_IPPROTO_UDP || p->key.proto == PP_IPPROTO_UDPLITE)
-		return off + 8;
+		return off + PP_UDP_HLEN;
 	return off;
 }
 

@@ -40,6 +40,11 @@
 #define PP_ICMPV6_ECHO_REQUEST 128
 #define PP_ICMPV6_ECHO_REPLY   129
 
+#define PP_TCP_HLEN_MIN	  20 /* TCP header without options */
+#define PP_TCP_DOFF_BYTE  12 /* data offset, in 32-bit words, in the high nibble */
+#define PP_TCP_FLAGS_BYTE 13
+#define PP_UDP_HLEN	  8
+
 /* What the parser found besides the key. */
 struct pp_parsed {
 	struct pp_flow_key key;
@@ -88,6 +93,12 @@ static __always_inline void pp_set_v4mapped(__u8 *dst, const __u8 *src)
 	d[3] = pp_load32(src);
 }
 
+/* Length of the TCP header at `l4` (data offset x 4); byte PP_TCP_DOFF_BYTE must be readable. */
+static __always_inline __u32 pp_tcp_header_len(const __u8 *l4)
+{
+	return (__u32)(l4[PP_TCP_DOFF_BYTE] >> 4) * 4;
+}
+
 /*
  * L4 fields at `l4`. Returns 0 or the pp_counter of the parse error. ICMP:
  * sport = echo identifier (echo messages only), dport = type << 8 | code.
@@ -97,15 +108,15 @@ static __always_inline int pp_parse_l4(const __u8 *l4, const __u8 *data_end, str
 	__u8 proto = out->key.proto;
 
 	if (proto == PP_IPPROTO_TCP) {
-		if (l4 + 20 > data_end)
+		if (l4 + PP_TCP_HLEN_MIN > data_end)
 			return PP_CNT_ERR_L4_TRUNC;
-		if ((l4[12] >> 4) < 5)
+		if (pp_tcp_header_len(l4) < PP_TCP_HLEN_MIN)
 			return PP_CNT_ERR_TCP_DOFF;
 		out->key.sport = pp_be16(l4);
 		out->key.dport = pp_be16(l4 + 2);
-		out->tcp_flags = l4[13];
+		out->tcp_flags = l4[PP_TCP_FLAGS_BYTE];
 	} else if (proto == PP_IPPROTO_UDP || proto == PP_IPPROTO_UDPLITE) {
-		if (l4 + 8 > data_end)
+		if (l4 + PP_UDP_HLEN > data_end)
 			return PP_CNT_ERR_L4_TRUNC;
 		out->key.sport = pp_be16(l4);
 		out->key.dport = pp_be16(l4 + 2);

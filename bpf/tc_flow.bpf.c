@@ -23,6 +23,7 @@
 #include <bpf/bpf_core_read.h>
 
 #include "podpath_abi.h"
+#include "errno.bpf.h"
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 
@@ -30,13 +31,6 @@
 
 /* Bytes the parser may need from the linear area before it pulls more in. */
 #define PP_PARSE_WINDOW 128
-
-#ifndef E2BIG
-#define E2BIG 7
-#endif
-#define PP_ENOMEM 12
-#define PP_EEXIST 17
-#define PP_EBUSY  16
 
 /* Tunables: set by userspace between open and load. */
 const volatile __u64 pp_cfg_netns_cookie = 0; /* tc_flow_fixed: this object's namespace */
@@ -129,7 +123,7 @@ static __always_inline __u32 pp_matrix_role(const struct pp_obs_point *point)
 
 static __always_inline void pp_count_insert_error(long err)
 {
-	if (err == -E2BIG || err == -PP_ENOMEM)
+	if (err == -PP_E2BIG || err == -PP_ENOMEM)
 		pp_count(PP_CNT_FLOW_INSERT_FULL);
 	else if (err == -PP_EBUSY)
 		pp_count(PP_CNT_FLOW_INSERT_BUSY);

@@ -5,8 +5,13 @@
 # Every header under bpf/ and vmlinux/ is a dependency, so editing the ABI header
 # rebuilds the object and the skeleton.
 
-find_program(PODPATH_BPF_CLANG NAMES clang clang-19 clang-16 clang-15 clang-14 REQUIRED)
-find_program(PODPATH_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin REQUIRED)
+find_program(PODPATH_BPF_CLANG NAMES clang clang-19 clang-16 clang-15 clang-14)
+find_program(PODPATH_BPFTOOL NAMES bpftool PATHS /usr/sbin /sbin)
+if(NOT PODPATH_BPF_CLANG OR NOT PODPATH_BPFTOOL)
+  message(FATAL_ERROR
+    "podpath: the BPF programs need clang and bpftool (scripts/install-deps installs them); "
+    "configure with -DPODPATH_BPF=OFF to build only the layers below the BPF pipeline and their unit tests")
+endif()
 
 if(CMAKE_SYSTEM_PROCESSOR MATCHES "x86_64|amd64")
   set(PODPATH_BPF_ARCH x86)

@@ -27,6 +27,7 @@
 #include "../common/loopback.hpp"
 #include "bench_util.hpp"
 #include "bpf/cgroup_datapath.hpp"
+#include "bpf/handles.hpp"
 #include "bpf/test_run.hpp"
 #include "empty_cgroup_skb.skel.h"
 #include "util/system.hpp"
@@ -64,7 +65,8 @@ double first_packet_ns(CgroupNetnsMode mode, const FrameBuilder::Bytes& frame) {
   auto dp = load(mode, 2 * kNewEntries, true);
   const double ns = ns_per_packet(dp->egress_fd(), frame, kNewEntries);
   const auto c = dp->read_counters();
-  if (!c || (*c)[PP_CG_CNT_NEW_ENTRIES] < kNewEntries * 99 / 100 || (*c)[PP_CG_CNT_INSERT_FULL] != 0) {
+  if (!c || (*c)[podpath::bpf::CgroupCounter::NewEntries] < kNewEntries * 99 / 100 ||
+      (*c)[podpath::bpf::CgroupCounter::InsertFull] != 0) {
     std::fprintf(stderr, "new-entry run did not insert every entry\n");
     std::exit(1);
   }
@@ -190,11 +192,9 @@ int main(int argc, char** argv) {
     for (int r = 0; r < runs; ++r) {
       off.push_back(udp_pps(cg, 1.0));
       {
-        bpf_link* out = bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty, cg_fd);
-        bpf_link* in = bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty_in, cg_fd);
+        const podpath::bpf::BpfLink out(bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty, cg_fd));
+        const podpath::bpf::BpfLink in(bpf_program__attach_cgroup(empty->progs.pp_bench_cg_empty_in, cg_fd));
         base.push_back(udp_pps(cg, 1.0));
-        bpf_link__destroy(out);
-        bpf_link__destroy(in);
       }
       auto att = dp->attach(cg);
       if (!att) {

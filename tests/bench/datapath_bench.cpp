@@ -51,10 +51,10 @@ double new_flow_ns(FlowMapKind kind, const FrameBuilder::Bytes& frame, bool pod_
     std::exit(1);
   }
   if (pod_ingress) {
-    (void)(*dp)->set_cidrs(
-        {{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, PP_CIDR_F_COUNTED_AT_SOURCE},
-         {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, PP_CIDR_F_COUNTED_AT_SOURCE}});
-    (void)(*dp)->set_iface_role(podpath::testing::current_netns_cookie(), 1, PP_ROLE_POD);
+    (void)(*dp)->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, true},
+                            {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, true}});
+    (void)(*dp)->set_iface_role(podpath::testing::current_netns_cookie(), 1,
+                                podpath::model::InterfaceRole::PodVeth);
   }
   auto reader = podpath::bpf::EventReader::open(**dp, [](const auto&) {});
   if (!reader) {
@@ -68,7 +68,8 @@ double new_flow_ns(FlowMapKind kind, const FrameBuilder::Bytes& frame, bool pod_
     (void)(*reader)->poll(0);
   }
   const auto c = (*dp)->read_counters();
-  if (!c || (*c)[PP_CNT_NEW_FLOWS] < kNewFlows * 99 / 100 || (*c)[PP_CNT_RINGBUF_FULL] != 0) {  // NOLINT
+  if (!c || (*c)[podpath::bpf::FlowCounter::NewFlows] < kNewFlows * 99 / 100 ||
+      (*c)[podpath::bpf::FlowCounter::EventsLost] != 0) {  // NOLINT
     std::fprintf(stderr, "new-flow run lost flows or events\n");
     std::exit(1);
   }
@@ -125,8 +126,8 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", dp.error().to_string().c_str());
       return 1;
     }
-    (void)(*dp)->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, 0},
-                            {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, 0}});
+    (void)(*dp)->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, false},
+                            {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, false}});
     const int prog = (*(*dp)->programs_for(0)).ingress;
     ns_per_packet(prog, f4, 1);  // the flows now exist
     ns_per_packet(prog, f6, 1);

@@ -12,6 +12,7 @@
 #include "../common/require_root.hpp"
 #include "bpf/cgroup_datapath.hpp"
 #include "cgroup_test_util.hpp"
+#include "podpath_abi.h"
 
 using podpath::bpf::CgroupDatapath;
 using podpath::bpf::CgroupDatapathOptions;
@@ -78,10 +79,11 @@ class CgroupFlowTest : public ::testing::TestWithParam<CgroupNetnsMode> {
     return f.empty() ? CgroupFlowRecord{} : f.front();
   }
 
+  // Counters by the kernel's index (enum pp_cg_counter): the slot the programs write.
   std::uint64_t counter(pp_cg_counter c) {
     auto cs = dp_->read_counters();
     EXPECT_TRUE(cs) << cs.error().to_string();
-    return cs ? (*cs)[c] : 0;
+    return cs ? (*cs)[static_cast<podpath::bpf::CgroupCounter>(c)] : 0;
   }
 
   // The cookie the programs should record for the test socket: the current namespace, or
@@ -223,8 +225,8 @@ TEST_P(CgroupFlowTest, NonIpAndMalformedPacketsAreCountedNotKeyed) {
   EXPECT_EQ(counter(PP_CG_CNT_PACKETS), 3u);
   auto kinds = dp_->read_parse_errors();
   ASSERT_TRUE(kinds);
-  EXPECT_EQ((*kinds)[PP_CNT_ERR_IPV4_HDR], 1u);
-  EXPECT_EQ((*kinds)[PP_CNT_ERR_L4_TRUNC], 1u);
+  EXPECT_EQ((*kinds)[static_cast<podpath::bpf::FlowCounter>(PP_CNT_ERR_IPV4_HDR)], 1u);
+  EXPECT_EQ((*kinds)[static_cast<podpath::bpf::FlowCounter>(PP_CNT_ERR_L4_TRUNC)], 1u);
 }
 
 TEST_P(CgroupFlowTest, LaterFragmentsAreCountedWithoutPorts) {

@@ -4,7 +4,6 @@
 #include <bpf/bpf.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdint>
@@ -14,6 +13,7 @@
 #include <vector>
 
 #include "../common/netns_cookie.hpp"
+#include "inventory/cgroup_path.hpp"
 #include "util/system.hpp"
 
 namespace podpath::testing {
@@ -30,9 +30,10 @@ inline std::filesystem::path own_cgroup_dir() {
   return {};
 }
 
+/// The cgroup id of a directory (its inode), 0 when it cannot be read.
 inline std::uint64_t inode_of(const std::filesystem::path& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 ? static_cast<std::uint64_t>(st.st_ino) : 0;
+  const auto id = podpath::inventory::cgroup_id_of(p);
+  return id ? *id : 0;
 }
 
 using podpath::testing::current_netns_cookie;

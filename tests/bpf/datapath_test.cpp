@@ -15,10 +15,14 @@
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
 #include "bpf/test_run.hpp"
+#include "podpath_abi.h"
 
 using podpath::bpf::Datapath;
 using podpath::bpf::DatapathOptions;
+using podpath::bpf::FlowCounter;
+using podpath::bpf::FlowCounters;
 using podpath::model::FlowRecord;
+using podpath::model::InterfaceRole;
 using podpath::model::IpAddress;
 using namespace podpath::testing;
 
@@ -68,19 +72,21 @@ class DatapathTest : public ::testing::Test {
     return f.empty() ? FlowRecord{} : f.front();
   }
 
+  // Counters by the kernel's index (enum pp_counter): the slot the programs write.
   std::uint64_t counter(pp_counter c) {
     auto cs = dp_->read_counters();
     EXPECT_TRUE(cs) << cs.error().to_string();
-    return cs ? (*cs)[c] : 0;
+    return cs ? (*cs)[static_cast<FlowCounter>(c)] : 0;
   }
 
   // Only `expected` (and PP_CNT_PACKETS) moved: every packet lands in exactly one place.
   void expect_only_counter(pp_counter expected, std::uint64_t n) {
     auto cs = dp_->read_counters();
     ASSERT_TRUE(cs);
-    for (std::uint32_t i = 0; i < PP_CNT_MAX; ++i) {
+    for (const FlowCounter c : FlowCounters::all()) {
+      const auto i = static_cast<int>(c);
       if (i == PP_CNT_PACKETS || i == PP_CNT_LPM_MISS || i == PP_CNT_NEW_FLOWS) continue;
-      EXPECT_EQ((*cs)[i], i == expected ? n : 0) << podpath::bpf::counter_name(i);
+      EXPECT_EQ((*cs)[c], i == expected ? n : 0) << podpath::bpf::counter_name(c);
     }
   }
 
@@ -470,10 +476,10 @@ TEST_F(DatapathTest, MaximumSizeFramesAreCountedWhole) {
 }
 
 TEST_F(DatapathTest, CidrClassificationLongestPrefixWinsAndUnknownIsOther) {
-  ASSERT_TRUE(dp_->set_iface_role(current_netns_cookie(), kLoopbackIfindex, PP_ROLE_POD));
-  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.0.0/16"), 1, 0},
-                              {*podpath::model::Cidr::parse("10.10.129.0/24"), 2, 0},
-                              {*podpath::model::Cidr::parse("fd00::/64"), 3, 0}}));
+  ASSERT_TRUE(dp_->set_iface_role(current_netns_cookie(), kLoopbackIfindex, InterfaceRole::PodVeth));
+  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.0.0/16"), 1, false},
+                              {*podpath::model::Cidr::parse("10.10.129.0/24"), 2, false},
+                              {*podpath::model::Cidr::parse("fd00::/64"), 3, false}}));
   run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.5.5", IPPROTO_UDP, 8).udp(1, 2).build());
   run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "8.8.8.8", IPPROTO_UDP, 8).udp(1, 3).build());
   run(FrameBuilder().eth(kEthIpv6).ipv6("fd00::2", "fd00:1::3", IPPROTO_UDP, 8).udp(1, 4).build());
@@ -490,7 +496,7 @@ TEST_F(DatapathTest, CidrClassificationLongestPrefixWinsAndUnknownIsOther) {
 }
 
 TEST_F(DatapathTest, AddressesAreClassifiedOnlyWhereTheMatrixMayCount) {
-  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, 0}}));
+  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, false}}));
   const auto frame =
       FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.129.3", IPPROTO_UDP, 8).udp(1, 2).build();
   run(frame, true);   // no role recorded for this interface
@@ -506,16 +512,15 @@ TEST_F(DatapathTest, AddressesAreClassifiedOnlyWhereTheMatrixMayCount) {
 }
 
 TEST_F(DatapathTest, RejectsCidrIdsOutsideTheMatrix) {
-  EXPECT_FALSE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.0.0.0/8"), 0, 0}}));
-  EXPECT_FALSE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.0.0.0/8"), PP_MAX_CIDRS, 0}}));
+  EXPECT_FALSE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.0.0.0/8"), 0, false}}));
+  EXPECT_FALSE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.0.0.0/8"), PP_MAX_CIDRS, false}}));
 }
 
 TEST_F(DatapathTest, MatrixCountsAtPodIngressOnly) {
   const auto cookie = current_netns_cookie();
-  ASSERT_TRUE(
-      dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, PP_CIDR_F_COUNTED_AT_SOURCE},
-                      {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, PP_CIDR_F_COUNTED_AT_SOURCE}}));
-  ASSERT_TRUE(dp_->set_iface_role(cookie, kLoopbackIfindex, PP_ROLE_POD));
+  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, true},
+                              {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, true}}));
+  ASSERT_TRUE(dp_->set_iface_role(cookie, kLoopbackIfindex, InterfaceRole::PodVeth));
   const auto frame = FrameBuilder()
                          .eth(kEthIpv4)
                          .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_ICMP, 8)
@@ -531,11 +536,10 @@ TEST_F(DatapathTest, MatrixCountsAtPodIngressOnly) {
 
 TEST_F(DatapathTest, MatrixAtUplinkSkipsSourcesCountedElsewhere) {
   const auto cookie = current_netns_cookie();
-  ASSERT_TRUE(
-      dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, PP_CIDR_F_COUNTED_AT_SOURCE},
-                      {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, PP_CIDR_F_COUNTED_AT_SOURCE},
-                      {*podpath::model::Cidr::parse("10.0.0.0/24"), 3, 0}}));
-  ASSERT_TRUE(dp_->set_iface_role(cookie, kLoopbackIfindex, PP_ROLE_UPLINK));
+  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, true},
+                              {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, true},
+                              {*podpath::model::Cidr::parse("10.0.0.0/24"), 3, false}}));
+  ASSERT_TRUE(dp_->set_iface_role(cookie, kLoopbackIfindex, InterfaceRole::Uplink));
   run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8).udp(1, 2).build());
   run(FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.10.130.2", IPPROTO_UDP, 8).udp(1, 2).build());
   const auto m = dp_->read_matrix();
@@ -645,8 +649,9 @@ TEST_F(DatapathTest, ExpiredFlowsAreDeletedAndMissingOnesIgnored) {
 }
 
 TEST_F(DatapathTest, EveryCounterHasAName) {
-  for (std::uint32_t i = 0; i < PP_CNT_MAX; ++i) {
-    ASSERT_NE(podpath::bpf::counter_name(i), nullptr) << i;
-    EXPECT_STRNE(podpath::bpf::counter_name(i), "unknown");
+  ASSERT_EQ(FlowCounters::kSize, static_cast<std::size_t>(PP_CNT_MAX));
+  for (const FlowCounter c : FlowCounters::all()) {
+    ASSERT_NE(podpath::bpf::counter_name(c), nullptr) << static_cast<int>(c);
+    EXPECT_STRNE(podpath::bpf::counter_name(c), "unknown");
   }
 }

@@ -21,6 +21,7 @@
 #include "net/netns.hpp"
 #include "util/kallsyms.hpp"
 
+using podpath::bpf::DropCounter;
 using podpath::bpf::DropEvent;
 using podpath::bpf::DropOptions;
 using podpath::bpf::DropTracker;
@@ -149,8 +150,8 @@ TEST_F(DropTrackerTest, UdpToAClosedPortIsANoSocketDropInTheNamespace) {
   }
   const auto c = tracker_->read_counters();
   ASSERT_TRUE(c);
-  EXPECT_GE((*c)[PP_DROP_CNT_RECORDED], 1u);
-  EXPECT_GE((*c)[PP_DROP_CNT_CALLS], (*c)[PP_DROP_CNT_RECORDED]);
+  EXPECT_GE((*c)[DropCounter::Recorded], 1u);
+  EXPECT_GE((*c)[DropCounter::Calls], (*c)[DropCounter::Recorded]);
 }
 
 TEST_F(DropTrackerTest, FirewallDropIsNetfilterDrop) {
@@ -221,7 +222,7 @@ TEST_F(DropTrackerTest, DropsOutsideTheTrackedCidrsAreOnlyCounted) {
   EXPECT_TRUE(events_for(sport, 300).empty());
   const auto after = tracker_->read_counters();
   ASSERT_TRUE(after);
-  EXPECT_GT((*after)[PP_DROP_CNT_UNTRACKED], (*before)[PP_DROP_CNT_UNTRACKED]);
+  EXPECT_GT((*after)[DropCounter::Untracked], (*before)[DropCounter::Untracked]);
 }
 
 TEST_F(DropTrackerTest, LocationOnlyModeLoadsAndSaysSo) {

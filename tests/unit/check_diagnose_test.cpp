@@ -226,7 +226,7 @@ TEST_F(DiagnoseTest, PodVethDown) {
   LinkFact veth;
   veth.place = {PlaceKind::Node, "node2", ""};
   veth.ifname = "vethb61703ca";
-  veth.role = podpath::flows::InterfaceRole::PodVeth;
+  veth.role = podpath::model::InterfaceRole::PodVeth;
   veth.pod = "default/db-0";
   veth.up = false;
   veth.running = false;

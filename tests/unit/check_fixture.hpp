@@ -53,7 +53,7 @@ class CheckFixture : public ::testing::Test {
     for (int i = 1; i <= 2; ++i)
       topo_.nodes.push_back(flows::PathNode::from(cluster_.nodes[i - 1], seed_table(i)));
     topo_.gateway = flows::PathGateway::from(*cluster_.gateway, cluster_.underlay);
-    using flows::InterfaceRole;
+    using model::InterfaceRole;
     topo_.interfaces[{kNode1, kEth0}] = {"node1", "eth0", InterfaceRole::Uplink, ""};
     topo_.interfaces[{kNode1, kCbr0}] = {"node1", "cbr0", InterfaceRole::Bridge, ""};
     topo_.interfaces[{kNode1, kVeth}] = {"node1", "veth3a9c1f02", InterfaceRole::PodVeth,

@@ -150,11 +150,12 @@ TEST(MatrixView, RowsAreLabelledAndOrderedByPackets) {
 }
 
 TEST(HealthView, NamesEveryCounterAndFlagsLoss) {
-  podpath::bpf::Counters c{};
-  c[PP_CNT_RINGBUF_FULL] = 3;
-  c[PP_CNT_ERR_L4_TRUNC] = 2;
-  c[PP_CNT_ERR_TCP_DOFF] = 1;
-  c[PP_CNT_NEW_FLOWS] = 9;
+  using podpath::bpf::FlowCounter;
+  podpath::bpf::FlowCounters c;
+  c[FlowCounter::EventsLost] = 3;
+  c[FlowCounter::L4Truncated] = 2;
+  c[FlowCounter::TcpBadOffset] = 1;
+  c[FlowCounter::NewFlows] = 9;
   const auto line = podpath::output::render_health(c, false);
   EXPECT_EQ(
       line,
@@ -162,7 +163,7 @@ TEST(HealthView, NamesEveryCounterAndFlagsLoss) {
       "flows, 0 packets seen\n");
   EXPECT_NE(podpath::output::render_health(c, true).find("\x1b[1;31m3 events lost"), std::string::npos);
   const auto j = podpath::output::health_to_json(c);
-  EXPECT_EQ(j.size(), static_cast<std::size_t>(PP_CNT_MAX));
+  EXPECT_EQ(j.size(), podpath::bpf::FlowCounters::kSize);
   EXPECT_EQ(j["events_lost_ringbuf_full"], 3);
   EXPECT_EQ(j["parse_tcp_bad_offset"], 1);
 }

@@ -20,9 +20,9 @@ using podpath::flows::Flow;
 using podpath::flows::Hop;
 using podpath::flows::HopDirection;
 using podpath::flows::HopState;
-using podpath::flows::InterfaceRole;
 using podpath::flows::PointStats;
 using podpath::model::Cidr;
+using podpath::model::InterfaceRole;
 using podpath::model::IpAddress;
 
 namespace {

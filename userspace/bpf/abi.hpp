@@ -1,12 +1,25 @@
 #pragma once
 /// @file
-/// @brief The kernel ABI (bpf/podpath_abi.h) as seen from C++, with its layout pinned:
-/// if the C header changes shape, this stops compiling.
+/// @brief The kernel ABI (bpf/podpath_abi.h) as seen from C++: its layout pinned (if the C
+/// header changes shape, this stops compiling) and every conversion between its structs,
+/// enums and flags and the plain types the rest of podpath uses (abi.cpp, which also pins
+/// the counter enums of bpf/counters.hpp to the kernel's).
+///
+/// Internal to userspace/bpf: the ABI header is on this layer's private include path, so
+/// no other layer can include this file.
 
 #include <cstddef>
+#include <cstdint>
 
+#include "bpf/cgroup_abi.hpp"
+#include "bpf/cgroup_datapath.hpp"
+#include "bpf/datapath.hpp"
+#include "bpf/drop_abi.hpp"
+#include "bpf/drops.hpp"
+#include "bpf/events.hpp"
 #include "model/address.hpp"
 #include "model/flow.hpp"
+#include "model/interface.hpp"
 #include "podpath_abi.h"
 
 namespace podpath::bpf {
@@ -44,8 +57,6 @@ static_assert(offsetof(pp_flow_event, src_cidr) == 60);
 static_assert(offsetof(pp_flow_event, tcp_flags) == 64);
 static_assert(sizeof(pp_iface_key) == 8);
 static_assert(sizeof(pp_iface_info) == 8);
-// counter_name() in datapath.cpp lists every counter; extend it with the enum.
-static_assert(PP_CNT_MAX == 21, "update counter_name() for the new counter");
 
 /// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
 /// fragment flag). Used for flow records, flow events and drop events alike.
@@ -54,5 +65,28 @@ model::FlowKey from_abi(const pp_flow_key& key);
 pp_flow_key to_abi(const model::FlowKey& key);
 /// @brief A CIDR as an LPM trie key over v4-mapped 128-bit addresses.
 pp_cidr_key to_abi(const model::Cidr& cidr);
+/// @brief A classifier rule's value: its id and PP_CIDR_F_* flags.
+pp_cidr_info to_abi(const CidrRule& rule);
+/// @brief An interface role as the programs know it (enum pp_iface_role); the virtual
+/// Gateway role (never attached to) and Other are PP_ROLE_OTHER.
+__u32 to_abi(model::InterfaceRole role);
+
+/// @brief A flows-map entry -> the model's record. `netns_cookie` is the full cookie behind
+/// key.point.netns (the kernel records its low 32 bits).
+model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,
+                           std::uint64_t netns_cookie);
+/// @brief A new-flow record; `netns_cookie` is the full cookie behind ev.point.netns.
+FlowEvent to_flow_event(const pp_flow_event& ev, std::uint64_t netns_cookie);
+/// @brief The flows-map key of a flow direction at an observation point.
+pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key);
+
+/// @brief A container-flows entry -> its plain form, and back to the key.
+CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats);
+pp_cg_flow_key to_cg_key(const CgroupFlowRecord& record);
+/// @brief The namespace mode as cgroup_flow's load-time constant (enum pp_cg_netns_mode).
+__u8 to_abi(CgroupNetnsMode mode);
+
+/// @brief A drop record as userspace sees it (reason named by `names`).
+DropEvent to_drop_event(const pp_drop_event& event, const DropReasonNames& names);
 
 }  // namespace podpath::bpf

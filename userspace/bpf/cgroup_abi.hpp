@@ -28,7 +28,5 @@ static_assert(offsetof(pp_cg_flow_stats, last_seen_ns) == 40);
 
 static_assert(PP_CG_NETNS_NONE == 0 && PP_CG_NETNS_HELPER == 1 && PP_CG_NETNS_KERN_CTX == 2 &&
               PP_CG_NETNS_SOCK_CAST == 3);
-// cgroup_counter_name() in cgroup_datapath.cpp lists every counter; extend it with the enum.
-static_assert(PP_CG_CNT_MAX == 12, "update cgroup_counter_name() for the new counter");
 
 }  // namespace podpath::bpf

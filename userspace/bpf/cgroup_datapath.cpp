@@ -1,18 +1,17 @@
 #include "bpf/cgroup_datapath.hpp"
 
 #include <bpf/bpf.h>
-#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <functional>
 
-#include "bpf/cgroup_abi.hpp"
+#include "bpf/abi.hpp"
+#include "bpf/features.hpp"
 #include "bpf/object.hpp"
 #include "cgroup_flow.skel.h"
 #include "cgroup_flow_compat.skel.h"
@@ -37,20 +36,6 @@ template <> struct SkelOps<cgroup_flow_compat> {
   static void destroy(cgroup_flow_compat* s) { cgroup_flow_compat__destroy(s); }
 };
 
-__u8 to_abi(CgroupNetnsMode mode) {
-  switch (mode) {
-  case CgroupNetnsMode::Helper:
-    return PP_CG_NETNS_HELPER;
-  case CgroupNetnsMode::KernCtx:
-    return PP_CG_NETNS_KERN_CTX;
-  case CgroupNetnsMode::SockCast:
-    return PP_CG_NETNS_SOCK_CAST;
-  case CgroupNetnsMode::None:
-    break;
-  }
-  return PP_CG_NETNS_NONE;
-}
-
 template <typename Skel> Result<std::unique_ptr<ObjectHandle>> open_and_load(const CgroupDatapathOptions& o) {
   Skel* skel = SkelOps<Skel>::open();
   if (skel == nullptr) return make_error(errno, "cannot open the cgroup_flow BPF object");
@@ -70,12 +55,6 @@ template <typename Skel> Result<std::unique_ptr<ObjectHandle>> open_and_load(con
         to_string(o.netns_mode));
   }
   return handle;
-}
-
-bool kernel_has_kfunc(const char* name) {
-  std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
-  if (!vmlinux) return false;
-  return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_FUNC) > 0;
 }
 
 bool cg_skb_helper(bpf_func_id id) {
@@ -205,10 +184,8 @@ Result<void> CgroupAttachment::detach() {
   if (!attached_) return {};
   attached_ = false;
   if (mode_ == CgroupAttachMode::Link) {
-    // Destroying a link detaches it (and closes its fd).
-    if (ingress_link_ != nullptr) bpf_link__destroy(ingress_link_);
-    if (egress_link_ != nullptr) bpf_link__destroy(egress_link_);
-    ingress_link_ = egress_link_ = nullptr;
+    ingress_link_.reset();
+    egress_link_.reset();
     return {};
   }
   int err = 0;
@@ -251,16 +228,12 @@ Result<std::unique_ptr<CgroupAttachment>> CgroupDatapath::attach(const std::file
   a->cgroup_fd_.reset(fd);
 
   if (mode == CgroupAttachMode::Link) {
-    bpf_link* in = bpf_program__attach_cgroup(object_->program(kIngressProg), fd);
-    if (in != nullptr) {
-      bpf_link* out = bpf_program__attach_cgroup(object_->program(kEgressProg), fd);
-      if (out == nullptr) {
-        const int err = errno;
-        bpf_link__destroy(in);
-        return attach_error(err, cgroup, "egress");
-      }
-      a->ingress_link_ = in;
-      a->egress_link_ = out;
+    BpfLink in(bpf_program__attach_cgroup(object_->program(kIngressProg), fd));
+    if (in) {
+      BpfLink out(bpf_program__attach_cgroup(object_->program(kEgressProg), fd));
+      if (!out) return attach_error(errno, cgroup, "egress");
+      a->ingress_link_ = std::move(in);
+      a->egress_link_ = std::move(out);
       a->attached_ = true;
       return a;
     }
@@ -320,61 +293,11 @@ Result<void> CgroupDatapath::clear() {
 }
 
 Result<CgroupCounters> CgroupDatapath::read_counters() const {
-  return read_percpu_counters<PP_CG_CNT_MAX>(map_fd("pp_cg_counters"), ncpu_);
+  return read_counters_map<CgroupCounter>(map_fd("pp_cg_counters"), ncpu_);
 }
 
-Result<CgroupParseErrors> CgroupDatapath::read_parse_errors() const {
-  return read_percpu_counters<PP_CNT_MAX>(map_fd("pp_cg_parse_errors"), ncpu_);
-}
-
-// ------------------------------------------------------------------------- conversions
-
-CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats) {
-  CgroupFlowRecord r;
-  r.cgroup_id = key.cgroup_id;
-  r.netns_cookie = key.netns_cookie;
-  std::memcpy(r.local.bytes.data(), key.laddr, 16);
-  std::memcpy(r.remote.bytes.data(), key.raddr, 16);
-  r.local_port = key.lport;
-  r.remote_port = key.rport;
-  r.proto = key.proto;
-  r.fragment = (key.flags & PP_KEY_F_FRAGMENT) != 0;
-  r.ipv6 = (key.flags & PP_KEY_F_IPV6) != 0;
-  r.tx_packets = stats.tx_packets;
-  r.tx_bytes = stats.tx_bytes;
-  r.rx_packets = stats.rx_packets;
-  r.rx_bytes = stats.rx_bytes;
-  r.first_seen_ns = stats.first_seen_ns;
-  r.last_seen_ns = stats.last_seen_ns;
-  return r;
-}
-
-pp_cg_flow_key to_cg_key(const CgroupFlowRecord& r) {
-  pp_cg_flow_key k{};
-  k.cgroup_id = r.cgroup_id;
-  k.netns_cookie = r.netns_cookie;
-  std::memcpy(k.laddr, r.local.bytes.data(), 16);
-  std::memcpy(k.raddr, r.remote.bytes.data(), 16);
-  k.lport = r.local_port;
-  k.rport = r.remote_port;
-  k.proto = r.proto;
-  k.flags = static_cast<__u8>((r.fragment ? PP_KEY_F_FRAGMENT : 0) | (r.ipv6 ? PP_KEY_F_IPV6 : 0));
-  return k;
-}
-
-Result<std::uint64_t> cgroup_id_of(const std::filesystem::path& cgroup) {
-  struct stat st {};
-  if (::stat(cgroup.c_str(), &st) != 0) return make_error(errno, "cannot stat cgroup {}", cgroup.string());
-  if (!S_ISDIR(st.st_mode)) return make_error(ENOTDIR, "{} is not a cgroup directory", cgroup.string());
-  return static_cast<std::uint64_t>(st.st_ino);
-}
-
-const char* cgroup_counter_name(std::uint32_t counter) {
-  static constexpr const char* kNames[PP_CG_CNT_MAX] = {
-      "packets",     "non_ip",       "parse_errors", "no_cgroup",   "netns_unknown", "insert_full",
-      "insert_busy", "insert_other", "insert_race",  "new_entries", "fragments",     "gso_skbs",
-  };
-  return counter < PP_CG_CNT_MAX ? kNames[counter] : "unknown";
+Result<FlowCounters> CgroupDatapath::read_parse_errors() const {
+  return read_counters_map<FlowCounter>(map_fd("pp_cg_parse_errors"), ncpu_);
 }
 
 }  // namespace podpath::bpf

@@ -12,22 +12,13 @@
 #include <string>
 #include <vector>
 
+#include "bpf/counters.hpp"
+#include "bpf/handles.hpp"
 #include "model/address.hpp"
-#include "podpath_abi.h"
 #include "util/fd.hpp"
 #include "util/result.hpp"
 
-struct bpf_link;
-
 namespace podpath::bpf {
-
-/// @brief Health counters of cgroup_flow, summed over CPUs, indexed by enum pp_cg_counter.
-using CgroupCounters = std::array<std::uint64_t, PP_CG_CNT_MAX>;
-/// @brief Parse errors of cgroup_flow by kind, indexed by enum pp_counter.
-using CgroupParseErrors = std::array<std::uint64_t, PP_CNT_MAX>;
-
-/// @brief Stable, documented name of a cgroup_flow counter ("packets", "insert_full", ...).
-const char* cgroup_counter_name(std::uint32_t counter);
 
 /// @brief How the programs learn the network namespace of a packet's socket.
 enum class CgroupNetnsMode {
@@ -121,8 +112,8 @@ class CgroupAttachment {
   CgroupAttachMode mode_;
   std::filesystem::path cgroup_;
   Fd cgroup_fd_;
-  bpf_link* ingress_link_ = nullptr;
-  bpf_link* egress_link_ = nullptr;
+  BpfLink ingress_link_;  // Link mode
+  BpfLink egress_link_;
   int ingress_prog_ = -1;  // Legacy: what to detach
   int egress_prog_ = -1;
   bool attached_ = false;
@@ -159,7 +150,9 @@ class CgroupDatapath {
   /// @brief Deletes every entry.
   Result<void> clear();
   [[nodiscard]] Result<CgroupCounters> read_counters() const;
-  [[nodiscard]] Result<CgroupParseErrors> read_parse_errors() const;
+  /// @brief Packets cgroup_flow could not parse, by kind (the parse-error counters of
+  /// FlowCounter; the others stay 0).
+  [[nodiscard]] Result<FlowCounters> read_parse_errors() const;
 
  private:
   explicit CgroupDatapath(CgroupDatapathOptions options);
@@ -169,12 +162,5 @@ class CgroupDatapath {
   int ncpu_ = 1;
   std::unique_ptr<ObjectHandle> object_;
 };
-
-/// @brief ABI <-> plain conversions.
-CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats);
-pp_cg_flow_key to_cg_key(const CgroupFlowRecord& record);
-
-/// @brief The cgroup v2 id of a cgroup directory (its inode number).
-Result<std::uint64_t> cgroup_id_of(const std::filesystem::path& cgroup);
 
 }  // namespace podpath::bpf

@@ -150,7 +150,7 @@ Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
                         PP_MAX_CIDRS - 1);
     }
     const pp_cidr_key key = to_abi(rule.cidr);
-    const pp_cidr_info info{rule.id, rule.flags};
+    const pp_cidr_info info = to_abi(rule);
     if (bpf_map_update_elem(fd, &key, &info, BPF_ANY) != 0) {
       return make_error(errno, "cannot add CIDR {} to the classifier", rule.cidr.to_string());
     }
@@ -158,10 +158,11 @@ Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
   return {};
 }
 
-Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, pp_iface_role role) {
+Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex,
+                                      model::InterfaceRole role) {
   cookie_by_low_[static_cast<std::uint32_t>(netns_cookie)] = netns_cookie;
   const pp_iface_key key{static_cast<__u32>(netns_cookie), ifindex};
-  const pp_iface_info info{static_cast<__u32>(role), 0};
+  const pp_iface_info info{to_abi(role), 0};
   if (bpf_map_update_elem(map_fd("pp_ifaces"), &key, &info, BPF_ANY) != 0) {
     return make_error(errno, "cannot record interface {} role", ifindex);
   }
@@ -253,64 +254,8 @@ Result<std::vector<MatrixCell>> Datapath::read_matrix() const {
   return out;
 }
 
-Result<Counters> Datapath::read_counters() const {
-  return read_percpu_counters<PP_CNT_MAX>(map_fd("pp_counters"), ncpu_);
-}
-
-model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,
-                           std::uint64_t netns_cookie) {
-  model::FlowRecord r;
-  r.point.netns_cookie = netns_cookie;
-  r.point.ifindex = key.point.if_dir >> 1;  // PP_POINT_IFINDEX
-  r.point.direction =
-      (key.point.if_dir & 1) == PP_DIR_EGRESS ? model::Direction::Egress : model::Direction::Ingress;
-  r.key = from_abi(key.flow);
-  r.stats.packets = stats.packets;
-  r.stats.bytes = stats.bytes;
-  r.stats.first_seen_ns = stats.first_seen_ns;
-  r.stats.last_seen_ns = stats.last_seen_ns;
-  r.stats.tcp_flags = stats.tcp_flags;
-  r.stats.src_cidr = stats.src_cidr;
-  r.stats.dst_cidr = stats.dst_cidr;
-  r.stats.in_matrix = (stats.flags & PP_FLOW_F_MATRIX) != 0;
-  return r;
-}
-
-pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key) {
-  pp_flow_map_key k{};
-  k.point.netns = static_cast<__u32>(point.netns_cookie);
-  // PP_POINT_IF_DIR
-  k.point.if_dir =
-      point.ifindex << 1 | (point.direction == model::Direction::Egress ? PP_DIR_EGRESS : PP_DIR_INGRESS);
-  k.flow = to_abi(key);
-  return k;
-}
-
-const char* counter_name(std::uint32_t counter) {
-  static constexpr const char* kNames[PP_CNT_MAX] = {
-      "packets",
-      "non_ip",
-      "parse_eth_truncated",
-      "parse_vlan_truncated",
-      "parse_vlan_too_deep",
-      "parse_ipv4_truncated",
-      "parse_ipv4_bad_header",
-      "parse_ipv6_truncated",
-      "parse_ipv6_bad_header",
-      "parse_ipv6_ext_too_deep",
-      "parse_l4_truncated",
-      "parse_tcp_bad_offset",
-      "flow_insert_full",
-      "flow_insert_busy",
-      "flow_insert_other",
-      "flow_insert_race",
-      "events_lost_ringbuf_full",
-      "cidr_unmatched_addresses",
-      "fragments",
-      "new_flows",
-      "headers_pulled",
-  };
-  return counter < PP_CNT_MAX ? kNames[counter] : "unknown";
+Result<FlowCounters> Datapath::read_counters() const {
+  return read_counters_map<FlowCounter>(map_fd("pp_counters"), ncpu_);
 }
 
 }  // namespace podpath::bpf

@@ -10,19 +10,19 @@
 #include <string>
 #include <vector>
 
+#include "bpf/counters.hpp"
 #include "bpf/features.hpp"
 #include "model/address.hpp"
 #include "model/flow.hpp"
-#include "podpath_abi.h"
+#include "model/interface.hpp"
 #include "util/result.hpp"
 
 namespace podpath::bpf {
 
-/// @brief Health counters summed over CPUs, indexed by enum pp_counter.
-using Counters = std::array<std::uint64_t, PP_CNT_MAX>;
-
-/// @brief Stable, documented name of a counter ("parse_ipv4_truncated", ...).
-const char* counter_name(std::uint32_t counter);
+/// @brief CIDR ids the classifier knows: 0 is "other" (no configured CIDR contains the
+/// address), configured CIDRs are 1 .. kMaxCidrs-1.
+inline constexpr std::uint32_t kCidrOther = 0;
+inline constexpr std::uint32_t kMaxCidrs = 64;
 
 /// @brief How the flows map is organised (chosen by measurement: docs/datapath.md).
 enum class FlowMapKind {
@@ -49,11 +49,13 @@ struct ProgramPair {
   int egress = -1;
 };
 
-/// @brief A CIDR to classify by: prefix -> id (1..PP_MAX_CIDRS-1) + PP_CIDR_F_* flags.
+/// @brief A CIDR to classify by: prefix -> id (1 .. kMaxCidrs-1).
 struct CidrRule {
   model::Cidr cidr;
   std::uint32_t id = 0;
-  std::uint32_t flags = 0;
+  /// @brief Packets from this CIDR count into the matrix where they leave a pod (its veth's
+  /// ingress), not where they arrive over an uplink.
+  bool counted_at_source = false;
 };
 
 /// @brief One non-empty cell of the CIDR matrix, summed over CPUs.
@@ -92,10 +94,10 @@ class Datapath {
   /// another instance the first time a namespace is seen).
   Result<ProgramPair> programs_for(std::uint64_t netns_cookie);
 
-  /// @brief Replaces the CIDR trie's content. Ids must be 1..PP_MAX_CIDRS-1.
+  /// @brief Replaces the CIDR trie's content. Ids must be 1 .. kMaxCidrs-1.
   Result<void> set_cidrs(const std::vector<CidrRule>& rules);
   /// @brief Tells the programs what an interface is (decides CIDR-matrix counting).
-  Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, pp_iface_role role);
+  Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, model::InterfaceRole role);
   Result<void> forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex);
 
   /// @brief Every flow entry (batch lookups; per-CPU values summed).
@@ -105,12 +107,12 @@ class Datapath {
   /// @brief Non-empty CIDR matrix cells, summed over CPUs.
   [[nodiscard]] Result<std::vector<MatrixCell>> read_matrix() const;
   /// @brief Health counters, summed over CPUs.
-  [[nodiscard]] Result<Counters> read_counters() const;
+  [[nodiscard]] Result<FlowCounters> read_counters() const;
 
   [[nodiscard]] int events_map_fd() const;
   [[nodiscard]] int flows_map_fd() const;
 
-  /// @brief The full cookie behind the 32 bits the kernel records (pp_obs_point.netns),
+  /// @brief The full cookie behind the 32 bits the kernel records in an observation point,
   /// for namespaces podpath attached in; unknown ones are returned zero-extended.
   [[nodiscard]] std::uint64_t full_netns_cookie(std::uint32_t netns) const;
 
@@ -123,12 +125,7 @@ class Datapath {
   int ncpu_ = 1;
   std::vector<std::unique_ptr<ObjectHandle>> objects_;    // [0] owns the maps
   std::map<std::uint64_t, std::size_t> object_by_netns_;  // Fixed mode
-  std::map<std::uint32_t, std::uint64_t> cookie_by_low_;  // pp_obs_point.netns -> cookie
+  std::map<std::uint32_t, std::uint64_t> cookie_by_low_;  // low 32 bits of a cookie -> cookie
 };
-
-/// @brief ABI <-> model conversions. `netns_cookie` is the full cookie for key.point.netns.
-model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,
-                           std::uint64_t netns_cookie);
-pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key);
 
 }  // namespace podpath::bpf

@@ -16,21 +16,15 @@
 
 namespace podpath::bpf {
 
-struct DropTracker::Skeleton {
-  drop* skel = nullptr;
-  ~Skeleton() { drop__destroy(skel); }
-};
-
 namespace {
+
+constexpr const char* kReasonProg = "pp_kfree_skb";
+constexpr const char* kNoReasonProg = "pp_kfree_skb_noreason";
 
 constexpr std::string_view kReasonPrefix = "SKB_DROP_REASON_";
 constexpr std::string_view kSkbPrefix = "SKB_";
 constexpr std::string_view kSubsysPrefix = "SKB_DROP_REASON_SUBSYS_";
 constexpr std::uint32_t kSubsysShift = 16;
-
-using BtfPtr = std::unique_ptr<btf, decltype(&btf__free)>;
-
-BtfPtr vmlinux_btf() { return BtfPtr(btf__load_vmlinux_btf(), btf__free); }
 
 /// (name, value) of every enumerator of enum `name` (ENUM or ENUM64).
 std::vector<std::pair<std::string, std::uint32_t>> enum_values(const btf* b, const char* name) {
@@ -62,16 +56,9 @@ std::string strip(std::string_view name, std::string_view prefix) {
 
 }  // namespace
 
-const char* drop_counter_name(std::uint32_t counter) {
-  static constexpr const char* kNames[PP_DROP_CNT_MAX] = {
-      "calls", "not_drops", "not_ip", "no_header", "untracked", "recorded", "events_lost_ringbuf_full",
-  };
-  return counter < PP_DROP_CNT_MAX ? kNames[counter] : "unknown";
-}
-
 DropFeatures probe_drop_features() {
   DropFeatures f;
-  auto b = vmlinux_btf();
+  auto b = load_vmlinux_btf();
   if (!b) return f;
   // typedef void (*btf_trace_kfree_skb)(void *, struct sk_buff *, void *[, enum skb_drop_reason[, struct sock
   // *]]);
@@ -100,7 +87,7 @@ DropReasonNames::DropReasonNames(const std::vector<std::pair<std::string, std::u
 }
 
 DropReasonNames DropReasonNames::from_kernel() {
-  auto b = vmlinux_btf();
+  auto b = load_vmlinux_btf();
   if (!b) return {};
   return DropReasonNames(enum_values(b.get(), "skb_drop_reason"),
                          enum_values(b.get(), "skb_drop_reason_subsys"));
@@ -124,27 +111,6 @@ std::optional<std::uint32_t> DropReasonNames::value(std::string_view short_name)
   return std::nullopt;
 }
 
-DropEvent to_drop_event(const pp_drop_event& ev, const DropReasonNames& names) {
-  DropEvent out;
-  out.ts_ns = ev.ts_ns;
-  out.location = ev.location;
-  out.netns_cookie = ev.netns_cookie;
-  out.key = from_abi(ev.flow);
-  out.has_reason = (ev.flags & PP_DROP_F_REASON) != 0;
-  out.reason = ev.reason;
-  if (out.has_reason) out.reason_name = names.name(ev.reason);
-  out.ifindex = ev.ifindex;
-  out.skb_iif = ev.skb_iif;
-  out.ifname = std::string(ev.ifname, strnlen(ev.ifname, sizeof(ev.ifname)));
-  out.seq = ev.seq;
-  out.ip_id = ev.ip_id;
-  out.ip_len = ev.ip_len;
-  out.ttl = ev.ttl;
-  out.tcp_flags = ev.tcp_flags;
-  out.df = (ev.flags & PP_DROP_F_DF) != 0;
-  return out;
-}
-
 Result<std::unique_ptr<DropTracker>> DropTracker::start(const DropOptions& options, Callback callback) {
   if (options.ringbuf_bytes < 4096 || (options.ringbuf_bytes & (options.ringbuf_bytes - 1)) != 0) {
     return make_error(EINVAL, "drop ring buffer size {} must be a power of two of at least 4096 bytes",
@@ -165,10 +131,9 @@ Result<std::unique_ptr<DropTracker>> DropTracker::start(const DropOptions& optio
   t->ncpu_ = libbpf_num_possible_cpus();
   if (t->ncpu_ <= 0) return make_error(t->ncpu_, "cannot count possible CPUs");
 
-  t->skel_ = std::make_unique<Skeleton>();
-  t->skel_->skel = drop__open();
-  drop* s = t->skel_->skel;
+  drop* s = drop__open();
   if (s == nullptr) return make_error(errno, "cannot open the drop BPF object");
+  t->object_ = std::make_unique<ObjectHandle>(s->obj, [s] { drop__destroy(s); });
   s->rodata->pp_cfg_drop_skip_unspecified = options.skip_unspecified ? 1 : 0;
   s->rodata->pp_cfg_drop_skip_local = options.keep_local_declines ? 0 : 1;
   s->rodata->pp_cfg_drop_wakeup_bytes = options.ringbuf_bytes / 4;
@@ -182,30 +147,24 @@ Result<std::unique_ptr<DropTracker>> DropTracker::start(const DropOptions& optio
   if (int err = drop__load(s); err != 0) {
     return make_error(err, "cannot load the drop-tracking BPF program (run with -v for the verifier log)");
   }
-  t->link_ = bpf_program__attach(chosen);
-  if (t->link_ == nullptr) return make_error(errno, "cannot attach to the skb:kfree_skb tracepoint");
-  t->rb_ = ring_buffer__new(bpf_map__fd(s->maps.pp_drop_events), &DropTracker::on_sample, t.get(), nullptr);
-  if (t->rb_ == nullptr) return make_error(errno, "cannot open the drop ring buffer");
+  t->link_.reset(bpf_program__attach(chosen));
+  if (!t->link_) return make_error(errno, "cannot attach to the skb:kfree_skb tracepoint");
+  auto ring = RingBuffer::open(bpf_map__fd(s->maps.pp_drop_events),
+                               record_handler<pp_drop_event>([raw = t.get()](const pp_drop_event& ev) {
+                                 if (raw->callback_) raw->callback_(to_drop_event(ev, raw->names_));
+                               }),
+                               "the drop ring buffer");
+  if (!ring) return ring.error();
+  t->ring_ = std::move(*ring);
   spdlog::debug("drop tracking: {}", t->describe());
   return t;
 }
 
-DropTracker::~DropTracker() {
-  ring_buffer__free(rb_);
-  bpf_link__destroy(link_);
-}
-
-int DropTracker::on_sample(void* ctx, void* data, std::size_t size) {
-  auto* self = static_cast<DropTracker*>(ctx);
-  if (size < sizeof(pp_drop_event)) return 0;
-  pp_drop_event ev{};
-  std::memcpy(&ev, data, sizeof(ev));
-  if (self->callback_) self->callback_(to_drop_event(ev, self->names_));
-  return 0;
-}
+DropTracker::DropTracker() = default;
+DropTracker::~DropTracker() = default;
 
 Result<void> DropTracker::set_cidrs(const std::vector<model::Cidr>& cidrs) {
-  const int fd = bpf_map__fd(skel_->skel->maps.pp_drop_cidrs);
+  const int fd = object_->map_fd("pp_drop_cidrs");
   if (auto r = clear_map(fd, sizeof(pp_cidr_key), sizeof(__u32)); !r) return r;
   __u32 id = 1;
   for (const auto& c : cidrs) {
@@ -218,22 +177,13 @@ Result<void> DropTracker::set_cidrs(const std::vector<model::Cidr>& cidrs) {
   return {};
 }
 
-Result<int> DropTracker::poll(int timeout_ms) {
-  const int n = ring_buffer__poll(rb_, timeout_ms);
-  if (n < 0 && n != -EINTR) return make_error(n, "cannot read the drop ring buffer");
-  const int more = ring_buffer__consume(rb_);
-  if (more < 0) return make_error(more, "cannot read the drop ring buffer");
-  return (n < 0 ? 0 : n) + more;
-}
+Result<int> DropTracker::poll(int timeout_ms) { return ring_->poll(timeout_ms); }
 
 Result<DropCounters> DropTracker::read_counters() const {
-  return read_percpu_counters<PP_DROP_CNT_MAX>(bpf_map__fd(skel_->skel->maps.pp_drop_counters), ncpu_);
+  return read_counters_map<DropCounter>(object_->map_fd("pp_drop_counters"), ncpu_);
 }
 
-int DropTracker::prog_fd() const {
-  return bpf_program__fd(reasons_ ? skel_->skel->progs.pp_kfree_skb
-                                  : skel_->skel->progs.pp_kfree_skb_noreason);
-}
+int DropTracker::prog_fd() const { return object_->prog_fd(reasons_ ? kReasonProg : kNoReasonProg); }
 
 std::string DropTracker::describe() const {
   if (reasons_) return "drop reasons and locations (tp_btf/kfree_skb)";

@@ -16,21 +16,16 @@
 #include <utility>
 #include <vector>
 
+#include "bpf/counters.hpp"
+#include "bpf/handles.hpp"
+#include "bpf/ring_buffer.hpp"
 #include "model/address.hpp"
 #include "model/flow.hpp"
-#include "podpath_abi.h"
 #include "util/result.hpp"
-
-struct ring_buffer;
-struct bpf_link;
 
 namespace podpath::bpf {
 
-/// @brief Counters of the drop program, summed over CPUs, indexed by enum pp_drop_counter.
-using DropCounters = std::array<std::uint64_t, PP_DROP_CNT_MAX>;
-
-/// @brief Stable, documented name of a drop counter ("calls", "recorded", ...).
-const char* drop_counter_name(std::uint32_t counter);
+class ObjectHandle;
 
 /// @brief What the running kernel offers for drop tracking.
 struct DropFeatures {
@@ -124,21 +119,16 @@ class DropTracker {
   [[nodiscard]] std::string describe() const;
 
  private:
-  DropTracker() = default;
-  static int on_sample(void* ctx, void* data, std::size_t size);
+  DropTracker();
 
-  struct Skeleton;
-  std::unique_ptr<Skeleton> skel_;
-  bpf_link* link_ = nullptr;
-  ring_buffer* rb_ = nullptr;
+  std::unique_ptr<ObjectHandle> object_;
+  BpfLink link_;
   Callback callback_;
   DropReasonNames names_;
   bool reasons_ = false;
   bool kernel_has_reasons_ = false;
   int ncpu_ = 1;
+  std::optional<RingBuffer> ring_;  // last: closed first, before the link and the object go
 };
-
-/// @brief The event as userspace sees it (reason named by `names`).
-DropEvent to_drop_event(const pp_drop_event& ev, const DropReasonNames& names);
 
 }  // namespace podpath::bpf

@@ -5,11 +5,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
+#include "bpf/ring_buffer.hpp"
 #include "model/flow.hpp"
 #include "util/result.hpp"
-
-struct ring_buffer;
 
 namespace podpath::bpf {
 
@@ -33,7 +33,7 @@ class EventReader {
 
   /// @brief Reads `datapath`'s ring buffer; the datapath must outlive the reader.
   static Result<std::unique_ptr<EventReader>> open(const Datapath& datapath, Callback callback);
-  ~EventReader();
+  ~EventReader() = default;
   EventReader(const EventReader&) = delete;
   EventReader& operator=(const EventReader&) = delete;
 
@@ -45,11 +45,10 @@ class EventReader {
 
  private:
   EventReader() = default;
-  static int on_sample(void* ctx, void* data, std::size_t size);
 
   const Datapath* datapath_ = nullptr;
   Callback callback_;
-  ring_buffer* rb_ = nullptr;
+  std::optional<RingBuffer> ring_;
 };
 
 }  // namespace podpath::bpf

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "bpf/handles.hpp"
 #include "util/system.hpp"
 
 namespace podpath::bpf {
@@ -33,13 +34,13 @@ bool probe_tcx() {
   return bpf_prog_query_opts(static_cast<int>(lo), static_cast<bpf_attach_type>(kBpfTcxIngress), &opts) == 0;
 }
 
+}  // namespace
+
 bool kernel_has_kfunc(const char* name) {
-  std::unique_ptr<btf, decltype(&btf__free)> vmlinux(btf__load_vmlinux_btf(), btf__free);
+  const BtfPtr vmlinux = load_vmlinux_btf();
   if (!vmlinux) return false;
   return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_FUNC) > 0;
 }
-
-}  // namespace
 
 Features probe_features() {
   Features f;

@@ -34,6 +34,9 @@ struct Features {
   bool tracefs = false;  ///< /sys/kernel/tracing (or debugfs tracing) mounted
 };
 
+/// @brief True when the kernel's BTF has a function (kfunc) of this name.
+bool kernel_has_kfunc(const char* name);
+
 /// @brief Probes the kernel (loads tiny programs where needed; attaches nothing).
 Features probe_features();
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 
+#include "bpf/counters.hpp"
 #include "util/result.hpp"
 
 struct bpf_object;
@@ -52,10 +53,12 @@ Result<void> clear_map(int fd, std::size_t key_size, std::size_t value_size);
 /// slots beyond counters.size() are ignored).
 Result<void> sum_percpu_counters(int fd, int ncpu, std::uint64_t* counters, std::size_t n);
 
-template <std::size_t N> Result<std::array<std::uint64_t, N>> read_percpu_counters(int fd, int ncpu) {
-  std::array<std::uint64_t, N> out{};
-  if (auto r = sum_percpu_counters(fd, ncpu, out.data(), N); !r) return r.error();
-  return out;
+/// @brief A program's counters map as a CounterSet: slot i is the Counter of value i (the
+/// enumerators are pinned to the kernel's indices in abi.cpp).
+template <typename Counter> Result<CounterSet<Counter>> read_counters_map(int fd, int ncpu) {
+  std::array<std::uint64_t, CounterSet<Counter>::kSize> out{};
+  if (auto r = sum_percpu_counters(fd, ncpu, out.data(), out.size()); !r) return r.error();
+  return CounterSet<Counter>(out);
 }
 
 }  // namespace podpath::bpf

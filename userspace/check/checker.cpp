@@ -10,6 +10,9 @@
 #include "check/correlate.hpp"
 #include "check/diagnose.hpp"
 #include "check/facts.hpp"
+#include "check/passive.hpp"
+#include "inventory/cidrs.hpp"
+#include "inventory/resolver.hpp"
 #include "inventory/source.hpp"
 #include "net/netns.hpp"
 
@@ -20,8 +23,17 @@ namespace {
 constexpr std::size_t kMaxEvents = 100'000;
 /// After the last probe: time for stragglers (late replies, drop records) to arrive.
 constexpr std::chrono::milliseconds kGrace{300};
-constexpr std::uint8_t kTcpSyn = 0x02, kTcpRst = 0x04, kTcpAck = 0x10;
-constexpr std::uint16_t kIcmpEchoRequestTypeCode = 8 << 8;
+/// Passive mode: the longest wait between two looks at drop records and the stop flag, and
+/// the last wait, for packets still on their way when the window closes.
+constexpr std::chrono::milliseconds kWatchStep{200};
+constexpr std::chrono::milliseconds kWatchTail{100};
+/// The route MTU to probe with when the source's route has none: Ethernet's.
+constexpr std::uint32_t kFallbackMtu = 1500;
+/// Largest IPv4 packet.
+constexpr std::uint32_t kMaxIpPacket = 65535;
+/// The large-packet probe: its echoes, sent this far apart.
+constexpr int kMtuProbes = 2;
+constexpr std::chrono::milliseconds kMtuProbeInterval{100};
 
 std::uint64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return static_cast<std::uint64_t>(
@@ -90,6 +102,21 @@ Result<Target> resolve_target(const model::Cluster& cluster, const flows::Endpoi
       "the source must be a pod or a node of the cluster (probes are sent from inside its network "
       "namespace); {} is {}",
       text, e.kind == flows::EndpointKind::Pod ? "an address no known pod holds" : flows::to_string(e.kind));
+}
+
+Result<void> resolve_endpoints(const loader::SessionOptions& options,
+                               const std::vector<std::string>& endpoints, bool first_is_source) {
+  auto loaded = inventory::load_cluster(options.source);
+  if (!loaded) return loaded.error();
+  auto cidrs = inventory::CidrTable::build(loaded->cluster, options.cidrs);
+  if (!cidrs) return cidrs.error();
+  const inventory::Resolver resolver(loaded->cluster, *cidrs);
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    if (auto t = resolve_target(loaded->cluster, resolver, endpoints[i], i == 0 && first_is_source); !t) {
+      return t.error();
+    }
+  }
+  return {};
 }
 
 Result<std::unique_ptr<Checker>> Checker::start(loader::Session& session, const bpf::DropOptions& options) {
@@ -192,16 +219,16 @@ CheckReport Checker::report_for(Evidence evidence) const {
 std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Target& src,
                                            const Target& dst) {
   auto mtu = route_mtu(src.netns, dst.endpoint.ip);
-  const std::uint32_t size = mtu ? *mtu : 1500;
-  const std::uint16_t small = request.size != 0 ? request.size : 84;
-  if (size <= small || size > 65535) return std::nullopt;
+  const std::uint32_t size = mtu ? *mtu : kFallbackMtu;
+  const std::uint16_t small = request.size != 0 ? request.size : kDefaultProbeSize;
+  if (size <= small || size > kMaxIpPacket) return std::nullopt;
   ProbeSpec spec;
   spec.netns = src.netns;
   spec.src = src.endpoint.ip;
   spec.dst = dst.endpoint.ip;
   spec.proto = Protocol::Icmp;
   spec.timeout = request.timeout;
-  spec.interval = std::chrono::milliseconds(100);
+  spec.interval = kMtuProbeInterval;
   if (request.proto != Protocol::Icmp) {
     // The large probe is an ICMP echo: first make sure small echoes pass at all.
     spec.count = 1;
@@ -212,7 +239,7 @@ std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Ta
       return std::nullopt;
     }
   }
-  spec.count = 2;
+  spec.count = kMtuProbes;
   spec.size = static_cast<std::uint16_t>(size);
   (void)poll_drops(0);
   auto probes = send_probes(spec);
@@ -229,16 +256,11 @@ std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Ta
   m.answered = s.answered;
   if (s.icmp) m.icmp = s.icmp;
   m.local_error = s.local_errno;
-  std::vector<model::FlowKey> keys, replies;
-  for (const auto& p : *probes) {
-    keys.push_back(p.key);
-    replies.push_back(p.key.reversed());
+  const ProbeKeys keys = probe_keys(*probes);
+  if (auto records = flow_records()) {
+    m.path = correlate_path(keys.request, *records, src.endpoint, dst.endpoint, session_.topology());
   }
-  auto records = session_.loader().datapath().read_flows();
-  if (records) {
-    m.path = correlate_path(keys, *records, src.endpoint, dst.endpoint, session_.topology());
-  }
-  m.drops = findings(keys, replies, src.endpoint, dst.endpoint);
+  m.drops = findings(keys.request, keys.reply, src.endpoint, dst.endpoint);
   return m;
 }
 
@@ -284,17 +306,12 @@ Result<CheckReport> Checker::run(const CheckRequest& request) {
   ev.outcome = summarize(ev.probes);
   ev.drops_tracked = tracker_ != nullptr;
   ev.drop_reasons = tracker_ != nullptr && tracker_->reasons();
-  std::vector<model::FlowKey> keys, replies;
-  for (const auto& p : ev.probes) {
-    keys.push_back(p.key);
-    replies.push_back(p.key.reversed());
-  }
-  auto records = session_.loader().datapath().read_flows();
+  const ProbeKeys keys = probe_keys(ev.probes);
+  auto records = flow_records();  // also the routes as they are now
   if (!records) return records.error();
-  if (auto r = session_.refresh(); !r) return r.error();  // routes as they are now
-  ev.request = correlate_path(keys, *records, ev.src, ev.dst, session_.topology());
-  ev.reply = correlate_path(replies, *records, ev.dst, ev.src, session_.topology());
-  ev.drops = findings(keys, replies, ev.src, ev.dst);
+  ev.request = correlate_path(keys.request, *records, ev.src, ev.dst, session_.topology());
+  ev.reply = correlate_path(keys.reply, *records, ev.dst, ev.src, session_.topology());
+  ev.drops = findings(keys.request, keys.reply, ev.src, ev.dst);
   if (request.mtu_probe && ev.outcome.answered > 0) ev.mtu = probe_mtu(request, *src, *dst);
   gather_facts(ev, cluster, session_.topology());
   CheckReport report = report_for(std::move(ev));
@@ -302,125 +319,103 @@ Result<CheckReport> Checker::run(const CheckRequest& request) {
   return report;
 }
 
-Result<PassiveReport> Checker::observe(const PassiveRequest& request, const std::atomic<bool>& stop) {
-  const auto started = std::chrono::steady_clock::now();
+Result<std::vector<model::FlowRecord>> Checker::flow_records() {
   if (auto r = session_.refresh(); !r) return r.error();
-  const auto& cluster = session_.cluster();
-  std::optional<model::IpAddress> a, b;
-  if (!request.src.empty()) {
-    auto t = resolve_target(cluster, session_.resolver(), request.src, false);
+  return records_of(session_.aggregator());
+}
+
+Result<FlowSelection> Checker::selection(const PassiveRequest& request) const {
+  FlowSelection out;
+  for (auto [text, end] : {std::pair{&request.src, &out.a}, std::pair{&request.dst, &out.b}}) {
+    if (text->empty()) continue;
+    auto t = resolve_target(session_.cluster(), session_.resolver(), *text, false);
     if (!t) return t.error();
-    a = t->endpoint.ip;
+    *end = t->endpoint.ip;
   }
-  if (!request.dst.empty()) {
-    auto t = resolve_target(cluster, session_.resolver(), request.dst, false);
-    if (!t) return t.error();
-    b = t->endpoint.ip;
-  }
+  return out;
+}
+
+Result<void> Checker::watch_until(std::chrono::steady_clock::time_point until,
+                                  const std::atomic<bool>& stop) {
   if (auto r = poll_drops(0); !r) return r.error();
   events_.clear();
-  const auto until = started + request.duration;
   while (!stop.load() && std::chrono::steady_clock::now() < until) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (auto r = session_.wait(std::min(left, std::chrono::milliseconds(200)), stop); !r) return r.error();
+    if (auto r = session_.wait(std::min(left, kWatchStep), stop); !r) return r.error();
     if (auto r = poll_drops(0); !r) return r.error();
   }
-  (void)session_.wait(std::chrono::milliseconds(100), stop);
-  if (auto r = poll_drops(0); !r) return r.error();
+  (void)session_.wait(kWatchTail, stop);
+  return poll_drops(0);
+}
+
+std::set<model::FlowKey> Checker::dropped_flows(const FlowSelection& selection, std::uint64_t& drops_seen) {
+  const auto& cluster = session_.cluster();
+  std::set<model::FlowKey> dropped;
+  for (const auto& e : events_) {
+    const Place p = place(e.netns_cookie);
+    if (!cluster.lab.empty() && p.kind == PlaceKind::Unknown) continue;
+    if (!selection.selects(e.key, cluster)) continue;
+    const std::string location = symbolize(e.location);
+    const auto dst_of = place_name_of(session_.resolver().resolve(e.key.dst));
+    if (benign_drop(e, location.substr(0, location.find('+')), p, dst_of)) continue;
+    ++drops_seen;
+    dropped.insert(e.key);
+  }
+  return dropped;
+}
+
+CheckReport Checker::judge_observed(const model::FlowKey& fwd, const flows::Flow* forward,
+                                    const flows::Flow* reverse,
+                                    const std::vector<model::FlowRecord>& records) {
+  Evidence ev;
+  ev.passive = true;
+  ev.proto = protocol_of(fwd.proto);
+  ev.port = fwd.proto == IPPROTO_ICMP ? 0 : fwd.dport;
+  ev.src = session_.resolver().resolve(fwd.src);
+  ev.dst = session_.resolver().resolve(fwd.dst);
+  ev.drops_tracked = tracker_ != nullptr;
+  ev.drop_reasons = tracker_ != nullptr && tracker_->reasons();
+  const model::FlowKey rev = fwd.reversed();
+  ev.request = correlate_path({fwd}, records, ev.src, ev.dst, session_.topology());
+  ev.reply = correlate_path({rev}, records, ev.dst, ev.src, session_.topology());
+  ev.drops = findings({fwd}, {rev}, ev.src, ev.dst);
+  ev.outcome = observed_outcome(fwd, forward, reverse);
+  gather_facts(ev, session_.cluster(), session_.topology());
+  return report_for(std::move(ev));
+}
+
+Result<PassiveReport> Checker::observe(const PassiveRequest& request, const std::atomic<bool>& stop) {
+  const auto started = std::chrono::steady_clock::now();
   if (auto r = session_.refresh(); !r) return r.error();
+  const auto selected = selection(request);
+  if (!selected) return selected.error();
+  if (auto r = watch_until(started + request.duration, stop); !r) return r.error();
+  const auto records = flow_records();
+  if (!records) return records.error();
 
   PassiveReport out;
   out.cluster = session_.cluster_description();
   out.attach = session_.loader().describe();
   out.drops = drops_mode_;
-  const auto records = records_of(session_.aggregator());
-  const auto selected = [&](const model::FlowKey& k) {
-    const auto involves = [&](const model::IpAddress& ip) { return k.src == ip || k.dst == ip; };
-    if (a && !involves(*a)) return false;
-    if (b && !involves(*b)) return false;
-    if (!a && !b) {
-      const auto pod = [&](const model::IpAddress& ip) { return cluster.find_pod_by_ip(ip) != nullptr; };
-      return pod(k.src) || pod(k.dst);
-    }
-    return true;
-  };
-
   // Drops of the selected flows, by flow (both directions of a flow under its forward key).
-  std::set<model::FlowKey> dropped;
-  for (const auto& e : events_) {
-    const Place p = place(e.netns_cookie);
-    if (!cluster.lab.empty() && p.kind == PlaceKind::Unknown) continue;
-    if (!selected(e.key)) continue;
-    const std::string location = symbolize(e.location);
-    const auto dst_of = place_name_of(session_.resolver().resolve(e.key.dst));
-    if (benign_drop(e, location.substr(0, location.find('+')), p, dst_of)) continue;
-    ++out.drops_seen;
-    dropped.insert(e.key);
-  }
-
+  const std::set<model::FlowKey> dropped = dropped_flows(*selected, out.drops_seen);
   std::set<model::FlowKey> judged;
-  const auto judge = [&](const model::FlowKey& fwd, const flows::Flow* forward, const flows::Flow* reverse) {
-    Evidence ev;
-    ev.passive = true;
-    ev.proto = protocol_of(fwd.proto);
-    ev.port = fwd.proto == IPPROTO_ICMP ? 0 : fwd.dport;
-    ev.src = session_.resolver().resolve(fwd.src);
-    ev.dst = session_.resolver().resolve(fwd.dst);
-    ev.drops_tracked = tracker_ != nullptr;
-    ev.drop_reasons = tracker_ != nullptr && tracker_->reasons();
-    const model::FlowKey rev = fwd.reversed();
-    ev.request = correlate_path({fwd}, records, ev.src, ev.dst, session_.topology());
-    ev.reply = correlate_path({rev}, records, ev.dst, ev.src, session_.topology());
-    ev.drops = findings({fwd}, {rev}, ev.src, ev.dst);
-    std::uint32_t reply_flags = 0;
-    if (reverse != nullptr) {
-      for (const auto& p : reverse->points) reply_flags |= p.stats.tcp_flags;
-    }
-    const bool rst_only = reverse != nullptr && fwd.proto == IPPROTO_TCP && (reply_flags & kTcpRst) != 0 &&
-                          (reply_flags & kTcpSyn) == 0;
-    ev.outcome.sent = forward != nullptr ? static_cast<int>(forward->packets()) : 1;
-    if (rst_only) {
-      ev.outcome.refused = 1;
-    } else if (reverse != nullptr && reverse->packets() > 0) {
-      ev.outcome.answered = 1;
-    } else {
-      ev.outcome.timeouts = ev.outcome.sent;
-    }
-    gather_facts(ev, cluster, session_.topology());
-    CheckReport r = report_for(std::move(ev));
-    out.problems.push_back(std::move(r));
-  };
-
   for (const auto& conv : session_.aggregator().conversations()) {
     const flows::Flow* fwd = conv.forward;
     const flows::Flow* rev = conv.reverse;
-    if (fwd == nullptr || !selected(fwd->key)) continue;
+    if (fwd == nullptr || !selected->selects(fwd->key, session_.cluster())) continue;
     ++out.conversations;
-    std::uint32_t fwd_flags = 0, rev_flags = 0;
-    for (const auto& p : fwd->points) fwd_flags |= p.stats.tcp_flags;
-    if (rev != nullptr) {
-      for (const auto& p : rev->points) rev_flags |= p.stats.tcp_flags;
-    }
-    bool problem = dropped.count(fwd->key) != 0 || (rev != nullptr && dropped.count(rev->key) != 0);
-    if (fwd->key.proto == IPPROTO_TCP && (fwd_flags & kTcpSyn) != 0 && (fwd_flags & kTcpAck) == 0) {
-      // The initiator's SYNs: answered by a SYN-ACK, or not.
-      problem = problem || rev == nullptr || (rev_flags & kTcpSyn) == 0;
-    }
-    if (fwd->key.proto == IPPROTO_ICMP && fwd->key.dport == kIcmpEchoRequestTypeCode && rev == nullptr &&
-        fwd->packets() >= 2) {
-      problem = true;
-    }
-    if (!problem) continue;
+    if (!has_problem(*fwd, rev, dropped)) continue;
     judged.insert(fwd->key);
     if (rev != nullptr) judged.insert(rev->key);
-    judge(fwd->key, fwd, rev);
+    out.problems.push_back(judge_observed(fwd->key, fwd, rev, *records));
   }
   // Drops of flows the datapath never counted (e.g. dropped before the first hop).
   for (const auto& k : dropped) {
     if (judged.count(k) != 0 || judged.count(k.reversed()) != 0) continue;
     judged.insert(k);
-    judge(k, nullptr, nullptr);
+    out.problems.push_back(judge_observed(k, nullptr, nullptr, *records));
   }
   out.duration_ms = elapsed_ms(started);
   return out;

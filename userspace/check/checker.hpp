@@ -11,11 +11,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "bpf/drops.hpp"
 #include "check/evidence.hpp"
+#include "check/passive.hpp"
 #include "check/probe.hpp"
 #include "loader/session.hpp"
 #include "model/cluster.hpp"
@@ -34,6 +36,12 @@ struct Target {
 /// a pod (or node) whose network namespace is known. Errors are one sentence.
 Result<Target> resolve_target(const model::Cluster& cluster, const flows::EndpointResolver& resolver,
                               const std::string& text, bool source);
+
+/// @brief Resolves every endpoint against the cluster `options` load (the first one as a
+/// source when `first_is_source`), without attaching anything: a bad name is one sentence
+/// before the datapath loads.
+Result<void> resolve_endpoints(const loader::SessionOptions& options,
+                               const std::vector<std::string>& endpoints, bool first_is_source);
 
 /// @brief What to probe.
 struct CheckRequest {
@@ -107,6 +115,16 @@ class Checker {
   [[nodiscard]] static std::string place_name_of(const flows::Endpoint& e);
   std::optional<MtuProbe> probe_mtu(const CheckRequest& request, const Target& src, const Target& dst);
   CheckReport report_for(Evidence evidence) const;
+  /// @brief The flow records run() and observe() correlate: the session refreshed (routes as
+  /// they are now), then every point of every flow the aggregator holds.
+  Result<std::vector<model::FlowRecord>> flow_records();
+  // Passive mode, phase by phase: what to look at, the watch window, the drops of the
+  // selected flows, and the judgement of one conversation.
+  [[nodiscard]] Result<FlowSelection> selection(const PassiveRequest& request) const;
+  Result<void> watch_until(std::chrono::steady_clock::time_point until, const std::atomic<bool>& stop);
+  std::set<model::FlowKey> dropped_flows(const FlowSelection& selection, std::uint64_t& drops_seen);
+  CheckReport judge_observed(const model::FlowKey& fwd, const flows::Flow* forward,
+                             const flows::Flow* reverse, const std::vector<model::FlowRecord>& records);
 
   loader::Session& session_;
   std::unique_ptr<bpf::DropTracker> tracker_;

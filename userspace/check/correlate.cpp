@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 
 #include <algorithm>
 #include <map>
@@ -17,6 +18,15 @@ std::optional<std::uint64_t> median(std::vector<std::uint64_t> v) {
 }
 
 }  // namespace
+
+ProbeKeys probe_keys(const std::vector<ProbeOutcome>& probes) {
+  ProbeKeys keys;
+  for (const auto& p : probes) {
+    keys.request.push_back(p.key);
+    keys.reply.push_back(p.key.reversed());
+  }
+  return keys;
+}
 
 PathReport correlate_path(const std::vector<model::FlowKey>& keys,
                           const std::vector<model::FlowRecord>& records, const flows::Endpoint& from,
@@ -82,7 +92,7 @@ bool benign_drop(const bpf::DropEvent& event, const std::string& function, const
   const bool icmp = event.key.proto == IPPROTO_ICMP || event.key.proto == IPPROTO_ICMPV6;
   // A connection's last packets meeting its TIME_WAIT (or already closed) socket: not a
   // network drop. Handshake packets (SYN) are never excused.
-  if (event.key.proto == IPPROTO_TCP && (event.tcp_flags & 0x02) == 0 &&
+  if (event.key.proto == IPPROTO_TCP && (event.tcp_flags & TH_SYN) == 0 &&
       (function == "tcp_v4_rcv" || function == "tcp_v6_rcv") &&
       (!event.has_reason || event.reason_name == "NOT_SPECIFIED")) {
     return true;

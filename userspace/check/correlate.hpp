@@ -18,6 +18,14 @@
 
 namespace podpath::check {
 
+/// @brief The flow keys of some probes: each request's, and the reversed key its answer
+/// flows back under (in the same order).
+struct ProbeKeys {
+  std::vector<model::FlowKey> request;
+  std::vector<model::FlowKey> reply;
+};
+ProbeKeys probe_keys(const std::vector<ProbeOutcome>& probes);
+
 /// @brief The path of one direction: `keys[i]` is probe i's flow key in that direction
 /// (the request's, or its reversed() for the reply); `records` may hold anything, only
 /// the probes' keys are used. `from`/`to` are the direction's source and destination.

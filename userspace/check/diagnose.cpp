@@ -184,12 +184,12 @@ std::optional<Verdict> link_down(const Evidence& ev) {
     if (!l.on_path || l.running) continue;
     // A pod's veth first: it is the usual culprit, and its peer goes down with it.
     if (found == nullptr ||
-        (l.role == flows::InterfaceRole::PodVeth && found->role != flows::InterfaceRole::PodVeth))
+        (l.role == model::InterfaceRole::PodVeth && found->role != model::InterfaceRole::PodVeth))
       found = &l;
   }
   if (found == nullptr) return std::nullopt;
   const std::string state = found->up ? "has no carrier (its peer is down)" : "is down";
-  if (found->role == flows::InterfaceRole::PodVeth) {
+  if (found->role == model::InterfaceRole::PodVeth) {
     return make(VerdictKind::LinkDown,
                 fmt::format("pod veth down: {} of pod {} on {} {}", found->ifname,
                             found->pod.empty() ? std::string("?") : found->pod, found->place.describe(),
@@ -212,7 +212,7 @@ std::optional<Verdict> from_icmp(const Evidence& ev) {
                             from, e.describe()),
                 last_seen_hop(ev.request));
   }
-  if (e.type == 3 && (e.code == 0 || e.code == 1 || e.code == 6 || e.code == 7)) {
+  if (e.no_route()) {
     if (from_gateway && ev.gateway_to_dst->missing()) {
       const std::string stop = stop_phrase(ev.request);
       const std::string text = gateway_missing_text(*ev.gateway_to_dst);
@@ -224,7 +224,7 @@ std::optional<Verdict> from_icmp(const Evidence& ev) {
                             e.describe()),
                 last_seen_hop(ev.request));
   }
-  if (e.type == 3 && (e.code == 9 || e.code == 10 || e.code == 13)) {
+  if (e.prohibited()) {
     return make(VerdictKind::Firewall,
                 fmt::format("rejected by a firewall at {} (ICMP {})", from, e.describe()),
                 last_seen_hop(ev.request));
@@ -315,7 +315,7 @@ Verdict refused(const Evidence& ev) {
   bool from_destination = ev.dst.kind == flows::EndpointKind::Pod;
   for (const auto& h : ev.reply.hops) {
     if (h.seen == 0) continue;
-    from_destination = h.hop.role == flows::InterfaceRole::PodVeth && h.hop.node == ev.dst.node;
+    from_destination = h.hop.role == model::InterfaceRole::PodVeth && h.hop.node == ev.dst.node;
     break;
   }
   // An ICMP port unreachable names its sender: the destination, or a router rejecting for it.

@@ -101,7 +101,7 @@ struct GatewayRouteFact {
 struct LinkFact {
   Place place;
   std::string ifname;
-  flows::InterfaceRole role = flows::InterfaceRole::Other;
+  model::InterfaceRole role = model::InterfaceRole::Other;
   std::string pod;      ///< the pod behind a pod veth
   bool up = true;       ///< administratively up
   bool running = true;  ///< up with carrier

@@ -25,7 +25,7 @@ Place pod_place(const model::Pod& p) { return {PlaceKind::Pod, p.full_name(), p.
 
 bool hop_uses_gateway(const PathReport& path) {
   return std::any_of(path.hops.begin(), path.hops.end(),
-                     [](const HopReport& h) { return h.hop.role == flows::InterfaceRole::Gateway; });
+                     [](const HopReport& h) { return h.hop.role == model::InterfaceRole::Gateway; });
 }
 
 }  // namespace
@@ -80,7 +80,7 @@ void gather_facts(Evidence& ev, const model::Cluster& cluster, const flows::Topo
   std::map<std::string, std::set<std::string>> on_path;
   for (const PathReport* path : {&ev.request, &ev.reply}) {
     for (const auto& h : path->hops) {
-      if (h.hop.role != flows::InterfaceRole::Gateway && cluster.find_node(h.hop.node) != nullptr)
+      if (h.hop.role != model::InterfaceRole::Gateway && cluster.find_node(h.hop.node) != nullptr)
         on_path[h.hop.node].insert(h.hop.interface);
     }
   }
@@ -113,7 +113,7 @@ void gather_facts(Evidence& ev, const model::Cluster& cluster, const flows::Topo
       }
       for (const auto& p : cluster.pods) {
         if (p.node == node_name && p.veth == name) {
-          f.role = flows::InterfaceRole::PodVeth;
+          f.role = model::InterfaceRole::PodVeth;
           f.pod = p.full_name();
         }
       }
@@ -131,7 +131,7 @@ void gather_facts(Evidence& ev, const model::Cluster& cluster, const flows::Topo
     if (!links) continue;
     for (const auto& l : *links) {
       if (l.is_loopback() || !l.is_veth()) continue;
-      ev.links.push_back({pod_place(*e->pod), l.name, flows::InterfaceRole::Other, e->pod->full_name(),
+      ev.links.push_back({pod_place(*e->pod), l.name, model::InterfaceRole::Other, e->pod->full_name(),
                           l.is_up(), l.is_running(), l.oper_state, l.mtu, true});
     }
   }

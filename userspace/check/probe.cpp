@@ -5,6 +5,8 @@
 #include <linux/errqueue.h>
 #include <linux/icmp.h>
 #include <netinet/in.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -12,25 +14,39 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <ctime>
 #include <random>
 
 #include "net/netns.hpp"
+#include "util/system.hpp"
 
 namespace podpath::check {
 namespace {
 
-constexpr std::uint16_t kDefaultSize = 84;  // ping's default: 56 bytes of data
-constexpr std::uint16_t kIpHeader = 20;
-constexpr std::uint16_t kIcmpHeader = 8;
-constexpr std::uint16_t kUdpHeader = 8;
-constexpr std::uint8_t kEchoRequest = 8, kEchoReply = 0;
-constexpr std::uint8_t kDestUnreach = 3, kTimeExceeded = 11, kParamProblem = 12;
+constexpr std::uint16_t kIpHeader = sizeof(iphdr);  // without options: what probes send
+constexpr std::uint16_t kIcmpHeader = sizeof(icmphdr);
+constexpr std::uint16_t kUdpHeader = sizeof(udphdr);
+/// The IP length of a TCP probe's SYN: headers with the options Linux sends (MSS, SACK,
+/// timestamps, window scale).
+constexpr std::uint16_t kSynSize = 60;
+/// UDP probes carry at least this much payload ("podpath-check N").
+constexpr std::uint16_t kUdpMinPayload = 16;
+/// Room for the answers of many probes at once on the raw ICMP socket.
+constexpr int kIcmpReceiveBuffer = 1 << 20;
+/// ICMP identifiers come from [kIcmpIdFirst, kIcmpIdFirst + kIcmpIdSpan): clear of the low
+/// ones ping and its kin start from.
+constexpr std::uint16_t kIcmpIdFirst = 0x1000;
+constexpr std::uint32_t kIcmpIdSpan = 0xefff;
 
-std::uint64_t now_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+/// A protocol header at `p` (any alignment), copied out.
+template <typename Header> Header header_at(const std::uint8_t* p) {
+  Header h;
+  std::memcpy(&h, p, sizeof(h));
+  return h;
+}
+
+/// The ICMP errors that quote the request they answer: what can come back for an echo.
+bool quotes_request(std::uint8_t type) {
+  return type == ICMP_DEST_UNREACH || type == ICMP_TIME_EXCEEDED || type == ICMP_PARAMETERPROB;
 }
 
 std::uint16_t be16(const std::uint8_t* p) { return static_cast<std::uint16_t>(p[0] << 8 | p[1]); }
@@ -100,31 +116,32 @@ class Prober {
   Result<std::vector<ProbeOutcome>> run() {
     if (!spec_.dst.is_v4()) return make_error(ENOTSUP, "probes to IPv6 addresses are not supported yet");
     if (spec_.count < 1) return make_error(EINVAL, "at least one probe is needed");
-    size_ = spec_.size != 0 ? spec_.size : kDefaultSize;
+    size_ = spec_.size != 0 ? spec_.size : kDefaultProbeSize;
     if (spec_.proto == Protocol::Icmp) {
       auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_RAW | SOCK_NONBLOCK, IPPROTO_ICMP);
       if (!fd) return fd.error();
       raw_ = std::move(*fd);
       set_int(raw_.get(), SOL_IP, IP_MTU_DISCOVER, spec_.dont_fragment ? IP_PMTUDISC_DO : IP_PMTUDISC_DONT);
-      set_int(raw_.get(), SOL_SOCKET, SO_RCVBUF, 1 << 20);
+      set_int(raw_.get(), SOL_SOCKET, SO_RCVBUF, kIcmpReceiveBuffer);
       // Only what can answer an echo: replies and the errors that quote a request.
-      icmp_filter filter{~static_cast<std::uint32_t>((1U << kEchoReply) | (1U << kDestUnreach) |
-                                                     (1U << kTimeExceeded) | (1U << kParamProblem))};
+      icmp_filter filter{~static_cast<std::uint32_t>((1U << ICMP_ECHOREPLY) | (1U << ICMP_DEST_UNREACH) |
+                                                     (1U << ICMP_TIME_EXCEEDED) |
+                                                     (1U << ICMP_PARAMETERPROB))};
       setsockopt(raw_.get(), SOL_RAW, ICMP_FILTER, &filter, sizeof(filter));
       std::uint16_t base = spec_.icmp_id_base;
-      if (base == 0) base = static_cast<std::uint16_t>(std::random_device{}() % 0xefff + 0x1000);
+      if (base == 0) base = static_cast<std::uint16_t>(std::random_device{}() % kIcmpIdSpan + kIcmpIdFirst);
       id_base_ = base;
     }
     outcomes_.resize(static_cast<std::size_t>(spec_.count));
     slots_.resize(static_cast<std::size_t>(spec_.count));
-    const std::uint64_t t0 = now_ns();
+    const std::uint64_t t0 = monotonic_ns();
     const auto interval = static_cast<std::uint64_t>(spec_.interval.count()) * 1'000'000ULL;
     const auto timeout = static_cast<std::uint64_t>(spec_.timeout.count()) * 1'000'000ULL;
     int next = 0;
     int started = 0;
     Error first_error{"no probe could be sent", 0};
     for (;;) {
-      std::uint64_t now = now_ns();
+      std::uint64_t now = monotonic_ns();
       while (next < spec_.count && now >= t0 + static_cast<std::uint64_t>(next) * interval) {
         auto r = start(next, timeout);
         if (r) {
@@ -133,7 +150,7 @@ class Prober {
           first_error = r.error();
         }
         ++next;
-        now = now_ns();
+        now = monotonic_ns();
       }
       expire(now);
       const bool all_done =
@@ -161,7 +178,8 @@ class Prober {
     out(i).result = result;
     out(i).icmp = std::move(icmp);
     out(i).error = error;
-    if (result != ProbeResult::Timeout && result != ProbeResult::LocalError) out(i).answered_ns = now_ns();
+    if (result != ProbeResult::Timeout && result != ProbeResult::LocalError)
+      out(i).answered_ns = monotonic_ns();
     if (spec_.proto != Protocol::Icmp) slot(i).fd.reset();
   }
 
@@ -170,7 +188,7 @@ class Prober {
     o.seq = i + 1;
     o.key.src = spec_.src;
     o.key.dst = spec_.dst;
-    slot(i).deadline_ns = now_ns() + timeout;
+    slot(i).deadline_ns = monotonic_ns() + timeout;
     switch (spec_.proto) {
     case Protocol::Icmp:
       return start_icmp(i);
@@ -187,20 +205,19 @@ class Prober {
     const auto id = static_cast<std::uint16_t>(id_base_ + i);
     o.key.proto = IPPROTO_ICMP;
     o.key.sport = id;
-    o.key.dport = static_cast<std::uint16_t>(kEchoRequest << 8);
+    o.key.dport = model::icmp_type_code(ICMP_ECHO);
     o.size = std::max<std::uint16_t>(size_, kIpHeader + kIcmpHeader);
     std::vector<std::uint8_t> pkt(o.size - kIpHeader, 0);
-    pkt[0] = kEchoRequest;
-    pkt[4] = static_cast<std::uint8_t>(id >> 8);
-    pkt[5] = static_cast<std::uint8_t>(id);
-    pkt[6] = static_cast<std::uint8_t>(o.seq >> 8);
-    pkt[7] = static_cast<std::uint8_t>(o.seq);
+    icmphdr echo{};
+    echo.type = ICMP_ECHO;
+    echo.un.echo.id = htons(id);
+    echo.un.echo.sequence = htons(static_cast<std::uint16_t>(o.seq));
+    std::memcpy(pkt.data(), &echo, sizeof(echo));
     for (std::size_t b = kIcmpHeader; b < pkt.size(); ++b) pkt[b] = static_cast<std::uint8_t>(b);
-    const std::uint16_t sum = checksum(pkt.data(), pkt.size());
-    pkt[2] = static_cast<std::uint8_t>(sum >> 8);
-    pkt[3] = static_cast<std::uint8_t>(sum);
+    echo.checksum = htons(checksum(pkt.data(), pkt.size()));
+    std::memcpy(pkt.data(), &echo, sizeof(echo));
     const sockaddr_in to = to_sockaddr(spec_.dst, 0);
-    o.sent_ns = now_ns();
+    o.sent_ns = monotonic_ns();
     if (sendto(raw_.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof(to)) <
         0) {
       const int e = errno;
@@ -214,7 +231,7 @@ class Prober {
     ProbeOutcome& o = out(i);
     o.key.proto = IPPROTO_TCP;
     o.key.dport = spec_.port;
-    o.size = 60;  // a SYN with the usual options
+    o.size = kSynSize;
     auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     if (!fd) {
       finish(i, ProbeResult::LocalError, std::nullopt, fd.error().code);
@@ -222,7 +239,7 @@ class Prober {
     }
     set_int(fd->get(), SOL_IP, IP_RECVERR, 1);
     const sockaddr_in to = to_sockaddr(spec_.dst, spec_.port);
-    o.sent_ns = now_ns();
+    o.sent_ns = monotonic_ns();
     const int rc = connect(fd->get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to));
     const int e = rc == 0 ? 0 : errno;
     sockaddr_in me{};
@@ -243,7 +260,7 @@ class Prober {
     ProbeOutcome& o = out(i);
     o.key.proto = IPPROTO_UDP;
     o.key.dport = spec_.port;
-    o.size = std::max<std::uint16_t>(size_, kIpHeader + kUdpHeader + 16);
+    o.size = std::max<std::uint16_t>(size_, kIpHeader + kUdpHeader + kUdpMinPayload);
     auto fd = net::socket_in_netns(spec_.netns, AF_INET, SOCK_DGRAM | SOCK_NONBLOCK, 0);
     if (!fd) {
       finish(i, ProbeResult::LocalError, std::nullopt, fd.error().code);
@@ -264,7 +281,7 @@ class Prober {
     if (getsockname(sfd, reinterpret_cast<sockaddr*>(&me), &len) == 0) o.key.sport = ntohs(me.sin_port);
     std::string payload = fmt::format("podpath-check {}\n", o.seq);
     payload.resize(o.size - kIpHeader - kUdpHeader, '.');
-    o.sent_ns = now_ns();
+    o.sent_ns = monotonic_ns();
     if (send(sfd, payload.data(), payload.size(), 0) < 0) {
       const int e = errno;
       finish(i, ProbeResult::LocalError, std::nullopt, e);
@@ -364,32 +381,34 @@ class Prober {
       if (n <= 0) return;
       const auto len = static_cast<std::size_t>(n);
       if (len < kIpHeader) continue;
-      const std::size_t ihl = static_cast<std::size_t>(buf[0] & 0x0f) * 4;
+      const auto ip = header_at<iphdr>(buf);
+      const std::size_t ihl = ip.ihl * 4U;
       if (len < ihl + kIcmpHeader) continue;
-      const std::uint8_t* icmp = buf + ihl;
-      const auto sender = model::IpAddress::from_bytes(buf + 12, 4);
-      if (icmp[0] == kEchoReply) {
+      const auto icmp = header_at<icmphdr>(buf + ihl);
+      const auto sender = model::IpAddress::from_v4_be(ip.saddr);
+      if (icmp.type == ICMP_ECHOREPLY) {
         if (sender != spec_.dst) continue;
-        const int i = probe_of(be16(icmp + 4), be16(icmp + 6), started);
+        const int i = probe_of(ntohs(icmp.un.echo.id), ntohs(icmp.un.echo.sequence), started);
         if (i >= 0) finish(i, ProbeResult::Answered);
         continue;
       }
-      if (icmp[0] != kDestUnreach && icmp[0] != kTimeExceeded && icmp[0] != kParamProblem) continue;
+      if (!quotes_request(icmp.type)) continue;
       // The error quotes our request: its IP header, then the first 8 bytes of the echo.
-      const std::uint8_t* inner = icmp + kIcmpHeader;
-      if (len < ihl + kIcmpHeader + kIpHeader) continue;
-      const std::size_t ihl2 = static_cast<std::size_t>(inner[0] & 0x0f) * 4;
-      if (len < ihl + kIcmpHeader + ihl2 + kIcmpHeader || inner[9] != IPPROTO_ICMP) continue;
-      if (model::IpAddress::from_bytes(inner + 16, 4) != spec_.dst) continue;
-      const std::uint8_t* echo = inner + ihl2;
-      if (echo[0] != kEchoRequest) continue;
-      const int i = probe_of(be16(echo + 4), be16(echo + 6), started);
+      const std::size_t quoted = ihl + kIcmpHeader;
+      if (len < quoted + kIpHeader) continue;
+      const auto inner = header_at<iphdr>(buf + quoted);
+      const std::size_t ihl2 = inner.ihl * 4U;
+      if (len < quoted + ihl2 + kIcmpHeader || inner.protocol != IPPROTO_ICMP) continue;
+      if (model::IpAddress::from_v4_be(inner.daddr) != spec_.dst) continue;
+      const auto echo = header_at<icmphdr>(buf + quoted + ihl2);
+      if (echo.type != ICMP_ECHO) continue;
+      const int i = probe_of(ntohs(echo.un.echo.id), ntohs(echo.un.echo.sequence), started);
       if (i < 0) continue;
       IcmpError e;
       e.from = sender;
-      e.type = icmp[0];
-      e.code = icmp[1];
-      if (e.frag_needed()) e.info = be16(icmp + 6);
+      e.type = icmp.type;
+      e.code = icmp.code;
+      if (e.frag_needed()) e.info = ntohs(icmp.un.frag.mtu);
       finish(i, ProbeResult::IcmpError, e);
     }
   }
@@ -401,7 +420,7 @@ class Prober {
   }
 
   const ProbeSpec& spec_;
-  std::uint16_t size_ = kDefaultSize;
+  std::uint16_t size_ = kDefaultProbeSize;
   std::uint16_t id_base_ = 0;
   Fd raw_;
   std::vector<ProbeOutcome> outcomes_;
@@ -439,30 +458,41 @@ const char* to_string(ProbeResult result) {
 }
 
 std::string IcmpError::describe() const {
-  if (type == kDestUnreach) {
+  if (type == ICMP_DEST_UNREACH) {
+    if (prohibited()) return "administratively prohibited";
     switch (code) {
-    case 0:
+    case ICMP_NET_UNREACH:
       return "network unreachable";
-    case 1:
+    case ICMP_HOST_UNREACH:
       return "host unreachable";
-    case 2:
+    case ICMP_PROT_UNREACH:
       return "protocol unreachable";
-    case 3:
+    case ICMP_PORT_UNREACH:
       return "port unreachable";
-    case 4:
+    case ICMP_FRAG_NEEDED:
       return fmt::format("fragmentation needed (next-hop MTU {})", info);
-    case 9:
-    case 10:
-    case 13:
-      return "administratively prohibited";
     default:
       return fmt::format("destination unreachable (code {})", code);
     }
   }
-  if (type == kTimeExceeded)
-    return code == 0 ? "TTL exceeded in transit" : "fragment reassembly time exceeded";
-  if (type == kParamProblem) return "parameter problem";
+  if (type == ICMP_TIME_EXCEEDED)
+    return code == ICMP_EXC_TTL ? "TTL exceeded in transit" : "fragment reassembly time exceeded";
+  if (type == ICMP_PARAMETERPROB) return "parameter problem";
   return fmt::format("ICMP type {} code {}", type, code);
+}
+
+bool IcmpError::frag_needed() const { return type == ICMP_DEST_UNREACH && code == ICMP_FRAG_NEEDED; }
+bool IcmpError::port_unreachable() const { return type == ICMP_DEST_UNREACH && code == ICMP_PORT_UNREACH; }
+bool IcmpError::ttl_exceeded() const { return type == ICMP_TIME_EXCEEDED; }
+
+bool IcmpError::no_route() const {
+  return type == ICMP_DEST_UNREACH && (code == ICMP_NET_UNREACH || code == ICMP_HOST_UNREACH ||
+                                       code == ICMP_NET_UNKNOWN || code == ICMP_HOST_UNKNOWN);
+}
+
+bool IcmpError::prohibited() const {
+  return type == ICMP_DEST_UNREACH &&
+         (code == ICMP_NET_ANO || code == ICMP_HOST_ANO || code == ICMP_PKT_FILTERED);
 }
 
 Result<std::vector<ProbeOutcome>> send_probes(const ProbeSpec& spec) { return Prober(spec).run(); }
@@ -471,7 +501,7 @@ Result<std::uint32_t> route_mtu(const std::string& netns, const model::IpAddress
   if (!dst.is_v4()) return make_error(ENOTSUP, "IPv6 is not supported yet");
   auto fd = net::socket_in_netns(netns, AF_INET, SOCK_DGRAM, 0);
   if (!fd) return fd.error();
-  const sockaddr_in to = to_sockaddr(dst, 9);
+  const sockaddr_in to = to_sockaddr(dst, kDiscardPort);
   if (connect(fd->get(), reinterpret_cast<const sockaddr*>(&to), sizeof(to)) != 0) {
     return make_error(errno, "no route to {}", dst.to_string());
   }

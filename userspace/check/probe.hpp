@@ -17,6 +17,13 @@
 
 namespace podpath::check {
 
+/// @brief IP packet length of ICMP and UDP probes unless told otherwise: ping's 84 bytes
+/// (20 of IPv4 header, 8 of ICMP header, 56 of data).
+inline constexpr std::uint16_t kDefaultProbeSize = 84;
+/// @brief The discard port (RFC 863): where container probes connect unless told otherwise,
+/// and the port a route lookup connects its UDP socket to. Nothing needs to listen there.
+inline constexpr std::uint16_t kDiscardPort = 9;
+
 enum class Protocol { Icmp, Tcp, Udp };
 
 /// @brief "icmp", "tcp", "udp".
@@ -32,7 +39,7 @@ struct ProbeSpec {
   int count = 3;
   std::chrono::milliseconds interval{200};  ///< between probe starts
   std::chrono::milliseconds timeout{2000};  ///< per probe, from its start
-  /// @brief IP packet length of ICMP/UDP probes (header included); 0 = 84, like ping.
+  /// @brief IP packet length of ICMP/UDP probes (header included); 0 = kDefaultProbeSize.
   std::uint16_t size = 0;
   bool dont_fragment = true;       ///< set DF (IP_PMTUDISC_DO)
   std::uint16_t icmp_id_base = 0;  ///< first ICMP identifier; 0 = random
@@ -53,16 +60,20 @@ const char* to_string(ProbeResult result);
 /// @brief An ICMP error that came back for a probe.
 struct IcmpError {
   model::IpAddress from;  ///< who sent it
-  std::uint8_t type = 0;  ///< 3 unreachable, 11 time exceeded, 12 parameter problem
+  std::uint8_t type = 0;  ///< ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAMETERPROB (<linux/icmp.h>)
   std::uint8_t code = 0;
   std::uint32_t info = 0;  ///< next-hop MTU for "fragmentation needed"
 
   /// @brief "network unreachable", "port unreachable", "fragmentation needed (MTU 1400)",
   /// "TTL exceeded in transit", ...
   [[nodiscard]] std::string describe() const;
-  [[nodiscard]] bool frag_needed() const { return type == 3 && code == 4; }
-  [[nodiscard]] bool port_unreachable() const { return type == 3 && code == 3; }
-  [[nodiscard]] bool ttl_exceeded() const { return type == 11; }
+  [[nodiscard]] bool frag_needed() const;
+  [[nodiscard]] bool port_unreachable() const;
+  [[nodiscard]] bool ttl_exceeded() const;
+  /// @brief Network or host unreachable or unknown: a router had no route.
+  [[nodiscard]] bool no_route() const;
+  /// @brief Administratively prohibited (network, host, or filtered): a firewall's reject.
+  [[nodiscard]] bool prohibited() const;
   bool operator==(const IcmpError&) const = default;
 };
 

@@ -1,13 +1,11 @@
 // `podpath debug dump`: the raw BPF maps, for developers and bug reports.
 #include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 #include <ostream>
 
-#include "bpf/datapath.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
-#include "output/text.hpp"
+#include "output/session_view.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -33,41 +31,16 @@ class DebugCommand final : public Command {
   int run(Io& io) override {
     const StopOnSignal stop;
     auto session = start_session(attach_);
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
-    auto& dp = session->loader().datapath();
-    io.out << "# attached: " << session->loader().describe() << "\n";
-    for (const auto& i : session->loader().interfaces()) {
-      io.out << fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}\n", i.node,
-                            i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
-                            flows::to_string(i.role), i.pod.empty() ? "-" : i.pod);
-    }
+    const auto& dp = session->loader().datapath();
     auto flows = dp.read_flows();
     if (!flows) throw UserError(flows.error().to_string());
-    io.out << "# flows: " << flows->size() << " entries\n";
-    for (const auto& f : *flows) {
-      io.out << fmt::format(
-          "flow cookie={} ifindex={} dir={} {} {}:{} -> {}:{}{} packets={} bytes={} tcp_flags={:#04x} "
-          "cidr={}->{} matrix={} first={} last={}\n",
-          f.point.netns_cookie, f.point.ifindex,
-          f.point.direction == model::Direction::Egress ? "egress" : "ingress",
-          model::protocol_name(f.key.proto), f.key.src.to_string(), f.key.sport, f.key.dst.to_string(),
-          f.key.dport, f.key.fragment ? " fragment" : "", f.stats.packets, f.stats.bytes, f.stats.tcp_flags,
-          f.stats.src_cidr, f.stats.dst_cidr, f.stats.in_matrix ? 1 : 0, f.stats.first_seen_ns,
-          f.stats.last_seen_ns);
-    }
     auto matrix = dp.read_matrix();
     if (!matrix) throw UserError(matrix.error().to_string());
-    io.out << "# matrix: " << matrix->size() << " cells\n";
-    for (const auto& c : *matrix) {
-      io.out << fmt::format("matrix {} -> {} packets={} bytes={}\n", c.src_cidr, c.dst_cidr, c.packets,
-                            c.bytes);
-    }
     auto counters = dp.read_counters();
     if (!counters) throw UserError(counters.error().to_string());
-    io.out << "# counters\n";
-    for (std::uint32_t i = 0; i < PP_CNT_MAX; ++i)
-      io.out << "counter " << bpf::counter_name(i) << "=" << (*counters)[i] << "\n";
+    io.out << output::render_dump(session->loader(), *flows, *matrix, *counters);
     if (auto r = session->stop(); !r) {
       io.err << "podpath debug dump: " << r.error().to_string() << "\n";
       return kExitError;

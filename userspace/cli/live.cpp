@@ -4,10 +4,9 @@
 #include <fmt/format.h>
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 
 #include "util/result.hpp"
+#include "util/system.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -135,16 +134,12 @@ std::unique_ptr<loader::Session> start_session(const AttachFlags& flags) {
   return start_session(flags.session_options());
 }
 
-void write_ready_file(const std::string& path, const loader::Session& session) {
+void write_ready_file(const std::string& path, const std::string& detail) {
   if (path.empty()) return;
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << "ready " << session.loader().describe() << "\n";
+  const std::string line = detail.empty() ? "ready\n" : "ready " + detail + "\n";
+  if (auto r = write_file_atomically(path, line); !r) {
+    throw UserError(fmt::format("cannot write --ready-file {}: {}", path, r.error().to_string()));
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw UserError(fmt::format("cannot write --ready-file {}: {}", path, ec.message()));
 }
 
 void add_output_option(CLI::App& sub, std::string& format, const std::string& help) {

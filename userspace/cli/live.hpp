@@ -78,8 +78,9 @@ class StopOnSignal {
 std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options);
 std::unique_ptr<loader::Session> start_session(const AttachFlags& flags);
 
-/// @brief Writes "ready\n" to `path` (atomically) once attached, for scripts and tests.
-void write_ready_file(const std::string& path, const loader::Session& session);
+/// @brief Writes "ready DETAIL" (or "ready") to `path`, atomically, once the command is
+/// watching: what scripts and tests wait for (--ready-file). Nothing when `path` is empty.
+void write_ready_file(const std::string& path, const std::string& detail);
 
 /// @brief -o/--output, table or json; `help` says what the json holds where that matters.
 void add_output_option(CLI::App& sub, std::string& format, const std::string& help = "table or json");

@@ -34,7 +34,7 @@ class MatrixCommand final : public Command {
   int run(Io& io) override {
     const StopOnSignal stop;
     auto session = start_session(attach_);
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     const auto rows = output::matrix_rows(session->matrix(), session->cidrs());

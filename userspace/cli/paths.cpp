@@ -14,13 +14,6 @@
 namespace podpath::cli {
 namespace {
 
-/// A pod (name or ns/name) or an IP address, matched against one end of a flow.
-bool end_matches(const flows::Endpoint& e, const std::string& sel) {
-  if (const auto ip = model::IpAddress::parse(sel)) return e.ip == *ip;
-  if (e.pod == nullptr) return e.name == sel;
-  return sel.find('/') != std::string::npos ? e.pod->full_name() == sel : e.pod->name == sel;
-}
-
 class PathsCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& parent) override {
@@ -56,12 +49,13 @@ class PathsCommand final : public Command {
       }
     }
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     auto views = filter.apply(
         output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));
-    std::erase_if(views, [&](const output::ConversationView& v) { return !selected(v); });
+    std::erase_if(
+        views, [&](const output::ConversationView& v) { return !output::between_endpoints(v, endpoints_); });
 
     if (format_ == "json") {
       io.out << output::flows_to_json(views).dump(2) << "\n";
@@ -81,15 +75,6 @@ class PathsCommand final : public Command {
   }
 
  private:
-  [[nodiscard]] bool selected(const output::ConversationView& v) const {
-    const auto& src = v.forward.src;
-    const auto& dst = v.forward.dst;
-    if (endpoints_.empty()) return true;
-    if (endpoints_.size() == 1) return end_matches(src, endpoints_[0]) || end_matches(dst, endpoints_[0]);
-    return (end_matches(src, endpoints_[0]) && end_matches(dst, endpoints_[1])) ||
-           (end_matches(src, endpoints_[1]) && end_matches(dst, endpoints_[0]));
-  }
-
   AttachFlags attach_;
   FilterFlags filter_;
   std::vector<std::string> endpoints_;

@@ -2,31 +2,20 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
-#include <filesystem>
 #include <optional>
 #include <ostream>
 #include <string>
 
 #include "cli/command.hpp"
 #include "cli/live.hpp"
+#include "inventory/processes.hpp"
 #include "inventory/source.hpp"
 #include "output/pods_view.hpp"
 #include "output/terminal.hpp"
 #include "util/result.hpp"
-#include "util/system.hpp"
 
 namespace podpath::cli {
 namespace {
-
-/// A lab container is running while its cgroup holds a process; without a cgroup the
-/// main pid is checked instead.
-bool container_running(const model::Container& c) {
-  if (!c.cgroup_path.empty()) {
-    const auto procs = read_file(std::filesystem::path(c.cgroup_path) / "cgroup.procs");
-    return procs && procs->find_first_not_of(" \n") != std::string::npos;
-  }
-  return c.pid > 0 && std::filesystem::exists("/proc/" + std::to_string(c.pid));
-}
 
 class PodsCommand final : public Command {
  public:
@@ -57,7 +46,7 @@ class PodsCommand final : public Command {
     if (!node_.empty() && cluster.find_node(node_) == nullptr)
       throw UserError(inventory::unknown_node_message(cluster, node_));
 
-    const auto rows = output::pod_rows(cluster, node_, container_running);
+    const auto rows = output::pod_rows(cluster, node_, inventory::container_running);
     if (format_ == "json") {
       io.out << output::pods_to_json(rows).dump(2) << "\n";
     } else {

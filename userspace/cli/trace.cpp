@@ -5,16 +5,13 @@
 
 #include <chrono>
 #include <ctime>
-#include <nlohmann/json.hpp>
 #include <ostream>
 
 #include "cli/command.hpp"
 #include "cli/live.hpp"
-#include "output/flow_json.hpp"
 #include "output/flow_table.hpp"
-#include "output/stats_view.hpp"
+#include "output/session_view.hpp"
 #include "output/terminal.hpp"
-#include "output/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -67,7 +64,7 @@ class TraceCommand final : public Command {
     options.containers = !no_containers_;
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-    write_ready_file(ready_file_, *session);
+    write_ready_file(ready_file_, session->loader().describe());
 
     const bool json = format_ == "json";
     const bool tty = !json && output::use_color(io.out);
@@ -93,16 +90,11 @@ class TraceCommand final : public Command {
         throw UserError(r.error().to_string());
       }
       if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-      auto views = filter.apply(
-          output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));
-      for (auto& v : views) {
-        v.forward.container = session->container_of(v.forward.flow->key, v.forward.src.pod);
-        if (v.reverse) v.reverse->container = session->container_of(v.reverse->flow->key, v.reverse->src.pod);
-      }
+      auto views = filter.apply(output::describe_session(*session));
       if (json) {
-        print_json(io, *session, views);
+        io.out << output::trace_snapshot_json(*session, views, std::time(nullptr)).dump() << "\n";
       } else {
-        print_table(io, *session, std::move(views), table, tty);
+        io.out << output::render_trace(*session, std::move(views), table, tty, !filter.empty(), clock_text());
       }
       io.out.flush();
       if (once_ || std::chrono::steady_clock::now() >= until) break;
@@ -115,57 +107,6 @@ class TraceCommand final : public Command {
   }
 
  private:
-  void print_table(Io& io, const loader::Session& s, std::vector<output::ConversationView> views,
-                   const output::TableOptions& table, bool tty) const {
-    const output::Style style(tty);
-    if (tty) io.out << "\033[H\033[2J";  // redraw in place
-    io.out << style.bold("podpath trace") << " — " << s.cluster_description() << " · "
-           << s.loader().describe() << " · " << clock_text() << (tty ? "   (Ctrl-C to stop)" : "") << "\n";
-    if (views.empty()) {
-      io.out << "no flows yet" << (filter_.filter().empty() ? "" : " matching the filters") << "\n";
-    } else {
-      io.out << output::render_flow_table(std::move(views), table);
-    }
-    io.out << output::render_health(s.counters(), tty);
-    if (const auto& cc = s.container_counters(); cc && (*cc)[PP_CG_CNT_INSERT_FULL] != 0) {
-      io.out << output::Style(tty).red(fmt::format("containers: {} flows lost (container map full)",
-                                                   (*cc)[PP_CG_CNT_INSERT_FULL]))
-             << "\n";
-    }
-    if (!tty) io.out << "\n";
-  }
-
-  static nlohmann::json interfaces_json(const loader::Session& s) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& i : s.loader().interfaces()) {
-      out.push_back({{"node", i.node},
-                     {"name", i.name},
-                     {"ifindex", i.ifindex},
-                     {"role", flows::to_string(i.role)},
-                     {"pod", i.pod.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.pod)}});
-    }
-    return out;
-  }
-
-  static void print_json(Io& io, const loader::Session& s,
-                         const std::vector<output::ConversationView>& views) {
-    nlohmann::json snapshot = {
-        {"type", "snapshot"},
-        {"time", std::time(nullptr)},
-        {"attach", s.loader().describe()},
-        {"interfaces", interfaces_json(s)},
-        {"flows", output::flows_to_json(views)},
-        {"matrix", output::matrix_to_json(output::matrix_rows(s.matrix(), s.cidrs()))},
-        {"health", output::health_to_json(s.counters())},
-    };
-    if (const auto& cc = s.container_counters()) {
-      nlohmann::json ch = nlohmann::json::object();
-      for (std::uint32_t i = 0; i < PP_CG_CNT_MAX; ++i) ch[bpf::cgroup_counter_name(i)] = (*cc)[i];
-      snapshot["container_health"] = ch;
-    }
-    io.out << snapshot.dump() << "\n";
-  }
-
   AttachFlags attach_;
   FilterFlags filter_;
   double interval_s_ = 1.0;

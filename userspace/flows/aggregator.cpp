@@ -23,11 +23,6 @@ bool was_reset(const model::FlowStats& before, const model::FlowStats& now) {
 /// 1-10 ms, so a request and its reply often share a timestamp.
 constexpr std::uint64_t kSameTickNs = 10'000'000;
 
-bool is_echo_request(const model::FlowKey& k) {
-  const auto type = k.dport >> 8;
-  return (k.proto == IPPROTO_ICMP && type == 8) || (k.proto == IPPROTO_ICMPV6 && type == 128);
-}
-
 /// True when `a` should be shown as the forward direction of the pair (a, b): the one seen
 /// clearly first; else an ICMP echo request; else the one towards the lower port (clients
 /// use high ephemeral ports, servers listen on low ones); else by key.
@@ -37,11 +32,10 @@ bool initiated_first(const Flow& a, const Flow& b) {
                                                        : b.first_seen_ns - a.first_seen_ns;
     if (gap > kSameTickNs) return a.first_seen_ns < b.first_seen_ns;
   }
-  if (is_echo_request(a.key) != is_echo_request(b.key)) return is_echo_request(a.key);
+  if (a.key.is_echo_request() != b.key.is_echo_request()) return a.key.is_echo_request();
   const bool a_to_server = a.key.dport < a.key.sport;
   const bool b_to_server = b.key.dport < b.key.sport;
-  if (a_to_server != b_to_server && a.key.proto != IPPROTO_ICMP && a.key.proto != IPPROTO_ICMPV6)
-    return a_to_server;
+  if (a_to_server != b_to_server && !a.key.is_icmp()) return a_to_server;
   return a.key < b.key;
 }
 
@@ -71,6 +65,12 @@ double Flow::bps() const {
   return best;
 }
 
+std::uint32_t Flow::tcp_flags() const {
+  std::uint32_t flags = 0;
+  for (const auto& p : points) flags |= p.stats.tcp_flags;
+  return flags;
+}
+
 const PointStats* Flow::at(const model::ObservationPoint& point) const {
   const auto it =
       std::find_if(points.begin(), points.end(), [&](const PointStats& p) { return p.point == point; });
@@ -91,6 +91,18 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
   const std::uint64_t interval = updated_once_ && now_ns > last_update_ns_ ? now_ns - last_update_ns_ : 0;
   const double seconds = static_cast<double>(interval) / kNsPerSecond;
 
+  start_interval();
+  for (const auto& rec : *records) apply(rec, now_ns, seconds, summary);
+  for (auto& [key, flow] : flows_) settle(flow);
+  expire_idle(now_ns, summary);
+
+  last_update_ns_ = now_ns;
+  interval_ns_ = interval;
+  updated_once_ = true;
+  return summary;
+}
+
+void Aggregator::start_interval() {
   for (auto& [key, flow] : flows_) {
     for (auto& p : flow.points) {
       p.present = false;
@@ -98,82 +110,82 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
       p.pps = p.bps = 0;
     }
   }
+}
 
-  for (const auto& rec : *records) {
-    auto [it, inserted] = flows_.try_emplace(rec.key);
-    Flow& flow = it->second;
-    if (inserted) {
-      flow.key = rec.key;
-      ++summary.new_flows;
-    }
-    auto pit = std::find_if(flow.points.begin(), flow.points.end(),
-                            [&](const PointStats& p) { return p.point == rec.point; });
-    if (pit == flow.points.end()) {
-      PointStats fresh;
-      fresh.point = rec.point;
-      fresh.delta_packets = rec.stats.packets;
-      fresh.delta_bytes = rec.stats.bytes;
-      fresh.last_active_ns = now_ns;
-      fresh.stats = rec.stats;
-      flow.points.push_back(fresh);
-      pit = flow.points.end() - 1;
-    } else if (pit->present) {
-      continue;  // the same entry twice in one read: keep the first
-    } else if (was_reset(pit->stats, rec.stats)) {
-      ++summary.resets;
-      pit->delta_packets = rec.stats.packets;
-      pit->delta_bytes = rec.stats.bytes;
-    } else {
-      pit->delta_packets = rec.stats.packets - pit->stats.packets;
-      pit->delta_bytes = rec.stats.bytes - pit->stats.bytes;
-    }
-    PointStats& p = *pit;
-    p.stats = rec.stats;
-    p.present = true;
-    p.packets += p.delta_packets;
-    p.bytes += p.delta_bytes;
-    if (p.delta_packets > 0 || p.delta_bytes > 0) p.last_active_ns = now_ns;
-    if (seconds > 0) {
-      p.pps = static_cast<double>(p.delta_packets) / seconds;
-      p.bps = static_cast<double>(p.delta_bytes) * 8.0 / seconds;
-    }
+void Aggregator::apply(const model::FlowRecord& rec, std::uint64_t now_ns, double seconds,
+                       UpdateSummary& summary) {
+  auto [it, inserted] = flows_.try_emplace(rec.key);
+  Flow& flow = it->second;
+  if (inserted) {
+    flow.key = rec.key;
+    ++summary.new_flows;
   }
+  auto pit = std::find_if(flow.points.begin(), flow.points.end(),
+                          [&](const PointStats& p) { return p.point == rec.point; });
+  if (pit == flow.points.end()) {
+    PointStats fresh;
+    fresh.point = rec.point;
+    fresh.delta_packets = rec.stats.packets;
+    fresh.delta_bytes = rec.stats.bytes;
+    fresh.last_active_ns = now_ns;
+    fresh.stats = rec.stats;
+    flow.points.push_back(fresh);
+    pit = flow.points.end() - 1;
+  } else if (pit->present) {
+    return;  // the same entry twice in one read: keep the first
+  } else if (was_reset(pit->stats, rec.stats)) {
+    ++summary.resets;
+    pit->delta_packets = rec.stats.packets;
+    pit->delta_bytes = rec.stats.bytes;
+  } else {
+    pit->delta_packets = rec.stats.packets - pit->stats.packets;
+    pit->delta_bytes = rec.stats.bytes - pit->stats.bytes;
+  }
+  PointStats& p = *pit;
+  p.stats = rec.stats;
+  p.present = true;
+  p.packets += p.delta_packets;
+  p.bytes += p.delta_bytes;
+  if (p.delta_packets > 0 || p.delta_bytes > 0) p.last_active_ns = now_ns;
+  if (seconds > 0) {
+    p.pps = static_cast<double>(p.delta_packets) / seconds;
+    p.bps = static_cast<double>(p.delta_bytes) * 8.0 / seconds;
+  }
+}
 
+void Aggregator::settle(Flow& flow) {
+  std::sort(flow.points.begin(), flow.points.end(),
+            [](const PointStats& a, const PointStats& b) { return a.point < b.point; });
+  flow.first_seen_ns = 0;
+  flow.last_seen_ns = 0;
+  flow.last_active_ns = 0;
+  for (const auto& p : flow.points) {
+    if (p.stats.first_seen_ns != 0 &&
+        (flow.first_seen_ns == 0 || p.stats.first_seen_ns < flow.first_seen_ns)) {
+      flow.first_seen_ns = p.stats.first_seen_ns;
+    }
+    flow.last_seen_ns = std::max(flow.last_seen_ns, p.stats.last_seen_ns);
+    flow.last_active_ns = std::max(flow.last_active_ns, p.last_active_ns);
+  }
+}
+
+void Aggregator::expire_idle(std::uint64_t now_ns, UpdateSummary& summary) {
   std::vector<PointKey> doomed;
   std::vector<model::FlowKey> expired;
-  for (auto& [key, flow] : flows_) {
-    std::sort(flow.points.begin(), flow.points.end(),
-              [](const PointStats& a, const PointStats& b) { return a.point < b.point; });
-    flow.first_seen_ns = 0;
-    flow.last_seen_ns = 0;
-    flow.last_active_ns = 0;
-    for (const auto& p : flow.points) {
-      if (p.stats.first_seen_ns != 0 &&
-          (flow.first_seen_ns == 0 || p.stats.first_seen_ns < flow.first_seen_ns)) {
-        flow.first_seen_ns = p.stats.first_seen_ns;
-      }
-      flow.last_seen_ns = std::max(flow.last_seen_ns, p.stats.last_seen_ns);
-      flow.last_active_ns = std::max(flow.last_active_ns, p.last_active_ns);
-    }
+  for (const auto& [key, flow] : flows_) {
     if (now_ns > flow.last_active_ns && now_ns - flow.last_active_ns > options_.idle_timeout_ns) {
       expired.push_back(key);
       for (const auto& p : flow.points) doomed.push_back({p.point, key});
     }
   }
-  if (!expired.empty()) {
-    if (auto removed = source_.remove(doomed); removed) {
-      for (const auto& key : expired) flows_.erase(key);
-      summary.expired = expired.size();
-    } else {
-      // Keep them: forgetting flows whose entries survive would count them again later.
-      spdlog::warn("cannot remove {} idle flow entries: {}", doomed.size(), removed.error().to_string());
-    }
+  if (expired.empty()) return;
+  if (auto removed = source_.remove(doomed); removed) {
+    for (const auto& key : expired) flows_.erase(key);
+    summary.expired = expired.size();
+  } else {
+    // Keep them: forgetting flows whose entries survive would count them again later.
+    spdlog::warn("cannot remove {} idle flow entries: {}", doomed.size(), removed.error().to_string());
   }
-
-  last_update_ns_ = now_ns;
-  interval_ns_ = interval;
-  updated_once_ = true;
-  return summary;
 }
 
 std::vector<Conversation> Aggregator::conversations() const {

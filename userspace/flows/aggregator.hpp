@@ -63,6 +63,8 @@ struct Flow {
   /// @brief Rates of the busiest point.
   [[nodiscard]] double pps() const;
   [[nodiscard]] double bps() const;
+  /// @brief The TCP flags seen at any point: the OR of every point's flags byte (0 if not TCP).
+  [[nodiscard]] std::uint32_t tcp_flags() const;
   /// @brief The point's stats, or nullptr if the flow was not seen there.
   [[nodiscard]] const PointStats* at(const model::ObservationPoint& point) const;
 };
@@ -115,6 +117,13 @@ class Aggregator {
   [[nodiscard]] std::uint64_t interval_ns() const { return interval_ns_; }
 
  private:
+  // One update, phase by phase: clear the last interval's deltas and rates, apply each
+  // record, recompute each flow's times from its points, expire the idle flows.
+  void start_interval();
+  void apply(const model::FlowRecord& rec, std::uint64_t now_ns, double seconds, UpdateSummary& summary);
+  static void settle(Flow& flow);
+  void expire_idle(std::uint64_t now_ns, UpdateSummary& summary);
+
   FlowSource& source_;
   AggregatorOptions options_;
   std::map<model::FlowKey, Flow> flows_;

@@ -7,6 +7,8 @@
 namespace podpath::flows {
 namespace {
 
+using model::InterfaceRole;
+
 /// Longer than any sane path; a routing loop stops here.
 constexpr std::size_t kMaxHops = 32;
 
@@ -276,19 +278,29 @@ class Walker {
   bool stopped_ = false;
 };
 
-/// Puts observed counters on the expected hops, marks the rest, and adds observed
-/// points that no expected hop explains.
-void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& topo) {
+/// The watched interface behind an observation point, or nullptr.
+const ObservedInterface* interface_at(const Topology& topo, const model::ObservationPoint& point) {
+  const auto it = topo.interfaces.find({point.netns_cookie, point.ifindex});
+  return it == topo.interfaces.end() ? nullptr : &it->second;
+}
+
+bool same_direction(model::Direction seen, HopDirection expected) {
+  return (seen == model::Direction::Ingress) == (expected == HopDirection::Ingress);
+}
+
+/// Puts each observed point's counters on the expected hop it is (same node, interface and
+/// direction), marks the other hops missing (watched) or unwatched; returns which points
+/// were used.
+std::vector<bool> place_observed(Path& path, const Flow& flow, const Topology& topo) {
   std::vector<bool> used(flow.points.size(), false);
   for (auto& hop : path.hops) {
     if (hop.state == HopState::Virtual) continue;
     for (std::size_t i = 0; i < flow.points.size(); ++i) {
       const auto& ps = flow.points[i];
-      const auto it = topo.interfaces.find({ps.point.netns_cookie, ps.point.ifindex});
-      if (it == topo.interfaces.end() || used[i]) continue;
-      const bool same_dir =
-          (ps.point.direction == model::Direction::Ingress) == (hop.direction == HopDirection::Ingress);
-      if (it->second.node == hop.node && it->second.name == hop.interface && same_dir) {
+      const ObservedInterface* iface = interface_at(topo, ps.point);
+      if (iface == nullptr || used[i]) continue;
+      if (iface->node == hop.node && iface->name == hop.interface &&
+          same_direction(ps.point.direction, hop.direction)) {
         hop.state = HopState::Observed;
         hop.stats = ps;
         used[i] = true;
@@ -299,9 +311,13 @@ void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& to
       hop.state = topo.watched(hop.node, hop.interface) ? HopState::Missing : HopState::Unwatched;
     }
   }
+  return used;
+}
 
-  // The packets stopped at the first missing hop after the last observed one; a hop
-  // missing before an observed one means a hook did not count, not that packets stopped.
+/// Explains every missing hop and sets the verdict: the packets stopped at the first missing
+/// hop after the last observed one; a hop missing before an observed one means a hook did not
+/// count, not that packets stopped.
+void explain_missing(Path& path, const Endpoint& dst) {
   std::size_t last_observed = path.hops.size();
   for (std::size_t i = 0; i < path.hops.size(); ++i) {
     if (path.hops[i].observed()) last_observed = i;
@@ -339,8 +355,11 @@ void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& to
     }
     hop.note = hop.note.empty() ? why : why + " — expected: " + hop.note;
   }
+}
 
-  // Observed points that the routes do not predict.
+/// Adds the observed points that the routes do not predict, each after the last hop on its
+/// node (or at the end), named by cookie and ifindex when the interface is unknown.
+void add_unexpected(Path& path, const Flow& flow, const Topology& topo, const std::vector<bool>& used) {
   for (std::size_t i = 0; i < flow.points.size(); ++i) {
     if (used[i]) continue;
     const auto& ps = flow.points[i];
@@ -349,11 +368,10 @@ void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& to
         ps.point.direction == model::Direction::Ingress ? HopDirection::Ingress : HopDirection::Egress;
     h.state = HopState::Unexpected;
     h.stats = ps;
-    const auto it = topo.interfaces.find({ps.point.netns_cookie, ps.point.ifindex});
-    if (it != topo.interfaces.end()) {
-      h.node = it->second.node;
-      h.interface = it->second.name;
-      h.role = it->second.role;
+    if (const ObservedInterface* iface = interface_at(topo, ps.point)) {
+      h.node = iface->node;
+      h.interface = iface->name;
+      h.role = iface->role;
     } else {
       h.node = "netns:" + std::to_string(ps.point.netns_cookie);
       h.interface = "if" + std::to_string(ps.point.ifindex);
@@ -367,23 +385,15 @@ void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& to
   }
 }
 
-}  // namespace
-
-const char* to_string(InterfaceRole role) {
-  switch (role) {
-  case InterfaceRole::PodVeth:
-    return "pod_veth";
-  case InterfaceRole::Bridge:
-    return "bridge";
-  case InterfaceRole::Uplink:
-    return "uplink";
-  case InterfaceRole::Gateway:
-    return "gateway";
-  case InterfaceRole::Other:
-    break;
-  }
-  return "other";
+/// Puts observed counters on the expected hops, marks the rest, and adds observed points
+/// that no expected hop explains.
+void match(Path& path, const Flow& flow, const Endpoint& dst, const Topology& topo) {
+  const std::vector<bool> used = place_observed(path, flow, topo);
+  explain_missing(path, dst);
+  add_unexpected(path, flow, topo, used);
 }
+
+}  // namespace
 
 const char* to_string(HopDirection direction) {
   switch (direction) {

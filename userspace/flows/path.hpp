@@ -23,15 +23,10 @@
 #include "flows/endpoint.hpp"
 #include "model/address.hpp"
 #include "model/cluster.hpp"
+#include "model/interface.hpp"
 #include "net/route_table.hpp"
 
 namespace podpath::flows {
-
-/// @brief What an interface is for (matches enum pp_iface_role, plus the virtual gateway).
-enum class InterfaceRole { Other = 0, PodVeth = 1, Bridge = 2, Uplink = 3, Gateway = 4 };
-
-/// @brief "other", "pod_veth", "bridge", "uplink", "gateway" (stable: used in JSON).
-const char* to_string(InterfaceRole role);
 
 /// @brief An interface podpath watches: (network-namespace cookie, ifindex).
 struct InterfaceRef {
@@ -44,7 +39,7 @@ struct InterfaceRef {
 struct ObservedInterface {
   std::string node;  ///< node name
   std::string name;  ///< interface name inside the node's namespace
-  InterfaceRole role = InterfaceRole::Other;
+  model::InterfaceRole role = model::InterfaceRole::Other;
   std::string pod;  ///< PodVeth: the pod's display name ("default/web-1"), if known
 };
 
@@ -111,7 +106,7 @@ struct Hop {
   std::string node;
   std::string interface;
   HopDirection direction = HopDirection::Ingress;
-  InterfaceRole role = InterfaceRole::Other;
+  model::InterfaceRole role = model::InterfaceRole::Other;
   HopState state = HopState::Unwatched;
   std::optional<PointStats> stats;  ///< the counters, when observed
   std::string route;  ///< the route applied at this hop ("10.10.130.0/24 dev cbr0"); may be empty

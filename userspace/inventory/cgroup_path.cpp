@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <system_error>
 
 namespace podpath::inventory {
@@ -201,6 +202,13 @@ Result<KubepodsCgroup> parse_kubepods_cgroup(std::string_view path) {
 
 std::string short_container_id(std::string_view id) { return std::string(id.substr(0, 12)); }
 
+Result<std::uint64_t> cgroup_id_of(const std::filesystem::path& cgroup) {
+  struct stat st {};
+  if (::stat(cgroup.c_str(), &st) != 0) return make_error(errno, "cannot stat cgroup {}", cgroup.string());
+  if (!S_ISDIR(st.st_mode)) return make_error(ENOTDIR, "{} is not a cgroup directory", cgroup.string());
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
 std::vector<DiscoveredCgroup> discover_kubepods_cgroups(const std::filesystem::path& root) {
   namespace fs = std::filesystem;
   std::vector<DiscoveredCgroup> out;
@@ -214,9 +222,9 @@ std::vector<DiscoveredCgroup> discover_kubepods_cgroups(const std::filesystem::p
     }
     auto parsed = parse_kubepods_cgroup(it->path().string());
     if (!parsed) continue;
-    struct stat st {};
-    if (::stat(it->path().c_str(), &st) != 0) continue;
-    out.push_back({it->path(), static_cast<std::uint64_t>(st.st_ino), std::move(*parsed)});
+    auto id = cgroup_id_of(it->path());
+    if (!id) continue;
+    out.push_back({it->path(), *id, std::move(*parsed)});
   }
   return out;
 }

@@ -49,6 +49,10 @@ Result<KubepodsCgroup> parse_kubepods_cgroup(std::string_view path);
 /// @brief The first 12 characters of a container id, as `crictl ps` shows it.
 std::string short_container_id(std::string_view id);
 
+/// @brief The cgroup v2 id of a cgroup directory: its inode number, the id the BPF programs
+/// report (bpf_skb_cgroup_id). An error when it is no directory.
+Result<std::uint64_t> cgroup_id_of(const std::filesystem::path& cgroup);
+
 /// @brief A kubepods cgroup found on this machine.
 struct DiscoveredCgroup {
   std::filesystem::path path;   ///< absolute directory

@@ -1,8 +1,8 @@
 #pragma once
 /// @file
 /// @brief The CIDR table: the networks podpath classifies addresses into (each node's
-/// pod CIDR, the underlay, the service CIDR, docker0), numbered 1..63 for the BPF LPM
-/// trie (bpf/podpath_abi.h: PP_CIDR_OTHER = 0, PP_MAX_CIDRS = 64).
+/// pod CIDR, the underlay, the service CIDR, docker0), numbered 1..63 for the kernel's
+/// classifier (bpf::kCidrOther, bpf::kMaxCidrs; the loader checks they agree).
 
 #include <cstdint>
 #include <optional>
@@ -17,9 +17,9 @@
 
 namespace podpath::inventory {
 
-/// @brief Id of "no configured CIDR contains the address" (PP_CIDR_OTHER).
+/// @brief Id of "no configured CIDR contains the address".
 inline constexpr std::uint16_t kCidrOther = 0;
-/// @brief Ids are 1 .. kMaxCidrs-1 (PP_MAX_CIDRS).
+/// @brief Ids are 1 .. kMaxCidrs-1.
 inline constexpr std::uint16_t kMaxCidrs = 64;
 
 /// @brief What a CIDR is.
@@ -36,8 +36,8 @@ struct CidrEntry {
   CidrKind kind = CidrKind::Other;
   std::string node;  ///< owner node (pod CIDR, a node's docker0); empty if shared
 
-  /// @brief Packets from this CIDR are counted where they leave a pod (PP_CIDR_F_COUNTED_AT_SOURCE):
-  /// true for pod CIDRs.
+  /// @brief Packets from this CIDR are counted into the matrix where they leave a pod: true for
+  /// pod CIDRs.
   [[nodiscard]] bool counted_at_source() const { return kind == CidrKind::PodCidr; }
   bool operator==(const CidrEntry&) const = default;
 };

@@ -237,17 +237,7 @@ std::string to_lab_inventory_json(const model::Cluster& c) {
 }
 
 Result<void> write_lab_inventory(const std::filesystem::path& file, const model::Cluster& cluster) {
-  const std::filesystem::path tmp = file.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return make_error(errno, "cannot write {}", tmp.string());
-    out << to_lab_inventory_json(cluster);
-    if (!out.flush()) return make_error(errno, "cannot write {}", tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, file, ec);
-  if (ec) return make_error(ec.value(), "cannot rename {} to {}", tmp.string(), file.string());
-  return {};
+  return write_file_atomically(file, to_lab_inventory_json(cluster));
 }
 
 Result<std::filesystem::path> find_lab_inventory(std::optional<std::string> prefix,

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
 #include <tuple>
 
 namespace podpath::inventory {
@@ -81,10 +80,6 @@ std::string join_names(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
   return out;
-}
-
-nlohmann::json netns_json(const NetnsLabels& labels, std::uint64_t cookie) {
-  return {{"cookie", cookie}, {"label", netns_label(labels, cookie)}};
 }
 
 }  // namespace
@@ -177,36 +172,6 @@ const char* to_string(UseKind kind) {
     break;
   }
   return "other-namespace";
-}
-
-nlohmann::json to_json(const SharedIpResult& r) {
-  nlohmann::json containers = nlohmann::json::array();
-  for (const auto& c : r.containers) {
-    nlohmann::json uses = nlohmann::json::array();
-    for (const auto& u : c.uses) {
-      uses.push_back({{"ip", u.local.to_string()},
-                      {"netns", netns_json(r.labels, u.netns_cookie)},
-                      {"kind", to_string(u.kind)},
-                      {"tx_packets", u.tx_packets},
-                      {"tx_bytes", u.tx_bytes},
-                      {"rx_packets", u.rx_packets},
-                      {"rx_bytes", u.rx_bytes},
-                      {"flows", u.flows}});
-    }
-    containers.push_back({{"name", c.name},
-                          {"id", c.id},
-                          {"cgroup_id", c.cgroup_id},
-                          {"netns", netns_json(r.labels, c.process_netns)},
-                          {"status", to_string(c.status)},
-                          {"reason", c.reason},
-                          {"addresses", uses}});
-  }
-  return {{"pod", r.pod},
-          {"ip", r.pod_ip.to_string()},
-          {"netns", netns_json(r.labels, r.pod_netns)},
-          {"verdict", to_string(r.verdict)},
-          {"summary", r.summary},
-          {"containers", containers}};
 }
 
 }  // namespace podpath::inventory

@@ -9,8 +9,6 @@
 #include <string>
 #include <vector>
 
-#include <nlohmann/json_fwd.hpp>
-
 #include "inventory/container_flow.hpp"
 #include "model/address.hpp"
 
@@ -98,8 +96,5 @@ Verdict overall_verdict(const std::vector<SharedIpResult>& results);
 const char* to_string(Verdict verdict);         ///< "PASS", "FAIL", "NO TRAFFIC"
 const char* to_string(ContainerStatus status);  ///< "ok", "WRONG", "no traffic seen"
 const char* to_string(UseKind kind);            ///< "pod-ip", "loopback", "other-address", "other-namespace"
-
-/// @brief The documented JSON form of one pod's result.
-nlohmann::json to_json(const SharedIpResult& result);
 
 }  // namespace podpath::inventory

@@ -85,4 +85,25 @@ std::string unknown_pod_message(const model::Cluster& cluster, std::string_view 
   return "unknown pod '" + std::string(pod) + "' (pods: " + pod_list(cluster) + ")";
 }
 
+Result<std::vector<const model::Pod*>> select_pods(const model::Cluster& cluster, std::string_view name,
+                                                   bool all) {
+  std::vector<const model::Pod*> out;
+  if (all) {
+    for (const auto& p : cluster.pods) out.push_back(&p);
+    if (out.empty()) return make_error(0, "the cluster has no pods");
+    return out;
+  }
+  const bool qualified = name.find('/') != std::string_view::npos;
+  for (const auto& p : cluster.pods) {
+    if (qualified ? p.full_name() == name : p.name == name) out.push_back(&p);
+  }
+  if (out.size() > 1) {
+    std::string names;
+    for (const auto* p : out) names += (names.empty() ? "" : ", ") + p->full_name();
+    return make_error(0, "pod name '{}' is ambiguous; use namespace/name: {}", name, names);
+  }
+  if (out.empty()) return make_error(0, "{}", unknown_pod_message(cluster, name));
+  return out;
+}
+
 }  // namespace podpath::inventory

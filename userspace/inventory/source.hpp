@@ -54,4 +54,10 @@ std::string pod_list(const model::Cluster& cluster);
 /// @brief "unknown pod 'web' (pods: default/web-7d4b9-x2k4q, default/db-0)".
 std::string unknown_pod_message(const model::Cluster& cluster, std::string_view pod);
 
+/// @brief Every pod of the cluster (`all`), or the one `name` names: "namespace/name", or a
+/// bare name that one pod has. Errors: no pods, an unknown pod (naming the pods there are),
+/// a bare name several namespaces use (naming each).
+Result<std::vector<const model::Pod*>> select_pods(const model::Cluster& cluster, std::string_view name,
+                                                   bool all);
+
 }  // namespace podpath::inventory

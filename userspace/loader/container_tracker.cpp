@@ -1,20 +1,12 @@
 #include "loader/container_tracker.hpp"
 
-#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
 
+#include "util/system.hpp"
+
 namespace podpath::loader {
-namespace {
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-}  // namespace
 
 inventory::ContainerFlow to_container_flow(const bpf::CgroupFlowRecord& r) {
   inventory::ContainerFlow f;

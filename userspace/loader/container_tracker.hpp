@@ -43,6 +43,8 @@ class ContainerTracker {
   /// @brief Reads the map, deletes entries idle longer than the expiry, re-discovers the
   /// cgroup tree when an unknown cgroup id shows up (real nodes), rebuilds the attribution.
   Result<void> refresh();
+  /// @brief Detaches the programs now (also done on destruction); the map stays readable.
+  Result<void> detach() { return attachment_->detach(); }
 
   [[nodiscard]] const inventory::ContainerAttribution& attribution() const { return attribution_; }
   [[nodiscard]] const inventory::ContainerIndex& index() const { return index_; }

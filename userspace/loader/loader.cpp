@@ -18,18 +18,8 @@
 namespace podpath::loader {
 namespace {
 
-pp_iface_role to_abi_role(flows::InterfaceRole role) {
-  switch (role) {
-  case flows::InterfaceRole::PodVeth:
-    return PP_ROLE_POD;
-  case flows::InterfaceRole::Bridge:
-    return PP_ROLE_BRIDGE;
-  case flows::InterfaceRole::Uplink:
-    return PP_ROLE_UPLINK;
-  default:
-    return PP_ROLE_OTHER;
-  }
-}
+// The inventory numbers CIDRs for the kernel's classifier.
+static_assert(inventory::kCidrOther == bpf::kCidrOther && inventory::kMaxCidrs == bpf::kMaxCidrs);
 
 std::string join(const std::vector<std::string>& parts, const char* sep) {
   std::string out;
@@ -170,15 +160,15 @@ Loader::TargetState* Loader::state_for_netns(const std::string& netns) {
   return nullptr;
 }
 
-std::optional<flows::InterfaceRole> Loader::role_of(const TargetState& state, const net::Link& link) const {
+std::optional<model::InterfaceRole> Loader::role_of(const TargetState& state, const net::Link& link) const {
   if (link.is_loopback()) return std::nullopt;
-  if (link.is_bridge() && state.bridge_ifindex == link.ifindex) return flows::InterfaceRole::Bridge;
-  if (!state.uplink.empty() && link.name == state.uplink) return flows::InterfaceRole::Uplink;
+  if (link.is_bridge() && state.bridge_ifindex == link.ifindex) return model::InterfaceRole::Bridge;
+  if (!state.uplink.empty() && link.name == state.uplink) return model::InterfaceRole::Uplink;
   if (link.is_veth() && state.bridge_ifindex != 0 && link.master_ifindex == state.bridge_ifindex) {
-    return flows::InterfaceRole::PodVeth;
+    return model::InterfaceRole::PodVeth;
   }
   for (const auto& pattern : state.target.extra) {
-    if (fnmatch(pattern.c_str(), link.name.c_str(), 0) == 0) return flows::InterfaceRole::Other;
+    if (fnmatch(pattern.c_str(), link.name.c_str(), 0) == 0) return model::InterfaceRole::Other;
   }
   return std::nullopt;
 }
@@ -215,7 +205,7 @@ Result<void> Loader::attach_target(TargetState& state) {
   return {};
 }
 
-Result<void> Loader::attach(TargetState& state, const net::Link& link, flows::InterfaceRole role) {
+Result<void> Loader::attach(TargetState& state, const net::Link& link, model::InterfaceRole role) {
   const auto key = std::make_pair(state.cookie, link.ifindex);
   if (attachments_.count(key) != 0) return {};
   auto progs = datapath_->programs_for(state.cookie);
@@ -229,7 +219,7 @@ Result<void> Loader::attach(TargetState& state, const net::Link& link, flows::In
     return make_error(hooks.error().code, "node {}: cannot attach to {}: {}", state.target.node, link.name,
                       hooks.error().to_string());
   }
-  if (auto r = datapath_->set_iface_role(state.cookie, link.ifindex, to_abi_role(role)); !r) return r;
+  if (auto r = datapath_->set_iface_role(state.cookie, link.ifindex, role); !r) return r;
   Attachment a;
   a.info = {state.target.node,
             state.target.netns,
@@ -237,11 +227,11 @@ Result<void> Loader::attach(TargetState& state, const net::Link& link, flows::In
             link.ifindex,
             link.name,
             role,
-            role == flows::InterfaceRole::PodVeth ? pod_for_veth(state.target.node, link.name)
+            role == model::InterfaceRole::PodVeth ? pod_for_veth(state.target.node, link.name)
                                                   : std::string()};
   a.hooks = std::move(*hooks);
   spdlog::debug("node {}: attached to {} ({}, ifindex {})", state.target.node, link.name,
-                flows::to_string(role), link.ifindex);
+                model::to_string(role), link.ifindex);
   attachments_.emplace(key, std::move(a));
   return {};
 }
@@ -311,7 +301,7 @@ std::vector<int> Loader::link_fds() const { return monitor_ ? monitor_->fds() : 
 void Loader::set_cluster(const model::Cluster& cluster) {
   cluster_ = cluster;
   for (auto& [key, a] : attachments_) {
-    if (a.info.role == flows::InterfaceRole::PodVeth) a.info.pod = pod_for_veth(a.info.node, a.info.name);
+    if (a.info.role == model::InterfaceRole::PodVeth) a.info.pod = pod_for_veth(a.info.node, a.info.name);
   }
 }
 
@@ -322,7 +312,7 @@ Result<void> Loader::set_cidrs(const inventory::CidrTable& table,
     const bool at_source =
         e.counted_at_source() &&
         std::find(counted_at_source.begin(), counted_at_source.end(), e.node) != counted_at_source.end();
-    rules.push_back({e.cidr, e.id, at_source ? static_cast<std::uint32_t>(PP_CIDR_F_COUNTED_AT_SOURCE) : 0U});
+    rules.push_back({e.cidr, e.id, at_source});
   }
   return datapath_->set_cidrs(rules);
 }

@@ -49,7 +49,7 @@ struct AttachedInterface {
   std::uint64_t netns_cookie = 0;
   std::uint32_t ifindex = 0;
   std::string name;
-  flows::InterfaceRole role = flows::InterfaceRole::Other;
+  model::InterfaceRole role = model::InterfaceRole::Other;
   std::string pod;  ///< pod display name, for pod veths whose pod is known
 };
 
@@ -113,8 +113,8 @@ class Loader {
   Result<void> attach_target(TargetState& state);
   void on_link_event(const net::LinkEvent& event);
   /// The role `link` has for `state`, or nullopt when podpath does not watch it.
-  std::optional<flows::InterfaceRole> role_of(const TargetState& state, const net::Link& link) const;
-  Result<void> attach(TargetState& state, const net::Link& link, flows::InterfaceRole role);
+  std::optional<model::InterfaceRole> role_of(const TargetState& state, const net::Link& link) const;
+  Result<void> attach(TargetState& state, const net::Link& link, model::InterfaceRole role);
   void forget(TargetState& state, std::uint32_t ifindex, bool interface_gone);
   std::string pod_for_veth(const std::string& node, const std::string& veth) const;
   TargetState* state_for_netns(const std::string& netns);

@@ -3,19 +3,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <ctime>
 #include <system_error>
 
 #include "net/netns.hpp"
 #include "net/routes.hpp"
+#include "util/system.hpp"
 
 namespace podpath::loader {
-
-std::uint64_t monotonic_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
-}
 
 Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   std::unique_ptr<Session> s(new Session());
@@ -55,7 +49,7 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   std::vector<std::string> observed;
   for (const auto& t : s->loader_->targets()) observed.push_back(t.node);
   if (auto r = s->loader_->set_cidrs(*s->cidrs_, observed); !r) return r.error();
-  s->source_ = std::make_unique<flows::BpfFlowSource>(s->loader_->datapath());
+  s->source_ = std::make_unique<BpfFlowSource>(s->loader_->datapath());
   s->aggregator_ = std::make_unique<flows::Aggregator>(*s->source_, options.aggregator);
   if (options.containers) {
     auto tracker = ContainerTracker::start(s->loaded_.cluster);

@@ -16,11 +16,11 @@
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
 #include "flows/aggregator.hpp"
-#include "flows/bpf_source.hpp"
 #include "flows/path.hpp"
 #include "inventory/cidrs.hpp"
 #include "inventory/resolver.hpp"
 #include "inventory/source.hpp"
+#include "loader/bpf_flow_source.hpp"
 #include "loader/container_tracker.hpp"
 #include "loader/loader.hpp"
 
@@ -66,7 +66,7 @@ class Session {
   [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
   [[nodiscard]] const flows::Topology& topology() const { return topology_; }
   [[nodiscard]] const flows::Aggregator& aggregator() const { return *aggregator_; }
-  [[nodiscard]] const bpf::Counters& counters() const { return counters_; }
+  [[nodiscard]] const bpf::FlowCounters& counters() const { return counters_; }
   [[nodiscard]] const std::vector<bpf::MatrixCell>& matrix() const { return matrix_; }
   /// @brief The container(s) of `pod` that sent `key` ("app", "app,sidecar"), or "".
   [[nodiscard]] std::string container_of(const model::FlowKey& key, const model::Pod* pod);
@@ -92,7 +92,7 @@ class Session {
   std::unique_ptr<inventory::CidrTable> cidrs_;
   std::unique_ptr<inventory::Resolver> resolver_;
   std::unique_ptr<Loader> loader_;
-  std::unique_ptr<flows::BpfFlowSource> source_;
+  std::unique_ptr<BpfFlowSource> source_;
   std::unique_ptr<flows::Aggregator> aggregator_;
   flows::Topology topology_;
   std::unique_ptr<ContainerTracker> tracker_;
@@ -100,11 +100,8 @@ class Session {
   std::map<std::string, std::uint64_t> pod_netns_cookies_;  // pod netns name -> cookie
   std::unique_ptr<bpf::EventReader> events_;
   std::uint64_t new_flow_events_ = 0;
-  bpf::Counters counters_{};
+  bpf::FlowCounters counters_{};
   std::vector<bpf::MatrixCell> matrix_;
 };
-
-/// @brief CLOCK_MONOTONIC in ns.
-std::uint64_t monotonic_ns();
 
 }  // namespace podpath::loader

@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// @brief IP addresses and CIDRs as podpath stores them: 16 bytes, IPv4 v4-mapped,
-/// exactly like the BPF flow key (bpf/podpath_abi.h).
+/// exactly like the kernel programs' flow keys.
 
 #include <array>
 #include <compare>

@@ -1,29 +1,28 @@
 #include "model/flow.hpp"
 
+#include <linux/icmp.h>
+#include <linux/icmpv6.h>
 #include <netinet/in.h>
 
 namespace podpath::model {
 namespace {
 
-constexpr std::uint8_t kIcmpEchoReply = 0, kIcmpEchoRequest = 8;
-constexpr std::uint8_t kIcmp6EchoRequest = 128, kIcmp6EchoReply = 129;
-
-std::uint16_t reversed_icmp_type_code(std::uint8_t proto, std::uint16_t type_code) {
-  const auto type = static_cast<std::uint8_t>(type_code >> 8);
-  const auto code = static_cast<std::uint16_t>(type_code & 0xff);
+std::uint16_t reversed_icmp_type_code(const FlowKey& key) {
+  const std::uint8_t type = key.icmp_type();
   std::uint8_t rtype = type;
+  const std::uint8_t proto = key.proto;
   if (proto == IPPROTO_ICMP) {
-    if (type == kIcmpEchoRequest)
-      rtype = kIcmpEchoReply;
-    else if (type == kIcmpEchoReply)
-      rtype = kIcmpEchoRequest;
+    if (type == ICMP_ECHO)
+      rtype = ICMP_ECHOREPLY;
+    else if (type == ICMP_ECHOREPLY)
+      rtype = ICMP_ECHO;
   } else {
-    if (type == kIcmp6EchoRequest)
-      rtype = kIcmp6EchoReply;
-    else if (type == kIcmp6EchoReply)
-      rtype = kIcmp6EchoRequest;
+    if (type == ICMPV6_ECHO_REQUEST)
+      rtype = ICMPV6_ECHO_REPLY;
+    else if (type == ICMPV6_ECHO_REPLY)
+      rtype = ICMPV6_ECHO_REQUEST;
   }
-  return static_cast<std::uint16_t>(rtype << 8 | code);
+  return icmp_type_code(rtype, key.icmp_code());
 }
 
 }  // namespace
@@ -32,14 +31,26 @@ FlowKey FlowKey::reversed() const {
   FlowKey r = *this;
   r.src = dst;
   r.dst = src;
-  if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6) {
+  if (is_icmp()) {
     r.sport = sport;  // the echo identifier is the same both ways
-    r.dport = reversed_icmp_type_code(proto, dport);
+    r.dport = reversed_icmp_type_code(*this);
   } else {
     r.sport = dport;
     r.dport = sport;
   }
   return r;
+}
+
+bool FlowKey::is_icmp() const { return proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6; }
+
+bool FlowKey::is_echo_request() const {
+  return (proto == IPPROTO_ICMP && icmp_type() == ICMP_ECHO) ||
+         (proto == IPPROTO_ICMPV6 && icmp_type() == ICMPV6_ECHO_REQUEST);
+}
+
+bool FlowKey::is_echo_reply() const {
+  return (proto == IPPROTO_ICMP && icmp_type() == ICMP_ECHOREPLY) ||
+         (proto == IPPROTO_ICMPV6 && icmp_type() == ICMPV6_ECHO_REPLY);
 }
 
 std::string protocol_name(std::uint8_t proto) {

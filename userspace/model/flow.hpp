@@ -33,6 +33,15 @@ struct FlowKey {
   /// @brief The same flow seen from the other end (src/dst and ports swapped;
   /// ICMP echo request <-> reply).
   [[nodiscard]] FlowKey reversed() const;
+  /// @brief ICMP or ICMPv6.
+  [[nodiscard]] bool is_icmp() const;
+  /// @brief ICMP/ICMPv6 message type and code, from dport.
+  [[nodiscard]] std::uint8_t icmp_type() const { return static_cast<std::uint8_t>(dport >> 8); }
+  [[nodiscard]] std::uint8_t icmp_code() const { return static_cast<std::uint8_t>(dport & 0xff); }
+  /// @brief An ICMP echo request or an ICMPv6 one.
+  [[nodiscard]] bool is_echo_request() const;
+  /// @brief An ICMP echo reply or an ICMPv6 one.
+  [[nodiscard]] bool is_echo_reply() const;
   auto operator<=>(const FlowKey&) const = default;
 };
 
@@ -58,6 +67,11 @@ struct FlowRecord {
 
   bool operator==(const FlowRecord&) const = default;
 };
+
+/// @brief The dport of an ICMP/ICMPv6 flow key: type << 8 | code.
+constexpr std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code = 0) {
+  return static_cast<std::uint16_t>(type << 8 | code);
+}
 
 /// @brief "TCP", "UDP", "ICMP", "ICMPv6", "SCTP" or the number.
 std::string protocol_name(std::uint8_t proto);

@@ -4,8 +4,11 @@
 #include <sched.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <exception>
+#include <filesystem>
+#include <system_error>
 #include <thread>
 
 #ifndef SO_NETNS_COOKIE
@@ -82,6 +85,17 @@ Result<std::uint64_t> netns_cookie(std::string_view netns) {
   if (!cookie)
     return make_error(cookie.error().code, "cookie of {}: {}", netns_display(netns), cookie.error().message);
   return cookie;
+}
+
+std::vector<std::string> named_netns(std::string_view prefix) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (std::filesystem::directory_iterator it(kNetnsRunDir, ec), end; !ec && it != end; it.increment(ec)) {
+    std::string name = it->path().filename().string();
+    if (name.rfind(prefix, 0) == 0) out.push_back(std::move(name));
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace podpath::net

@@ -15,6 +15,7 @@
 #include <string_view>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 #include "util/fd.hpp"
 #include "util/result.hpp"
@@ -59,5 +60,9 @@ Result<std::uint64_t> socket_netns_cookie(int socket_fd);
 /// @brief The cookie of network namespace `netns` ("" = the caller's): unique for the
 /// namespace's lifetime, never reused while the system runs.
 Result<std::uint64_t> netns_cookie(std::string_view netns);
+
+/// @brief The names of the namespaces in /run/netns (`ip netns list`) that start with
+/// `prefix`, sorted.
+std::vector<std::string> named_netns(std::string_view prefix = {});
 
 }  // namespace podpath::net

@@ -81,4 +81,18 @@ Result<std::uint8_t> parse_protocol(const std::string& text) {
                     text);
 }
 
+bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints) {
+  // A pod (name or ns/name) or an IP address, matched against one end of a flow.
+  const auto is = [](const flows::Endpoint& e, const std::string& sel) {
+    if (const auto ip = model::IpAddress::parse(sel)) return e.ip == *ip;
+    if (e.pod == nullptr) return e.name == sel;
+    return sel.find('/') != std::string::npos ? e.pod->full_name() == sel : e.pod->name == sel;
+  };
+  const auto& src = view.forward.src;
+  const auto& dst = view.forward.dst;
+  if (endpoints.empty()) return true;
+  if (endpoints.size() == 1) return is(src, endpoints[0]) || is(dst, endpoints[0]);
+  return (is(src, endpoints[0]) && is(dst, endpoints[1])) || (is(src, endpoints[1]) && is(dst, endpoints[0]));
+}
+
 }  // namespace podpath::output

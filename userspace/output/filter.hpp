@@ -33,6 +33,11 @@ struct FlowFilter {
   [[nodiscard]] std::vector<ConversationView> apply(std::vector<ConversationView> views) const;
 };
 
+/// @brief `podpath paths ENDPOINT...`: with no endpoint every conversation, with one those
+/// either end of which it is, with two those between them (either way round). An endpoint is
+/// a pod ("name" or "namespace/name") or an IP address.
+bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints);
+
 /// @brief Link-local, multicast or broadcast: traffic that never crosses a router.
 bool is_control_traffic(const model::FlowKey& key);
 

@@ -25,7 +25,7 @@ json hop_to_json(const flows::Hop& h) {
   json j = {{"node", h.node},
             {"interface", h.interface},
             {"direction", flows::to_string(h.direction)},
-            {"role", flows::to_string(h.role)},
+            {"role", model::to_string(h.role)},
             {"state", flows::to_string(h.state)},
             {"observed", h.observed()},
             {"route", or_null(h.route)},
@@ -48,8 +48,6 @@ json direction_to_json(const DirectionView& v) {
   const flows::Flow& f = *v.flow;
   json hops = json::array();
   for (const auto& h : v.path.hops) hops.push_back(hop_to_json(h));
-  std::uint32_t tcp_flags = 0;
-  for (const auto& p : f.points) tcp_flags |= p.stats.tcp_flags;
   return {{"src", v.src.ip.to_string()},
           {"dst", v.dst.ip.to_string()},
           {"container", or_null(v.container)},
@@ -59,7 +57,7 @@ json direction_to_json(const DirectionView& v) {
           {"bps", f.bps()},
           {"first_seen_ns", f.first_seen_ns},
           {"last_seen_ns", f.last_seen_ns},
-          {"tcp_flags", tcp_flags},
+          {"tcp_flags", f.tcp_flags()},
           {"complete", v.path.complete},
           {"verdict", v.path.verdict},
           {"hops", hops}};
@@ -76,8 +74,8 @@ json conversation_to_json(const ConversationView& v) {
             {"fragment", k.fragment},
             {"forward", direction_to_json(v.forward)},
             {"reverse", v.reverse ? direction_to_json(*v.reverse) : json(nullptr)}};
-  if (k.proto == IPPROTO_ICMP || k.proto == IPPROTO_ICMPV6) {
-    j["icmp"] = {{"type", k.dport >> 8}, {"code", k.dport & 0xff}, {"id", k.sport}};
+  if (k.is_icmp()) {
+    j["icmp"] = {{"type", k.icmp_type()}, {"code", k.icmp_code()}, {"id", k.sport}};
   }
   return j;
 }

@@ -80,4 +80,41 @@ nlohmann::json routes_to_json(const net::RouteTable& table, const RouteOwnerFn& 
   return out;
 }
 
+namespace {
+
+RouteOwnerFn owner_fn(const model::Cluster& cluster, const inventory::ClusterRouteTable& t,
+                      const inventory::CidrTable* cidrs) {
+  return
+      [&cluster, node = t.node, cidrs](const net::Route& r) { return route_owner(r, cluster, node, cidrs); };
+}
+
+}  // namespace
+
+std::string render_route_tables(const std::vector<inventory::ClusterRouteTable>& tables,
+                                const model::Cluster& cluster, const inventory::CidrTable* cidrs) {
+  std::string out;
+  for (std::size_t i = 0; i < tables.size(); ++i) {
+    const auto& t = tables[i];
+    if (i > 0) out += "\n";
+    out += "# " + std::string(t.node != nullptr ? "node " : "") + t.name + " (" +
+           (t.netns.empty() ? "host network namespace" : "netns " + t.netns) +
+           (t.from_inventory ? ", routes from the inventory" : "") + ")\n";
+    out += format_routes_annotated(t.table, owner_fn(cluster, t, cidrs));
+  }
+  return out;
+}
+
+nlohmann::json route_tables_to_json(const std::vector<inventory::ClusterRouteTable>& tables,
+                                    const model::Cluster& cluster, const inventory::CidrTable* cidrs) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& t : tables) {
+    out.push_back({{"name", t.name},
+                   {"kind", t.node != nullptr ? "node" : "gateway"},
+                   {"netns", t.netns},
+                   {"source", t.from_inventory ? "inventory" : "netlink"},
+                   {"routes", routes_to_json(t.table, owner_fn(cluster, t, cidrs))}});
+  }
+  return out;
+}
+
 }  // namespace podpath::output

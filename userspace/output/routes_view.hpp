@@ -6,10 +6,12 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "inventory/cidrs.hpp"
+#include "inventory/route_tables.hpp"
 #include "model/cluster.hpp"
 #include "net/route_table.hpp"
 
@@ -32,5 +34,12 @@ std::string format_routes_annotated(const net::RouteTable& table, const RouteOwn
 /// @brief Every route (IPv4 and IPv6): destination, gateway, genmask (IPv4), flags,
 /// metric, iface, scope, protocol, type, family, owner.
 nlohmann::json routes_to_json(const net::RouteTable& table, const RouteOwnerFn& owner);
+
+/// @brief Every table, each under a "# node NAME (netns ...)" line, annotated.
+std::string render_route_tables(const std::vector<inventory::ClusterRouteTable>& tables,
+                                const model::Cluster& cluster, const inventory::CidrTable* cidrs);
+/// @brief [{"name","kind":"node"|"gateway","netns","source":"netlink"|"inventory","routes":[...]}].
+nlohmann::json route_tables_to_json(const std::vector<inventory::ClusterRouteTable>& tables,
+                                    const model::Cluster& cluster, const inventory::CidrTable* cidrs);
 
 }  // namespace podpath::output

@@ -21,12 +21,6 @@ nlohmann::json cidr_json(const inventory::CidrEntry* e) {
           {"node", e->node.empty() ? nlohmann::json(nullptr) : nlohmann::json(e->node)}};
 }
 
-std::uint64_t parse_errors(const bpf::Counters& c) {
-  std::uint64_t n = 0;
-  for (std::uint32_t i = PP_CNT_ERR_ETH_TRUNC; i <= PP_CNT_ERR_TCP_DOFF; ++i) n += c[i];
-  return n;
-}
-
 }  // namespace
 
 std::vector<MatrixRow> matrix_rows(const std::vector<bpf::MatrixCell>& cells,
@@ -67,29 +61,20 @@ nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows) {
   return out;
 }
 
-std::vector<std::uint32_t> alarming_counters() {
-  return {PP_CNT_RINGBUF_FULL, PP_CNT_FLOW_INSERT_FULL, PP_CNT_FLOW_INSERT_BUSY, PP_CNT_FLOW_INSERT_OTHER,
-          PP_CNT_FLOW_RACE};
-}
-
-std::string render_health(const bpf::Counters& c, bool color) {
+std::string render_health(const bpf::FlowCounters& c, bool color) {
+  using bpf::FlowCounter;
   const Style style(color);
   auto item = [&](std::uint64_t n, const char* what, bool bad_if_nonzero) {
     const std::string text = fmt::format("{} {}", n, what);
     return bad_if_nonzero && n != 0 ? style.red(text) : text;
   };
-  return fmt::format("health: {}, {}, {}, {}, {} new flows, {} packets seen\n",
-                     item(c[PP_CNT_RINGBUF_FULL], "events lost", true),
-                     item(c[PP_CNT_FLOW_INSERT_FULL], "flows lost (map full)", true),
-                     item(c[PP_CNT_FLOW_INSERT_BUSY] + c[PP_CNT_FLOW_INSERT_OTHER] + c[PP_CNT_FLOW_RACE],
-                          "flows lost (busy/other)", true),
-                     item(parse_errors(c), "parse errors", false), c[PP_CNT_NEW_FLOWS], c[PP_CNT_PACKETS]);
-}
-
-nlohmann::json health_to_json(const bpf::Counters& c) {
-  nlohmann::json out = nlohmann::json::object();
-  for (std::uint32_t i = 0; i < PP_CNT_MAX; ++i) out[bpf::counter_name(i)] = c[i];
-  return out;
+  return fmt::format(
+      "health: {}, {}, {}, {}, {} new flows, {} packets seen\n",
+      item(c[FlowCounter::EventsLost], "events lost", true),
+      item(c[FlowCounter::FlowInsertFull], "flows lost (map full)", true),
+      item(c[FlowCounter::FlowInsertBusy] + c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace],
+           "flows lost (busy/other)", true),
+      item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows], c[FlowCounter::Packets]);
 }
 
 }  // namespace podpath::output

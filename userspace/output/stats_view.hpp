@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bpf/counters.hpp"
 #include "bpf/datapath.hpp"
 #include "inventory/cidrs.hpp"
 
@@ -28,11 +29,16 @@ std::string render_matrix(const std::vector<MatrixRow>& rows, bool color);
 /// @brief [{"src":{"cidr","label","kind","node"},"dst":{…},"packets","bytes"}].
 nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows);
 
-/// @brief Counters a user should look at when they are not zero (loss, map full, ...).
-std::vector<std::uint32_t> alarming_counters();
 /// @brief One line: "health: 0 events lost, 0 flow-map full, 0 busy, 0 parse errors, 12 new flows".
-std::string render_health(const bpf::Counters& counters, bool color);
-/// @brief Every counter by its stable name.
-nlohmann::json health_to_json(const bpf::Counters& counters);
+std::string render_health(const bpf::FlowCounters& counters, bool color);
+
+/// @brief Every counter by its stable name: {"packets": 12, "parse_ipv4_truncated": 0, ...}.
+template <typename Counter> nlohmann::json counters_to_json(const bpf::CounterSet<Counter>& counters) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const Counter c : bpf::CounterSet<Counter>::all()) out[bpf::counter_name(c)] = counters[c];
+  return out;
+}
+/// @brief The datapath's health counters by name (the "health" object of trace and matrix).
+inline nlohmann::json health_to_json(const bpf::FlowCounters& counters) { return counters_to_json(counters); }
 
 }  // namespace podpath::output

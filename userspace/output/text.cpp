@@ -40,13 +40,10 @@ std::string format_bytes(std::uint64_t bytes) {
 
 std::string format_ports(const model::FlowKey& key) {
   if (key.fragment) return "fragment";
-  if (key.proto == IPPROTO_ICMP || key.proto == IPPROTO_ICMPV6) {
-    const unsigned type = key.dport >> 8;
-    const unsigned code = key.dport & 0xff;
-    const bool v4 = key.proto == IPPROTO_ICMP;
-    if (type == (v4 ? 8u : 128u)) return fmt::format("echo request id {}", key.sport);
-    if (type == (v4 ? 0u : 129u)) return fmt::format("echo reply id {}", key.sport);
-    return fmt::format("type {} code {}", type, code);
+  if (key.is_icmp()) {
+    if (key.is_echo_request()) return fmt::format("echo request id {}", key.sport);
+    if (key.is_echo_reply()) return fmt::format("echo reply id {}", key.sport);
+    return fmt::format("type {} code {}", key.icmp_type(), key.icmp_code());
   }
   return fmt::format("{}→{}", key.sport, key.dport);
 }

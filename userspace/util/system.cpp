@@ -5,8 +5,12 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <ctime>
+
+#include <cerrno>
 #include <fstream>
 #include <sstream>
+#include <system_error>
 
 namespace podpath {
 
@@ -37,6 +41,12 @@ bool has_capability(int cap) {
   return (data[idx].effective & (1u << (static_cast<unsigned>(cap) % 32))) != 0;
 }
 
+std::uint64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
 std::string kernel_release() {
   utsname u{};
   if (uname(&u) != 0) return "unknown";
@@ -49,6 +59,20 @@ std::optional<std::string> read_file(const std::filesystem::path& path) {
   std::stringstream buf;
   buf << in.rdbuf();
   return buf.str();
+}
+
+Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content) {
+  const std::filesystem::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return make_error(errno, "cannot write {}", tmp.string());
+    out << content;
+    if (!out.flush()) return make_error(errno, "cannot write {}", tmp.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return make_error(ec.value(), "cannot rename {} to {}", tmp.string(), path.string());
+  return {};
 }
 
 }  // namespace podpath

@@ -2,10 +2,13 @@
 /// @file
 /// @brief Facts about the running system: mounts, privileges, kernel release.
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
+
+#include "util/result.hpp"
 
 namespace podpath {
 
@@ -17,9 +20,14 @@ std::optional<std::filesystem::path> find_mount(std::string_view fstype);
 
 /// @brief True when the effective capability set holds `cap` (CAP_* number).
 bool has_capability(int cap);
+/// @brief CLOCK_MONOTONIC in ns: the clock BPF programs stamp packets with.
+std::uint64_t monotonic_ns();
 /// @brief `uname -r`.
 std::string kernel_release();
 /// @brief Whole file as a string; nullopt if unreadable.
 std::optional<std::string> read_file(const std::filesystem::path& path);
+/// @brief Writes `content` to `path` atomically: a temporary file beside it (PATH.tmp), then
+/// a rename, so that readers see the old file or the new one, never a part.
+Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 }  // namespace podpath

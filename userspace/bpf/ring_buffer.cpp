@@ -1,0 +1,35 @@
+#include "bpf/ring_buffer.hpp"
+
+#include <bpf/libbpf.h>
+
+#include <cerrno>
+
+namespace podpath::bpf {
+
+void RingBuffer::Deleter::operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
+
+Result<RingBuffer> RingBuffer::open(int map_fd, Handler handler, std::string what) {
+  RingBuffer out;
+  out.handler_ = std::make_unique<Handler>(std::move(handler));
+  out.what_ = std::move(what);
+  out.rb_.reset(ring_buffer__new(map_fd, &RingBuffer::on_sample, out.handler_.get(), nullptr));
+  if (!out.rb_) return make_error(errno, "cannot open {}", out.what_);
+  return out;
+}
+
+int RingBuffer::on_sample(void* ctx, void* data, std::size_t size) {
+  (*static_cast<Handler*>(ctx))(data, size);
+  return 0;
+}
+
+Result<int> RingBuffer::poll(int timeout_ms) {
+  const int n = ring_buffer__poll(rb_.get(), timeout_ms);
+  if (n < 0 && n != -EINTR) return make_error(n, "cannot read {}", what_);
+  const int more = ring_buffer__consume(rb_.get());
+  if (more < 0) return make_error(more, "cannot read {}", what_);
+  return (n < 0 ? 0 : n) + more;
+}
+
+int RingBuffer::epoll_fd() const { return ring_buffer__epoll_fd(rb_.get()); }
+
+}  // namespace podpath::bpf

@@ -1,0 +1,102 @@
+#include "output/session_view.hpp"
+
+#include <fmt/format.h>
+
+#include "output/flow_json.hpp"
+#include "output/stats_view.hpp"
+#include "output/text.hpp"
+
+namespace podpath::output {
+namespace {
+
+nlohmann::json interfaces_json(const loader::Session& s) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& i : s.loader().interfaces()) {
+    out.push_back({{"node", i.node},
+                   {"name", i.name},
+                   {"ifindex", i.ifindex},
+                   {"role", model::to_string(i.role)},
+                   {"pod", i.pod.empty() ? nlohmann::json(nullptr) : nlohmann::json(i.pod)}});
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<ConversationView> describe_session(loader::Session& session) {
+  auto views = describe(session.aggregator().conversations(), session.resolver(), session.topology());
+  for (auto& v : views) {
+    v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod);
+    if (v.reverse) v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod);
+  }
+  return views;
+}
+
+std::string render_trace(const loader::Session& s, std::vector<ConversationView> views,
+                         const TableOptions& table, bool tty, bool filtered, const std::string& clock) {
+  const Style style(tty);
+  std::string out;
+  if (tty) out += "\033[H\033[2J";  // redraw in place
+  out += style.bold("podpath trace") + " — " + s.cluster_description() + " · " + s.loader().describe() +
+         " · " + clock + (tty ? "   (Ctrl-C to stop)" : "") + "\n";
+  if (views.empty()) {
+    out += std::string("no flows yet") + (filtered ? " matching the filters" : "") + "\n";
+  } else {
+    out += render_flow_table(std::move(views), table);
+  }
+  out += render_health(s.counters(), tty);
+  if (const auto& cc = s.container_counters(); cc && (*cc)[bpf::CgroupCounter::InsertFull] != 0) {
+    out += style.red(fmt::format("containers: {} flows lost (container map full)",
+                                 (*cc)[bpf::CgroupCounter::InsertFull])) +
+           "\n";
+  }
+  if (!tty) out += "\n";
+  return out;
+}
+
+nlohmann::json trace_snapshot_json(const loader::Session& s, const std::vector<ConversationView>& views,
+                                   std::time_t now) {
+  nlohmann::json snapshot = {
+      {"type", "snapshot"},
+      {"time", now},
+      {"attach", s.loader().describe()},
+      {"interfaces", interfaces_json(s)},
+      {"flows", flows_to_json(views)},
+      {"matrix", matrix_to_json(matrix_rows(s.matrix(), s.cidrs()))},
+      {"health", health_to_json(s.counters())},
+  };
+  if (const auto& cc = s.container_counters()) snapshot["container_health"] = counters_to_json(*cc);
+  return snapshot;
+}
+
+std::string render_dump(const loader::Loader& loader, const std::vector<model::FlowRecord>& flows,
+                        const std::vector<bpf::MatrixCell>& matrix, const bpf::FlowCounters& counters) {
+  std::string out = "# attached: " + loader.describe() + "\n";
+  for (const auto& i : loader.interfaces()) {
+    out += fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}\n", i.node,
+                       i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
+                       model::to_string(i.role), i.pod.empty() ? "-" : i.pod);
+  }
+  out += fmt::format("# flows: {} entries\n", flows.size());
+  for (const auto& f : flows) {
+    out += fmt::format(
+        "flow cookie={} ifindex={} dir={} {} {}:{} -> {}:{}{} packets={} bytes={} tcp_flags={:#04x} "
+        "cidr={}->{} matrix={} first={} last={}\n",
+        f.point.netns_cookie, f.point.ifindex,
+        f.point.direction == model::Direction::Egress ? "egress" : "ingress",
+        model::protocol_name(f.key.proto), f.key.src.to_string(), f.key.sport, f.key.dst.to_string(),
+        f.key.dport, f.key.fragment ? " fragment" : "", f.stats.packets, f.stats.bytes, f.stats.tcp_flags,
+        f.stats.src_cidr, f.stats.dst_cidr, f.stats.in_matrix ? 1 : 0, f.stats.first_seen_ns,
+        f.stats.last_seen_ns);
+  }
+  out += fmt::format("# matrix: {} cells\n", matrix.size());
+  for (const auto& c : matrix) {
+    out += fmt::format("matrix {} -> {} packets={} bytes={}\n", c.src_cidr, c.dst_cidr, c.packets, c.bytes);
+  }
+  out += "# counters\n";
+  for (const auto c : bpf::FlowCounters::all())
+    out += fmt::format("counter {}={}\n", bpf::counter_name(c), counters[c]);
+  return out;
+}
+
+}  // namespace podpath::output

@@ -1,0 +1,39 @@
+#pragma once
+/// @file
+/// @brief What the live commands show of a session: `podpath trace`'s refresh (the text
+/// screen and the NDJSON snapshot) and `podpath debug dump`'s raw maps.
+
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "bpf/datapath.hpp"
+#include "loader/session.hpp"
+#include "output/flow_table.hpp"
+#include "output/flow_view.hpp"
+
+namespace podpath::output {
+
+/// @brief The session's conversations with both ends resolved and their paths composed, each
+/// direction with the container(s) that sent it when attribution is on.
+std::vector<ConversationView> describe_session(loader::Session& session);
+
+/// @brief One trace refresh on a terminal (`tty`: cleared and redrawn in place) or as plain
+/// text: a header (cluster, attachment, `clock`), the flow table or "no flows yet"
+/// (`filtered`: "... matching the filters"), the health line, and a warning when the
+/// container map is full.
+std::string render_trace(const loader::Session& session, std::vector<ConversationView> views,
+                         const TableOptions& table, bool tty, bool filtered, const std::string& clock);
+/// @brief One trace refresh as an NDJSON object: {"type":"snapshot","time","attach",
+/// "interfaces","flows","matrix","health"[,"container_health"]} (docs/paths.md).
+nlohmann::json trace_snapshot_json(const loader::Session& session, const std::vector<ConversationView>& views,
+                                   std::time_t now);
+
+/// @brief `podpath debug dump`: the attached interfaces, every flows-map entry, the matrix
+/// cells and every health counter, one line each.
+std::string render_dump(const loader::Loader& loader, const std::vector<model::FlowRecord>& flows,
+                        const std::vector<bpf::MatrixCell>& matrix, const bpf::FlowCounters& counters);
+
+}  // namespace podpath::output
