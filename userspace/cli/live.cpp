@@ -16,6 +16,40 @@ std::atomic<bool> g_stop{false};
 
 void on_stop_signal(int /*signo*/) { g_stop.store(true); }
 
+/// Splits at blanks; '...' and "..." group words with blanks in them.
+Result<std::vector<std::string>> split_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (const char c : text) {
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) return make_error(EINVAL, "unterminated {} quote", quote);
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::string quoted(const std::string& word) {
+  return word.find_first_of(" \t\"") == std::string::npos ? word : "'" + word + "'";
+}
+
 }  // namespace
 
 void ClusterFlags::add_to(CLI::App& sub) {
@@ -106,6 +140,54 @@ output::FlowFilter FilterFlags::filter() const {
     f.protos.push_back(*proto);
   }
   return f;
+}
+
+std::string FilterFlags::to_args() const {
+  std::string out;
+  auto add = [&](const char* flag, const auto& values) {
+    for (const auto& v : values) {
+      if (!out.empty()) out += ' ';
+      out += fmt::format("{} {}", flag, quoted(fmt::format("{}", v)));
+    }
+  };
+  add("--pod", pods);
+  add("--namespace", namespaces);
+  add("--node", nodes);
+  add("--cidr", cidrs);
+  add("--proto", protos);
+  add("--port", ports);
+  if (control) out += out.empty() ? "--control" : " --control";
+  return out;
+}
+
+Result<output::FlowFilter> parse_filter(const std::string& text) {
+  auto words = split_words(text);
+  if (!words) return words.error();
+  CLI::App app{"filter", "filter"};
+  app.set_help_flag();
+  FilterFlags flags;
+  flags.add_to(app);
+  try {
+    std::vector<std::string> reversed(words->rbegin(), words->rend());
+    app.parse(reversed);
+    return flags.filter();
+  } catch (const CLI::ExtrasError& e) {
+    return make_error(EINVAL, "{} (filters are flags: --pod, --namespace, --node, --cidr, --proto, --port)",
+                      e.what());
+  } catch (const CLI::ParseError& e) {
+    return make_error(EINVAL, "{}", e.what());
+  } catch (const UserError& e) {
+    return make_error(EINVAL, "{}", e.what());
+  }
+}
+
+std::vector<output::ConversationView> describe_conversations(loader::Session& session) {
+  auto views = output::describe(session.aggregator().conversations(), session.resolver(), session.topology());
+  for (auto& v : views) {
+    v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod);
+    if (v.reverse) v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod);
+  }
+  return views;
 }
 
 StopOnSignal::StopOnSignal() {
