@@ -1,13 +1,38 @@
-// The filter typed in the live view of `podpath trace`, parsed by the code that parses the
-// command line's filter flags.
+// `podpath trace`: which view it chooses, and the filter typed in the live view (parsed by
+// the code that parses the command line's filter flags).
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 
 #include <CLI/CLI.hpp>
 
+#include "../common/cli_run.hpp"
 #include "cli/live.hpp"
+#include "cli/trace_tui.hpp"
 
 namespace cli = podpath::cli;
+using cli::TraceView;
+using podpath::testing::run_cli;
+
+TEST(TraceView, FullScreenOnlyOnAnInteractiveTerminal) {
+  EXPECT_EQ(cli::choose_trace_view(false, false, false, true, "xterm-256color"), TraceView::Live);
+  EXPECT_EQ(cli::choose_trace_view(false, false, false, true, "screen"), TraceView::Live);
+  EXPECT_EQ(cli::choose_trace_view(true, false, false, true, "xterm"), TraceView::Json);
+  EXPECT_EQ(cli::choose_trace_view(true, false, false, false, nullptr), TraceView::Json);
+  EXPECT_EQ(cli::choose_trace_view(false, true, false, true, "xterm"), TraceView::Snapshots);  // --plain
+  EXPECT_EQ(cli::choose_trace_view(false, false, true, true, "xterm"), TraceView::Snapshots);  // --once
+  EXPECT_EQ(cli::choose_trace_view(false, false, false, false, "xterm"), TraceView::Snapshots);
+  EXPECT_EQ(cli::choose_trace_view(false, false, false, true, "dumb"), TraceView::Snapshots);
+  EXPECT_EQ(cli::choose_trace_view(false, false, false, true, ""), TraceView::Snapshots);
+  EXPECT_EQ(cli::choose_trace_view(false, false, false, true, nullptr), TraceView::Snapshots);
+}
+
+TEST(TraceView, HelpNamesTheKeysAndPlain) {
+  const auto r = run_cli({"trace", "--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_NE(r.out.find("--plain"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("full-screen view"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("docs/live-view.md"), std::string::npos) << r.out;
+}
 
 TEST(LiveFilter, TypedFlagsGiveTheFilterTheCommandLineWould) {
   auto f =
