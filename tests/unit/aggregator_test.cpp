@@ -147,6 +147,25 @@ TEST(Aggregator, WithinOneClockTickTheClientDirectionLeads) {
   }
 }
 
+TEST(Aggregator, AnEchoRequestLeadsEvenWhenItsReplyWasSeenFirst) {
+  // podpath attached in the middle of a ping, the reply's interface before the request's:
+  // the reply's first packet is a second older, but the request is still the initiator.
+  FakeSource src;
+  Aggregator agg(src);
+  FlowKey ping;
+  ping.src = *IpAddress::parse("10.10.129.2");
+  ping.dst = *IpAddress::parse("10.10.130.2");
+  ping.proto = IPPROTO_ICMP;
+  ping.sport = 4;
+  ping.dport = 8 << 8;
+  src.count(kVeth, ping.reversed(), 5, 1 * kSecond);
+  src.count(kVeth, ping, 4, 2 * kSecond);
+  ASSERT_TRUE(agg.update(3 * kSecond));
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 1u);
+  EXPECT_EQ(convs[0].forward->key, ping);
+}
+
 TEST(Aggregator, ConversationsAreBusiestFirst) {
   FakeSource src;
   Aggregator agg(src);

@@ -28,16 +28,18 @@ bool is_echo_request(const model::FlowKey& k) {
   return (k.proto == IPPROTO_ICMP && type == 8) || (k.proto == IPPROTO_ICMPV6 && type == 128);
 }
 
-/// True when `a` should be shown as the forward direction of the pair (a, b): the one seen
-/// clearly first; else an ICMP echo request; else the one towards the lower port (clients
-/// use high ephemeral ports, servers listen on low ones); else by key.
+/// True when `a` should be shown as the forward direction of the pair (a, b): an ICMP echo
+/// request (it is the initiator whatever the clocks say: podpath attaching in the middle of
+/// a ping, interface by interface, can see a reply before its request); else the one seen
+/// clearly first; else the one towards the lower port (clients use high ephemeral ports,
+/// servers listen on low ones); else by key.
 bool initiated_first(const Flow& a, const Flow& b) {
+  if (is_echo_request(a.key) != is_echo_request(b.key)) return is_echo_request(a.key);
   if (a.first_seen_ns != 0 && b.first_seen_ns != 0) {
     const auto gap = a.first_seen_ns > b.first_seen_ns ? a.first_seen_ns - b.first_seen_ns
                                                        : b.first_seen_ns - a.first_seen_ns;
     if (gap > kSameTickNs) return a.first_seen_ns < b.first_seen_ns;
   }
-  if (is_echo_request(a.key) != is_echo_request(b.key)) return is_echo_request(a.key);
   const bool a_to_server = a.key.dport < a.key.sport;
   const bool b_to_server = b.key.dport < b.key.sport;
   if (a_to_server != b_to_server && a.key.proto != IPPROTO_ICMP && a.key.proto != IPPROTO_ICMPV6)
