@@ -538,7 +538,13 @@ std::vector<ConversationView> visible(std::vector<ConversationView> views, const
   std::sort(views.begin(), views.end(), [](const ConversationView& a, const ConversationView& b) {
     return a.forward.flow->key < b.forward.flow->key;
   });
-  sort_conversations(views, state.sort);
+  // By rate, the list sorts by what its RATE column counts: packets per second.
+  if (state.sort == SortKey::Rate) {
+    std::stable_sort(views.begin(), views.end(),
+                     [](const ConversationView& a, const ConversationView& b) { return a.pps() > b.pps(); });
+  } else {
+    sort_conversations(views, state.sort);
+  }
   if (!state.order.empty()) {
     // Back to the previous order (new conversations after it, in sorted order) ...
     auto place = [&](const ConversationView& v) {
@@ -560,7 +566,7 @@ std::vector<ConversationView> visible(std::vector<ConversationView> views, const
       case SortKey::None:
         break;
       }
-      return v.bps();
+      return v.pps();
     };
     for (bool swapped = true; swapped;) {
       swapped = false;

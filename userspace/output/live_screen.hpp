@@ -124,7 +124,8 @@ using FilterParser = std::function<Result<FlowFilter>(const std::string&)>;
 enum class Effect { None, Redraw, Quit };
 
 /// @brief The conversations the list shows, in its order, cut to the limit. Sorted afresh
-/// when `state.order` is empty (equal ones by flow key); otherwise rows keep their
+/// (by packets/s for SortKey::Rate, both directions; equal ones by flow key) when
+/// `state.order` is empty; otherwise rows keep their
 /// previous place unless one clearly beats the row above it (by a quarter), so that
 /// conversations of about the same rate do not swap at every refresh.
 std::vector<ConversationView> visible(std::vector<ConversationView> views, const UiState& state);
