@@ -20,10 +20,14 @@ source "$ROOT/tests/integration/lib.sh"
 require_root_and_tools tmux bpftool
 export LC_ALL=C.UTF-8 # ${#line} counts characters, not bytes
 
-TMUX_SOCKET=podpath-live-test-$$
-tmx() { tmux -u -L "$TMUX_SOCKET" -f /dev/null "$@"; }
+# A tmux server of our own, its socket in $TMP (removed on exit).
+tmx() { tmux -u -S "$TMP/tmux.sock" -f "$TMP/tmux.conf" "$@"; }
 stop_tmux() { tmx kill-server 2>/dev/null || true; }
 register_cleanup stop_tmux
+# One server for the whole test: it must not exit between two views (a command sent
+# while it exits fails with "server exited unexpectedly").
+echo "set -g exit-empty off" >"$TMP/tmux.conf"
+tmx start-server
 
 L="lv"
 lab_up "$L"
