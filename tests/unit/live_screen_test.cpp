@@ -64,6 +64,13 @@ class Cluster {
     return c;
   }
 
+  /// IPv6 neighbour discovery from web: control traffic, hidden unless asked for.
+  out::ConversationView neighbour_discovery() {
+    out::ConversationView c;
+    c.forward = direction(flow("fe80::1", "ff02::1:ff00:2", IPPROTO_ICMPV6, 0, 135 << 8, 3, 1), 0, 1);
+    return c;
+  }
+
   /// web → api UDP on one node: bridged, two hops.
   out::ConversationView same_node(std::uint64_t packets, double pps) {
     out::ConversationView c;
@@ -418,6 +425,12 @@ TEST(LiveKeys, TypedFilterNarrowsTheListAndABadOneKeepsTheOld) {
             std::string::npos)
       << narrowed.lines.back().text();
   EXPECT_FALSE(has(narrowed, "ICMP"));
+
+  // Control traffic (here IPv6 neighbour discovery) is in neither count.
+  auto with_nd = views;
+  with_nd.push_back(c.neighbour_discovery());
+  EXPECT_NE(live::render(with_nd, status(), s, {24, 120}).lines.back().text().find(" 1 of 2 conversations"),
+            std::string::npos);
 
   // '/' starts from the active filter; Esc keeps it.
   press(s, Key::character(U'/'), views);

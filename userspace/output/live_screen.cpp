@@ -364,8 +364,12 @@ Line status_line(const std::vector<ConversationView>& views, const std::vector<C
     }
     return fit(l, width);
   }
+  // "of" all the conversations the filter could show: control traffic stays out unless asked for.
+  FlowFilter all;
+  all.control_traffic = s.filter.control_traffic;
+  const auto total = std::count_if(views.begin(), views.end(), [&](const auto& v) { return all.matches(v); });
   std::string left = s.filter.empty() ? fmt::format(" {} conversations", rows.size())
-                                      : fmt::format(" {} of {} conversations", rows.size(), views.size());
+                                      : fmt::format(" {} of {} conversations", rows.size(), total);
   left += fmt::format(" · sort: {}", sort_name(s.sort));
   if (!s.filter_text.empty()) left += " · filter: " + s.filter_text;
   Line l = text_line(left);
