@@ -49,13 +49,17 @@ class LogCapture {
   LogCapture(const LogCapture&) = delete;
   LogCapture& operator=(const LogCapture&) = delete;
 
-  /// The last message, without its line end ("" when none).
-  [[nodiscard]] std::string last() const {
-    auto lines = ring_->last_formatted(1);
-    if (lines.empty()) return {};
-    std::string line = std::move(lines.back());
-    while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-    return line;
+  /// The last warning or error, as "warning: ..." ("" when none).
+  [[nodiscard]] std::string last_warning() const {
+    auto messages = ring_->last_raw();
+    for (auto it = messages.rbegin(); it != messages.rend(); ++it) {
+      if (it->level >= spdlog::level::warn) {
+        const auto level = spdlog::level::to_string_view(it->level);
+        return fmt::format("{}: {}", std::string_view(level.data(), level.size()),
+                           std::string_view(it->payload.data(), it->payload.size()));
+      }
+    }
+    return {};
   }
 
  private:
@@ -106,7 +110,7 @@ void run_live_view(loader::Session& session, std::unique_ptr<TuiTerminal> termin
 
   auto views = describe_conversations(session);
   state.order = live::order_of(live::visible(views, state));
-  auto status = status_of(session, capture.last());
+  auto status = status_of(session, capture.last_warning());
   auto next_refresh = Clock::now() + options.interval;
   bool dirty = true;
   while (!stop.flag().load()) {
@@ -138,7 +142,7 @@ void run_live_view(loader::Session& session, std::unique_ptr<TuiTerminal> termin
         if (auto r = session.refresh(); !r) throw UserError(r.error().to_string());
         views = describe_conversations(session);
         state.order = live::order_of(live::visible(views, state));
-        status = status_of(session, capture.last());
+        status = status_of(session, capture.last_warning());
         dirty = true;
       }
     }
