@@ -99,7 +99,7 @@ fits() {
     [[ $line == ─* ]] && list=0
     if ((n > 2 && list)) && [[ -n $line && $n -lt $rows && ! $line =~ (\ pkt|…)$ ]]; then return 1; fi
   done <<<"$s"
-  head -n 1 <<<"$s" | grep -Eq ' [0-9]{2}:[0-9]{2}:[0-9]{2}$' && tail -n 1 <<<"$s" | grep -q ' conversations'
+  head -n 1 <<<"$s" | grep -Eq ' [0-9]{2}:[0-9]{2}:[0-9]{2}$' && tail -n 1 <<<"$s" | grep -q ' conversation'
 }
 # The request hops of the selected conversation: the lines between the rule under the list
 # and the first verdict, as "node iface direction" for hops with a packet count.
@@ -140,7 +140,7 @@ no_escapes() { ! screen_escapes | grep -q $'\e'; }
 exited() { screen | grep -q '^podpath-exit='; }
 exit_code() { screen | grep -Eo '^podpath-exit=[0-9]+' | tail -n 1 | cut -d= -f2; }
 stty_shown() { screen | grep -q '^stty='; }
-shell_screen() { screen | grep -q '^podpath-exit=' && screen | grep -q '^shell\$' && ! screen | grep -q ' conversations · sort'; }
+shell_screen() { screen | grep -q '^podpath-exit=' && screen | grep -q '^shell\$' && ! screen | grep -Eq ' conversations? · sort'; }
 # The terminal is back to normal: the shell's screen (not the alternate one), the cursor
 # shown, echo and canonical input on (stty, run in that shell).
 terminal_restored() {

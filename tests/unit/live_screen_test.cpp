@@ -329,6 +329,12 @@ TEST(LiveScreen, NoFlowsYet) {
   const auto screen = live::render({}, status(), plain_state(), {24, 80});
   EXPECT_TRUE(has(screen, "no flows yet")) << screen.text();
   EXPECT_TRUE(has(screen, " 0 conversations")) << screen.text();
+  Cluster c;
+  EXPECT_EQ(live::render({c.same_node(1, 1)}, status(), plain_state(), {24, 80})
+                .lines.back()
+                .text()
+                .rfind(" 1 conversation · sort: rate", 0),
+            0u);
 }
 
 TEST(LiveKeys, SelectionMovesAndFollowsItsConversationWhenTheOrderChanges) {

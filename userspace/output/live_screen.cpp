@@ -368,8 +368,10 @@ Line status_line(const std::vector<ConversationView>& views, const std::vector<C
   FlowFilter all;
   all.control_traffic = s.filter.control_traffic;
   const auto total = std::count_if(views.begin(), views.end(), [&](const auto& v) { return all.matches(v); });
-  std::string left = s.filter.empty() ? fmt::format(" {} conversations", rows.size())
-                                      : fmt::format(" {} of {} conversations", rows.size(), total);
+  const auto noun = [](std::size_t n) { return n == 1 ? "conversation" : "conversations"; };
+  std::string left = s.filter.empty() ? fmt::format(" {} {}", rows.size(), noun(rows.size()))
+                                      : fmt::format(" {} of {} {}", rows.size(), total,
+                                                    noun(static_cast<std::size_t>(total)));
   left += fmt::format(" · sort: {}", sort_name(s.sort));
   if (!s.filter_text.empty()) left += " · filter: " + s.filter_text;
   Line l = text_line(left);
