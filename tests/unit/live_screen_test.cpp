@@ -1,7 +1,9 @@
 // The full-screen view of `podpath trace` as data: layout at several terminal sizes, the
 // compact path, colour and no-colour marks, and the key reducer.
 #include <gtest/gtest.h>
+#include <netinet/icmp6.h>
 #include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 
 #include <deque>
 #include <string>
@@ -39,7 +41,8 @@ class Cluster {
   /// `missing_from` > 0 marks hops from that one on as missing in the request.
   out::ConversationView cross_node(std::uint64_t packets, double pps, std::size_t missing_from = 0) {
     out::ConversationView c;
-    c.forward = direction(flow("10.10.129.2", "10.10.130.3", IPPROTO_ICMP, 7, 8 << 8, packets, pps), 0, 2);
+    c.forward =
+        direction(flow("10.10.129.2", "10.10.130.3", IPPROTO_ICMP, 7, ICMP_ECHO << 8, packets, pps), 0, 2);
     c.forward.path.hops = {
         hop("node1", "vethe74f2ead", HopDirection::Ingress, InterfaceRole::PodVeth, "from pod web"),
         hop("node1", "cbr0", HopDirection::Ingress, InterfaceRole::Bridge,
@@ -67,7 +70,8 @@ class Cluster {
   /// IPv6 neighbour discovery from web: control traffic, hidden unless asked for.
   out::ConversationView neighbour_discovery() {
     out::ConversationView c;
-    c.forward = direction(flow("fe80::1", "ff02::1:ff00:2", IPPROTO_ICMPV6, 0, 135 << 8, 3, 1), 0, 1);
+    c.forward =
+        direction(flow("fe80::1", "ff02::1:ff00:2", IPPROTO_ICMPV6, 0, ND_NEIGHBOR_SOLICIT << 8, 3, 1), 0, 1);
     return c;
   }
 
@@ -421,7 +425,7 @@ TEST(LiveKeys, TypedFilterNarrowsTheListAndABadOneKeepsTheOld) {
       << refused.lines.back().text();
   EXPECT_EQ(live::visible(views, s).size(), 2u) << "the old filter still applies";
 
-  press(s, Key::character(0x15), views);  // Ctrl-U clears the line
+  press(s, Key::character(live::kCtrlU), views);  // clears the line
   type(s, " --proto udp ", views);
   press(s, Key::of(KeyCode::Enter), views, parse);
   EXPECT_EQ(s.mode, live::Mode::List);

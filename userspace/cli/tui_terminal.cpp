@@ -21,6 +21,11 @@ using output::live::KeyCode;
 
 enum Pair : short { kRed = 1, kGreen, kYellow, kCyan };
 
+// Keys that arrive as characters, not as KEY_* codes.
+constexpr wint_t kEscape = 0x1b;
+constexpr wint_t kCtrlH = 0x08;   // backspace on some terminals
+constexpr wint_t kDelete = 0x7f;  // backspace on most
+
 bool utf8_ctype() {
   const char* codeset = nl_langinfo(CODESET);
   return codeset != nullptr && std::strcmp(codeset, "UTF-8") == 0;
@@ -153,10 +158,10 @@ std::optional<Key> TuiTerminal::read_key() {
   case L'\n':
   case L'\r':
     return Key::of(KeyCode::Enter);
-  case 27:
+  case kEscape:
     return Key::of(KeyCode::Escape);
-  case 8:
-  case 127:
+  case kCtrlH:
+  case kDelete:
     return Key::of(KeyCode::Backspace);
   default:
     return Key::character(static_cast<char32_t>(ch));

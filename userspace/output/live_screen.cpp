@@ -16,6 +16,9 @@ namespace {
 
 bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 
+/// A row moves above another only when it is busier by this factor.
+constexpr double kClearlyBusier = 1.25;
+
 /// Appends text, merged into the last span when the attributes are the same.
 void append(Line& line, std::string_view text, Attr attr = {}) {
   if (text.empty()) return;
@@ -577,7 +580,7 @@ std::vector<ConversationView> visible(std::vector<ConversationView> views, const
     for (bool swapped = true; swapped;) {
       swapped = false;
       for (std::size_t i = 1; i < views.size(); ++i) {
-        if (metric(views[i]) > metric(views[i - 1]) * 1.25) {
+        if (metric(views[i]) > metric(views[i - 1]) * kClearlyBusier) {
           std::swap(views[i], views[i - 1]);
           swapped = true;
         }
@@ -647,7 +650,7 @@ Effect reduce(UiState& s, const Key& key, const std::vector<ConversationView>& r
       s.error.clear();
       return Effect::Redraw;
     case KeyCode::Char:
-      if (key.ch == 0x15) {  // Ctrl-U, as in a shell
+      if (key.ch == kCtrlU) {
         s.input.clear();
       } else if (key.ch >= 0x20 && key.ch != 0x7f) {
         const auto c = static_cast<std::uint32_t>(key.ch);

@@ -108,6 +108,9 @@ struct UiState {
   std::string error;  ///< why the typed filter was refused
 };
 
+/// @brief Ctrl-U: clears the filter being typed, as in a shell.
+inline constexpr char32_t kCtrlU = 0x15;
+
 /// @brief A key press, decoded.
 enum class KeyCode { Char, Up, Down, PageUp, PageDown, Home, End, Enter, Escape, Backspace, Resize, Other };
 struct Key {
