@@ -107,6 +107,45 @@ output::FlowFilter FilterFlags::filter() const {
   return f;
 }
 
+std::string FilterFlags::to_args() const {
+  std::string out;
+  auto add = [&](const char* flag, const auto& values) {
+    for (const auto& v : values) {
+      if (!out.empty()) out += ' ';
+      out += fmt::format("{} {}", flag, output::quote_filter_word(fmt::format("{}", v)));
+    }
+  };
+  add("--pod", pods);
+  add("--namespace", namespaces);
+  add("--node", nodes);
+  add("--cidr", cidrs);
+  add("--proto", protos);
+  add("--port", ports);
+  if (control) out += out.empty() ? "--control" : " --control";
+  return out;
+}
+
+Result<output::FlowFilter> parse_filter(const std::string& text) {
+  auto words = output::split_filter_words(text);
+  if (!words) return words.error();
+  CLI::App app{"filter", "filter"};
+  app.set_help_flag();
+  FilterFlags flags;
+  flags.add_to(app);
+  try {
+    std::vector<std::string> reversed(words->rbegin(), words->rend());
+    app.parse(reversed);
+    return flags.filter();
+  } catch (const CLI::ExtrasError& e) {
+    return make_error(EINVAL, "{} (filters are flags: --pod, --namespace, --node, --cidr, --proto, --port)",
+                      e.what());
+  } catch (const CLI::ParseError& e) {
+    return make_error(EINVAL, "{}", e.what());
+  } catch (const UserError& e) {
+    return make_error(EINVAL, "{}", e.what());
+  }
+}
+
 StopOnSignal::StopOnSignal() {
   g_stop.store(false);
   struct sigaction sa {};

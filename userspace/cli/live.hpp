@@ -12,6 +12,7 @@
 #include "inventory/source.hpp"
 #include "loader/session.hpp"
 #include "output/filter.hpp"
+#include "util/result.hpp"
 
 namespace CLI {
 class App;
@@ -58,7 +59,14 @@ struct FilterFlags {
   void add_to(CLI::App& sub);
   /// @brief Throws UserError naming a bad CIDR or protocol.
   [[nodiscard]] output::FlowFilter filter() const;
+  /// @brief The flags as a user would type them: "--pod web --proto tcp" ("" for none).
+  [[nodiscard]] std::string to_args() const;
 };
+
+/// @brief Parses filter flags typed as one line ("--pod web --proto tcp", quotes allowed),
+/// with the same options and checks as the command line; "" gives the empty filter. The
+/// error is one sentence for a status line.
+Result<output::FlowFilter> parse_filter(const std::string& text);
 
 /// @brief Sets a flag on SIGINT/SIGTERM while alive (no SA_RESTART, so waits return).
 class StopOnSignal {

@@ -95,4 +95,39 @@ bool between_endpoints(const ConversationView& view, const std::vector<std::stri
   return (is(src, endpoints[0]) && is(dst, endpoints[1])) || (is(src, endpoints[1]) && is(dst, endpoints[0]));
 }
 
+Result<std::vector<std::string>> split_filter_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (const char c : text) {
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) return make_error(EINVAL, "unterminated {} quote", quote);
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::string quote_filter_word(const std::string& word) {
+  if (!word.empty() && word.find_first_of(" \t\"'") == std::string::npos) return word;
+  const char quote = word.find('\'') == std::string::npos ? '\'' : '"';
+  return quote + word + quote;
+}
+
 }  // namespace podpath::output

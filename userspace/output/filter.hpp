@@ -44,4 +44,11 @@ bool is_control_traffic(const model::FlowKey& key);
 /// @brief "tcp", "udp", "icmp", "icmpv6", "sctp" (any case) or a number 0..255.
 Result<std::uint8_t> parse_protocol(const std::string& text);
 
+/// @brief Splits filter flags typed as one line (the live view's '/') into words at blanks;
+/// '...' and "..." group words with blanks in them. Fails on an unterminated quote.
+Result<std::vector<std::string>> split_filter_words(const std::string& text);
+/// @brief `word` as split_filter_words() reads it back: quoted when empty or when it holds
+/// blanks or quotes.
+std::string quote_filter_word(const std::string& word);
+
 }  // namespace podpath::output

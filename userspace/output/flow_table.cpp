@@ -98,8 +98,8 @@ std::string direction_header(const DirectionView& d) {
                      format_ports(d.flow->key), counters_text(*d.flow));
 }
 
-std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {
-  switch (o.sort) {
+void sort_conversations(std::vector<ConversationView>& views, SortKey sort) {
+  switch (sort) {
   case SortKey::Rate:
     std::stable_sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
       if (a.bps() != b.bps()) return a.bps() > b.bps();
@@ -117,6 +117,10 @@ std::string render_flow_table(std::vector<ConversationView> views, const TableOp
   case SortKey::None:
     break;
   }
+}
+
+std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {
+  sort_conversations(views, o.sort);
   if (o.limit != 0 && views.size() > o.limit) views.resize(o.limit);
   if (views.empty()) return "no flows yet\n";
   const Widths w = hop_widths(views, o.show_reverse);

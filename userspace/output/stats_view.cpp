@@ -61,6 +61,12 @@ nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows) {
   return out;
 }
 
+std::uint64_t datapath_losses(const bpf::FlowCounters& c) {
+  using bpf::FlowCounter;
+  return c[FlowCounter::EventsLost] + c[FlowCounter::FlowInsertFull] + c[FlowCounter::FlowInsertBusy] +
+         c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace];
+}
+
 std::string render_health(const bpf::FlowCounters& c, bool color) {
   using bpf::FlowCounter;
   const Style style(color);
