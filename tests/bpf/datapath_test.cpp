@@ -15,6 +15,8 @@
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
 #include "bpf/test_run.hpp"
+#include "flows/aggregator.hpp"
+#include "flows/bpf_source.hpp"
 
 using podpath::bpf::Datapath;
 using podpath::bpf::DatapathOptions;
@@ -642,6 +644,46 @@ TEST_F(DatapathTest, ExpiredFlowsAreDeletedAndMissingOnesIgnored) {
   auto left = flows();
   ASSERT_EQ(left.size(), 1u);
   EXPECT_EQ(left[0].key, f[1].key);
+}
+
+// IPv6 packets whose addresses are v4-mapped (any host that can reach a pod can send
+// them) make keys with PP_KEY_F_IPV6 and IPv4-looking addresses. Expiry must delete
+// exactly those entries, so that they are counted once and never fill the map.
+TEST_F(DatapathTest, V4MappedIpv6FlowsExpireAndAreCountedOnce) {
+  constexpr std::uint16_t kFlows = 50;
+  for (std::uint16_t i = 0; i < kFlows; ++i) {
+    run(FrameBuilder()
+            .eth(kEthIpv6)
+            .ipv6("::ffff:10.10.129.2", "::ffff:10.10.130.2", IPPROTO_UDP, 8)
+            .udp(static_cast<std::uint16_t>(4000 + i), 53)
+            .build());
+  }
+  run(FrameBuilder()
+          .eth(kEthIpv6)
+          .ipv6("::ffff:10.10.129.2", "fd00::3", IPPROTO_UDP, 8)
+          .udp(4000, 53)
+          .build());
+  // The IPv4 packet between the same addresses and ports is another flow.
+  run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8).udp(4000, 53).build());
+  const auto read = flows();
+  ASSERT_EQ(read.size(), kFlows + 2u);
+  EXPECT_EQ(std::count_if(read.begin(), read.end(), [](const auto& f) { return f.key.v4_mapped_ipv6; }),
+            kFlows);
+
+  podpath::flows::BpfFlowSource source(*dp_);
+  podpath::flows::Aggregator agg(source, {.idle_timeout_ns = 1'000'000'000ULL});
+  constexpr std::uint64_t kSecond = 1'000'000'000ULL;
+  auto u = agg.update(1 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->new_flows, kFlows + 2u);
+  u = agg.update(10 * kSecond);  // idle for 9 s: every flow expires
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->expired, kFlows + 2u);
+  EXPECT_TRUE(flows().empty()) << flows().size() << " entries left after expiry";
+  u = agg.update(20 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->records, 0u);
+  EXPECT_EQ(u->new_flows, 0u) << "expired flows were counted again";
 }
 
 TEST_F(DatapathTest, EveryCounterHasAName) {

@@ -12,6 +12,7 @@ model::FlowKey from_abi(const pp_flow_key& key) {
   k.dport = key.dport;
   k.proto = key.proto;
   k.fragment = (key.flags & PP_KEY_F_FRAGMENT) != 0;
+  k.v4_mapped_ipv6 = (key.flags & PP_KEY_F_IPV6) != 0 && k.src.is_v4() && k.dst.is_v4();
   return k;
 }
 
@@ -22,7 +23,8 @@ pp_flow_key to_abi(const model::FlowKey& key) {
   k.sport = key.sport;
   k.dport = key.dport;
   k.proto = key.proto;
-  k.flags = static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (key.src.is_v4() ? 0 : PP_KEY_F_IPV6));
+  const bool ipv6 = key.v4_mapped_ipv6 || !key.src.is_v4() || !key.dst.is_v4();
+  k.flags = static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (ipv6 ? PP_KEY_F_IPV6 : 0));
   return k;
 }
 

@@ -48,9 +48,12 @@ static_assert(sizeof(pp_iface_info) == 8);
 static_assert(PP_CNT_MAX == 21, "update counter_name() for the new counter");
 
 /// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
-/// fragment flag). Used for flow records, flow events and drop events alike.
+/// fragment flag, IPv6 packet with v4-mapped addresses). Used for flow records, flow events and drop events
+/// alike.
 model::FlowKey from_abi(const pp_flow_key& key);
-/// @brief The model's flow key -> the kernel's (PP_KEY_F_IPV6 set from the address family).
+/// @brief The model's flow key -> the kernel's: the exact inverse of from_abi(), so that a
+/// key read from a map deletes its entry (PP_KEY_F_IPV6 from the address family, or from
+/// v4_mapped_ipv6 where both addresses are v4-mapped).
 pp_flow_key to_abi(const model::FlowKey& key);
 /// @brief A CIDR as an LPM trie key over v4-mapped 128-bit addresses.
 pp_cidr_key to_abi(const model::Cidr& cidr);
