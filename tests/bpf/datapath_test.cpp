@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <bpf/bpf.h>
+
 #include <algorithm>
 #include <memory>
 
@@ -684,6 +686,23 @@ TEST_F(DatapathTest, V4MappedIpv6FlowsExpireAndAreCountedOnce) {
   ASSERT_TRUE(u) << u.error().to_string();
   EXPECT_EQ(u->records, 0u);
   EXPECT_EQ(u->new_flows, 0u) << "expired flows were counted again";
+}
+
+// A key that does not convert back to itself (here: a flag bit the model does not know)
+// gets ENOENT when deleted by its converted key; the entry must not survive as a "success".
+TEST_F(DatapathTest, DeleteFindsAnEntryWhoseKeyDoesNotConvertBack) {
+  run(FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, 2).build());
+  const auto f = only_flow();
+  auto raw = podpath::bpf::to_abi(f.point, f.key);
+  pp_flow_stats stats{};
+  ASSERT_EQ(bpf_map_lookup_elem(dp_->flows_map_fd(), &raw, &stats), 0);
+  ASSERT_EQ(bpf_map_delete_elem(dp_->flows_map_fd(), &raw), 0);
+  raw.flow.flags |= 0x80;  // unknown to the model
+  ASSERT_EQ(bpf_map_update_elem(dp_->flows_map_fd(), &raw, &stats, BPF_NOEXIST), 0);
+  const auto odd = only_flow();
+  ASSERT_EQ(odd.key, f.key);  // the model cannot tell
+  ASSERT_TRUE(dp_->delete_flows({{odd.point, odd.key}}));
+  EXPECT_TRUE(flows().empty()) << flows().size() << " entries survived their delete";
 }
 
 TEST_F(DatapathTest, EveryCounterHasAName) {

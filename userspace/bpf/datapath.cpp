@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <set>
+#include <utility>
 
 #include "bpf/abi.hpp"
 #include "bpf/object.hpp"
@@ -212,6 +214,7 @@ Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
   std::vector<pp_flow_map_key> keys;
   keys.reserve(ids.size());
   for (const auto& id : ids) keys.push_back(to_abi(id.point, id.key));
+  std::vector<std::size_t> missing;  // keys the kernel did not find
   std::size_t done = 0;
   while (done < keys.size()) {
     auto count = static_cast<std::uint32_t>(keys.size() - done);
@@ -219,16 +222,52 @@ Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
     const int err = bpf_map_delete_batch(flows_map_fd(), &keys[done], &count, &opts);
     done += count;
     if (err == 0) break;
-    if (-err == ENOENT) {  // already gone (evicted): skip it and go on
-      ++done;
+    if (-err == ENOENT) {  // skip it and go on; checked below
+      missing.push_back(done++);
       continue;
     }
     if (is_unsupported(-err)) {  // no batch delete: one by one
-      for (; done < keys.size(); ++done) bpf_map_delete_elem(flows_map_fd(), &keys[done]);
+      for (; done < keys.size(); ++done) {
+        if (bpf_map_delete_elem(flows_map_fd(), &keys[done]) == 0) continue;
+        if (errno != ENOENT) return make_error(errno, "cannot delete expired flows");
+        missing.push_back(done);
+      }
       break;
     }
     return make_error(err, "cannot delete expired flows");
   }
+  if (missing.empty()) return {};
+  return delete_unmatched(ids, missing);
+}
+
+Result<void> Datapath::delete_unmatched(const std::vector<FlowId>& ids,
+                                        const std::vector<std::size_t>& missing) {
+  // An entry is normally missing because it is gone (LRU eviction). But if the key read
+  // from the map does not convert back to itself, its delete gets ENOENT while the entry
+  // stays, and it is counted again every idle period: look for such entries and delete
+  // them by the key the kernel holds.
+  std::set<std::pair<model::ObservationPoint, model::FlowKey>> wanted;
+  for (const std::size_t i : missing) wanted.emplace(ids[i].point, ids[i].key);
+  const bool percpu = options_.flow_map == FlowMapKind::PercpuHash;
+  const std::size_t value_size =
+      percpu ? percpu_stride(sizeof(pp_flow_stats)) * static_cast<std::size_t>(ncpu_) : sizeof(pp_flow_stats);
+  std::vector<pp_flow_map_key> stuck;
+  auto r = for_each_entry(
+      flows_map_fd(), sizeof(pp_flow_map_key), value_size, [&](const std::uint8_t* k, const std::uint8_t*) {
+        pp_flow_map_key key{};
+        std::memcpy(&key, k, sizeof(key));
+        const auto rec = to_model(key, pp_flow_stats{}, full_netns_cookie(key.point.netns));
+        if (wanted.count({rec.point, rec.key}) != 0) stuck.push_back(key);
+      });
+  if (!r) return r.error();
+  if (stuck.empty()) return {};
+  for (const auto& key : stuck) {
+    if (bpf_map_delete_elem(flows_map_fd(), &key) != 0 && errno != ENOENT) {
+      return make_error(errno, "cannot delete an expired flow entry");
+    }
+  }
+  spdlog::warn("{} expired flow entr{} did not convert back to the kernel's key; deleted by the key read",
+               stuck.size(), stuck.size() == 1 ? "y" : "ies");
   return {};
 }
 

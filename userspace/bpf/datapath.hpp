@@ -100,7 +100,8 @@ class Datapath {
 
   /// @brief Every flow entry (batch lookups; per-CPU values summed).
   [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
-  /// @brief Deletes flow entries (batch delete; missing entries are not an error).
+  /// @brief Deletes flow entries (batch delete). Entries already gone are not an error; an
+  /// entry whose key did not convert back exactly is found and deleted by its own key.
   Result<void> delete_flows(const std::vector<FlowId>& ids);
   /// @brief Non-empty CIDR matrix cells, summed over CPUs.
   [[nodiscard]] Result<std::vector<MatrixCell>> read_matrix() const;
@@ -117,6 +118,7 @@ class Datapath {
  private:
   explicit Datapath(DatapathOptions options);
   Result<void> add_object(std::uint64_t netns_cookie);
+  Result<void> delete_unmatched(const std::vector<FlowId>& ids, const std::vector<std::size_t>& missing);
   [[nodiscard]] int map_fd(const char* name) const;
 
   DatapathOptions options_;
