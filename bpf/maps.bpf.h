@@ -59,12 +59,17 @@ struct {
 	__type(value, __u64);
 } pp_counters SEC(".maps");
 
-static __always_inline void pp_count(__u32 which)
+static __always_inline void pp_count_n(__u32 which, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&pp_counters, &which);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void pp_count(__u32 which)
+{
+	pp_count_n(which, 1);
 }
 
 #endif /* PODPATH_MAPS_BPF_H */

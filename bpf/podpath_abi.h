@@ -71,8 +71,9 @@ struct pp_flow_map_key {
 
 /* Value of the flows map. */
 struct pp_flow_stats {
-	__u64 packets;	     /* packets seen */
-	__u64 bytes;	     /* bytes seen, L2 frame length (skb->len) */
+	__u64 packets;	     /* wire packets seen: a GSO/GRO skb counts its segments */
+	__u64 bytes;	     /* bytes seen on the wire, L2 frame length (skb->len, plus the
+				headers every further segment of a GSO/GRO skb repeats) */
 	__u64 first_seen_ns; /* CLOCK_MONOTONIC_COARSE ns of the first packet (see
 				pp_cfg_coarse_clock) */
 	__u64 last_seen_ns;  /* same clock, the latest packet (approximate) */
@@ -135,8 +136,8 @@ struct pp_iface_info {
 
 /* One cell of the CIDR matrix (per-CPU array indexed src_id * PP_MAX_CIDRS + dst_id). */
 struct pp_matrix_cell {
-	__u64 packets;
-	__u64 bytes; /* L2 frame length */
+	__u64 packets; /* wire packets, as pp_flow_stats */
+	__u64 bytes;   /* wire bytes, L2 frame length, as pp_flow_stats */
 };
 
 /* Ring-buffer record: a flow seen for the first time at an observation point. */
@@ -156,15 +157,15 @@ struct pp_flow_event {
  * that is not fully accounted for lands in exactly one of these.
  */
 enum pp_counter {
-	PP_CNT_PACKETS = 0,	   /* packets seen by any program */
-	PP_CNT_NON_IP,		   /* not IPv4/IPv6 (ARP, LLDP, ...): passed, not counted */
-	PP_CNT_ERR_ETH_TRUNC,	   /* shorter than an Ethernet header */
-	PP_CNT_ERR_VLAN_TRUNC,	   /* truncated 802.1Q/802.1ad tag */
-	PP_CNT_ERR_VLAN_DEPTH,	   /* more VLAN tags than the parser follows */
-	PP_CNT_ERR_IPV4_TRUNC,	   /* truncated IPv4 header */
-	PP_CNT_ERR_IPV4_HDR,	   /* IPv4 version != 4 or IHL < 5 */
-	PP_CNT_ERR_IPV6_TRUNC,	   /* truncated IPv6 header or extension header */
-	PP_CNT_ERR_IPV6_HDR,	   /* IPv6 version != 6 */
+	PP_CNT_PACKETS = 0,    /* wire packets seen by any program (GSO/GRO skbs: their segments) */
+	PP_CNT_NON_IP,	       /* not IPv4/IPv6 (ARP, LLDP, ...): passed, not counted */
+	PP_CNT_ERR_ETH_TRUNC,  /* shorter than an Ethernet header */
+	PP_CNT_ERR_VLAN_TRUNC, /* truncated 802.1Q/802.1ad tag */
+	PP_CNT_ERR_VLAN_DEPTH, /* more VLAN tags than the parser follows */
+	PP_CNT_ERR_IPV4_TRUNC, /* truncated IPv4 header */
+	PP_CNT_ERR_IPV4_HDR,   /* IPv4 version != 4 or IHL < 5 */
+	PP_CNT_ERR_IPV6_TRUNC, /* truncated IPv6 header or extension header */
+	PP_CNT_ERR_IPV6_HDR,   /* IPv6 version != 6 */
 	PP_CNT_ERR_IPV6_EXT_DEPTH, /* more IPv6 extension headers than the walk bound */
 	PP_CNT_ERR_L4_TRUNC,	   /* truncated TCP/UDP/ICMP/SCTP header */
 	PP_CNT_ERR_TCP_DOFF,	   /* TCP data offset < 5 */
@@ -177,6 +178,7 @@ enum pp_counter {
 	PP_CNT_FRAGMENTS,	   /* non-first fragments (counted with ports 0) */
 	PP_CNT_NEW_FLOWS,	   /* flow entries created */
 	PP_CNT_PULLED, /* headers were outside the linear area: pulled in, then parsed */
+	PP_CNT_GSO,    /* skbs that carried several wire packets (GSO/GRO), counted per packet */
 	PP_CNT_MAX,
 };
 

@@ -67,6 +67,12 @@ static __always_inline __u32 pp_netns(struct __sk_buff *skb)
 #endif
 }
 
+/* What one skb adds: a GSO/GRO super-packet counts as the wire packets it carries. */
+struct pp_amount {
+	__u64 packets;
+	__u64 bytes;
+};
+
 static __always_inline struct pp_cidr_info pp_classify(const __u8 *addr)
 {
 	struct pp_cidr_key key = {.prefixlen = 128};
@@ -81,26 +87,26 @@ static __always_inline struct pp_cidr_info pp_classify(const __u8 *addr)
 	return *info;
 }
 
-static __always_inline void pp_matrix_add(__u16 src, __u16 dst, __u64 len)
+static __always_inline void pp_matrix_add(__u16 src, __u16 dst, struct pp_amount n)
 {
 	__u32 idx = (__u32)(src % PP_MAX_CIDRS) * PP_MAX_CIDRS + (dst % PP_MAX_CIDRS);
 	struct pp_matrix_cell *cell = bpf_map_lookup_elem(&pp_matrix, &idx);
 
 	if (cell) {
-		cell->packets += 1;
-		cell->bytes += len;
+		cell->packets += n.packets;
+		cell->bytes += n.bytes;
 	}
 }
 
-static __always_inline void pp_stats_add(struct pp_flow_stats *st, __u64 len, __u8 tcp_flags,
-					 __u64 now)
+static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amount n,
+					 __u8 tcp_flags, __u64 now)
 {
 	if (pp_cfg_flows_percpu) {
-		st->packets += 1;
-		st->bytes += len;
+		st->packets += n.packets;
+		st->bytes += n.bytes;
 	} else {
-		__sync_fetch_and_add(&st->packets, 1);
-		__sync_fetch_and_add(&st->bytes, len);
+		__sync_fetch_and_add(&st->packets, n.packets);
+		__sync_fetch_and_add(&st->bytes, n.bytes);
 	}
 	/*
 	 * Plain stores, racy by design: any recent timestamp will do, and a flag
@@ -111,7 +117,7 @@ static __always_inline void pp_stats_add(struct pp_flow_stats *st, __u64 len, __
 		st->tcp_flags |= tcp_flags;
 	st->last_seen_ns = now;
 	if (st->flags & PP_FLOW_F_MATRIX)
-		pp_matrix_add(st->src_cidr, st->dst_cidr, len);
+		pp_matrix_add(st->src_cidr, st->dst_cidr, n);
 }
 
 /*
@@ -144,7 +150,7 @@ static __always_inline void pp_count_insert_error(long err)
 }
 
 static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct pp_parsed *p,
-					__u64 len, __u64 now)
+					struct pp_amount n, __u32 len, __u64 now)
 {
 	struct pp_cidr_info src = {.id = PP_CIDR_UNCLASSIFIED};
 	struct pp_cidr_info dst = {.id = PP_CIDR_UNCLASSIFIED};
@@ -157,8 +163,8 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 		matrix = role == PP_ROLE_POD || !(src.flags & PP_CIDR_F_COUNTED_AT_SOURCE);
 	}
 	struct pp_flow_stats st = {
-		.packets = 1,
-		.bytes = len,
+		.packets = n.packets,
+		.bytes = n.bytes,
 		.first_seen_ns = now,
 		.last_seen_ns = now,
 		.tcp_flags = (__u8)p->tcp_flags,
@@ -172,7 +178,7 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 		/* Another CPU inserted it first: account there. */
 		struct pp_flow_stats *cur = bpf_map_lookup_elem(&pp_flows, mk);
 		if (cur)
-			pp_stats_add(cur, len, (__u8)p->tcp_flags, now);
+			pp_stats_add(cur, n, (__u8)p->tcp_flags, now);
 		else
 			pp_count(PP_CNT_FLOW_RACE);
 		return;
@@ -183,7 +189,7 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 	}
 	pp_count(PP_CNT_NEW_FLOWS);
 	if (st.flags & PP_FLOW_F_MATRIX)
-		pp_matrix_add(st.src_cidr, st.dst_cidr, len);
+		pp_matrix_add(st.src_cidr, st.dst_cidr, n);
 
 	if (!pp_cfg_events)
 		return;
@@ -195,7 +201,7 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 	ev->point = mk->point;
 	ev->flow = mk->flow;
 	ev->ts_ns = now;
-	ev->len = (__u32)len;
+	ev->len = len;
 	ev->src_cidr = st.src_cidr;
 	ev->dst_cidr = st.dst_cidr;
 	ev->tcp_flags = (__u8)p->tcp_flags;
@@ -207,7 +213,11 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 
 static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 {
-	pp_count(PP_CNT_PACKETS);
+	/* A TSO/GSO (egress) or GRO (ingress) skb carries gso_segs wire packets; else 0 or 1. */
+	__u32 segs = skb->gso_segs;
+	if (segs < 1)
+		segs = 1;
+	pp_count_n(PP_CNT_PACKETS, segs);
 
 	/* Headers normally sit in the linear area; pull them in when they do not. */
 	__u32 want = skb->len < PP_PARSE_WINDOW ? skb->len : PP_PARSE_WINDOW;
@@ -238,16 +248,23 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 			  .if_dir = PP_POINT_IF_DIR(skb->ifindex, direction)},
 		.flow = p.key,
 	};
-	__u64 len = skb->len;
+	__u32 len = skb->len;
+	struct pp_amount n = {.packets = 1, .bytes = len};
+	if (segs > 1) {
+		/* Each wire packet repeats the headers: count the bytes the wire carries. */
+		pp_count(PP_CNT_GSO);
+		n.packets = segs;
+		n.bytes += (__u64)(segs - 1) * pp_gso_header_bytes(data, data_end, &p);
+	}
 	/* Coarse (tick) time, CLOCK_MONOTONIC_COARSE: ~25 ns cheaper per packet than
 	 * bpf_ktime_get_ns, and ms resolution is plenty for first/last seen. */
 	__u64 now = pp_cfg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 
 	struct pp_flow_stats *st = bpf_map_lookup_elem(&pp_flows, &mk);
 	if (st)
-		pp_stats_add(st, len, (__u8)p.tcp_flags, now);
+		pp_stats_add(st, n, (__u8)p.tcp_flags, now);
 	else
-		pp_new_flow(&mk, &p, len, now);
+		pp_new_flow(&mk, &p, n, len, now);
 	return TC_ACT_UNSPEC;
 }
 

@@ -120,6 +120,51 @@ TEST_F(DatapathTest, Ipv4TcpIsOneFlowWithFlagsAndLength) {
   EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 1u);
 }
 
+// A TSO/GSO (or GRO) skb carries several wire packets: it counts as those packets, and
+// its bytes as the wire's (every further segment repeats the L2, IP and L4 headers).
+TEST_F(DatapathTest, GsoSuperPacketsCountTheirWirePackets) {
+  const auto cookie = current_netns_cookie();
+  ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, 0},
+                              {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, 0}}));
+  ASSERT_TRUE(dp_->set_iface_role(cookie, kLoopbackIfindex, PP_ROLE_POD));
+  // TCP with 12 bytes of options (data offset 8): 2 segments of 1000 bytes.
+  const auto tcp = FrameBuilder()
+                       .eth(kEthIpv4)
+                       .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 32 + 2000)
+                       .tcp(43512, 5432, kTcpAck, 8)
+                       .payload(2000)
+                       .build();
+  // UDP GSO (UDP_SEGMENT): 3 datagrams of 500 bytes.
+  const auto udp = FrameBuilder()
+                       .eth(kEthIpv4)
+                       .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8 + 1500)
+                       .udp(5000, 5001, 1500)
+                       .payload(1500)
+                       .build();
+  for (int i = 0; i < 2; ++i) {  // new flow, then existing flow
+    const auto r1 = podpath::bpf::test_run(progs_.ingress, tcp, 1, {.gso_segs = 2, .gso_size = 1000});
+    ASSERT_TRUE(r1) << r1.error().to_string();
+    const auto r2 = podpath::bpf::test_run(progs_.ingress, udp, 1, {.gso_segs = 3, .gso_size = 500});
+    ASSERT_TRUE(r2) << r2.error().to_string();
+  }
+  auto f = flows();
+  ASSERT_EQ(f.size(), 2u);
+  std::sort(f.begin(), f.end(), [](auto& a, auto& b) { return a.key.proto < b.key.proto; });
+  EXPECT_EQ(f[0].key.proto, IPPROTO_TCP);
+  EXPECT_EQ(f[0].stats.packets, 2u * 2u);
+  EXPECT_EQ(f[0].stats.bytes, 2u * (tcp.size() + 1u * (14 + 20 + 32)));
+  EXPECT_EQ(f[1].key.proto, IPPROTO_UDP);
+  EXPECT_EQ(f[1].stats.packets, 2u * 3u);
+  EXPECT_EQ(f[1].stats.bytes, 2u * (udp.size() + 2u * (14 + 20 + 8)));
+  const auto m = dp_->read_matrix();
+  ASSERT_TRUE(m);
+  ASSERT_EQ(m->size(), 1u);
+  EXPECT_EQ((*m)[0].packets, 2u * (2u + 3u));
+  EXPECT_EQ((*m)[0].bytes, f[0].stats.bytes + f[1].stats.bytes);
+  EXPECT_EQ(counter(PP_CNT_PACKETS), 2u * (2u + 3u));
+  EXPECT_EQ(counter(PP_CNT_GSO), 4u);
+}
+
 TEST_F(DatapathTest, TcpFlagsAreOredAndDirectionsAreSeparatePoints) {
   run(FrameBuilder()
           .eth(kEthIpv4)

@@ -348,6 +348,7 @@ const char* counter_name(std::uint32_t counter) {
       "fragments",
       "new_flows",
       "headers_pulled",
+      "gso_skbs",
   };
   return counter < PP_CNT_MAX ? kNames[counter] : "unknown";
 }
