@@ -19,6 +19,16 @@ struct {
 	__type(value, struct pp_flow_stats);
 } pp_flows SEC(".maps");
 
+/* Key: 0. Value: __u64, a time on the programs' clock (pp_flow_stats.first_seen_ns) until
+ * which new flows are not inserted: the flows map was full. Set by the programs when an
+ * insert fails for lack of room, reset to 0 by userspace whenever it deletes entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pp_flows_full SEC(".maps");
+
 /* Key: struct pp_cidr_key (prefix). Value: struct pp_cidr_info. Filled by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

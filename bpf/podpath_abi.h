@@ -169,7 +169,8 @@ enum pp_counter {
 	PP_CNT_ERR_IPV6_EXT_DEPTH, /* more IPv6 extension headers than the walk bound */
 	PP_CNT_ERR_L4_TRUNC,	   /* truncated TCP/UDP/ICMP/SCTP header */
 	PP_CNT_ERR_TCP_DOFF,	   /* TCP data offset < 5 */
-	PP_CNT_FLOW_INSERT_FULL,   /* flows map insert failed with E2BIG/ENOMEM (map full) */
+	PP_CNT_FLOW_INSERT_FULL,   /* a new flow not tracked: the flows map is full (an insert
+				      failed with E2BIG/ENOMEM, now or in the last 100 ms) */
 	PP_CNT_FLOW_INSERT_BUSY,   /* flows map insert failed with EBUSY */
 	PP_CNT_FLOW_INSERT_OTHER,  /* flows map insert failed with another errno */
 	PP_CNT_FLOW_RACE,	   /* insert lost a race (EEXIST) and the retry lookup failed */

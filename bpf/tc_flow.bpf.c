@@ -27,6 +27,12 @@
 
 #define TC_ACT_UNSPEC (-1)
 
+/* After an insert failed because pp_flows is full, new flows wait this long before the
+ * next attempt (unless userspace frees entries first): while the map stays full, every
+ * packet of an untracked flow would otherwise redo the interface lookup, two LPM lookups
+ * and a failing insert (docs/datapath.md). */
+#define PP_FLOWS_FULL_BACKOFF_NS (100 * 1000 * 1000ULL)
+
 /* Bytes the parser may need from the linear area before it pulls more in. */
 #define PP_PARSE_WINDOW 128
 
@@ -137,11 +143,22 @@ static __always_inline __u32 pp_matrix_role(const struct pp_obs_point *point)
 	return iface->role;
 }
 
-static __always_inline void pp_count_insert_error(long err)
+/* The back-off slot; NULL only if the map is missing (never once loaded). */
+static __always_inline __u64 *pp_flows_full_until(void)
 {
-	if (err == -E2BIG || err == -PP_ENOMEM)
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pp_flows_full, &zero);
+}
+
+static __always_inline void pp_count_insert_error(long err, __u64 now)
+{
+	if (err == -E2BIG || err == -PP_ENOMEM) {
 		pp_count(PP_CNT_FLOW_INSERT_FULL);
-	else if (err == -PP_EBUSY)
+		__u64 *until = pp_flows_full_until();
+		if (until)
+			*until = now + PP_FLOWS_FULL_BACKOFF_NS;
+	} else if (err == -PP_EBUSY)
 		pp_count(PP_CNT_FLOW_INSERT_BUSY);
 	else
 		pp_count(PP_CNT_FLOW_INSERT_OTHER);
@@ -152,6 +169,12 @@ static __always_inline void pp_count_insert_error(long err)
 static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct pp_parsed *p,
 					struct pp_amount n, __u32 len, __u64 now)
 {
+	__u64 *full_until = pp_flows_full_until();
+	if (full_until && now < *full_until) {
+		/* The map was full moments ago: count the flow as lost without retrying. */
+		pp_count(PP_CNT_FLOW_INSERT_FULL);
+		return;
+	}
 	struct pp_cidr_info src = {.id = PP_CIDR_UNCLASSIFIED};
 	struct pp_cidr_info dst = {.id = PP_CIDR_UNCLASSIFIED};
 	__u32 role = pp_matrix_role(&mk->point);
@@ -184,7 +207,7 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 		return;
 	}
 	if (err) {
-		pp_count_insert_error(err);
+		pp_count_insert_error(err, now);
 		return;
 	}
 	pp_count(PP_CNT_NEW_FLOWS);

@@ -635,6 +635,35 @@ TEST_F(DatapathTest, FullFlowMapIsCountedAsFullNeverSilently) {
   EXPECT_EQ(counter(PP_CNT_FLOW_INSERT_FULL), 3u);
 }
 
+// While the map is full, a new flow's packets must not redo the interface lookup, the two
+// LPM lookups and a failing insert every time: they are counted as lost straight away,
+// until userspace frees entries. Existing flows keep counting.
+TEST_F(DatapathTest, FullFlowMapBacksOffUntilEntriesAreFreed) {
+  DatapathOptions o;
+  o.max_flows = 2;
+  load(o);
+  ASSERT_TRUE(dp_->set_iface_role(current_netns_cookie(), kLoopbackIfindex, PP_ROLE_POD));
+  const auto udp = [](std::uint16_t port) {
+    return FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, port).build();
+  };
+  run(udp(1));
+  run(udp(2));
+  EXPECT_EQ(counter(PP_CNT_LPM_MISS), 4u);  // no CIDRs: both addresses of both flows unmatched
+  for (std::uint16_t port = 3; port <= 12; ++port) run(udp(port));
+  EXPECT_EQ(counter(PP_CNT_FLOW_INSERT_FULL), 10u);
+  EXPECT_EQ(counter(PP_CNT_LPM_MISS), 4u + 2u) << "only the first failing flow was classified";
+  run(udp(1), true, 3);  // a tracked flow still counts
+  auto f = flows();
+  ASSERT_EQ(f.size(), 2u);
+  std::sort(f.begin(), f.end(), [](auto& a, auto& b) { return a.key.dport < b.key.dport; });
+  EXPECT_EQ(f[0].stats.packets, 4u);
+  // Expiry frees an entry: the next new flow is tracked at once.
+  ASSERT_TRUE(dp_->delete_flows({{f[1].point, f[1].key}}));
+  run(udp(13));
+  EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 3u);
+  EXPECT_EQ(flows().size(), 2u);
+}
+
 TEST_F(DatapathTest, LruMapEvictsInsteadOfFailing) {
   DatapathOptions o;
   o.max_flows = 64;

@@ -21,8 +21,8 @@ namespace podpath::bpf {
 namespace {
 
 // Maps shared by every object instance (Fixed mode reuses the first object's).
-constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_cidrs",  "pp_matrix",
-                                       "pp_ifaces", "pp_events", "pp_counters"};
+constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_cidrs",    "pp_matrix",    "pp_ifaces",
+                                       "pp_events", "pp_counters", "pp_flows_full"};
 
 bpf_map_type to_map_type(FlowMapKind kind) {
   switch (kind) {
@@ -236,8 +236,18 @@ Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
     }
     return make_error(err, "cannot delete expired flows");
   }
+  reopen_flows();
   if (missing.empty()) return {};
   return delete_unmatched(ids, missing);
+}
+
+void Datapath::reopen_flows() {
+  // The programs back off from a full map; there is room again.
+  const __u32 zero = 0;
+  const __u64 open = 0;
+  if (bpf_map_update_elem(map_fd("pp_flows_full"), &zero, &open, BPF_ANY) != 0) {
+    spdlog::debug("cannot reset the flows-map back-off: {}", std::strerror(errno));
+  }
 }
 
 Result<void> Datapath::delete_unmatched(const std::vector<FlowId>& ids,

@@ -119,6 +119,7 @@ class Datapath {
   explicit Datapath(DatapathOptions options);
   Result<void> add_object(std::uint64_t netns_cookie);
   Result<void> delete_unmatched(const std::vector<FlowId>& ids, const std::vector<std::size_t>& missing);
+  void reopen_flows();
   [[nodiscard]] int map_fd(const char* name) const;
 
   DatapathOptions options_;
