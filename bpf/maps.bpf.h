@@ -2,7 +2,7 @@
 /*
  * Maps of the tc_flow object and the counters helper. Sizes here are defaults:
  * userspace resizes the flows map and the ring buffer, and may switch the flows
- * map between HASH/LRU_HASH/PERCPU_HASH, between open and load.
+ * map between HASH and LRU_HASH, between open and load.
  */
 #ifndef PODPATH_MAPS_BPF_H
 #define PODPATH_MAPS_BPF_H

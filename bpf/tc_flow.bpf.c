@@ -45,7 +45,6 @@
 
 /* Tunables: set by userspace between open and load. */
 const volatile __u64 pp_cfg_netns_cookie = 0; /* tc_flow_fixed: this object's namespace */
-const volatile __u8 pp_cfg_flows_percpu = 0;  /* pp_flows is PERCPU_HASH: no atomics */
 const volatile __u8 pp_cfg_events = 1;	      /* emit new-flow events */
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
@@ -107,13 +106,8 @@ static __always_inline void pp_matrix_add(__u16 src, __u16 dst, struct pp_amount
 static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amount n,
 					 __u8 tcp_flags, __u64 now)
 {
-	if (pp_cfg_flows_percpu) {
-		st->packets += n.packets;
-		st->bytes += n.bytes;
-	} else {
-		__sync_fetch_and_add(&st->packets, n.packets);
-		__sync_fetch_and_add(&st->bytes, n.bytes);
-	}
+	__sync_fetch_and_add(&st->packets, n.packets);
+	__sync_fetch_and_add(&st->bytes, n.bytes);
 	/*
 	 * Plain stores, racy by design: any recent timestamp will do, and a flag
 	 * lost to a concurrent writer is set again by its next packet. (An

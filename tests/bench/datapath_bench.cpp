@@ -81,8 +81,6 @@ const char* kind_name(FlowMapKind k) {
     return "shared hash + atomics";
   case FlowMapKind::LruHash:
     return "shared LRU hash + atomics";
-  case FlowMapKind::PercpuHash:
-    return "per-CPU hash";
   }
   return "?";
 }
@@ -116,7 +114,7 @@ int main(int argc, char** argv) {
       "| flows map | empty program | existing IPv4 TCP flow | over empty | existing IPv6 flow | over empty | "
       "new flow | over empty | new flow, pod ingress | over empty | new flow, events off, over empty |\n");
   fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::PercpuHash, FlowMapKind::LruHash}) {
+  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {
     DatapathOptions o;
     o.flow_map = kind;
     o.max_flows = 262144;
@@ -149,8 +147,7 @@ int main(int argc, char** argv) {
 
   fmt::print("\n## Map memory per tracked flow (kernel's memlock accounting of pp_flows)\n\n");
   fmt::print("| flows map | bytes per entry | note |\n|---|---|---|\n");
-  const int ncpu = libbpf_num_possible_cpus();
-  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::PercpuHash, FlowMapKind::LruHash}) {
+  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {
     DatapathOptions a, b;
     a.flow_map = b.flow_map = kind;
     a.max_flows = 65536;
@@ -160,9 +157,7 @@ int main(int argc, char** argv) {
     if (!da || !db) return 1;
     const auto ma = map_memlock((*da)->flows_map_fd()), mb = map_memlock((*db)->flows_map_fd());
     const double per = static_cast<double>(mb - ma) / (b.max_flows - a.max_flows);
-    fmt::print("| {} | {:.0f} | {} |\n", kind_name(kind), per,
-               kind == FlowMapKind::PercpuHash ? fmt::format("{} possible CPUs; grows with CPU count", ncpu)
-                                               : std::string("independent of CPU count"));
+    fmt::print("| {} | {:.0f} | independent of CPU count |\n", kind_name(kind), per);
   }
   empty_tc__destroy(empty);
   return 0;

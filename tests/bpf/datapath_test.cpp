@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "../common/cpus.hpp"
 #include "../common/frames.hpp"
 #include "../common/netns_cookie.hpp"
 #include "../common/require_root.hpp"
@@ -677,17 +678,51 @@ TEST_F(DatapathTest, LruMapEvictsInsteadOfFailing) {
   EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 200u);
 }
 
-TEST_F(DatapathTest, PercpuMapSumsAcrossCpus) {
-  DatapathOptions o;
-  o.flow_map = podpath::bpf::FlowMapKind::PercpuHash;
-  load(o);
-  const auto frame =
-      FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_TCP, 20).tcp(1, 2, kTcpAck).build();
-  run(frame, true, 7);
-  const auto f = only_flow();
-  EXPECT_EQ(f.stats.packets, 7u);
-  EXPECT_EQ(f.stats.bytes, 7u * frame.size());
-  EXPECT_EQ(f.stats.tcp_flags, kTcpAck);
+// Packets of one flow arrive on every CPU (RSS, softirqs on several cores). Whatever the
+// flows map, the counts, the first-seen time, the TCP flags and the CIDR matrix must be
+// those of one flow seen N times: BPF_PROG_TEST_RUN runs on the caller's CPU, so the
+// test pins itself to each CPU in turn.
+TEST_F(DatapathTest, OneFlowOnEveryCpuIsCountedOnce) {
+  const auto cpus = usable_cpus();
+  ASSERT_FALSE(cpus.empty());
+  if (cpus.size() < 2) GTEST_SKIP() << "one CPU: nothing to compare";
+  for (auto kind : {podpath::bpf::FlowMapKind::Hash, podpath::bpf::FlowMapKind::LruHash}) {
+    SCOPED_TRACE(static_cast<int>(kind));
+    DatapathOptions o;
+    o.flow_map = kind;
+    load(o);
+    const auto cookie = current_netns_cookie();
+    ASSERT_TRUE(dp_->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, 0},
+                                {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, 0}}));
+    ASSERT_TRUE(dp_->set_iface_role(cookie, kLoopbackIfindex, PP_ROLE_POD));
+    const auto syn = FrameBuilder()
+                         .eth(kEthIpv4)
+                         .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20)
+                         .tcp(43512, 5432, kTcpSyn)
+                         .build();
+    const auto ack = FrameBuilder()
+                         .eth(kEthIpv4)
+                         .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20)
+                         .tcp(43512, 5432, kTcpAck)
+                         .build();
+    ASSERT_TRUE(on_cpu(cpus[0], [&] { run(syn); }));
+    const auto first = only_flow();
+    constexpr std::uint32_t kPerCpu = 5;
+    for (const int cpu : cpus) ASSERT_TRUE(on_cpu(cpu, [&] { run(ack, true, kPerCpu); }));
+    const auto total = 1 + kPerCpu * cpus.size();
+    const auto f = only_flow();
+    EXPECT_EQ(f.stats.packets, total);
+    EXPECT_EQ(f.stats.bytes, total * syn.size());
+    EXPECT_EQ(f.stats.first_seen_ns, first.stats.first_seen_ns);
+    EXPECT_EQ(f.stats.tcp_flags, kTcpSyn | kTcpAck);
+    EXPECT_EQ(f.stats.src_cidr, 1);
+    EXPECT_EQ(f.stats.dst_cidr, 2);
+    EXPECT_TRUE(f.stats.in_matrix);
+    const auto m = dp_->read_matrix();
+    ASSERT_TRUE(m);
+    ASSERT_EQ(m->size(), 1u);
+    EXPECT_EQ((*m)[0], (podpath::bpf::MatrixCell{1, 2, total, total * syn.size()}));
+  }
 }
 
 TEST_F(DatapathTest, FixedNetnsModeStampsTheLoadTimeCookie) {

@@ -28,8 +28,6 @@ bpf_map_type to_map_type(FlowMapKind kind) {
   switch (kind) {
   case FlowMapKind::LruHash:
     return BPF_MAP_TYPE_LRU_HASH;
-  case FlowMapKind::PercpuHash:
-    return BPF_MAP_TYPE_PERCPU_HASH;
   case FlowMapKind::Hash:
     break;
   }
@@ -56,7 +54,6 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
 
   skel->rodata->pp_cfg_netns_cookie = netns_cookie;
-  skel->rodata->pp_cfg_flows_percpu = o.flow_map == FlowMapKind::PercpuHash ? 1 : 0;
   skel->rodata->pp_cfg_events = o.events ? 1 : 0;
   skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
@@ -179,31 +176,14 @@ Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t if
 }
 
 Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
-  const bool percpu = options_.flow_map == FlowMapKind::PercpuHash;
-  const std::size_t stride = percpu_stride(sizeof(pp_flow_stats));
-  const std::size_t value_size = percpu ? stride * static_cast<std::size_t>(ncpu_) : sizeof(pp_flow_stats);
   std::vector<model::FlowRecord> out;
-  auto r = for_each_entry(flows_map_fd(), sizeof(pp_flow_map_key), value_size,
+  auto r = for_each_entry(flows_map_fd(), sizeof(pp_flow_map_key), sizeof(pp_flow_stats),
                           [&](const std::uint8_t* k, const std::uint8_t* v) {
                             pp_flow_map_key key{};
+                            pp_flow_stats stats{};
                             std::memcpy(&key, k, sizeof(key));
-                            pp_flow_stats sum{};
-                            for (int cpu = 0; cpu < (percpu ? ncpu_ : 1); ++cpu) {
-                              pp_flow_stats s{};
-                              std::memcpy(&s, v + static_cast<std::size_t>(cpu) * stride, sizeof(s));
-                              if (s.packets == 0) continue;
-                              sum.packets += s.packets;
-                              sum.bytes += s.bytes;
-                              sum.tcp_flags |= s.tcp_flags;
-                              if (sum.first_seen_ns == 0 || s.first_seen_ns < sum.first_seen_ns) {
-                                sum.first_seen_ns = s.first_seen_ns;
-                              }
-                              if (s.last_seen_ns > sum.last_seen_ns) sum.last_seen_ns = s.last_seen_ns;
-                              sum.src_cidr = s.src_cidr;
-                              sum.dst_cidr = s.dst_cidr;
-                              sum.flags |= s.flags;
-                            }
-                            out.push_back(to_model(key, sum, full_netns_cookie(key.point.netns)));
+                            std::memcpy(&stats, v, sizeof(stats));
+                            out.push_back(to_model(key, stats, full_netns_cookie(key.point.netns)));
                           });
   if (!r) return r.error();
   return out;
@@ -258,17 +238,15 @@ Result<void> Datapath::delete_unmatched(const std::vector<FlowId>& ids,
   // them by the key the kernel holds.
   std::set<std::pair<model::ObservationPoint, model::FlowKey>> wanted;
   for (const std::size_t i : missing) wanted.emplace(ids[i].point, ids[i].key);
-  const bool percpu = options_.flow_map == FlowMapKind::PercpuHash;
-  const std::size_t value_size =
-      percpu ? percpu_stride(sizeof(pp_flow_stats)) * static_cast<std::size_t>(ncpu_) : sizeof(pp_flow_stats);
   std::vector<pp_flow_map_key> stuck;
-  auto r = for_each_entry(
-      flows_map_fd(), sizeof(pp_flow_map_key), value_size, [&](const std::uint8_t* k, const std::uint8_t*) {
-        pp_flow_map_key key{};
-        std::memcpy(&key, k, sizeof(key));
-        const auto rec = to_model(key, pp_flow_stats{}, full_netns_cookie(key.point.netns));
-        if (wanted.count({rec.point, rec.key}) != 0) stuck.push_back(key);
-      });
+  auto r = for_each_entry(flows_map_fd(), sizeof(pp_flow_map_key), sizeof(pp_flow_stats),
+                          [&](const std::uint8_t* k, const std::uint8_t*) {
+                            pp_flow_map_key key{};
+                            std::memcpy(&key, k, sizeof(key));
+                            const auto rec =
+                                to_model(key, pp_flow_stats{}, full_netns_cookie(key.point.netns));
+                            if (wanted.count({rec.point, rec.key}) != 0) stuck.push_back(key);
+                          });
   if (!r) return r.error();
   if (stuck.empty()) return {};
   for (const auto& key : stuck) {

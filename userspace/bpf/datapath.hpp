@@ -24,11 +24,11 @@ using Counters = std::array<std::uint64_t, PP_CNT_MAX>;
 /// @brief Stable, documented name of a counter ("parse_ipv4_truncated", ...).
 const char* counter_name(std::uint32_t counter);
 
-/// @brief How the flows map is organised (chosen by measurement: docs/datapath.md).
+/// @brief How the flows map is organised (chosen by measurement: docs/datapath.md; a
+/// per-CPU hash was measured and dropped there).
 enum class FlowMapKind {
-  Hash,        ///< shared hash, atomic adds; userspace expires idle flows (default)
-  LruHash,     ///< shared LRU hash: never full, evicts the least recently used silently
-  PercpuHash,  ///< per-CPU hash: no atomics, memory x CPUs
+  Hash,     ///< shared hash, atomic adds; userspace expires idle flows (default)
+  LruHash,  ///< shared LRU hash: never full, evicts the least recently used silently
 };
 
 /// @brief Tunables, applied between open and load.
