@@ -66,6 +66,23 @@ struct pp_flow_map_key {
 	struct pp_flow_key flow;
 };
 
+/*
+ * Key of the IPv4 flows map (pp_flows4): what pp_flow_map_key holds for an IPv4 packet,
+ * with 4-byte addresses. At 24 bytes instead of 48, every lookup hashes and compares half
+ * as much: -11 ns per packet (docs/datapath.md). pp_flows keeps IPv6 packets, including
+ * those whose addresses are v4-mapped.
+ */
+struct pp_flow4_map_key {
+	struct pp_obs_point point;
+	__u8 saddr[4]; /* source IPv4 address, network byte order */
+	__u8 daddr[4]; /* destination IPv4 address, network byte order */
+	__u16 sport;   /* as pp_flow_key */
+	__u16 dport;
+	__u8 proto;
+	__u8 flags; /* PP_KEY_F_FRAGMENT; never PP_KEY_F_IPV6 */
+	__u16 pad;  /* zero */
+};
+
 /* pp_flow_stats.flags */
 #define PP_FLOW_F_MATRIX 0x01 /* this point counts the flow into the CIDR matrix */
 

@@ -145,8 +145,8 @@ int main(int argc, char** argv) {
                mq - me);
   }
 
-  fmt::print("\n## Map memory per tracked flow (kernel's memlock accounting of pp_flows)\n\n");
-  fmt::print("| flows map | bytes per entry | note |\n|---|---|---|\n");
+  fmt::print("\n## Map memory per tracked flow (kernel's memlock accounting of the flows maps)\n\n");
+  fmt::print("| flows map | IPv4 entry (pp_flows4) | IPv6 entry (pp_flows) |\n|---|---|---|\n");
   for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {
     DatapathOptions a, b;
     a.flow_map = b.flow_map = kind;
@@ -155,9 +155,12 @@ int main(int argc, char** argv) {
     auto da = Datapath::load(a);
     auto db = Datapath::load(b);
     if (!da || !db) return 1;
-    const auto ma = map_memlock((*da)->flows_map_fd()), mb = map_memlock((*db)->flows_map_fd());
-    const double per = static_cast<double>(mb - ma) / (b.max_flows - a.max_flows);
-    fmt::print("| {} | {:.0f} | independent of CPU count |\n", kind_name(kind), per);
+    const auto per = [&](int fa, int fb) {
+      return static_cast<double>(map_memlock(fb) - map_memlock(fa)) / (b.max_flows - a.max_flows);
+    };
+    fmt::print("| {} | {:.0f} B | {:.0f} B |\n", kind_name(kind),
+               per((*da)->flows4_map_fd(), (*db)->flows4_map_fd()),
+               per((*da)->flows_map_fd(), (*db)->flows_map_fd()));
   }
   empty_tc__destroy(empty);
   return 0;

@@ -799,18 +799,31 @@ TEST_F(DatapathTest, V4MappedIpv6FlowsExpireAndAreCountedOnce) {
 
 // A key that does not convert back to itself (here: a flag bit the model does not know)
 // gets ENOENT when deleted by its converted key; the entry must not survive as a "success".
+// In both flows maps: IPv6 (48-byte keys) and IPv4 (24-byte keys).
 TEST_F(DatapathTest, DeleteFindsAnEntryWhoseKeyDoesNotConvertBack) {
-  run(FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, 2).build());
-  const auto f = only_flow();
-  auto raw = podpath::bpf::to_abi(f.point, f.key);
+  constexpr std::uint8_t kUnknownFlag = 0x80;
+  run(FrameBuilder().eth(kEthIpv6).ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8).udp(1, 2).build());
+  const auto f6 = only_flow();
+  auto raw6 = podpath::bpf::to_abi(f6.point, f6.key);
   pp_flow_stats stats{};
-  ASSERT_EQ(bpf_map_lookup_elem(dp_->flows_map_fd(), &raw, &stats), 0);
-  ASSERT_EQ(bpf_map_delete_elem(dp_->flows_map_fd(), &raw), 0);
-  raw.flow.flags |= 0x80;  // unknown to the model
-  ASSERT_EQ(bpf_map_update_elem(dp_->flows_map_fd(), &raw, &stats, BPF_NOEXIST), 0);
-  const auto odd = only_flow();
-  ASSERT_EQ(odd.key, f.key);  // the model cannot tell
-  ASSERT_TRUE(dp_->delete_flows({{odd.point, odd.key}}));
+  ASSERT_EQ(bpf_map_lookup_elem(dp_->flows_map_fd(), &raw6, &stats), 0);
+  ASSERT_EQ(bpf_map_delete_elem(dp_->flows_map_fd(), &raw6), 0);
+  raw6.flow.flags |= kUnknownFlag;
+  ASSERT_EQ(bpf_map_update_elem(dp_->flows_map_fd(), &raw6, &stats, BPF_NOEXIST), 0);
+
+  run(FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, 2).build());
+  pp_flow4_map_key raw4{};
+  ASSERT_EQ(bpf_map_get_next_key(dp_->flows4_map_fd(), nullptr, &raw4), 0);
+  ASSERT_EQ(bpf_map_lookup_elem(dp_->flows4_map_fd(), &raw4, &stats), 0);
+  ASSERT_EQ(bpf_map_delete_elem(dp_->flows4_map_fd(), &raw4), 0);
+  raw4.flags |= kUnknownFlag;
+  ASSERT_EQ(bpf_map_update_elem(dp_->flows4_map_fd(), &raw4, &stats, BPF_NOEXIST), 0);
+
+  const auto odd = flows();
+  ASSERT_EQ(odd.size(), 2u);
+  std::vector<podpath::bpf::FlowId> ids;
+  for (const auto& f : odd) ids.push_back({f.point, f.key});
+  ASSERT_TRUE(dp_->delete_flows(ids));
   EXPECT_TRUE(flows().empty()) << flows().size() << " entries survived their delete";
 }
 

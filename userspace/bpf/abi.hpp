@@ -24,6 +24,12 @@ static_assert(offsetof(pp_flow_key, flags) == 37);
 static_assert(sizeof(pp_flow_map_key) == 48);
 static_assert(offsetof(pp_flow_map_key, flow) == 8);
 
+static_assert(sizeof(pp_flow4_map_key) == 24);
+static_assert(offsetof(pp_flow4_map_key, saddr) == 8);
+static_assert(offsetof(pp_flow4_map_key, sport) == 16);
+static_assert(offsetof(pp_flow4_map_key, proto) == 20);
+static_assert(offsetof(pp_flow4_map_key, flags) == 21);
+
 // 40 bytes: with the 48-byte key and the kernel's element header a tracked flow costs
 // 152 bytes of map memory (docs/datapath.md).
 static_assert(sizeof(pp_flow_stats) == 40);

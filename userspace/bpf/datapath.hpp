@@ -35,7 +35,7 @@ enum class FlowMapKind {
 struct DatapathOptions {
   NetnsIdMode netns_mode = NetnsIdMode::KernCtx;
   FlowMapKind flow_map = FlowMapKind::Hash;
-  std::uint32_t max_flows = 65536;           ///< flows map entries (point x flow)
+  std::uint32_t max_flows = 65536;           ///< entries of each flows map, IPv4 and IPv6 (point x flow)
   std::uint32_t ringbuf_bytes = 256 * 1024;  ///< power of two, >= page size
   bool events = true;                        ///< emit new-flow events
   bool debug = false;                        ///< bpf_printk on map errors
@@ -109,7 +109,10 @@ class Datapath {
   [[nodiscard]] Result<Counters> read_counters() const;
 
   [[nodiscard]] int events_map_fd() const;
+  /// @brief The flows maps: IPv6 packets (key pp_flow_map_key) and IPv4 packets (key
+  /// pp_flow4_map_key, half the size: cheaper to hash and compare).
   [[nodiscard]] int flows_map_fd() const;
+  [[nodiscard]] int flows4_map_fd() const;
 
   /// @brief The full cookie behind the 32 bits the kernel records (pp_obs_point.netns),
   /// for namespaces podpath attached in; unknown ones are returned zero-extended.
