@@ -98,7 +98,9 @@ struct pp_flow_stats {
 	__u16 dst_cidr;	     /* CIDR id of daddr */
 	__u8 tcp_flags;	     /* OR of the TCP flags byte of every packet (0 if not TCP) */
 	__u8 flags;	     /* PP_FLOW_F_* */
-	__u16 pad;	     /* zero */
+	__u16 key_tag;	     /* a 16-bit fold of the entry's key, set when it is created:
+				a program that finds it changed knows the entry was deleted
+				and reused for another flow while it held it */
 };
 
 /* CIDR ids: 0 is "other" (no configured CIDR contains the address). Addresses
@@ -197,6 +199,10 @@ enum pp_counter {
 	PP_CNT_NEW_FLOWS,	   /* flow entries created */
 	PP_CNT_PULLED, /* headers were outside the linear area: pulled in, then parsed */
 	PP_CNT_GSO,    /* skbs that carried several wire packets (GSO/GRO), counted per packet */
+	PP_CNT_FLOW_RECYCLED, /* a packet's flow entry was expired and reused for another flow
+				 while the program held it: caught before counting (the
+				 packet then counts in a new entry of its own flow) or after
+				 (the packet may have counted in the other flow) */
 	PP_CNT_MAX,
 };
 

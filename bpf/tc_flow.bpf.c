@@ -49,6 +49,10 @@ const volatile __u8 pp_cfg_events = 1;	      /* emit new-flow events */
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
 const volatile __u8 pp_cfg_coarse_clock = 1;  /* bpf_ktime_get_coarse_ns exists (5.11+) */
+/* Tests only: spin this many rounds between finding a flow entry and counting in it, so that
+ * a test can expire and reuse the entry meanwhile. Verified away when 0. */
+const volatile __u32 pp_cfg_test_hold = 0;
+#define PP_TEST_HOLD_MAX 20000 /* each round a helper call: ~10 ns */
 
 #ifndef PP_NETNS_FIXED
 extern void *bpf_cast_to_kern_ctx(void *) __ksym;
@@ -165,7 +169,7 @@ static __always_inline void pp_count_insert_error(long err, __u64 now)
  * pp_flows) under `key`. `point` and `p->key` describe it for classification and the
  * new-flow event.
  */
-static __always_inline void pp_new_flow(void *flows, const void *key,
+static __always_inline void pp_new_flow(void *flows, const void *key, __u16 tag,
 					const struct pp_obs_point *point, const struct pp_parsed *p,
 					struct pp_amount n, __u32 len, __u64 now)
 {
@@ -196,6 +200,7 @@ static __always_inline void pp_new_flow(void *flows, const void *key,
 		.flags = matrix ? PP_FLOW_F_MATRIX : 0,
 	};
 
+	st.key_tag = tag;
 	long err = bpf_map_update_elem(flows, key, &st, BPF_NOEXIST);
 	if (err == -PP_EEXIST) {
 		/* Another CPU inserted it first: account there. */
@@ -256,16 +261,47 @@ static __always_inline __u64 pp_ports_word(const struct pp_flow_key *k)
 	return (__u64)k->flags << 40 | (__u64)k->proto << 32 | (__u64)k->dport << 16 | k->sport;
 }
 
-/* Counts a packet in its flow's entry of `flows`, creating the entry if needed. */
-static __always_inline void pp_account(void *flows, const void *key,
+/* Mixes one 64-bit word of a key into a tag hash: order-sensitive, so that the reverse
+ * flow (addresses and ports swapped) gets another tag. */
+static __always_inline __u64 pp_tag_mix(__u64 h, __u64 w)
+{
+	return (h ^ w) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* The 16-bit key tag (pp_flow_stats.key_tag) from a tag hash. */
+static __always_inline __u16 pp_key_tag(__u64 h)
+{
+	return (__u16)(h >> 48);
+}
+
+/*
+ * Counts a packet in its flow's entry of `flows`, creating the entry if needed.
+ *
+ * An entry found here may be deleted by userspace's expiry and, its memory going straight
+ * back to the map's free list, reused for another flow by an insert on another CPU before
+ * this program has counted in it: preallocated and BPF_F_NO_PREALLOC hashes alike reuse
+ * freed elements without waiting for readers (since Linux 6.1 both go through free lists).
+ * The entry's key tag says whose it is: checked before counting (a mismatch: the packet's
+ * own entry is gone, so it gets a new one) and after (the reuse happened while counting:
+ * counted in flow_recycled, never silent). Costs ~1 ns per packet (docs/datapath.md).
+ */
+static __always_inline void pp_account(void *flows, const void *key, __u16 tag,
 				       const struct pp_obs_point *point, const struct pp_parsed *p,
 				       struct pp_amount n, __u32 len, __u64 now)
 {
 	struct pp_flow_stats *st = bpf_map_lookup_elem(flows, key);
-	if (st)
-		pp_stats_add(st, n, (__u8)p->tcp_flags, now);
-	else
-		pp_new_flow(flows, key, point, p, n, len, now);
+	if (st) {
+		for (__u32 i = 0; i < pp_cfg_test_hold && i < PP_TEST_HOLD_MAX; i++)
+			bpf_get_prandom_u32();
+		if (st->key_tag == tag) {
+			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
+			if (*(volatile __u16 *)&st->key_tag != tag)
+				pp_count(PP_CNT_FLOW_RECYCLED);
+			return;
+		}
+		pp_count(PP_CNT_FLOW_RECYCLED);
+	}
+	pp_new_flow(flows, key, tag, point, p, n, len, now);
 }
 
 static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
@@ -314,16 +350,21 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 	 * bpf_ktime_get_ns, and ms resolution is plenty for first/last seen. */
 	__u64 now = pp_cfg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 
+	/* The last 32 bits of each address, the point, the ports: the IPv4 key's words, and
+	 * the tag of both keys (the upper bits of IPv6 addresses would make the tag dearer
+	 * for a negligible gain: a reused entry must also share the point, ports and
+	 * address ends to go unnoticed). */
+	const __u32 *sa = (const __u32 *)p.key.saddr;
+	const __u32 *da = (const __u32 *)p.key.daddr;
+	union pp_key4 k4 = {.w = {(__u64)point.if_dir << 32 | point.netns,
+				  (__u64)da[3] << 32 | sa[3], pp_ports_word(&p.key)}};
+	__u16 tag = pp_key_tag(pp_tag_mix(pp_tag_mix(k4.w[0], k4.w[1]), k4.w[2]));
 	if (p.key.flags & PP_KEY_F_IPV6) {
 		/* (Built in words like the IPv4 key, it measured 2-4 ns slower.) */
 		struct pp_flow_map_key mk = {.point = point, .flow = p.key};
-		pp_account(&pp_flows, &mk, &point, &p, n, len, now);
+		pp_account(&pp_flows, &mk, tag, &point, &p, n, len, now);
 	} else {
-		const __u32 *sa = (const __u32 *)p.key.saddr;
-		const __u32 *da = (const __u32 *)p.key.daddr;
-		union pp_key4 k4 = {.w = {(__u64)point.if_dir << 32 | point.netns,
-					  (__u64)da[3] << 32 | sa[3], pp_ports_word(&p.key)}};
-		pp_account(&pp_flows4, &k4, &point, &p, n, len, now);
+		pp_account(&pp_flows4, &k4, tag, &point, &p, n, len, now);
 	}
 	return TC_ACT_UNSPEC;
 }

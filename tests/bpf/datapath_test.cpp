@@ -9,7 +9,10 @@
 #include <bpf/bpf.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "../common/cpus.hpp"
 #include "../common/frames.hpp"
@@ -723,6 +726,68 @@ TEST_F(DatapathTest, OneFlowOnEveryCpuIsCountedOnce) {
     ASSERT_EQ(m->size(), 1u);
     EXPECT_EQ((*m)[0], (podpath::bpf::MatrixCell{1, 2, total, total * syn.size()}));
   }
+}
+
+// Expiry may delete an entry while a program on another CPU holds it, and an insert may
+// reuse the freed memory for another flow at once. The packet must not count in that
+// other flow. The program is loaded to spin between finding the entry and counting (a
+// test-only knob); meanwhile a thread on another CPU deletes the entry and inserts
+// another flow, which takes the freed element (the map's per-CPU free list is LIFO).
+TEST_F(DatapathTest, AnEntryReusedWhileAPacketHoldsItGetsNoneOfItsCounts) {
+  const auto cpus = usable_cpus();
+  if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
+  DatapathOptions o;
+  o.test_hold_loops = 20000;  // ~200 us
+  load(o);
+  const auto x = FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, 2).build();
+  const int fd = dp_->flows4_map_fd();
+  constexpr std::uint64_t kYPackets = 1000;
+  std::uint64_t stolen = 0;
+  int attempts = 0;
+  for (; attempts < 20 && counter(PP_CNT_FLOW_RECYCLED) == 0; ++attempts) {
+    ASSERT_TRUE(on_cpu(cpus[0], [&] { run(x); }));  // X exists (created or counted)
+    pp_flow4_map_key xkey{};
+    ASSERT_EQ(bpf_map_get_next_key(fd, nullptr, &xkey), 0);
+    pp_flow_stats xstats{};
+    ASSERT_EQ(bpf_map_lookup_elem(fd, &xkey, &xstats), 0);
+    pp_flow4_map_key ykey = xkey;
+    ykey.dport = 3;
+    pp_flow_stats ystats{};
+    ystats.packets = kYPackets;
+    ystats.key_tag = static_cast<std::uint16_t>(~xstats.key_tag);  // another flow's tag
+
+    std::atomic<bool> started{false};
+    std::thread reuser([&] {
+      on_cpu(cpus[1], [&] {
+        while (!started.load()) {
+        }
+        // The program spins for ~200 us after its lookup; act inside that.
+        const auto t0 = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - t0 < std::chrono::microseconds(20)) {
+        }
+        bpf_map_delete_elem(fd, &xkey);
+        bpf_map_update_elem(fd, &ykey, &ystats, BPF_NOEXIST);
+      });
+    });
+    ASSERT_TRUE(on_cpu(cpus[0], [&] {
+      started.store(true);
+      run(x);
+    }));
+    reuser.join();
+    pp_flow_stats after{};
+    if (bpf_map_lookup_elem(fd, &ykey, &after) == 0) {
+      stolen += after.packets - kYPackets;
+      bpf_map_delete_elem(fd, &ykey);
+    }
+  }
+  EXPECT_EQ(stolen, 0u) << "packets of one flow counted in the flow that reused its entry";
+  EXPECT_GT(counter(PP_CNT_FLOW_RECYCLED), 0u) << "the reuse never happened in " << attempts << " attempts";
+  // Every packet of X was counted in an entry of X's own.
+  std::uint64_t xpackets = 0;
+  for (const auto& f : flows()) {
+    if (f.key.dport == 2) xpackets += f.stats.packets;
+  }
+  EXPECT_GE(xpackets, 1u);
 }
 
 TEST_F(DatapathTest, FixedNetnsModeStampsTheLoadTimeCookie) {

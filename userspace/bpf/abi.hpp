@@ -37,6 +37,7 @@ static_assert(offsetof(pp_flow_stats, src_cidr) == 32);
 static_assert(offsetof(pp_flow_stats, dst_cidr) == 34);
 static_assert(offsetof(pp_flow_stats, tcp_flags) == 36);
 static_assert(offsetof(pp_flow_stats, flags) == 37);
+static_assert(offsetof(pp_flow_stats, key_tag) == 38);
 
 static_assert(sizeof(pp_cidr_key) == 20);
 static_assert(sizeof(pp_cidr_info) == 8);
@@ -51,7 +52,7 @@ static_assert(offsetof(pp_flow_event, tcp_flags) == 64);
 static_assert(sizeof(pp_iface_key) == 8);
 static_assert(sizeof(pp_iface_info) == 8);
 // counter_name() in datapath.cpp lists every counter; extend it with the enum.
-static_assert(PP_CNT_MAX == 22, "update counter_name() for the new counter");
+static_assert(PP_CNT_MAX == 23, "update counter_name() for the new counter");
 
 /// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
 /// fragment flag, IPv6 packet with v4-mapped addresses). Used for flow records, flow events and drop events

@@ -59,6 +59,7 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
+  skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
 
   for (bpf_map* flows : {skel->maps.pp_flows4, skel->maps.pp_flows}) {
     if (int err = bpf_map__set_type(flows, to_map_type(o.flow_map)); err != 0) {
@@ -405,6 +406,7 @@ const char* counter_name(std::uint32_t counter) {
       "new_flows",
       "headers_pulled",
       "gso_skbs",
+      "flow_recycled",
   };
   return counter < PP_CNT_MAX ? kNames[counter] : "unknown";
 }

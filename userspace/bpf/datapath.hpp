@@ -40,7 +40,8 @@ struct DatapathOptions {
   bool events = true;                        ///< emit new-flow events
   bool debug = false;                        ///< bpf_printk on map errors
   bool bench_unique_flows = false;           ///< benchmarks only: randomise ports so every packet is new
-  bool coarse_clock = true;                  ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
+  std::uint32_t test_hold_loops = 0;  ///< tests only: spin between finding a flow entry and counting in it
+  bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
 };
 
 /// @brief File descriptors of the two TC programs for one network namespace.
