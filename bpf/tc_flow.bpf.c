@@ -3,11 +3,12 @@
  * tc_flow: flow accounting on cbr0, the pod veths and the node uplink.
  *
  * Hook: TC ingress and egress (clsact or tcx), the same two programs on every
- * observed interface. Per packet: parse to a flow key, then account it in
- * pp_flows4 (IPv4) or pp_flows (IPv6) under (observation point, flow key) and, if the point counts
- * the flow into the CIDR matrix, in pp_matrix. The first packet of a flow at a point also
- * classifies both addresses through the pp_cidrs trie and emits a pp_flow_event on the pp_events
- * ring buffer.
+ * observed interface with Ethernet headers; pp_tc_l3_in/pp_tc_l3_eg on interfaces whose
+ * packets start at the IP header (tun, WireGuard, IP tunnels). Per packet: parse to a flow key,
+ * then account it in pp_flows4 (IPv4) or pp_flows (IPv6) under (observation point, flow key) and,
+ * if the point counts the flow into the CIDR matrix, in pp_matrix. The first packet of a flow at a
+ * point also classifies both addresses through the pp_cidrs trie and emits a pp_flow_event on the
+ * pp_events ring buffer.
  *
  * Entries leave the flows maps when userspace expires idle flows (or by LRU eviction
  * if userspace chose LRU_HASH). Nothing is ever dropped or rewritten: every
@@ -20,6 +21,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 
 #include "podpath_abi.h"
 #include "maps.bpf.h"
@@ -304,7 +306,12 @@ static __always_inline void pp_account(void *flows, const void *key, __u16 tag,
 	pp_new_flow(flows, key, tag, point, p, n, len, now);
 }
 
-static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
+/*
+ * `l3`: the interface has no link-layer header (tun, WireGuard, IP-in-IP, ...): packets
+ * start at the IP header and skb->protocol says which IP. A constant per program, so the
+ * Ethernet programs carry no per-packet branch for it.
+ */
+static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int l3)
 {
 	/* A TSO/GSO (egress) or GRO (ingress) skb carries gso_segs wire packets; else 0 or 1. */
 	__u32 segs = skb->gso_segs;
@@ -322,7 +329,8 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 	const __u8 *data = (const __u8 *)(long)skb->data;
 	const __u8 *data_end = (const __u8 *)(long)skb->data_end;
 	struct pp_parsed p = {};
-	int err = pp_parse(data, data_end, &p);
+	int err = l3 ? pp_parse_l3(data, data_end, bpf_ntohs((__u16)skb->protocol), &p)
+		     : pp_parse(data, data_end, &p);
 	if (err) {
 		pp_count(err);
 		return TC_ACT_UNSPEC;
@@ -372,13 +380,26 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 SEC("tc")
 int pp_tc_ingress(struct __sk_buff *skb)
 {
-	return pp_handle(skb, PP_DIR_INGRESS);
+	return pp_handle(skb, PP_DIR_INGRESS, 0);
 }
 
 SEC("tc")
 int pp_tc_egress(struct __sk_buff *skb)
 {
-	return pp_handle(skb, PP_DIR_EGRESS);
+	return pp_handle(skb, PP_DIR_EGRESS, 0);
+}
+
+/* The same for interfaces without a link-layer header (userspace picks by link type). */
+SEC("tc")
+int pp_tc_l3_in(struct __sk_buff *skb)
+{
+	return pp_handle(skb, PP_DIR_INGRESS, 1);
+}
+
+SEC("tc")
+int pp_tc_l3_eg(struct __sk_buff *skb)
+{
+	return pp_handle(skb, PP_DIR_EGRESS, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

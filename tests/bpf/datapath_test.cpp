@@ -2,6 +2,7 @@
 // (BPF_PROG_TEST_RUN). Each case asserts the return code, that the frame is unchanged,
 // and the exact map contents.
 #include <gtest/gtest.h>
+#include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -890,6 +891,17 @@ TEST_F(DatapathTest, DeleteFindsAnEntryWhoseKeyDoesNotConvertBack) {
   for (const auto& f : odd) ids.push_back({f.point, f.key});
   ASSERT_TRUE(dp_->delete_flows(ids));
   EXPECT_TRUE(flows().empty()) << flows().size() << " entries survived their delete";
+}
+
+TEST(DatapathLinkLayer, ByLinkType) {
+  using podpath::bpf::LinkLayer;
+  EXPECT_EQ(podpath::bpf::link_layer_of(ARPHRD_ETHER), LinkLayer::Ethernet);
+  EXPECT_EQ(podpath::bpf::link_layer_of(ARPHRD_NONE), LinkLayer::None);    // tun, WireGuard
+  EXPECT_EQ(podpath::bpf::link_layer_of(ARPHRD_TUNNEL), LinkLayer::None);  // IP-in-IP
+  EXPECT_EQ(podpath::bpf::link_layer_of(ARPHRD_SIT), LinkLayer::None);
+  EXPECT_EQ(podpath::bpf::link_layer_of(ARPHRD_TUNNEL6), LinkLayer::None);
+  EXPECT_FALSE(podpath::bpf::link_layer_of(ARPHRD_INFINIBAND));  // refused, never misparsed
+  EXPECT_FALSE(podpath::bpf::link_layer_of(ARPHRD_IPGRE));       // may carry its own header
 }
 
 TEST_F(DatapathTest, EveryCounterHasAName) {

@@ -2,6 +2,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <net/if_arp.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -200,7 +201,23 @@ std::uint64_t Datapath::full_netns_cookie(std::uint32_t netns) const {
   return it == cookie_by_low_.end() ? netns : it->second;
 }
 
-Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie) {
+std::optional<LinkLayer> link_layer_of(std::uint32_t link_type) {
+  switch (link_type) {
+  case ARPHRD_ETHER:
+  case ARPHRD_LOOPBACK:  // a zeroed Ethernet header
+    return LinkLayer::Ethernet;
+  case ARPHRD_NONE:     // tun, WireGuard
+  case ARPHRD_TUNNEL:   // IP-in-IP
+  case ARPHRD_TUNNEL6:  // ip6tnl
+  case ARPHRD_SIT:      // IPv6-in-IPv4
+  case ARPHRD_RAWIP:    // raw-IP modems
+    return LinkLayer::None;
+  default:
+    return std::nullopt;
+  }
+}
+
+Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie, LinkLayer layer) {
   cookie_by_low_[static_cast<std::uint32_t>(netns_cookie)] = netns_cookie;
   std::size_t idx = 0;
   if (options_.netns_mode == NetnsIdMode::Fixed) {
@@ -212,6 +229,7 @@ Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie) {
     idx = it->second;
   }
   const auto& obj = *objects_[idx];
+  if (layer == LinkLayer::None) return ProgramPair{obj.prog_fd("pp_tc_l3_in"), obj.prog_fd("pp_tc_l3_eg")};
   return ProgramPair{obj.prog_fd("pp_tc_ingress"), obj.prog_fd("pp_tc_egress")};
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,16 @@ struct DatapathOptions {
   std::uint32_t test_hold_loops = 0;  ///< tests only: spin between finding a flow entry and counting in it
   bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
 };
+
+/// @brief What precedes the IP header in an interface's packets at the TC hooks.
+enum class LinkLayer {
+  Ethernet,  ///< Ethernet (veth, bridge, physical NICs, VXLAN): pp_tc_ingress/pp_tc_egress
+  None,      ///< nothing: tun, WireGuard, IP-in-IP, SIT, ip6tnl: pp_tc_l3_in/pp_tc_l3_eg
+};
+
+/// @brief The link layer of an interface with this link type (ARPHRD_*), or nullopt when
+/// the programs cannot parse its packets (InfiniBand, CAN, GRE with its own header, ...).
+std::optional<LinkLayer> link_layer_of(std::uint32_t link_type);
 
 /// @brief File descriptors of the two TC programs for one network namespace.
 struct ProgramPair {
@@ -89,9 +100,9 @@ class Datapath {
 
   [[nodiscard]] const DatapathOptions& options() const { return options_; }
 
-  /// @brief Programs to attach in the namespace with this cookie (Fixed mode loads
-  /// another instance the first time a namespace is seen).
-  Result<ProgramPair> programs_for(std::uint64_t netns_cookie);
+  /// @brief Programs to attach in the namespace with this cookie, to an interface with
+  /// this link layer (Fixed mode loads another instance the first time a namespace is seen).
+  Result<ProgramPair> programs_for(std::uint64_t netns_cookie, LinkLayer layer = LinkLayer::Ethernet);
 
   /// @brief Replaces the CIDR trie's content. Ids must be 1..PP_MAX_CIDRS-1.
   Result<void> set_cidrs(const std::vector<CidrRule>& rules);
