@@ -131,7 +131,7 @@ int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   empty_tc* empty = empty_tc__open_and_load();
   if (empty == nullptr) die("cannot load the empty baseline program");
-  const int empty_fd = bpf_program__fd(empty->progs.pp_bench_empty);
+  const int empty_fd = bpf_program__fd(empty->progs.pp_tc_bench_empty);
   const auto f4 = tcp4(43512, 5432);
   const auto f6 = udp6();
 

@@ -55,7 +55,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "cannot load the empty TC program\n");
     return 1;
   }
-  const int fd = bpf_program__fd(skel->progs.pp_bench_empty);
+  const int fd = bpf_program__fd(skel->progs.pp_tc_bench_empty);
   const podpath::bpf::ProgramPair progs{fd, fd};
   const podpath::bpf::TcSlot slot{0x7071, 0x7071};  // next to podpath's own slot
   std::vector<Attached> all;
