@@ -37,9 +37,6 @@
 
 #define PP_CG_ALLOW 1
 
-/* Headers are at most this far into the packet when GSO header bytes are computed. */
-#define PP_CG_MAX_L4_OFF 240
-
 /* Tunables: set by userspace between open and load. */
 const volatile __u8 pp_cfg_cg_netns = PP_CG_NETNS_NONE; /* enum pp_cg_netns_mode */
 const volatile __u8 pp_cfg_cg_coarse_clock = 1;		/* bpf_ktime_get_coarse_ns exists (5.11+) */
@@ -94,32 +91,6 @@ static __always_inline __u64 pp_cg_netns(struct __sk_buff *skb)
 			return pp_cg_net_cookie(u6->udp.inet.sk.__sk_common.skc_net.net);
 	}
 	return 0;
-}
-
-/*
- * Bytes of the headers every segment of a GSO/GRO skb repeats (IP + L4), so that a
- * super-packet of N segments counts the bytes N wire packets carry. 0 if unknown.
- */
-static __always_inline __u32 pp_cg_header_bytes(const __u8 *data, const __u8 *data_end,
-						const struct pp_parsed *p)
-{
-	if (p->l4_off == 0 || p->l4_off > PP_CG_MAX_L4_OFF)
-		return 0;
-	/* The compiler may turn the range check into one the verifier cannot use; the
-	 * mask after the barrier keeps the offset visibly bounded. */
-	__u32 off = p->l4_off;
-	barrier_var(off);
-	off &= 0xff;
-
-	if (p->key.proto == PP_IPPROTO_TCP) {
-		const __u8 *l4 = data + off;
-		if (l4 + (PP_TCP_DOFF_BYTE + 1) > data_end)
-			return 0;
-		return off + pp_tcp_header_len(l4);
-	}
-	if (p->key.proto == PP_IPPROTO_UDP || p->key.proto == PP_IPPROTO_UDPLITE)
-		return off + PP_UDP_HLEN;
-	return off;
 }
 
 static __always_inline void pp_cg_add(struct pp_cg_flow_stats *st, int egress, __u64 packets,
@@ -211,7 +182,7 @@ static __always_inline int pp_cg_handle(struct __sk_buff *skb, int egress)
 	if (segs > 1) {
 		pp_cg_count(PP_CG_CNT_GSO);
 		packets = segs;
-		bytes += (__u64)(segs - 1) * pp_cg_header_bytes(data, data_end, &p);
+		bytes += (__u64)(segs - 1) * pp_gso_header_bytes(data, data_end, &p);
 	}
 	__u64 now = pp_cfg_cg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 

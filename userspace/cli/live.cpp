@@ -50,7 +50,8 @@ void AttachFlags::add_to(CLI::App& sub) {
          "--tc-priority", tc_priority,
          "Classic TC filter priority podpath owns (default 28784); podpath never touches other filters")
       ->check(CLI::Range(1, 65535));
-  sub.add_option("--max-flows", max_flows, "Flow entries the kernel map holds (point x flow direction)")
+  sub.add_option("--max-flows", max_flows,
+                 "Flow entries each kernel flows map holds, IPv4 and IPv6 (point x flow direction)")
       ->check(CLI::Range(16, 16 * 1024 * 1024))
       ->capture_default_str();
   sub.add_option("--idle-timeout", idle_timeout_s, "Seconds without packets before a flow is dropped")

@@ -208,7 +208,14 @@ Result<void> Loader::attach_target(TargetState& state) {
 Result<void> Loader::attach(TargetState& state, const net::Link& link, model::InterfaceRole role) {
   const auto key = std::make_pair(state.cookie, link.ifindex);
   if (attachments_.count(key) != 0) return {};
-  auto progs = datapath_->programs_for(state.cookie);
+  const auto layer = bpf::link_layer_of(link.link_type);
+  if (!layer) {
+    return make_error(ENOTSUP,
+                      "node {}: cannot watch {}: its packets have neither an Ethernet header nor start at "
+                      "the IP header (link type {}), which podpath cannot parse",
+                      state.target.node, link.name, link.link_type);
+  }
+  auto progs = datapath_->programs_for(state.cookie, *layer);
   if (!progs) return progs.error();
   const auto mode = mode_;
   const auto slot = options_.slot;
