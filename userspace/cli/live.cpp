@@ -70,6 +70,7 @@ loader::SessionOptions AttachFlags::session_options() const {
   if (netns_mode == "fixed") o.loader.netns_mode = bpf::NetnsIdMode::Fixed;
   if (tc_priority != 0) o.loader.slot.priority = static_cast<std::uint16_t>(tc_priority);
   o.loader.datapath.max_flows = max_flows;
+  o.loader.cancel = &g_stop;  // a signal interrupts attaching (StopOnSignal)
   o.aggregator.idle_timeout_ns = static_cast<std::uint64_t>(idle_timeout_s * 1e9);
   return o;
 }
