@@ -40,29 +40,41 @@ std::string slot_refusal(std::uint16_t priority, const CleanupOptions& o, SlotLo
   return why != nullptr ? *why : "";
 }
 
-/// True when nothing of `r` is left to clean (removed, or gone with its interface).
-bool clean_tc(const TcRecord& r, int pid, const CleanupOptions& o, SlotLocks& locks, CleanupReport& report) {
+/// The two passes over dead runs' TC records: every run's filters first, then the qdiscs
+/// runs created, so that a qdisc that only another dead run's filters kept is removed too.
+enum class TcPass { Filters, Qdiscs };
+
+/// True when nothing of `r` is left to clean in this pass (removed, or gone with its
+/// interface). A qdisc the run created that other filters still use stays recorded: a later
+/// cleanup removes it once it is empty.
+bool clean_tc(const TcRecord& r, TcPass pass, int pid, const CleanupOptions& o, SlotLocks& locks,
+              CleanupReport& report) {
+  if (pass == TcPass::Qdiscs && !r.created_qdisc) return true;
   if (!o.tc || (o.held_priority && *o.held_priority != r.priority)) return false;
+  const bool first = pass == TcPass::Filters;  // what stops both passes is said once
   if (auto why = slot_refusal(r.priority, o, locks); !why.empty()) {
-    report.kept.push_back(
-        fmt::format("podpath's TC filters on {} (priority {}, left by pid {}): not touched: {}", where(r),
-                    r.priority, pid, why));
+    if (first)
+      report.kept.push_back(
+          fmt::format("podpath's TC filters on {} (priority {}, left by pid {}): not touched: {}", where(r),
+                      r.priority, pid, why));
     return false;
   }
   auto cookie = net::netns_cookie(r.netns);
   if (!cookie && cookie.error().code != ENOENT) {
-    report.failed.push_back(fmt::format("podpath's TC filters on {} (left by pid {}): {}", where(r), pid,
-                                        cookie.error().to_string()));
+    if (first)
+      report.failed.push_back(fmt::format("podpath's TC filters on {} (left by pid {}): {}", where(r), pid,
+                                          cookie.error().to_string()));
     return false;
   }
   if (!cookie || *cookie != r.netns_cookie) {
     // A named namespace that is gone (or whose name now belongs to a new one) took the
     // interfaces, and their filters, with it.
     if (!r.netns.empty()) return true;
-    report.kept.push_back(fmt::format(
-        "podpath's TC filters on {} (left by pid {}) are in another network namespace than this one: run "
-        "'podpath cleanup' there",
-        where(r), pid));
+    if (first)
+      report.kept.push_back(fmt::format(
+          "podpath's TC filters on {} (left by pid {}) are in another network namespace than this one: run "
+          "'podpath cleanup' there",
+          where(r), pid));
     return false;
   }
   const bpf::TcSlot slot{r.priority, r.handle};
@@ -72,7 +84,7 @@ bool clean_tc(const TcRecord& r, int pid, const CleanupOptions& o, SlotLocks& lo
       return bpf::LeftoverRemoval{};  // the interface is gone (its index may name another one now)
     }
     return bpf::remove_leftover_filters(static_cast<int>(r.ifindex), slot, r.ingress_prog, r.egress_prog,
-                                        r.created_qdisc, o.dry_run);
+                                        pass == TcPass::Qdiscs, o.dry_run);
   });
   if (!removed) {
     if (removed.error().code == ENODEV || removed.error().code == ENXIO) return true;
@@ -80,17 +92,23 @@ bool clean_tc(const TcRecord& r, int pid, const CleanupOptions& o, SlotLocks& lo
                                         removed.error().to_string()));
     return false;
   }
-  if (removed->filters > 0) {
-    report.removed.push_back(
-        fmt::format("{} podpath's {} TC filter(s) on {} (priority {}, programs {}/{}), left by pid {}",
-                    verb(o), removed->filters, where(r), r.priority, r.ingress_prog, r.egress_prog, pid));
+  if (pass == TcPass::Filters) {
+    if (removed->filters > 0) {
+      report.removed.push_back(
+          fmt::format("{} podpath's {} TC filter(s) on {} (priority {}, programs {}/{}), left by pid {}",
+                      verb(o), removed->filters, where(r), r.priority, r.ingress_prog, r.egress_prog, pid));
+    }
+    return true;
   }
-  if (r.created_qdisc && removed->qdisc_removed) {
+  if (removed->qdisc_removed) {
     report.removed.push_back(
         fmt::format("{} the clsact qdisc podpath created on {} (nothing else used it)", verb(o), where(r)));
-  } else if (r.created_qdisc && removed->qdisc_users > 0) {
+    return true;
+  }
+  if (removed->qdisc_users > 0) {
     report.kept.push_back(fmt::format("the clsact qdisc podpath created on {}: {} other filter(s) use it",
                                       where(r), removed->qdisc_users));
+    return false;
   }
   return true;
 }
@@ -119,23 +137,25 @@ CleanupReport clean_leftovers(const CleanupOptions& options) {
   report.live = journals.live;
   for (auto& problem : journals.problems) report.failed.push_back(problem);
   SlotLocks locks;
-  for (auto& run : journals.dead) {
-    ++report.dead_runs;
-    bool finished = true;
-    for (const auto& entry : run.entries) {
-      const bool done = std::visit(
-          [&](const auto& r) {
-            if constexpr (std::is_same_v<std::decay_t<decltype(r)>, TcRecord>) {
-              return clean_tc(r, run.pid, options, locks, report);
-            } else {
-              return clean_cgroup(r, run.pid, options, report);
-            }
-          },
-          entry.record);
-      finished = finished && done;
+  std::vector<bool> finished(journals.dead.size(), true);
+  for (const auto pass : {TcPass::Filters, TcPass::Qdiscs}) {
+    for (std::size_t i = 0; i < journals.dead.size(); ++i) {
+      const auto& run = journals.dead[i];
+      for (const auto& entry : run.entries) {
+        bool done = true;
+        if (const auto* tc = std::get_if<TcRecord>(&entry.record)) {
+          done = clean_tc(*tc, pass, run.pid, options, locks, report);
+        } else if (pass == TcPass::Filters) {
+          done = clean_cgroup(std::get<CgroupRecord>(entry.record), run.pid, options, report);
+        }
+        finished[i] = finished[i] && done;
+      }
     }
-    if (finished && !options.dry_run) {
-      remove_journal(options.dir, run);
+  }
+  for (std::size_t i = 0; i < journals.dead.size(); ++i) {
+    ++report.dead_runs;
+    if (finished[i] && !options.dry_run) {
+      remove_journal(options.dir, journals.dead[i]);
       ++report.finished_runs;
     }
   }

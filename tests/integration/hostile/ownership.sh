@@ -37,7 +37,9 @@ two_podpaths_pair() {
   ping_from "$A_NAME" "$C_IP" 10
   check_eq "$m1 + $m2: after the second stopped, the first still counts" 20 \
     "$(wait_packets "$f1" "$A_IP" "$C_IP" 20)"
-  check_eq "$m1 + $m2: ... at every hop" "[20]" "$(hop_counts "$f1" "$A_IP" "$C_IP")"
+  # The second ping is a flow of its own (another ICMP id): two flows, 10 at each hop of each.
+  check_eq "$m1 + $m2: ... at every hop of both pings" "[10]" "$(hop_counts "$f1" "$A_IP" "$C_IP")"
+  check_eq "$m1 + $m2: ... twelve hops each" 24 "$(observed_hops "$f1" "$A_IP" "$C_IP")"
   stop_podpath "$one" TERM
   check_eq "$m1 + $m2: the first run stops cleanly" 0 "$STOP_RC"
   check_eq "$m1 + $m2: no podpath filter left on node1 eth0" 0 "$(podpath_filters "$N1" eth0)"
@@ -170,7 +172,7 @@ hostile_foreign_filter_in_slot() {
   hostile_lab
   local foreign=${FOREIGN_TC_OBJ:-$ROOT/build/tests/integration/foreign_tc.bpf.o} out rc=0
   [[ -f $foreign ]] || { fail "$foreign not built"; return; }
-  ip netns exec "$N1" tc qdisc add dev eth0 clsact
+  ip netns exec "$N1" tc qdisc replace dev eth0 clsact
   ip netns exec "$N1" tc filter add dev eth0 ingress prio $DEFAULT_PRIO handle 0x7070 bpf da obj "$foreign" sec tc
   out=$("$PODPATH" trace --lab "$L" --attach clsact --once 2>&1) || rc=$?
   check_eq "a foreign filter in podpath's slot: refused" 2 "$rc"
@@ -211,7 +213,7 @@ hostile_case libbpf_noise
 hostile_libbpf_noise() {
   hostile_lab
   local mode rc
-  ip netns exec "$N1" tc qdisc add dev eth0 clsact  # an empty qdisc someone left
+  ip netns exec "$N1" tc qdisc replace dev eth0 clsact  # an empty qdisc someone left
   for mode in tcx clsact; do
     rc=0
     "$PODPATH" trace --lab "$L" --attach "$mode" --once --interval 0.1 >/dev/null 2>"$TMP/noise.$mode" || rc=$?
