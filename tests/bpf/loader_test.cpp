@@ -239,6 +239,10 @@ TEST_F(LoaderTest, ANamespaceRecreatedUnderItsNameIsGoneAndReattached) {
   const auto old_cookie = (*l)->netns_cookie("testnode");
   ASSERT_EQ(sh("ip netns del " + ns_), 0);
   EXPECT_EQ((*l)->gone_nodes(), std::vector<std::string>{"testnode"});
+  // As the session does: let go of the old namespace at once. The kernel then frees it, and
+  // the new one may get its inode number.
+  (*l)->release("testnode");
+  EXPECT_TRUE((*l)->interfaces().empty());
   ASSERT_EQ(sh("ip netns add " + ns_), 0);
   ASSERT_EQ(sh(fmt("ip -n {} link add v0 type veth peer name p0", ns_)), 0);
   EXPECT_EQ((*l)->gone_nodes(), std::vector<std::string>{"testnode"}) << "a new namespace under the old name";

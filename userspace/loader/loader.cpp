@@ -583,8 +583,10 @@ std::vector<std::string> Loader::gone_nodes() const {
   std::vector<std::string> out;
   for (const auto& s : states_) {
     if (s.target.netns.empty()) continue;  // podpath's own namespace
+    // While podpath holds the namespace open its inode cannot be given to another one; once
+    // released (a gone namespace), it can, so a released node stays gone until reattached.
     auto inode = net::netns_inode(s.target.netns);
-    if (!inode || *inode != s.netns_inode) out.push_back(s.target.node);
+    if (!s.netns_fd || !inode || *inode != s.netns_inode) out.push_back(s.target.node);
   }
   return out;
 }
