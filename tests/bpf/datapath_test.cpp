@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <stdexcept>
 #include <thread>
 
 #include "../common/cpus.hpp"
@@ -630,6 +631,25 @@ TEST_F(DatapathTest, NewFlowEventsOncePerFlowAndPoint) {
   EXPECT_EQ(events[1].point.direction, podpath::model::Direction::Egress);
   EXPECT_EQ(events[2].key.dport, 3);
   EXPECT_EQ(counter(PP_CNT_RINGBUF_FULL), 0u);
+}
+
+TEST_F(DatapathTest, AnExceptionInTheEventCallbackReachesThePollerNotTerminate) {
+  // Issue 15 item 12: libbpf calls the callback from C; an exception must not cross it
+  // (that ends in std::terminate, with filters left attached). It reaches poll() instead.
+  int calls = 0;
+  auto reader = podpath::bpf::EventReader::open(*dp_, [&](const auto&) {
+    ++calls;
+    throw std::runtime_error("callback failed");
+  });
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  for (std::uint16_t port : {2, 3}) {
+    run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8).udp(1, port).build());
+  }
+  EXPECT_THROW((void)(*reader)->poll(100), std::runtime_error);
+  EXPECT_EQ(calls, 1) << "delivery stops at the exception";
+  EXPECT_THROW((void)(*reader)->poll(100), std::runtime_error);
+  EXPECT_EQ(calls, 2) << "the next record waits for the next poll";
+  EXPECT_TRUE((*reader)->poll(0));
 }
 
 TEST_F(DatapathTest, FullFlowMapIsCountedAsFullNeverSilently) {

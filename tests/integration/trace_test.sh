@@ -127,7 +127,7 @@ check_eq "one podpath filter per hook on node1 cbr0" 2 "$(podpath_filters $N1 cb
 OUT4=$TMP/trace4.txt
 "$PODPATH" trace --lab $L --attach clsact --once >"$OUT4" 2>&1 && rc=0 || rc=$?
 check_eq "a second podpath on the same TC priority is refused" 2 "$rc"
-check "and says why" grep -q "another podpath is running with classic TC priority" "$OUT4"
+check "and says why, naming the holder" grep -q "another podpath (pid $T3: .*) is running with classic TC priority" "$OUT4"
 kill -KILL "$T3"
 wait "$T3" 2>/dev/null || true
 check_eq "after kill -9 its filters remain (classic TC outlives the process)" 2 "$(podpath_filters $N1 eth0)"

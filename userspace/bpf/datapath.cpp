@@ -70,6 +70,9 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
       return make_error(err, "cannot size the flows map to {} entries", o.max_flows);
     }
   }
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_ifaces, o.max_ifaces); err != 0) {
+    return make_error(err, "cannot size the interface map to {} entries", o.max_ifaces);
+  }
   if (int err = bpf_map__set_max_entries(skel->maps.pp_events, o.ringbuf_bytes); err != 0) {
     return make_error(err, "cannot size the event ring buffer to {} bytes", o.ringbuf_bytes);
   }
@@ -151,6 +154,7 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
                       options.ringbuf_bytes);
   }
   if (options.max_flows == 0) return make_error(EINVAL, "the flows map needs at least one entry");
+  if (options.max_ifaces == 0) return make_error(EINVAL, "the interface map needs at least one entry");
   std::unique_ptr<Datapath> dp(new Datapath(options));
   dp->ncpu_ = libbpf_num_possible_cpus();
   if (dp->ncpu_ <= 0) return make_error(dp->ncpu_, "cannot count possible CPUs");
@@ -235,6 +239,10 @@ Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t 
   const pp_iface_key key{static_cast<__u32>(netns_cookie), ifindex};
   const pp_iface_info info{to_abi(role), 0};
   if (bpf_map_update_elem(map_fd("pp_ifaces"), &key, &info, BPF_ANY) != 0) {
+    if (errno == E2BIG) {
+      return make_error(0, "the interface map is full ({} interfaces): ifindex {} cannot be watched",
+                        options_.max_ifaces, ifindex);
+    }
     return make_error(errno, "cannot record interface {} role", ifindex);
   }
   return {};

@@ -37,6 +37,7 @@ struct DatapathOptions {
   NetnsIdMode netns_mode = NetnsIdMode::KernCtx;
   FlowMapKind flow_map = FlowMapKind::Hash;
   std::uint32_t max_flows = 65536;           ///< entries of each flows map, IPv4 and IPv6 (point x flow)
+  std::uint32_t max_ifaces = 4096;           ///< interfaces the role map holds (every namespace)
   std::uint32_t ringbuf_bytes = 256 * 1024;  ///< power of two, >= page size
   bool events = true;                        ///< emit new-flow events
   bool debug = false;                        ///< bpf_printk on map errors

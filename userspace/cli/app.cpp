@@ -4,13 +4,20 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <iostream>
 #include <memory>
 #include <sstream>
 #include <string>
 
 #include "bpf/libbpf_log.hpp"
+#include "cli/fd_output.hpp"
+#include "cli/live.hpp"
 #include "util/result.hpp"
 
 #ifndef PODPATH_VERSION
@@ -43,6 +50,19 @@ void configure_logging(const GlobalOptions& options) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(effective_log_level(options)));
   bpf::route_libbpf_log_to_spdlog();
+}
+
+/// After the command: output that could not be written is an error (a full disk, a closed
+/// descriptor), except a reader that went away (EPIPE), which is a clean stop.
+int finish_output(Io& io, const std::string& command, int rc) {
+  io.out.flush();
+  if (!io.out.fail()) return rc;
+  const auto* fd = dynamic_cast<const FdOutput*>(io.out.rdbuf());
+  const int err = fd != nullptr ? fd->error() : 0;
+  if (err == EPIPE) return rc;
+  io.err << "podpath" << (command.empty() ? "" : " " + command) << ": cannot write the output"
+         << (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) << "\n";
+  return kExitError;
 }
 
 }  // namespace
@@ -78,7 +98,7 @@ int run(const std::vector<std::string>& args, Io io) {
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     // --help / --version are "errors" with exit code 0 in CLI11.
-    return app.exit(e, io.out, io.err) == 0 ? kExitOk : kExitError;
+    return finish_output(io, "", app.exit(e, io.out, io.err) == 0 ? kExitOk : kExitError);
   }
 
   if (spdlog::get("podpath") == nullptr)
@@ -88,18 +108,34 @@ int run(const std::vector<std::string>& args, Io io) {
 
   for (auto& [sub, command] : chosen) {
     if (!sub->parsed()) continue;
+    // Whatever ends the command, its attachments are owned by objects inside run(): they
+    // are detached while the exception unwinds, before the message is printed.
+    int rc = kExitError;
     try {
-      return command->run(io);
+      rc = command->run(io);
     } catch (const UserError& e) {
       io.err << "podpath " << sub->get_name() << ": " << e.what() << "\n";
-      return kExitError;
     } catch (const std::exception& e) {
       io.err << "podpath " << sub->get_name() << ": internal error: " << e.what() << "\n";
-      return kExitError;
+    } catch (...) {
+      io.err << "podpath " << sub->get_name() << ": internal error (unknown exception)\n";
     }
+    return finish_output(io, sub->get_name(), rc);
   }
   io.err << app.help();
   return kExitError;
+}
+
+int run_main(const std::vector<std::string>& args) {
+  // A reader that goes away (podpath trace | head) must not kill podpath before it has
+  // detached: without SIGPIPE the write fails with EPIPE, which stops the command cleanly.
+  std::signal(SIGPIPE, SIG_IGN);
+  FdOutput out(STDOUT_FILENO, [] { request_stop(); });
+  std::streambuf* previous = std::cout.rdbuf(&out);
+  Io io{std::cout, std::cerr};
+  const int rc = run(args, io);
+  std::cout.rdbuf(previous);
+  return rc;
 }
 
 }  // namespace podpath::cli

@@ -71,6 +71,7 @@ loader::SessionOptions AttachFlags::session_options() const {
   if (netns_mode == "fixed") o.loader.netns_mode = bpf::NetnsIdMode::Fixed;
   if (tc_priority != 0) o.loader.slot.priority = static_cast<std::uint16_t>(tc_priority);
   o.loader.datapath.max_flows = max_flows;
+  o.loader.cancel = &g_stop;  // a signal interrupts attaching (StopOnSignal)
   o.aggregator.idle_timeout_ns = static_cast<std::uint64_t>(idle_timeout_s * 1e9);
   return o;
 }
@@ -153,14 +154,14 @@ StopOnSignal::StopOnSignal() {
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: blocking waits return EINTR at once
-  sigaction(SIGINT, &sa, &old_int_);
-  sigaction(SIGTERM, &sa, &old_term_);
+  for (std::size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &sa, &old_[i]);
 }
 
 StopOnSignal::~StopOnSignal() {
-  sigaction(SIGINT, &old_int_, nullptr);
-  sigaction(SIGTERM, &old_term_, nullptr);
+  for (std::size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &old_[i], nullptr);
 }
+
+void request_stop() { g_stop.store(true); }
 
 const std::atomic<bool>& StopOnSignal::flag() const { return g_stop; }
 

@@ -2,8 +2,9 @@
 /// @file
 /// @brief Flags and plumbing shared by the live commands (trace, paths, matrix, debug
 /// dump): where the cluster comes from, how to attach, which flows to show, and a clean
-/// stop on SIGINT/SIGTERM.
+/// stop on SIGINT, SIGTERM, SIGHUP and SIGQUIT (or when standard output goes away).
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <string>
@@ -42,7 +43,8 @@ struct AttachFlags {
   double idle_timeout_s = 60;
 
   void add_to(CLI::App& sub);
-  /// @brief Throws UserError on contradictory values.
+  /// @brief Throws UserError on contradictory values. The options carry the stop flag, so
+  /// that a signal interrupts attaching.
   [[nodiscard]] loader::SessionOptions session_options() const;
 };
 
@@ -68,9 +70,14 @@ struct FilterFlags {
 /// error is one sentence for a status line.
 Result<output::FlowFilter> parse_filter(const std::string& text);
 
-/// @brief Sets a flag on SIGINT/SIGTERM while alive (no SA_RESTART, so waits return).
+/// @brief Sets the stop flag on SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT
+/// while alive (no SA_RESTART, so waits return). Attaching checks the same flag, so a
+/// signal during start-up detaches what was attached and ends the command.
 class StopOnSignal {
  public:
+  /// @brief The signals that stop a live command cleanly.
+  static constexpr std::array<int, 4> kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
   StopOnSignal();
   ~StopOnSignal();
   StopOnSignal(const StopOnSignal&) = delete;
@@ -78,9 +85,12 @@ class StopOnSignal {
   [[nodiscard]] const std::atomic<bool>& flag() const;
 
  private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
+  std::array<struct sigaction, kSignals.size()> old_{};
 };
+
+/// @brief Sets the stop flag as a signal would: standard output could not be written
+/// (cli/fd_output.hpp), so a live command ends and detaches.
+void request_stop();
 
 /// @brief Starts a session; a failure becomes UserError (one sentence for the user).
 std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <iostream>
 
 // Last, and without its function-like macros (erase(), clear(), move() ...), which would
 // rewrite any C++ that follows.
@@ -40,6 +41,7 @@ Result<std::unique_ptr<TuiTerminal>> TuiTerminal::open(bool color) {
   if (const char* old = std::setlocale(LC_CTYPE, nullptr)) t->saved_ctype_ = old;
   if (std::setlocale(LC_CTYPE, "") == nullptr || !utf8_ctype()) std::setlocale(LC_CTYPE, "C.UTF-8");
 
+  std::cout.flush();  // podpath's own stdout buffer (cli/fd_output.hpp), then stdio's
   std::fflush(stdout);
   t->screen_ = newterm(nullptr, stdout, stdin);
   if (t->screen_ == nullptr) {

@@ -43,8 +43,12 @@ class ContainerTracker {
   /// @brief Reads the map, deletes entries idle longer than the expiry, re-discovers the
   /// cgroup tree when an unknown cgroup id shows up (real nodes), rebuilds the attribution.
   Result<void> refresh();
+  ~ContainerTracker();
+  ContainerTracker(const ContainerTracker&) = delete;
+  ContainerTracker& operator=(const ContainerTracker&) = delete;
+
   /// @brief Detaches the programs now (also done on destruction); the map stays readable.
-  Result<void> detach() { return attachment_->detach(); }
+  Result<void> detach();
 
   [[nodiscard]] const inventory::ContainerAttribution& attribution() const { return attribution_; }
   [[nodiscard]] const inventory::ContainerIndex& index() const { return index_; }
@@ -64,6 +68,7 @@ class ContainerTracker {
   inventory::ContainerAttribution attribution_;
   std::unique_ptr<bpf::CgroupDatapath> datapath_;
   std::unique_ptr<bpf::CgroupAttachment> attachment_;
+  std::uint64_t record_ = 0;  // journal record of a Legacy attachment (loader/journal.hpp)
   std::vector<std::string> notes_;
   std::chrono::steady_clock::time_point last_discovery_{};
 };

@@ -81,6 +81,14 @@ Result<void> Session::reload_inventory_if_changed() {
   std::error_code ec;
   const auto mtime = std::filesystem::last_write_time(*inventory_file_, ec);
   if (ec || mtime == inventory_mtime_) return {};
+  return reload_inventory();
+}
+
+Result<void> Session::reload_inventory() {
+  if (!inventory_file_) return {};
+  std::error_code ec;
+  const auto mtime = std::filesystem::last_write_time(*inventory_file_, ec);
+  if (ec) return {};  // not there (a lab being rebuilt): keep the previous one
   auto cluster = inventory::read_lab_inventory(*inventory_file_);
   if (!cluster) {
     spdlog::warn("inventory changed but cannot be read, keeping the previous one: {}",
@@ -103,6 +111,7 @@ void Session::rebuild_topology() {
   for (const auto& target : loader_->targets()) {
     const model::Node* node = loaded_.cluster.find_node(target.node);
     if (node == nullptr) continue;
+    if (std::find(gone_.begin(), gone_.end(), target.node) != gone_.end()) continue;  // said once already
     auto routes = net::read_routes(target.netns);
     if (!routes) {
       spdlog::warn("node {}: cannot read routes: {}", target.node, routes.error().to_string());
@@ -124,6 +133,11 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   const auto events_before = new_flow_events_;
   while (!stop.load()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= next_namespace_check_) {
+      next_namespace_check_ = now + milliseconds(500);
+      if (auto r = follow_namespaces(); !r) return r.error();
+    }
     const auto left = std::chrono::duration_cast<milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) break;
     // Links first (a new pod's veth must be attached within a second), then events.
@@ -141,6 +155,7 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
 }
 
 Result<flows::UpdateSummary> Session::refresh() {
+  if (auto r = follow_namespaces(); !r) return r.error();
   if (auto r = reload_inventory_if_changed(); !r) return r.error();
   auto summary = aggregator_->update(monotonic_ns());
   if (!summary) return summary.error();
@@ -166,5 +181,84 @@ std::string Session::container_of(const model::FlowKey& key, const model::Pod* p
 }
 
 Result<void> Session::stop() { return loader_ ? loader_->stop() : Result<void>{}; }
+
+bool Session::lab_dir_exists() const {
+  if (loaded_.origin != inventory::ClusterOrigin::Lab || !inventory_file_) return false;
+  std::error_code ec;
+  return std::filesystem::is_directory(inventory_file_->parent_path(), ec);
+}
+
+Result<void> Session::follow_namespaces() {
+  using clock = std::chrono::steady_clock;
+  const auto gone = loader_->gone_nodes();
+  if (gone.empty()) return {};
+  const auto now = clock::now();
+  if (!gone_since_) {
+    gone_since_ = now;
+    gone_inventory_mtime_ = inventory_mtime_;
+  }
+  for (const auto& node : gone) {
+    if (std::find(gone_.begin(), gone_.end(), node) != gone_.end()) continue;
+    const auto* t = loader_->target(node);
+    spdlog::warn(
+        "node {}: its network namespace {} is gone; podpath waits for the inventory to name a new one", node,
+        t != nullptr ? t->netns : std::string("?"));
+    // Let go of it at once: what podpath attached there is removed, and the namespace is
+    // no longer held alive by podpath's sockets.
+    loader_->release(node);
+    gone_.push_back(node);
+  }
+
+  // A lab being rebuilt writes its inventory last, as a whole: once it is new, every
+  // namespace it names exists and is complete.
+  std::error_code ec;
+  const auto mtime = inventory_file_ ? std::filesystem::last_write_time(*inventory_file_, ec)
+                                     : std::filesystem::file_time_type{};
+  if (inventory_file_ && !ec && mtime != gone_inventory_mtime_) {
+    if (auto r = reload_inventory(); !r) return r;
+    gone_inventory_mtime_ = mtime;
+    const auto targets = targets_for(loaded_.cluster, options_.bridge, options_.uplink, options_.extra);
+    for (const auto& node : gone) {
+      const auto it =
+          std::find_if(targets.begin(), targets.end(), [&](const NodeTarget& t) { return t.node == node; });
+      if (it == targets.end() || it->netns.empty() || !net::netns_inode(it->netns)) continue;
+      auto n = loader_->reattach(*it);
+      if (!n) {
+        return make_error(n.error().code, "node {}: cannot attach in its new network namespace {}: {}", node,
+                          it->netns, n.error().message);
+      }
+      spdlog::info(
+          "node {}: its network namespace {} was created anew; podpath attached there ({} interface(s))",
+          node, it->netns, *n);
+    }
+    const auto left = loader_->gone_nodes();
+    std::erase_if(gone_,
+                  [&](const std::string& n) { return std::find(left.begin(), left.end(), n) == left.end(); });
+    if (gone_.empty()) {
+      gone_since_.reset();
+      lab_dir_gone_since_.reset();
+      rebuild_topology();
+      std::vector<std::string> observed;
+      for (const auto& t : loader_->targets()) observed.push_back(t.node);
+      return loader_->set_cidrs(*cidrs_, observed);
+    }
+  }
+
+  // While the lab's directory exists, the lab is being taken down or built: wait for it.
+  if (lab_dir_exists()) {
+    lab_dir_gone_since_.reset();
+    if (now - *gone_since_ < kRebuildWait) return {};
+  } else if (!lab_dir_gone_since_) {
+    lab_dir_gone_since_ = now;
+  }
+  const auto since = lab_dir_gone_since_ ? std::max(*lab_dir_gone_since_, *gone_since_) : *gone_since_;
+  if (now - since < kGoneGrace) return {};
+  const auto* t = loader_->target(gone_.front());
+  return make_error(
+      0,
+      "the network namespace of node {} ({}) is gone and the inventory names no new one (was the lab "
+      "taken down?); podpath stops",
+      gone_.front(), t != nullptr ? t->netns : std::string("?"));
+}
 
 }  // namespace podpath::loader

@@ -49,7 +49,8 @@ class Session {
 
   /// @brief Handles link notifications and new-flow events for up to `timeout`,
   /// returning early when `stop` becomes true (checked at least every 100 ms) or, with
-  /// `wake_on_new_flow`, soon after a flow podpath had not seen appears.
+  /// `wake_on_new_flow`, soon after a flow podpath had not seen appears. Notices a watched
+  /// namespace that is gone (follow_namespaces).
   Result<void> wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
                     bool wake_on_new_flow = false);
   /// @brief New-flow events received so far.
@@ -59,6 +60,17 @@ class Session {
   Result<flows::UpdateSummary> refresh();
   /// @brief Detaches everything (also done on destruction).
   Result<void> stop();
+
+  /// @brief Follows nodes whose network namespace went away (e.g. `scripts/lab down && up`):
+  /// once the inventory names a namespace for such a node again, podpath attaches there
+  /// (and says so); until then it waits, saying so once. An error, one sentence, when a
+  /// namespace stays gone: `kGoneGrace` after it went, longer while the lab's directory
+  /// exists (the lab is being taken down or built).
+  Result<void> follow_namespaces();
+  /// @brief How long a namespace may stay gone before the session gives up.
+  static constexpr std::chrono::seconds kGoneGrace{5};
+  /// @brief The longest podpath waits for a lab that is being rebuilt.
+  static constexpr std::chrono::seconds kRebuildWait{300};
 
   [[nodiscard]] const model::Cluster& cluster() const { return loaded_.cluster; }
   [[nodiscard]] const std::string& cluster_description() const { return loaded_.description; }
@@ -85,8 +97,17 @@ class Session {
   Result<void> reload_inventory_if_changed();
   void rebuild_topology();
 
+  /// The inventory read again, whatever its modification time says.
+  Result<void> reload_inventory();
+  [[nodiscard]] bool lab_dir_exists() const;
+
   SessionOptions options_;
   inventory::LoadedCluster loaded_;
+  std::vector<std::string> gone_;  // nodes whose namespace is gone, until re-attached
+  std::optional<std::chrono::steady_clock::time_point> gone_since_;
+  std::optional<std::chrono::steady_clock::time_point> lab_dir_gone_since_;
+  std::filesystem::file_time_type gone_inventory_mtime_{};  // the inventory as it was when they went
+  std::chrono::steady_clock::time_point next_namespace_check_{};
   std::optional<std::filesystem::path> inventory_file_;
   std::filesystem::file_time_type inventory_mtime_{};
   std::unique_ptr<inventory::CidrTable> cidrs_;

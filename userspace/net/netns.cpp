@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -35,19 +36,19 @@ Result<Fd> open_netns(std::string_view netns) {
   return Fd(fd);
 }
 
-Result<void> run_in_netns_thread(std::string_view netns, const std::function<void()>& fn) {
-  if (netns.empty()) {
+namespace {
+
+Result<void> run_in(const Fd& ns, std::string_view display, const std::function<void()>& fn) {
+  if (!ns) {
     fn();
     return {};
   }
-  auto ns = open_netns(netns);
-  if (!ns) return ns.error();
   Result<void> status;
   std::exception_ptr thrown;
   std::thread worker([&] {
     // Only this thread moves; it exits right after, so nothing else ever runs in it.
-    if (::setns(ns->get(), CLONE_NEWNET) != 0) {
-      status = make_error(errno, "cannot enter {}", netns_display(netns));
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      status = make_error(errno, "cannot enter {}", display);
       return;
     }
     try {
@@ -59,6 +60,33 @@ Result<void> run_in_netns_thread(std::string_view netns, const std::function<voi
   worker.join();
   if (thrown) std::rethrow_exception(thrown);
   return status;
+}
+
+}  // namespace
+
+Result<void> run_in_netns_thread(std::string_view netns, const std::function<void()>& fn) {
+  if (netns.empty()) return run_in(Fd(), netns_display(netns), fn);
+  auto ns = open_netns(netns);
+  if (!ns) return ns.error();
+  return run_in(*ns, netns_display(netns), fn);
+}
+
+Result<void> run_in_netns_thread(const Fd& netns, const std::function<void()>& fn) {
+  return run_in(netns, "a network namespace podpath had open", fn);
+}
+
+Result<std::uint64_t> netns_inode(std::string_view netns) {
+  const std::string path = netns.empty() ? "/proc/self/ns/net" : netns_path(netns);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return make_error(errno, "cannot inspect {} ({})", netns_display(netns), path);
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+Result<std::uint64_t> netns_inode(const Fd& netns) {
+  struct stat st {};
+  if (::fstat(netns.get(), &st) != 0) return make_error(errno, "cannot inspect a network namespace");
+  return static_cast<std::uint64_t>(st.st_ino);
 }
 
 Result<Fd> socket_in_netns(std::string_view netns, int domain, int type, int protocol) {
