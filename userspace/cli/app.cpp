@@ -1,6 +1,7 @@
 #include "cli/app.hpp"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -9,9 +10,11 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 #include "bpf/libbpf_log.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 #ifndef PODPATH_VERSION
 #define PODPATH_VERSION "0.0.0"
@@ -37,9 +40,25 @@ class SummaryFormatter : public CLI::Formatter {
   }
 };
 
+/// %* in a log pattern: the message through printable(), since log lines name interfaces,
+/// pods and namespaces that others chose.
+class PrintableMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    const std::string text = printable(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PrintableMessage>();
+  }
+};
+
 void configure_logging(const GlobalOptions& options) {
   auto logger = spdlog::stderr_color_mt("podpath");
-  logger->set_pattern("%^%l%$: %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintableMessage>('*').set_pattern("%^%l%$: %*");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(effective_log_level(options)));
   bpf::route_libbpf_log_to_spdlog();
@@ -91,10 +110,10 @@ int run(const std::vector<std::string>& args, Io io) {
     try {
       return command->run(io);
     } catch (const UserError& e) {
-      io.err << "podpath " << sub->get_name() << ": " << e.what() << "\n";
+      io.err << "podpath " << sub->get_name() << ": " << printable(e.what()) << "\n";
       return kExitError;
     } catch (const std::exception& e) {
-      io.err << "podpath " << sub->get_name() << ": internal error: " << e.what() << "\n";
+      io.err << "podpath " << sub->get_name() << ": internal error: " << printable(e.what()) << "\n";
       return kExitError;
     }
   }
