@@ -115,15 +115,15 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
     s.target = t;
     auto cookie = net::netns_cookie(t.netns);
     if (!cookie) {
-      return make_error(cookie.error().code, "cannot use the network namespace of node {} ({}): {}", t.node,
-                        net::netns_display(t.netns), cookie.error().to_string());
+      return wrap_error(cookie.error(), "cannot use the network namespace of node {} ({})", t.node,
+                        net::netns_display(t.netns));
     }
     s.cookie = *cookie;
     s.bridge_candidates = t.bridge.empty() ? std::vector<std::string>{"cbr0", "cni0"} : std::vector{t.bridge};
     s.uplink = t.uplink;
     if (s.uplink.empty()) {
       auto routes = net::read_routes(t.netns);
-      if (!routes) return make_error(routes.error().code, "node {}: {}", t.node, routes.error().to_string());
+      if (!routes) return wrap_error(routes.error(), "node {}", t.node);
       s.uplink = default_route_dev(*routes);
       if (s.uplink.empty())
         spdlog::warn("node {}: no default route, so no uplink to watch (use --uplink)", t.node);
@@ -140,8 +140,7 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
   for (auto& s : l->states_) {
     // Subscribe first, then list: a link that appears in between is reported, not missed.
     if (auto r = l->monitor_->watch(s.target.netns, false); !r) {
-      return make_error(r.error().code, "node {}: cannot watch links: {}", s.target.node,
-                        r.error().to_string());
+      return wrap_error(r.error(), "node {}: cannot watch links", s.target.node);
     }
     if (auto r = l->attach_target(s); !r) return r.error();
   }
@@ -175,8 +174,7 @@ std::optional<model::InterfaceRole> Loader::role_of(const TargetState& state, co
 
 Result<void> Loader::attach_target(TargetState& state) {
   auto links = net::list_links(state.target.netns);
-  if (!links)
-    return make_error(links.error().code, "node {}: {}", state.target.node, links.error().to_string());
+  if (!links) return wrap_error(links.error(), "node {}", state.target.node);
   for (const auto& name : state.bridge_candidates) {
     if (const auto* b = net::find_link(*links, name); b != nullptr && b->is_bridge()) {
       state.bridge_ifindex = b->ifindex;
@@ -223,8 +221,7 @@ Result<void> Loader::attach(TargetState& state, const net::Link& link, model::In
   auto hooks = net::in_netns(state.target.netns,
                              [&]() { return bpf::InterfaceHooks::attach(mode, ifindex, *progs, slot); });
   if (!hooks) {
-    return make_error(hooks.error().code, "node {}: cannot attach to {}: {}", state.target.node, link.name,
-                      hooks.error().to_string());
+    return wrap_error(hooks.error(), "node {}: cannot attach to {}", state.target.node, link.name);
   }
   if (auto r = datapath_->set_iface_role(state.cookie, link.ifindex, role); !r) return r;
   Attachment a;
