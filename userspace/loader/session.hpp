@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,6 +40,9 @@ struct SessionOptions {
   /// @brief Attribute pod traffic to containers (cgroup_skb, docs/containers.md); when the
   /// machine cannot, the session runs without and says why.
   bool containers = false;
+  /// @brief Checks the loaded cluster before anything is attached (a filter or an endpoint
+  /// naming a pod that does not exist): its error is start()'s, and nothing was attached.
+  std::function<Result<void>(const model::Cluster&)> check_cluster;
 };
 
 /// @brief Loads the cluster, attaches, and refreshes flows on demand.
@@ -60,7 +64,11 @@ class Session {
   /// @brief Detaches everything (also done on destruction).
   Result<void> stop();
 
-  [[nodiscard]] const model::Cluster& cluster() const { return loaded_.cluster; }
+  /// @brief The cluster as of the last refresh. A refresh may reload it: a reference
+  /// taken before one must not be used after it; hold snapshot() instead.
+  [[nodiscard]] const model::Cluster& cluster() const { return *cluster_; }
+  /// @brief The current cluster, shared: it stays valid and unchanged across refreshes.
+  [[nodiscard]] model::ClusterSnapshot snapshot() const { return cluster_; }
   [[nodiscard]] const std::string& cluster_description() const { return loaded_.description; }
   [[nodiscard]] const inventory::CidrTable& cidrs() const { return *cidrs_; }
   [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
@@ -86,7 +94,8 @@ class Session {
   void rebuild_topology();
 
   SessionOptions options_;
-  inventory::LoadedCluster loaded_;
+  inventory::LoadedCluster loaded_;  ///< where it came from; its cluster is moved to cluster_
+  model::ClusterSnapshot cluster_;
   std::optional<std::filesystem::path> inventory_file_;
   std::filesystem::file_time_type inventory_mtime_{};
   std::unique_ptr<inventory::CidrTable> cidrs_;
