@@ -79,6 +79,19 @@ TEST(Cli, DoctorRunsAndReportsKernel) {
   EXPECT_NE(r.out.find(r.code == 0 ? "ready" : "blocked"), std::string::npos) << r.out;
 }
 
+TEST(Cli, UnknownCommandIsNamedAndTheCommandsListed) {
+  // Issue 15 item 18.
+  const auto r = run_cli({"nosuchcmd"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'nosuchcmd'; the commands are: "), std::string::npos) << r.err;
+  for (const char* c : {"trace", "paths", "check", "pods", "doctor", "shared-ip"})
+    EXPECT_NE(r.err.find(c), std::string::npos) << c << " in: " << r.err;
+  const auto typo = run_cli({"--log-level", "info", "trcae"});
+  EXPECT_NE(typo.err.find("unknown command 'trcae' (did you mean 'trace'?)"), std::string::npos) << typo.err;
+  const auto escape = run_cli({"x\x1b[2J"});
+  EXPECT_EQ(escape.err.find('\x1b'), std::string::npos) << "the word is shown through printable()";
+}
+
 TEST(Doctor, NamesWhatEachCommandLacks) {
   // Issue 15 item 14: CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON was reported "ready", then every
   // lab command failed to enter a namespace.
