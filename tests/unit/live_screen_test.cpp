@@ -106,7 +106,7 @@ class Cluster {
     e.ip = p.ip;
     e.name = p.full_name();
     e.node = p.node;
-    e.pod = &p;
+    e.pod = std::shared_ptr<const Pod>(std::shared_ptr<const Pod>(), &p);  // not owned: pods_ holds it
     return e;
   }
 
@@ -266,6 +266,17 @@ TEST(LiveScreen, WideTerminalShowsFullNamesAndTheSpacedPath) {
   const std::string last = screen.lines.back().text();
   EXPECT_NE(last.find(" 2 conversations · sort: rate"), std::string::npos) << last;
   EXPECT_NE(last.find("? help  q quit"), std::string::npos) << last;
+}
+
+TEST(LiveScreen, NamesOthersChoseShowNoEscapeSequence) {
+  // Issue 15 item 12: a pod with CAP_NET_ADMIN names its interfaces.
+  Cluster c;
+  std::vector<out::ConversationView> views{c.cross_node(47, 2)};
+  views[0].forward.path.hops[1].interface = "e\x1b]0;pwn\x07\x1b[2J";
+  views[0].forward.path.hops[1].role = InterfaceRole::Other;
+  const auto screen = live::render(views, status(), plain_state(), live::Size{60, 200});
+  EXPECT_EQ(screen.text().find('\x1b'), std::string::npos);
+  EXPECT_TRUE(has(screen, "e\\x1b]0;pwn\\x07\\x1b[2J")) << screen.text();
 }
 
 TEST(LiveScreen, EightyColumnsShortenNamesAndThePathButKeepEveryHop) {

@@ -6,6 +6,7 @@
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "output/session_view.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -42,7 +43,7 @@ class DebugCommand final : public Command {
     if (!counters) throw UserError(counters.error().to_string());
     io.out << output::render_dump(session->loader(), *flows, *matrix, *counters);
     if (auto r = session->stop(); !r) {
-      io.err << "podpath debug dump: " << r.error().to_string() << "\n";
+      io.err << "podpath debug dump: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return kExitOk;

@@ -13,6 +13,7 @@
 #include "output/pods_view.hpp"
 #include "output/terminal.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -48,7 +49,7 @@ class PodsCommand final : public Command {
 
     const auto rows = output::pod_rows(cluster, node_, inventory::container_running);
     if (format_ == "json") {
-      io.out << output::pods_to_json(rows).dump(2) << "\n";
+      io.out << json_text(output::pods_to_json(rows), 2) << "\n";
     } else {
       io.out << output::render_pod_table(rows, output::use_color(io.out));
     }

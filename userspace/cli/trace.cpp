@@ -14,6 +14,7 @@
 #include "output/flow_table.hpp"
 #include "output/session_view.hpp"
 #include "output/terminal.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -62,6 +63,9 @@ class TraceCommand final : public Command {
     const StopOnSignal stop;
     auto options = attach_.session_options();
     options.containers = !no_containers_;
+    // An unknown pod, node or namespace is an error before anything is attached, not an
+    // endless "no flows yet".
+    options.check_cluster = [&](const model::Cluster& c) { return filter.check_names(c); };
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     write_ready_file(ready_file_, session->loader().describe());
@@ -99,7 +103,7 @@ class TraceCommand final : public Command {
       if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
       auto views = filter.apply(output::describe_session(*session));
       if (json) {
-        io.out << output::trace_snapshot_json(*session, views, std::time(nullptr)).dump() << "\n";
+        io.out << json_text(output::trace_snapshot_json(*session, views, std::time(nullptr))) << "\n";
       } else {
         io.out << output::render_trace(*session, std::move(views), table, tty, !filter.empty(), clock_text());
       }
@@ -112,7 +116,7 @@ class TraceCommand final : public Command {
  private:
   static int stop_session(Io& io, loader::Session& session) {
     if (auto r = session.stop(); !r) {
-      io.err << "podpath trace: " << r.error().to_string() << "\n";
+      io.err << "podpath trace: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return kExitOk;

@@ -5,6 +5,7 @@
 /// implements it from an inventory (lab file, local discovery, Kubernetes API).
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "model/address.hpp"
@@ -25,10 +26,12 @@ struct Endpoint {
   /// @brief Display name: "default/web-7d4b9-x2k4q", "node1", "gateway", the IP for a
   /// service or an external address, "unknown pod" for a pod-CIDR address no pod holds.
   std::string name;
-  std::string node;                 ///< node the address lives on (pods, nodes); empty otherwise
-  const model::Pod* pod = nullptr;  ///< the pod, when kind == Pod and it is known
-  std::string cidr;                 ///< label of the CIDR it belongs to ("node1 pods"); "other" if none
-  std::uint16_t cidr_id = 0;        ///< id of that CIDR (0 = other)
+  std::string node;  ///< node the address lives on (pods, nodes); empty otherwise
+  /// @brief The pod, when kind == Pod and it is known. It shares ownership of the cluster
+  /// snapshot it was resolved in, so it stays valid when the inventory is reloaded.
+  std::shared_ptr<const model::Pod> pod;
+  std::string cidr;           ///< label of the CIDR it belongs to ("node1 pods"); "other" if none
+  std::uint16_t cidr_id = 0;  ///< id of that CIDR (0 = other)
 
   /// @brief The host-side veth of the pod; empty if unknown or not a pod.
   [[nodiscard]] std::string veth() const { return pod != nullptr ? pod->veth : std::string(); }

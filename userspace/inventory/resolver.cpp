@@ -10,14 +10,15 @@ Endpoint Resolver::resolve(const model::IpAddress& ip) const {
   e.cidr = cidr != nullptr ? cidr->label : "other";
   e.cidr_id = cidr != nullptr ? cidr->id : kCidrOther;
 
-  if (const model::Pod* pod = cluster_.find_pod_by_ip(ip)) {
+  const model::Cluster& cluster = *cluster_;
+  if (const model::Pod* pod = cluster.find_pod_by_ip(ip)) {
     e.kind = EndpointKind::Pod;
-    e.pod = pod;
+    e.pod = std::shared_ptr<const model::Pod>(cluster_, pod);  // aliasing: owns the snapshot
     e.name = pod->ns.empty() ? pod->name : pod->full_name();
     e.node = pod->node;
     return e;
   }
-  for (const auto& node : cluster_.nodes) {
+  for (const auto& node : cluster.nodes) {
     if (node.underlay_ip == ip || node.bridge_ip == ip) {
       e.kind = EndpointKind::Node;
       e.name = node.name;
@@ -25,9 +26,9 @@ Endpoint Resolver::resolve(const model::IpAddress& ip) const {
       return e;
     }
   }
-  if (cluster_.gateway && cluster_.gateway->ip == ip) {
+  if (cluster.gateway && cluster.gateway->ip == ip) {
     e.kind = EndpointKind::Gateway;
-    e.name = cluster_.gateway->name.empty() ? "gateway" : cluster_.gateway->name;
+    e.name = cluster.gateway->name.empty() ? "gateway" : cluster.gateway->name;
     return e;
   }
   if (cidr != nullptr && cidr->kind == CidrKind::PodCidr) {

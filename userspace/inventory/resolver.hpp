@@ -3,6 +3,8 @@
 /// @brief Resolves addresses to pods, nodes, the gateway, services or external hosts,
 /// from a cluster inventory and its CIDR table.
 
+#include <utility>
+
 #include "flows/endpoint.hpp"
 #include "inventory/cidrs.hpp"
 #include "model/cluster.hpp"
@@ -12,11 +14,13 @@ namespace podpath::inventory {
 using flows::Endpoint;
 using flows::EndpointKind;
 
-/// @brief Resolves against a Cluster and a CidrTable. Both are referenced, not copied:
-/// they must outlive the resolver, and Endpoint::pod points into the cluster.
+/// @brief Resolves against a cluster snapshot and a CidrTable. The snapshot is shared with
+/// every Endpoint::pod the resolver hands out; the CidrTable is referenced and must outlive
+/// the resolver (endpoints copy what they need of it).
 class Resolver final : public flows::EndpointResolver {
  public:
-  Resolver(const model::Cluster& cluster, const CidrTable& cidrs) : cluster_(cluster), cidrs_(cidrs) {}
+  Resolver(model::ClusterSnapshot cluster, const CidrTable& cidrs)
+      : cluster_(std::move(cluster)), cidrs_(cidrs) {}
 
   /// @brief In order: a pod's IP; a node's underlay or bridge address; the gateway; an
   /// address in a node's pod CIDR that no known pod holds (kind Pod, name "unknown pod");
@@ -24,7 +28,7 @@ class Resolver final : public flows::EndpointResolver {
   [[nodiscard]] Endpoint resolve(const model::IpAddress& ip) const override;
 
  private:
-  const model::Cluster& cluster_;
+  model::ClusterSnapshot cluster_;
   const CidrTable& cidrs_;
 };
 

@@ -54,8 +54,7 @@ Result<LoadedCluster> load_cluster(const ClusterSourceOptions& options) {
     return bare;
   }
   if (!local) {
-    return make_error(local.error().code, "no lab is up and local discovery failed: {}",
-                      local.error().message);
+    return wrap_error(local.error(), "no lab is up and local discovery failed");
   }
   LoadedCluster out;
   out.origin = ClusterOrigin::LocalDiscovery;

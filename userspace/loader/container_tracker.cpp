@@ -30,14 +30,15 @@ inventory::ContainerFlow to_container_flow(const bpf::CgroupFlowRecord& r) {
   return f;
 }
 
-Result<std::unique_ptr<ContainerTracker>> ContainerTracker::start(const model::Cluster& cluster,
+Result<std::unique_ptr<ContainerTracker>> ContainerTracker::start(model::ClusterSnapshot snapshot,
                                                                   const Options& options) {
   if (geteuid() != 0) {
     return make_error(
         EPERM, "container attribution needs root (it loads BPF programs and attaches them to cgroups)");
   }
   std::unique_ptr<ContainerTracker> t(new ContainerTracker());
-  t->cluster_ = &cluster;
+  t->cluster_ = std::move(snapshot);
+  const model::Cluster& cluster = *t->cluster_;
   t->options_ = options;
   const auto features = bpf::probe_cgroup_features();
   if (const auto problems = bpf::cgroup_blocking_problems(features); !problems.empty()) {
@@ -90,6 +91,13 @@ Result<void> ContainerTracker::detach() {
   if (auto r = attachment_->detach(); !r) return r;
   Journal::process().retire(std::exchange(record_, 0));
   return {};
+}
+
+void ContainerTracker::set_cluster(model::ClusterSnapshot cluster) {
+  cluster_ = std::move(cluster);
+  index_ = inventory::ContainerIndex::from_cluster(*cluster_);
+  if (cluster_->lab.empty())
+    index_.add_discovered(inventory::discover_kubepods_cgroups(cgroup2_mount_), *cluster_);
 }
 
 Result<void> ContainerTracker::refresh() {

@@ -235,8 +235,7 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
   for (auto& s : l->states_) {
     // Subscribe first, then list: a link that appears in between is reported, not missed.
     if (auto r = l->monitor_->watch(s.target.netns, false); !r) {
-      return make_error(r.error().code, "node {}: cannot watch links: {}", s.target.node,
-                        r.error().to_string());
+      return wrap_error(r.error(), "node {}: cannot watch links", s.target.node);
     }
     all.push_back(&s);
   }

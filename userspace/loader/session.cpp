@@ -17,6 +17,8 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   auto loaded = inventory::load_cluster(options.source);
   if (!loaded) return loaded.error();
   s->loaded_ = std::move(*loaded);
+  s->cluster_ = std::make_shared<const model::Cluster>(std::move(s->loaded_.cluster));
+  s->loaded_.cluster = {};
   for (const auto& note : s->loaded_.notes) spdlog::info("{}", note);
   if (s->loaded_.origin == inventory::ClusterOrigin::InventoryFile) {
     s->inventory_file_ = options.source.inventory_file;
@@ -29,7 +31,10 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
     s->inventory_mtime_ = std::filesystem::last_write_time(*s->inventory_file_, ec);
   }
 
-  model::Cluster watched = s->loaded_.cluster;
+  if (options.check_cluster) {
+    if (auto r = options.check_cluster(*s->cluster_); !r) return r.error();
+  }
+  model::Cluster watched = *s->cluster_;
   if (!options.nodes.empty()) {
     for (const auto& n : options.nodes) {
       if (watched.find_node(n) == nullptr)
@@ -43,7 +48,7 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
 
   if (auto r = s->rebuild_cluster_views(); !r) return r.error();
   auto loader = Loader::start(targets_for(watched, options.bridge, options.uplink, options.extra),
-                              options.loader, s->loaded_.cluster);
+                              options.loader, *s->cluster_);
   if (!loader) return loader.error();
   s->loader_ = std::move(*loader);
   std::vector<std::string> observed;
@@ -52,7 +57,7 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   s->source_ = std::make_unique<BpfFlowSource>(s->loader_->datapath());
   s->aggregator_ = std::make_unique<flows::Aggregator>(*s->source_, options.aggregator);
   if (options.containers) {
-    auto tracker = ContainerTracker::start(s->loaded_.cluster);
+    auto tracker = ContainerTracker::start(s->cluster_);
     if (tracker) {
       s->tracker_ = std::move(*tracker);
       for (const auto& note : s->tracker_->notes()) spdlog::info("containers: {}", note);
@@ -69,10 +74,12 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
 }
 
 Result<void> Session::rebuild_cluster_views() {
-  auto cidrs = inventory::CidrTable::build(loaded_.cluster, options_.cidrs);
+  auto cidrs = inventory::CidrTable::build(*cluster_, options_.cidrs);
   if (!cidrs) return cidrs.error();
-  cidrs_ = std::make_unique<inventory::CidrTable>(std::move(*cidrs));
-  resolver_ = std::make_unique<inventory::Resolver>(loaded_.cluster, *cidrs_);
+  // The resolver first: it references the table it replaces.
+  auto table = std::make_unique<inventory::CidrTable>(std::move(*cidrs));
+  resolver_ = std::make_unique<inventory::Resolver>(cluster_, *table);
+  cidrs_ = std::move(table);
   return {};
 }
 
@@ -96,12 +103,14 @@ Result<void> Session::reload_inventory() {
     return {};
   }
   inventory_mtime_ = mtime;
-  loaded_.cluster = std::move(*cluster);
+  // A new snapshot: endpoints resolved in the old one keep it alive (a check in progress).
+  cluster_ = std::make_shared<const model::Cluster>(std::move(*cluster));
   if (auto r = rebuild_cluster_views(); !r) return r;
-  loader_->set_cluster(loaded_.cluster);
+  loader_->set_cluster(*cluster_);
+  if (tracker_) tracker_->set_cluster(cluster_);
   std::vector<std::string> observed;
   for (const auto& t : loader_->targets()) observed.push_back(t.node);
-  spdlog::info("inventory reloaded: {} pods", loaded_.cluster.pods.size());
+  spdlog::info("inventory reloaded: {} pods", cluster_->pods.size());
   return loader_->set_cidrs(*cidrs_, observed);
 }
 
@@ -109,7 +118,7 @@ void Session::rebuild_topology() {
   flows::Topology t;
   t.interfaces = loader_->observed_interfaces();
   for (const auto& target : loader_->targets()) {
-    const model::Node* node = loaded_.cluster.find_node(target.node);
+    const model::Node* node = cluster_->find_node(target.node);
     if (node == nullptr) continue;
     if (std::find(gone_.begin(), gone_.end(), target.node) != gone_.end()) continue;  // said once already
     auto routes = net::read_routes(target.netns);
@@ -122,8 +131,7 @@ void Session::rebuild_topology() {
     if (!target.uplink.empty()) pn.uplink = target.uplink;
     t.nodes.push_back(std::move(pn));
   }
-  if (loaded_.cluster.gateway)
-    t.gateway = flows::PathGateway::from(*loaded_.cluster.gateway, loaded_.cluster.underlay);
+  if (cluster_->gateway) t.gateway = flows::PathGateway::from(*cluster_->gateway, cluster_->underlay);
   topology_ = std::move(t);
 }
 
@@ -217,7 +225,7 @@ Result<void> Session::follow_namespaces() {
   if (inventory_file_ && !ec && mtime != gone_inventory_mtime_) {
     if (auto r = reload_inventory(); !r) return r;
     gone_inventory_mtime_ = mtime;
-    const auto targets = targets_for(loaded_.cluster, options_.bridge, options_.uplink, options_.extra);
+    const auto targets = targets_for(*cluster_, options_.bridge, options_.uplink, options_.extra);
     for (const auto& node : gone) {
       const auto it =
           std::find_if(targets.begin(), targets.end(), [&](const NodeTarget& t) { return t.node == node; });

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -39,6 +40,9 @@ struct SessionOptions {
   /// @brief Attribute pod traffic to containers (cgroup_skb, docs/containers.md); when the
   /// machine cannot, the session runs without and says why.
   bool containers = false;
+  /// @brief Checks the loaded cluster before anything is attached (a filter or an endpoint
+  /// naming a pod that does not exist): its error is start()'s, and nothing was attached.
+  std::function<Result<void>(const model::Cluster&)> check_cluster;
 };
 
 /// @brief Loads the cluster, attaches, and refreshes flows on demand.
@@ -72,7 +76,11 @@ class Session {
   /// @brief The longest podpath waits for a lab that is being rebuilt.
   static constexpr std::chrono::seconds kRebuildWait{300};
 
-  [[nodiscard]] const model::Cluster& cluster() const { return loaded_.cluster; }
+  /// @brief The cluster as of the last refresh. A refresh may reload it: a reference
+  /// taken before one must not be used after it; hold snapshot() instead.
+  [[nodiscard]] const model::Cluster& cluster() const { return *cluster_; }
+  /// @brief The current cluster, shared: it stays valid and unchanged across refreshes.
+  [[nodiscard]] model::ClusterSnapshot snapshot() const { return cluster_; }
   [[nodiscard]] const std::string& cluster_description() const { return loaded_.description; }
   [[nodiscard]] const inventory::CidrTable& cidrs() const { return *cidrs_; }
   [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
@@ -102,7 +110,8 @@ class Session {
   [[nodiscard]] bool lab_dir_exists() const;
 
   SessionOptions options_;
-  inventory::LoadedCluster loaded_;
+  inventory::LoadedCluster loaded_;  ///< where it came from; its cluster is moved to cluster_
+  model::ClusterSnapshot cluster_;
   std::vector<std::string> gone_;  // nodes whose namespace is gone, until re-attached
   std::optional<std::chrono::steady_clock::time_point> gone_since_;
   std::optional<std::chrono::steady_clock::time_point> lab_dir_gone_since_;

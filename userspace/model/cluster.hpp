@@ -4,6 +4,7 @@
 /// filled by the inventory sources (lab file, local discovery, Kubernetes API).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -99,5 +100,10 @@ struct Cluster {
 
   bool operator==(const Cluster&) const = default;
 };
+
+/// @brief A cluster as loaded at one moment, never changed afterwards, shared by everything
+/// that points into it (a resolved endpoint's pod, a check's evidence). A reload makes a
+/// new snapshot; the old one lives as long as something still uses it.
+using ClusterSnapshot = std::shared_ptr<const Cluster>;
 
 }  // namespace podpath::model

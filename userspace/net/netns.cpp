@@ -48,7 +48,10 @@ Result<void> run_in(const Fd& ns, std::string_view display, const std::function<
   std::thread worker([&] {
     // Only this thread moves; it exits right after, so nothing else ever runs in it.
     if (::setns(ns.get(), CLONE_NEWNET) != 0) {
-      status = make_error(errno, "cannot enter {}", display);
+      const int err = errno;
+      // setns() checks CAP_SYS_ADMIN (CAP_BPF and CAP_NET_ADMIN are not enough): say which.
+      status = make_error(err, "cannot enter {}{}", display,
+                          err == EPERM ? " (entering a network namespace needs CAP_SYS_ADMIN)" : "");
       return;
     }
     try {
@@ -92,7 +95,12 @@ Result<std::uint64_t> netns_inode(const Fd& netns) {
 Result<Fd> socket_in_netns(std::string_view netns, int domain, int type, int protocol) {
   return in_netns(netns, [&]() -> Result<Fd> {
     const int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
-    if (fd < 0) return make_error(errno, "cannot create a socket in {}", netns_display(netns));
+    if (fd < 0) {
+      const int err = errno;
+      const bool raw = (type & SOCK_RAW) == SOCK_RAW;  // SOCK_RAW is 3: check all its bits
+      return make_error(err, "cannot create a {}socket in {}{}", raw ? "raw " : "", netns_display(netns),
+                        raw && err == EPERM ? " (a raw socket needs CAP_NET_RAW)" : "");
+    }
     return Fd(fd);
   });
 }
@@ -110,8 +118,7 @@ Result<std::uint64_t> netns_cookie(std::string_view netns) {
   auto sock = socket_in_netns(netns, AF_UNIX, SOCK_DGRAM, 0);
   if (!sock) return sock.error();
   auto cookie = socket_netns_cookie(sock->get());
-  if (!cookie)
-    return make_error(cookie.error().code, "cookie of {}: {}", netns_display(netns), cookie.error().message);
+  if (!cookie) return wrap_error(cookie.error(), "cookie of {}", netns_display(netns));
   return cookie;
 }
 

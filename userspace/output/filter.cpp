@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
+
+#include "inventory/source.hpp"
 
 namespace podpath::output {
 namespace {
@@ -59,6 +62,27 @@ bool FlowFilter::matches(const ConversationView& view) const {
          });
 }
 
+Result<void> FlowFilter::check_names(const model::Cluster& cluster) const {
+  for (const auto& p : pods) {
+    if (cluster.find_pod(p) == nullptr)
+      return make_error(0, "--pod: {}", inventory::unknown_pod_message(cluster, p));
+  }
+  for (const auto& n : nodes) {
+    if (cluster.find_node(n) == nullptr)
+      return make_error(0, "--node: {}", inventory::unknown_node_message(cluster, n));
+  }
+  std::set<std::string> known;
+  for (const auto& p : cluster.pods) known.insert(p.ns);
+  for (const auto& ns : namespaces) {
+    if (known.count(ns) != 0) continue;
+    std::string names;
+    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+    return make_error(0, "--namespace: no pod is in namespace '{}' (namespaces: {})", ns,
+                      names.empty() ? "none" : names);
+  }
+  return {};
+}
+
 std::vector<ConversationView> FlowFilter::apply(std::vector<ConversationView> views) const {
   std::erase_if(views, [&](const ConversationView& v) { return !matches(v); });
   return views;
@@ -79,6 +103,14 @@ Result<std::uint8_t> parse_protocol(const std::string& text) {
   }
   return make_error(EINVAL, "unknown protocol '{}' (use tcp, udp, icmp, icmpv6, sctp or a number 0-255)",
                     text);
+}
+
+Result<void> check_endpoints(const model::Cluster& cluster, const std::vector<std::string>& endpoints) {
+  for (const auto& e : endpoints) {
+    if (model::IpAddress::parse(e) || cluster.find_pod(e) != nullptr) continue;
+    return make_error(0, "{}", inventory::unknown_pod_message(cluster, e));
+  }
+  return {};
 }
 
 bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/address.hpp"
+#include "model/cluster.hpp"
 #include "output/flow_view.hpp"
 #include "util/result.hpp"
 
@@ -29,6 +30,10 @@ struct FlowFilter {
   /// @brief No user criterion given (control traffic aside).
   [[nodiscard]] bool empty() const;
   [[nodiscard]] bool matches(const ConversationView& view) const;
+  /// @brief Every pod, Kubernetes namespace and node the filter names exists in `cluster`:
+  /// a filter on a name nothing has would show "no flows yet" forever. The error says which
+  /// name is unknown and lists what there is.
+  [[nodiscard]] Result<void> check_names(const model::Cluster& cluster) const;
   /// @brief Keeps the matching views.
   [[nodiscard]] std::vector<ConversationView> apply(std::vector<ConversationView> views) const;
 };
@@ -37,6 +42,9 @@ struct FlowFilter {
 /// either end of which it is, with two those between them (either way round). An endpoint is
 /// a pod ("name" or "namespace/name") or an IP address.
 bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints);
+/// @brief Each endpoint of `podpath paths` is an IP address or a pod of `cluster`; the
+/// error names the unknown one and the pods there are.
+Result<void> check_endpoints(const model::Cluster& cluster, const std::vector<std::string>& endpoints);
 
 /// @brief Link-local, multicast or broadcast: traffic that never crosses a router.
 bool is_control_traffic(const model::FlowKey& key);

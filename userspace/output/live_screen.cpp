@@ -10,6 +10,7 @@
 #include "output/pods_view.hpp"
 #include "output/stats_view.hpp"
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output::live {
 namespace {
@@ -20,12 +21,15 @@ bool is_continuation(unsigned char c) { return (c & 0xC0) == 0x80; }
 constexpr double kClearlyBusier = 1.25;
 
 /// Appends text, merged into the last span when the attributes are the same.
+/// Every text of the screen passes here, through printable(): names of pods, interfaces
+/// and namespaces are chosen by others and must not reach the terminal as escape sequences.
 void append(Line& line, std::string_view text, Attr attr = {}) {
   if (text.empty()) return;
+  const std::string shown = printable(text);
   if (!line.spans.empty() && line.spans.back().attr == attr) {
-    line.spans.back().text += text;
+    line.spans.back().text += shown;
   } else {
-    line.spans.push_back({std::string(text), attr});
+    line.spans.push_back({shown, attr});
   }
 }
 

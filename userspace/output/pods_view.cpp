@@ -4,6 +4,7 @@
 #include <array>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
@@ -59,8 +60,8 @@ std::string render_pod_table(const std::vector<PodRow>& rows, bool color) {
       cidr += ' ';
       cidr += style.red("(IP outside the node's CIDR!)");
     }
-    cells.push_back({r.pod->ns.empty() ? "<none>" : r.pod->ns, r.pod->name, ready_text(r),
-                     highlight_last_octet(r.pod->ip, color), r.pod->node, cidr});
+    cells.push_back({r.pod->ns.empty() ? "<none>" : printable(r.pod->ns), printable(r.pod->name),
+                     ready_text(r), highlight_last_octet(r.pod->ip, color), printable(r.pod->node), cidr});
   }
   std::array<std::size_t, 6> width{};
   for (const auto& row : cells) {

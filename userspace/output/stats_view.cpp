@@ -5,12 +5,14 @@
 #include <algorithm>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
 
 std::string cidr_text(const inventory::CidrEntry* e) {
-  return e == nullptr ? std::string("other") : fmt::format("{} ({})", e->cidr.to_string(), e->label);
+  return e == nullptr ? std::string("other")
+                      : fmt::format("{} ({})", e->cidr.to_string(), printable(e->label));
 }
 
 nlohmann::json cidr_json(const inventory::CidrEntry* e) {
