@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "model/address.hpp"
 #include "model/cluster.hpp"
@@ -29,6 +30,12 @@ struct Endpoint {
   const model::Pod* pod = nullptr;  ///< the pod, when kind == Pod and it is known
   std::string cidr;                 ///< label of the CIDR it belongs to ("node1 pods"); "other" if none
   std::uint16_t cidr_id = 0;        ///< id of that CIDR (0 = other)
+  /// @brief The pod has been deleted (or finished) since: its name is kept for a grace
+  /// period (Kubernetes API source).
+  bool departed = false;
+  /// @brief Several live pods claim the address: their names, and no pod is guessed
+  /// (name "ambiguous: a | b").
+  std::vector<std::string> candidates;
 
   /// @brief The host-side veth of the pod; empty if unknown or not a pod.
   [[nodiscard]] std::string veth() const { return pod != nullptr ? pod->veth : std::string(); }
@@ -40,6 +47,13 @@ class EndpointResolver {
   virtual ~EndpointResolver() = default;
   /// @brief Never fails: an unknown address is External.
   [[nodiscard]] virtual Endpoint resolve(const model::IpAddress& ip) const = 0;
+  /// @brief Who held `ip` when a flow was first seen (`first_seen_ns`, the flows' monotonic
+  /// clock): an address reused by another pod since resolves to the pod of that time.
+  /// Sources without history answer as resolve().
+  [[nodiscard]] virtual Endpoint resolve_at(const model::IpAddress& ip, std::uint64_t first_seen_ns) const {
+    (void)first_seen_ns;
+    return resolve(ip);
+  }
 };
 
 }  // namespace podpath::flows
