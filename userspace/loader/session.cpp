@@ -1,5 +1,6 @@
 #include "loader/session.hpp"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -30,6 +31,18 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
   }
 
   model::Cluster watched = s->loaded_.cluster;
+  if (s->loaded_.kube) {
+    // From the API, this host can watch only the node it is; the others' pods are named.
+    const std::string& own = s->loaded_.kube->own_node();
+    if (own.empty()) {
+      return make_error(
+          EINVAL,
+          "this host is none of the cluster's nodes, so there is nothing to attach to: run podpath "
+          "on a node (the nodes are: {}), or name this host's node with --node",
+          inventory::node_names(watched));
+    }
+    std::erase_if(watched.nodes, [&](const model::Node& n) { return n.name != own; });
+  }
   if (!options.nodes.empty()) {
     for (const auto& n : options.nodes) {
       if (watched.find_node(n) == nullptr)
@@ -72,8 +85,18 @@ Result<void> Session::rebuild_cluster_views() {
   auto cidrs = inventory::CidrTable::build(loaded_.cluster, options_.cidrs);
   if (!cidrs) return cidrs.error();
   cidrs_ = std::make_unique<inventory::CidrTable>(std::move(*cidrs));
-  resolver_ = std::make_unique<inventory::Resolver>(loaded_.cluster, *cidrs_);
+  resolver_ = std::make_unique<inventory::Resolver>(loaded_.cluster, *cidrs_,
+                                                    loaded_.kube ? &loaded_.kube->pods() : nullptr);
   return {};
+}
+
+Result<void> Session::follow_kube() {
+  if (!loaded_.kube) return {};
+  pollfd pfd{loaded_.kube->fd(), POLLIN, 0};
+  if (::poll(&pfd, 1, 0) <= 0) return {};
+  if (!loaded_.kube->poll(std::chrono::system_clock::now())) return {};
+  loaded_.cluster = loaded_.kube->cluster();
+  return apply_cluster();
 }
 
 Result<void> Session::reload_inventory_if_changed() {
@@ -89,12 +112,18 @@ Result<void> Session::reload_inventory_if_changed() {
   }
   inventory_mtime_ = mtime;
   loaded_.cluster = std::move(*cluster);
+  spdlog::info("inventory reloaded: {} pods", loaded_.cluster.pods.size());
+  return apply_cluster();
+}
+
+Result<void> Session::apply_cluster() {
   if (auto r = rebuild_cluster_views(); !r) return r;
   loader_->set_cluster(loaded_.cluster);
   std::vector<std::string> observed;
   for (const auto& t : loader_->targets()) observed.push_back(t.node);
-  spdlog::info("inventory reloaded: {} pods", loaded_.cluster.pods.size());
-  return loader_->set_cidrs(*cidrs_, observed);
+  if (auto r = loader_->set_cidrs(*cidrs_, observed); !r) return r;
+  rebuild_topology();
+  return {};
 }
 
 void Session::rebuild_topology() {
@@ -115,6 +144,14 @@ void Session::rebuild_topology() {
   }
   if (loaded_.cluster.gateway)
     t.gateway = flows::PathGateway::from(*loaded_.cluster.gateway, loaded_.cluster.underlay);
+  // From the API, the other nodes are other machines: their routes are assumed (kubenet).
+  const model::Node* own = loaded_.kube ? loaded_.cluster.find_node(loaded_.kube->own_node()) : nullptr;
+  for (const auto& node : own != nullptr ? loaded_.cluster.nodes : std::vector<model::Node>{}) {
+    if (t.find_node(node.name) != nullptr) continue;
+    std::optional<model::IpAddress> gw;
+    if (loaded_.cluster.gateway) gw = loaded_.cluster.gateway->ip;
+    t.nodes.push_back(flows::PathNode::assumed(node, *own, loaded_.cluster.underlay, gw));
+  }
   topology_ = std::move(t);
 }
 
@@ -131,6 +168,8 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
     if (!r) return r.error();
     auto e = events_->poll(0);
     if (!e) return e.error();
+    // Pods and nodes from the Kubernetes API, between refreshes (never blocks).
+    if (auto k = follow_kube(); !k) return k.error();
     // A new flow: refresh soon, once the flow has crossed its path (a few ms).
     if (wake_on_new_flow && new_flow_events_ != events_before) {
       (void)loader_->poll_links(milliseconds(50));

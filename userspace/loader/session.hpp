@@ -83,6 +83,10 @@ class Session {
   Session() = default;
   Result<void> rebuild_cluster_views();
   Result<void> reload_inventory_if_changed();
+  /// Takes the Kubernetes informers' changes, if any wait, into the cluster views.
+  Result<void> follow_kube();
+  /// The cluster changed: CIDR table, resolver, the loader's names and CIDRs, topology.
+  Result<void> apply_cluster();
   void rebuild_topology();
 
   SessionOptions options_;
