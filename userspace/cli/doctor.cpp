@@ -7,6 +7,8 @@
 #include "bpf/cgroup_datapath.hpp"
 #include "bpf/features.hpp"
 #include "cli/command.hpp"
+#include "cli/live.hpp"
+#include "inventory/source.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -14,10 +16,14 @@ namespace {
 class DoctorCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& parent) override {
-    return parent.add_subcommand(
+    CLI::App* sub = parent.add_subcommand(
         "doctor",
         "Check this machine for what podpath needs (privileges, BTF, BPF features) and say what to fix.\n"
-        "Exit code 0 when podpath can run, 1 when something blocks it.");
+        "Also says where pod names come from (inventory file or lab, Kubernetes API, local discovery) and "
+        "why\n"
+        "each other source is not used. Exit code 0 when podpath can run, 1 when something blocks it.");
+    cluster_.add_to(*sub, /*with_node=*/true);
+    return sub;
   }
 
   int run(Io& io) override {
@@ -51,6 +57,11 @@ class DoctorCommand final : public Command {
     }
     row("bpffs", f.bpffs, "/sys/fs/bpf");
     row("tracefs", f.tracefs, f.tracefs ? "tracepoints" : "mount -t tracefs nodev /sys/kernel/tracing");
+    io.out << "inventory sources, in order (the first that works is used):\n";
+    for (const auto& source : inventory::explain_sources(cluster_.source())) {
+      io.out << fmt::format("  {:<28} {:<4} {}\n", inventory::to_string(source.origin),
+                            source.used ? "used" : "no", source.detail);
+    }
     const auto problems = bpf::blocking_problems(f);
     if (problems.empty()) {
       io.out << "ready: podpath can run here\n";
@@ -59,6 +70,9 @@ class DoctorCommand final : public Command {
     for (const auto& p : problems) io.out << "blocked: " << p << "\n";
     return kExitNegative;
   }
+
+ private:
+  ClusterFlags cluster_;
 };
 
 }  // namespace

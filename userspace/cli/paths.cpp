@@ -41,7 +41,7 @@ class PathsCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto session = start_session(attach_);
+    auto session = start_session(attach_.session_options(filter_.nodes));
     for (const auto& sel : endpoints_) {
       if (model::IpAddress::parse(sel)) continue;
       if (session->cluster().find_pod(sel) == nullptr) {

@@ -36,7 +36,7 @@ class PodsCommand final : public Command {
   }
 
   int run(Io& io) override {
-    inventory::ClusterSourceOptions source = cluster_.source();
+    inventory::ClusterSourceOptions source = cluster_.source({node_});
     if (!bridge_.empty()) source.local.bridge = bridge_;
     auto loaded = inventory::load_cluster(source);
     if (!loaded) throw UserError(loaded.error().to_string());

@@ -60,7 +60,7 @@ class TraceCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto options = attach_.session_options();
+    auto options = attach_.session_options(filter_.nodes);
     options.containers = !no_containers_;
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
