@@ -34,6 +34,10 @@ lab_del_pod() {
     if [[ -e /run/netns/$n ]]; then ip netns del "$n" || warn "could not delete network namespace $n"; fi
     rm -rf "$LAB_DIR/logs/$n"
   done
+  # The node's neighbour entry for the released IP still holds the deleted pod's MAC: a pod
+  # that takes the IP (add-pod --ip) within the entry's reachable time (15-45 s) would get
+  # frames addressed to the old MAC and drop them.
+  ip -n "$LAB-$node" neigh flush to "$ip" dev "$NODE_BRIDGE" 2>/dev/null || true
 
   # Its record: a file of its own (add-pod), or one line among its node's pods (up).
   local f rest
