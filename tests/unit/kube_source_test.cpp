@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "inventory/kube_source.hpp"
+#include "inventory/processes.hpp"
 #include "inventory/resolver.hpp"
 #include "inventory/source.hpp"
 #include "kube_fake_transport.hpp"
@@ -212,6 +214,25 @@ TEST_F(KubeCluster, NodesWithPodCidrsPodsWithContainersHostNetworkAndFinishedLef
   EXPECT_TRUE(web->netns.empty()) << "another node's pod, or no host facts: named only";
   EXPECT_EQ(c.find_pod_by_ip(ip("10.0.0.2")), nullptr);
   EXPECT_EQ(c.find_pod("job-1"), nullptr);
+}
+
+TEST_F(KubeCluster, ContainersCarryTheApisReadinessForReadyAsKubectlShowsIt) {
+  const model::Cluster c = inventory::cluster_from_kube(nodes_, pods_, "", {});
+  const model::Pod* web = c.find_pod("default/web-7d4b9-x2k4q");
+  ASSERT_NE(web, nullptr);
+  std::map<std::string, std::pair<bool, bool>> seen;  // name -> (ready, init)
+  for (const auto& ct : web->containers) {
+    ASSERT_TRUE(ct.ready.has_value()) << ct.name;
+    seen[ct.name] = {inventory::container_ready(ct), ct.init};
+  }
+  // pod.json: app ready, sidecar not, init container setup done (kubectl: READY 1/2).
+  const std::map<std::string, std::pair<bool, bool>> want{
+      {"app", {true, false}}, {"sidecar", {false, false}}, {"setup", {true, true}}};
+  EXPECT_EQ(seen, want);
+  // Without the API's word (lab file, local discovery), a container is ready when it runs here.
+  model::Container lab;
+  lab.pid = 0;
+  EXPECT_FALSE(inventory::container_ready(lab));
 }
 
 TEST_F(KubeCluster, TheOwnNodeTakesWhatThisHostKnows) {
