@@ -90,11 +90,19 @@ Result<void> Session::rebuild_cluster_views() {
   return {};
 }
 
-Result<void> Session::follow_kube() {
-  if (!loaded_.kube) return {};
+void Session::take_kube_changes() {
+  if (!loaded_.kube) return;
   pollfd pfd{loaded_.kube->fd(), POLLIN, 0};
-  if (::poll(&pfd, 1, 0) <= 0) return {};
-  if (!loaded_.kube->poll(std::chrono::system_clock::now())) return {};
+  if (::poll(&pfd, 1, 0) <= 0) return;
+  // Into the informers' indexes only: the cluster views change at the next refresh, so the
+  // endpoints a caller resolved after a refresh (pointing into the cluster and the resolver)
+  // stay valid until the one after it.
+  if (loaded_.kube->poll(std::chrono::system_clock::now())) kube_changed_ = true;
+}
+
+Result<void> Session::apply_kube_changes() {
+  if (!kube_changed_) return {};
+  kube_changed_ = false;
   loaded_.cluster = loaded_.kube->cluster();
   return apply_cluster();
 }
@@ -169,7 +177,7 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
     auto e = events_->poll(0);
     if (!e) return e.error();
     // Pods and nodes from the Kubernetes API, between refreshes (never blocks).
-    if (auto k = follow_kube(); !k) return k.error();
+    take_kube_changes();
     // A new flow: refresh soon, once the flow has crossed its path (a few ms).
     if (wake_on_new_flow && new_flow_events_ != events_before) {
       (void)loader_->poll_links(milliseconds(50));
@@ -181,6 +189,7 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
 
 Result<flows::UpdateSummary> Session::refresh() {
   if (auto r = reload_inventory_if_changed(); !r) return r.error();
+  if (auto r = apply_kube_changes(); !r) return r.error();
   auto summary = aggregator_->update(monotonic_ns());
   if (!summary) return summary.error();
   if (auto c = loader_->datapath().read_counters()) counters_ = *c;

@@ -83,8 +83,10 @@ class Session {
   Session() = default;
   Result<void> rebuild_cluster_views();
   Result<void> reload_inventory_if_changed();
-  /// Takes the Kubernetes informers' changes, if any wait, into the cluster views.
-  Result<void> follow_kube();
+  /// Takes the Kubernetes informers' changes, if any wait, into their indexes (never blocks).
+  void take_kube_changes();
+  /// At a refresh: the indexes changed since the last one, so the cluster views follow.
+  Result<void> apply_kube_changes();
   /// The cluster changed: CIDR table, resolver, the loader's names and CIDRs, topology.
   Result<void> apply_cluster();
   void rebuild_topology();
@@ -93,6 +95,7 @@ class Session {
   inventory::LoadedCluster loaded_;
   std::optional<std::filesystem::path> inventory_file_;
   std::filesystem::file_time_type inventory_mtime_{};
+  bool kube_changed_ = false;  ///< the informers changed pods or nodes since the last refresh
   std::unique_ptr<inventory::CidrTable> cidrs_;
   std::unique_ptr<inventory::Resolver> resolver_;
   std::unique_ptr<Loader> loader_;
