@@ -84,7 +84,8 @@ class CgroupTrackerTest : public ::testing::Test {
     pod.ns = "default";
     pod.name = "web";
     pod.ip = *IpAddress::parse("127.0.0.1");
-    pod.containers.push_back({"app", std::string(64, 'b'), container_.string(), inode_of(container_), 0, ""});
+    pod.containers.push_back(
+        {"app", std::string(64, 'b'), container_.string(), inode_of(container_), 0, "", std::nullopt, false});
     cluster_.pods.push_back(pod);
   }
 

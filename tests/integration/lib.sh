@@ -169,12 +169,14 @@ pod_field() {
 }
 
 # start_podpath OUTFILE ARGS...: podpath in the background with --ready-file; waits (up to
-# 30 s) until it is attached. Sets LAST_PID.
+# 30 s) until it is attached. Sets LAST_PID. PODPATH_PREFIX (an array, e.g. nsenter into a
+# node's namespace) goes before the binary; it must exec it, so LAST_PID is podpath's.
+PODPATH_PREFIX=()
 start_podpath() {
   local out=$1
   shift
   local ready=$TMP/ready.$RANDOM
-  "$PODPATH" "$@" --ready-file "$ready" >"$out" 2>"$out.err" &
+  "${PODPATH_PREFIX[@]}" "$PODPATH" "$@" --ready-file "$ready" >"$out" 2>"$out.err" &
   LAST_PID=$!
   PODPATH_PIDS+=("$LAST_PID")
   local _

@@ -196,8 +196,8 @@ podpath::model::Cluster cluster_with_containers() {
   p.uid = "2f0c7d0e-6c1b-4f3e-9a55-0b7d2c1e9f10";
   p.ip = ip("10.10.129.2");
   p.sandbox_id = std::string(64, 'a');
-  p.containers = {{"app", std::string(64, 'b'), "/cg/app", 11, 100, ""},
-                  {"sidecar", std::string(64, 'c'), "/cg/sidecar", 12, 101, ""}};
+  p.containers = {{"app", std::string(64, 'b'), "/cg/app", 11, 100, "", std::nullopt, false},
+                  {"sidecar", std::string(64, 'c'), "/cg/sidecar", 12, 101, "", std::nullopt, false}};
   c.pods.push_back(p);
   podpath::model::Pod q;
   q.ns = "default";

@@ -60,7 +60,7 @@ class CheckCommand final : public Command {
         ->capture_default_str();
     add_output_option(*sub, format_);
     add_ready_file_option(*sub, ready_file_);
-    attach_.add_to(*sub);
+    attach_.add_to(*sub, /*with_node=*/true);
     return sub;
   }
 

@@ -21,7 +21,7 @@ class DebugCommand final : public Command {
                 "The maps: "
                 "attached interfaces, every flows-map entry (namespace cookie, ifindex, direction,\n"
                 "key, counters, CIDR ids), the CIDR matrix cells and every health counter.");
-    attach_.add_to(*dump_);
+    attach_.add_to(*dump_, /*with_node=*/true);
     dump_->add_option("--duration", duration_s_, "Seconds to observe")
         ->check(CLI::Range(0.0, 1e7))
         ->capture_default_str();

@@ -8,6 +8,9 @@
 
 #include "bpf/cgroup_datapath.hpp"
 #include "cli/command.hpp"
+#include "cli/live.hpp"
+#include "inventory/source.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 
@@ -56,10 +59,16 @@ namespace {
 class DoctorCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& parent) override {
-    return parent.add_subcommand(
-        "doctor", "Check this machine for what each podpath command needs (capabilities, BTF, BPF features) "
-                  "and say what "
-                  "to fix.\nExit code 0 when every command can run, 1 when something blocks one of them.");
+    CLI::App* sub = parent.add_subcommand(
+        "doctor",
+        "Check this machine for what each podpath command needs (capabilities, BTF, BPF features) and say "
+        "what to fix.\n"
+        "Also says where pod names come from (inventory file or lab, Kubernetes API, local discovery) and "
+        "why\n"
+        "each other source is not used. Exit code 0 when every command can run, 1 when something blocks one "
+        "of them.");
+    cluster_.add_to(*sub, /*with_node=*/true);
+    return sub;
   }
 
   int run(Io& io) override {
@@ -95,6 +104,12 @@ class DoctorCommand final : public Command {
     }
     row("bpffs", f.bpffs, "/sys/fs/bpf");
     row("tracefs", f.tracefs, f.tracefs ? "tracepoints" : "mount -t tracefs nodev /sys/kernel/tracing");
+    io.out << "inventory sources, in order (the first that works is used):\n";
+    for (const auto& source : inventory::explain_sources(cluster_.source())) {
+      // The details quote kubeconfigs and API servers' answers: others' text.
+      io.out << fmt::format("  {:<28} {:<4} {}\n", inventory::to_string(source.origin),
+                            source.used ? "used" : "no", printable(source.detail));
+    }
     io.out << "\n";
     bool all = true;
     for (const auto& c : command_readiness(f)) {
@@ -112,6 +127,9 @@ class DoctorCommand final : public Command {
     }
     return kExitNegative;
   }
+
+ private:
+  ClusterFlags cluster_;
 };
 
 }  // namespace

@@ -17,21 +17,43 @@ void on_stop_signal(int /*signo*/) { g_stop.store(true); }
 
 }  // namespace
 
-void ClusterFlags::add_to(CLI::App& sub) {
+void ClusterFlags::add_to(CLI::App& sub, bool with_node) {
   auto* inv = sub.add_option("--inventory", inventory, "Lab inventory file to read (docs/inventory.md)");
   auto* lb = sub.add_option("--lab", lab, "The running lab with this name (scripts/lab up --name NAME)");
+  auto* kc = sub.add_option("--kubeconfig", kubeconfig,
+                            "Names from the Kubernetes API this kubeconfig points at (default without a lab: "
+                            "$KUBECONFIG, in-cluster, ~/.kube/config; docs/kubernetes.md)");
+  sub.add_option("--pod-grace", pod_grace_s,
+                 "Kubernetes API: seconds a deleted pod keeps its name for flows that outlive it")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  if (with_node) {
+    sub.add_option(
+        "--node", node,
+        "Kubernetes API: the node this host is (default: the node named like the hostname, else the "
+        "one with an address of this host)");
+  }
   inv->excludes(lb);
+  inv->excludes(kc);
+  lb->excludes(kc);
 }
 
-inventory::ClusterSourceOptions ClusterFlags::source() const {
+inventory::ClusterSourceOptions ClusterFlags::source(const std::vector<std::string>& node_hint) const {
   inventory::ClusterSourceOptions s;
   if (!inventory.empty()) s.inventory_file = inventory;
   if (!lab.empty()) s.lab = lab;
+  if (!kubeconfig.empty()) s.kube.kubeconfig = kubeconfig;
+  s.kube.pod_grace = std::chrono::seconds(static_cast<long>(pod_grace_s));
+  if (!node.empty()) {
+    s.kube.node = node;
+  } else if (node_hint.size() == 1 && !node_hint.front().empty()) {
+    s.kube.node = node_hint.front();
+  }
   return s;
 }
 
-void AttachFlags::add_to(CLI::App& sub) {
-  cluster.add_to(sub);
+void AttachFlags::add_to(CLI::App& sub, bool with_node) {
+  cluster.add_to(sub, with_node);
   sub.add_option("--bridge", bridge, "Pod bridge to attach to (default: the inventory's, else cbr0 or cni0)");
   sub.add_option("--uplink", uplink,
                  "Node uplink to attach to (default: the interface of the default route)");
@@ -59,9 +81,9 @@ void AttachFlags::add_to(CLI::App& sub) {
       ->capture_default_str();
 }
 
-loader::SessionOptions AttachFlags::session_options() const {
+loader::SessionOptions AttachFlags::session_options(const std::vector<std::string>& node_hint) const {
   loader::SessionOptions o;
-  o.source = cluster.source();
+  o.source = cluster.source(node_hint);
   o.bridge = bridge;
   o.uplink = uplink;
   o.extra = ifaces;
@@ -79,7 +101,10 @@ loader::SessionOptions AttachFlags::session_options() const {
 void FilterFlags::add_to(CLI::App& sub) {
   sub.add_option("--pod", pods, "Only flows from or to this pod (name or namespace/name; repeatable)");
   sub.add_option("--namespace,-n", namespaces, "Only flows from or to pods of this Kubernetes namespace");
-  sub.add_option("--node", nodes, "Only flows from or to this node (its pods or itself)");
+  sub.add_option(
+      "--node", nodes,
+      "Only flows from or to this node (its pods or itself); with the Kubernetes API, also the node this "
+      "host is");
   sub.add_option("--cidr", cidrs, "Only flows with an end inside this CIDR, e.g. 10.10.130.0/24");
   sub.add_option("--proto", protos, "Only this protocol: tcp, udp, icmp, icmpv6, sctp or a number");
   sub.add_option("--port", ports, "Only flows from or to this TCP/UDP/SCTP port");

@@ -21,13 +21,20 @@ class App;
 
 namespace podpath::cli {
 
-/// @brief --inventory / --lab.
+/// @brief Where the cluster comes from: --inventory / --lab, --kubeconfig / --pod-grace
+/// (the Kubernetes API), and --node for commands that have no --node of their own.
 struct ClusterFlags {
   std::string inventory;
   std::string lab;
+  std::string kubeconfig;
+  double pod_grace_s = 60;
+  std::string node;  ///< the node this host is (API source); set by --node where the command has it
 
-  void add_to(CLI::App& sub);
-  [[nodiscard]] inventory::ClusterSourceOptions source() const;
+  /// @brief `with_node`: also add --node (the command has none of its own).
+  void add_to(CLI::App& sub, bool with_node = false);
+  /// @brief The source options; `node_hint` (a command's own --node) names this host's node
+  /// for the API source, unless --node of these flags did.
+  [[nodiscard]] inventory::ClusterSourceOptions source(const std::vector<std::string>& node_hint = {}) const;
 };
 
 /// @brief How to attach: interfaces, attach mode, map sizes.
@@ -42,10 +49,11 @@ struct AttachFlags {
   std::uint32_t max_flows = 65536;
   double idle_timeout_s = 60;
 
-  void add_to(CLI::App& sub);
+  /// @brief `with_node`: the command has no --node filter, so --node names this host's node.
+  void add_to(CLI::App& sub, bool with_node = false);
   /// @brief Throws UserError on contradictory values. The options carry the stop flag, so
-  /// that a signal interrupts attaching.
-  [[nodiscard]] loader::SessionOptions session_options() const;
+  /// that a signal interrupts attaching. `node_hint`: the command's --node.
+  [[nodiscard]] loader::SessionOptions session_options(const std::vector<std::string>& node_hint = {}) const;
 };
 
 /// @brief --pod, --namespace, --node, --cidr, --proto, --port.

@@ -23,7 +23,7 @@ class MatrixCommand final : public Command {
         "counted once, where\n"
         "it enters the observed network: when it leaves a pod (its veth), or when it arrives over an uplink\n"
         "from a CIDR whose pods podpath does not watch.");
-    attach_.add_to(*sub);
+    attach_.add_to(*sub, /*with_node=*/true);
     sub->add_option("--duration", duration_s_, "Seconds to count (Ctrl-C prints early)")
         ->check(CLI::Range(0.1, 1e7))
         ->capture_default_str();

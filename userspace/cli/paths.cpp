@@ -43,7 +43,7 @@ class PathsCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto options = attach_.session_options();
+    auto options = attach_.session_options(filter_.nodes);
     // Bad names fail before anything is attached.
     options.check_cluster = [&](const model::Cluster& c) -> Result<void> {
       if (auto r = output::check_endpoints(c, endpoints_); !r) return r;

@@ -38,7 +38,7 @@ class RoutesCommand final : public Command {
   }
 
   int run(Io& io) override {
-    inventory::ClusterSourceOptions source = cluster_.source();
+    inventory::ClusterSourceOptions source = cluster_.source({node_});
     if (!bridge_.empty()) source.local.bridge = bridge_;
     source.bare_host_on_discovery_failure = bridge_.empty();  // the host's table is still worth showing
     auto loaded = inventory::load_cluster(source);

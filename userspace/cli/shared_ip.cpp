@@ -36,7 +36,7 @@ class SharedIpCommand final : public Command {
         "Exit code: 0 PASS, 1 FAIL (or no container sent anything), 2 error. Needs root.");
     sub->add_option("POD", pod_, "The pod: namespace/name, or name when unambiguous");
     sub->add_flag("--all", all_, "Check every pod of the cluster");
-    cluster_.add_to(*sub);
+    cluster_.add_to(*sub, /*with_node=*/true);
     sub->add_option("--duration", duration_s_,
                     "Seconds to watch (default 10, or 1 with --probe); Ctrl-C stops early and reports")
         ->check(CLI::Range(0.1, 3600.0));

@@ -61,7 +61,7 @@ class TraceCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto options = attach_.session_options();
+    auto options = attach_.session_options(filter_.nodes);
     options.containers = !no_containers_;
     // An unknown pod, node or namespace is an error before anything is attached, not an
     // endless "no flows yet".

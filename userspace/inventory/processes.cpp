@@ -52,6 +52,8 @@ bool container_running(const model::Container& c) {
   return c.pid > 0 && fs::exists("/proc/" + std::to_string(c.pid));
 }
 
+bool container_ready(const model::Container& c) { return c.ready ? *c.ready : container_running(c); }
+
 std::string process_netns_path(int pid) { return "/proc/" + std::to_string(pid) + "/ns/net"; }
 
 }  // namespace podpath::inventory

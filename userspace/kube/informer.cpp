@@ -41,7 +41,49 @@ std::string failure_kind(const HttpResponse& r) {
   return "http " + std::to_string(r.status);
 }
 
+Failure classify(const HttpResponse& r) {
+  switch (r.failure) {
+  case TransportFailure::None:
+    break;
+  case TransportFailure::Tls:
+    return Failure::Tls;
+  case TransportFailure::Unreachable:
+  case TransportFailure::Timeout:
+  case TransportFailure::Cancelled:
+    return Failure::Unreachable;
+  case TransportFailure::Other:
+    return Failure::Malformed;
+  }
+  if (r.status == 401) return Failure::Unauthorized;
+  if (r.status == 403) return Failure::Forbidden;
+  return Failure::Http;
+}
+
 }  // namespace
+
+std::string_view to_string(Failure failure) {
+  switch (failure) {
+  case Failure::None:
+    return "none";
+  case Failure::Unreachable:
+    return "unreachable";
+  case Failure::Tls:
+    return "tls";
+  case Failure::Unauthorized:
+    return "unauthorized";
+  case Failure::Forbidden:
+    return "forbidden";
+  case Failure::Http:
+    return "http";
+  case Failure::Malformed:
+    break;
+  }
+  return "malformed";
+}
+
+bool transient(Failure failure) {
+  return failure == Failure::Unreachable || failure == Failure::Http || failure == Failure::Malformed;
+}
 
 std::string_view resource_name(Resource resource) { return resource == Resource::Pods ? "pods" : "nodes"; }
 
@@ -163,7 +205,7 @@ void Informer::emit(ChangeType type, const Object& object) {
   queue_.push(std::move(change));
 }
 
-void Informer::fail(const std::string& kind, const std::string& line) {
+void Informer::fail(Failure failure, const std::string& kind, const std::string& line) {
   bool log = false;
   {
     const std::lock_guard lock(mutex_);
@@ -171,16 +213,19 @@ void Informer::fail(const std::string& kind, const std::string& line) {
     failure_kind_ = kind;
     health_.healthy = false;
     health_.last_error = line;
+    health_.failure = failure;
     logged_failure_ = true;
   }
   if (!log) return;
   const bool had_view = health().synced;
-  spdlog::warn("kubernetes: {}{}", line, had_view ? "; keeping the last view, retrying" : "; retrying");
-  push_health(false, line);
+  if (options_.log_health)
+    spdlog::warn("kubernetes: {}{}", line, had_view ? "; keeping the last view, retrying" : "; retrying");
+  push_health(false, line, failure);
 }
 
-void Informer::push_health(bool healthy, std::string line) {
+void Informer::push_health(bool healthy, std::string line, Failure failure) {
   Change change;
+  change.failure = failure;
   change.resource = resource_;
   change.type = ChangeType::Health;
   change.healthy = healthy;
@@ -196,11 +241,12 @@ void Informer::succeed() {
     logged_failure_ = false;
     health_.healthy = true;
     health_.last_error.clear();
+    health_.failure = Failure::None;
   }
   if (!recovered) return;
   std::string line = fmt::format("the Kubernetes API at {} answers again; {} are current", server(),
                                  resource_name(resource_));
-  spdlog::info("kubernetes: {}", line);
+  if (options_.log_health) spdlog::info("kubernetes: {}", line);
   push_health(true, std::move(line));
 }
 
@@ -267,15 +313,16 @@ Informer::Next Informer::list() {
       continue;
     }
     if (r.failure != TransportFailure::None || r.status != 200) {
-      fail(failure_kind(r), describe(r, target));
+      fail(classify(r), failure_kind(r), describe(r, target));
       return Next::Retry;
     }
     json page;
     try {
       page = json::parse(r.body);
     } catch (const json::exception& e) {
-      fail("malformed", fmt::format("malformed response from the Kubernetes API to GET {}: not JSON ({})",
-                                    target, e.what()));
+      fail(Failure::Malformed, "malformed",
+           fmt::format("malformed response from the Kubernetes API to GET {}: not JSON ({})", target,
+                       e.what()));
       return Next::Retry;
     }
     const auto items = page.find("items");
@@ -283,8 +330,9 @@ Informer::Next Informer::list() {
     if (!page.is_object() || items == page.end() || !(items->is_array() || items->is_null()) ||
         meta == page.end() || !meta->is_object() || !meta->contains("resourceVersion") ||
         !(*meta)["resourceVersion"].is_string()) {
-      fail("malformed", fmt::format("malformed response from the Kubernetes API to GET {}: not a {} list",
-                                    target, resource_name(resource_)));
+      fail(Failure::Malformed, "malformed",
+           fmt::format("malformed response from the Kubernetes API to GET {}: not a {} list", target,
+                       resource_name(resource_)));
       return Next::Retry;
     }
     if (items->is_array()) {
@@ -410,7 +458,7 @@ Informer::Next Informer::watch() {
   if (stop_ || r.failure == TransportFailure::Cancelled) return Next::Stop;
   if (relist) return Next::Relist;
   if (!error.empty()) {
-    fail("watch", error);
+    fail(Failure::Unreachable, "watch", error);
     return Next::Retry;
   }
   if (r.failure == TransportFailure::None && r.status == 410) {
@@ -418,11 +466,12 @@ Informer::Next Informer::watch() {
     return Next::Relist;
   }
   if (r.failure != TransportFailure::None || r.status != 200) {
-    fail(failure_kind(r), describe(r, target));
+    fail(classify(r), failure_kind(r), describe(r, target));
     return Next::Retry;
   }
   if (lines.pending() > 0) {
-    fail("watch", fmt::format("the {} watch ended in the middle of an event", resource_name(resource_)));
+    fail(Failure::Unreachable, "watch",
+         fmt::format("the {} watch ended in the middle of an event", resource_name(resource_)));
     return Next::Retry;
   }
   return Next::Watch;  // the server ended the watch at timeoutSeconds: reopen it

@@ -283,6 +283,8 @@ model::Pod to_model_pod(const Pod& pod) {
     model::Container mc;
     mc.name = c.name;
     mc.id = c.id;
+    mc.ready = c.ready;
+    mc.init = c.init;
     out.containers.push_back(std::move(mc));
   }
   return out;

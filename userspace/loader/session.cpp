@@ -1,5 +1,6 @@
 #include "loader/session.hpp"
 
+#include <poll.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -35,6 +36,18 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
     if (auto r = options.check_cluster(*s->cluster_); !r) return r.error();
   }
   model::Cluster watched = *s->cluster_;
+  if (s->loaded_.kube) {
+    // From the API, this host can watch only the node it is; the others' pods are named.
+    const std::string& own = s->loaded_.kube->own_node();
+    if (own.empty()) {
+      return make_error(
+          EINVAL,
+          "this host is none of the cluster's nodes, so there is nothing to attach to: run podpath "
+          "on a node (the nodes are: {}), or name this host's node with --node",
+          inventory::node_names(watched));
+    }
+    std::erase_if(watched.nodes, [&](const model::Node& n) { return n.name != own; });
+  }
   if (!options.nodes.empty()) {
     for (const auto& n : options.nodes) {
       if (watched.find_node(n) == nullptr)
@@ -78,9 +91,28 @@ Result<void> Session::rebuild_cluster_views() {
   if (!cidrs) return cidrs.error();
   // The resolver first: it references the table it replaces.
   auto table = std::make_unique<inventory::CidrTable>(std::move(*cidrs));
-  resolver_ = std::make_unique<inventory::Resolver>(cluster_, *table);
+  resolver_ =
+      std::make_unique<inventory::Resolver>(cluster_, *table, loaded_.kube ? &loaded_.kube->pods() : nullptr);
   cidrs_ = std::move(table);
   return {};
+}
+
+void Session::take_kube_changes() {
+  if (!loaded_.kube) return;
+  pollfd pfd{loaded_.kube->fd(), POLLIN, 0};
+  if (::poll(&pfd, 1, 0) <= 0) return;
+  // Into the informers' indexes only: the cluster views (snapshot, CIDRs, resolver,
+  // topology) change at the next refresh, so a caller sees one cluster from a refresh to the
+  // next.
+  if (loaded_.kube->poll(std::chrono::system_clock::now())) kube_changed_ = true;
+}
+
+Result<void> Session::apply_kube_changes() {
+  if (!kube_changed_) return {};
+  kube_changed_ = false;
+  // A new snapshot: endpoints resolved in the old one keep it alive.
+  cluster_ = std::make_shared<const model::Cluster>(loaded_.kube->cluster());
+  return apply_cluster();
 }
 
 Result<void> Session::reload_inventory_if_changed() {
@@ -105,13 +137,19 @@ Result<void> Session::reload_inventory() {
   inventory_mtime_ = mtime;
   // A new snapshot: endpoints resolved in the old one keep it alive (a check in progress).
   cluster_ = std::make_shared<const model::Cluster>(std::move(*cluster));
+  spdlog::info("inventory reloaded: {} pods", cluster_->pods.size());
+  return apply_cluster();
+}
+
+Result<void> Session::apply_cluster() {
   if (auto r = rebuild_cluster_views(); !r) return r;
   loader_->set_cluster(*cluster_);
   if (tracker_) tracker_->set_cluster(cluster_);
   std::vector<std::string> observed;
   for (const auto& t : loader_->targets()) observed.push_back(t.node);
-  spdlog::info("inventory reloaded: {} pods", cluster_->pods.size());
-  return loader_->set_cidrs(*cidrs_, observed);
+  if (auto r = loader_->set_cidrs(*cidrs_, observed); !r) return r;
+  rebuild_topology();
+  return {};
 }
 
 void Session::rebuild_topology() {
@@ -131,7 +169,16 @@ void Session::rebuild_topology() {
     if (!target.uplink.empty()) pn.uplink = target.uplink;
     t.nodes.push_back(std::move(pn));
   }
-  if (cluster_->gateway) t.gateway = flows::PathGateway::from(*cluster_->gateway, cluster_->underlay);
+  const model::Cluster& cluster = *cluster_;
+  if (cluster.gateway) t.gateway = flows::PathGateway::from(*cluster.gateway, cluster.underlay);
+  // From the API, the other nodes are other machines: their routes are assumed (kubenet).
+  const model::Node* own = loaded_.kube ? cluster.find_node(loaded_.kube->own_node()) : nullptr;
+  for (const auto& node : own != nullptr ? cluster.nodes : std::vector<model::Node>{}) {
+    if (t.find_node(node.name) != nullptr) continue;
+    std::optional<model::IpAddress> gw;
+    if (cluster.gateway) gw = cluster.gateway->ip;
+    t.nodes.push_back(flows::PathNode::assumed(node, *own, cluster.underlay, gw));
+  }
   topology_ = std::move(t);
 }
 
@@ -153,6 +200,8 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
     if (!r) return r.error();
     auto e = events_->poll(0);
     if (!e) return e.error();
+    // Pods and nodes from the Kubernetes API, between refreshes (never blocks).
+    take_kube_changes();
     // A new flow: refresh soon, once the flow has crossed its path (a few ms).
     if (wake_on_new_flow && new_flow_events_ != events_before) {
       (void)loader_->poll_links(milliseconds(50));
@@ -165,6 +214,7 @@ Result<void> Session::wait(std::chrono::milliseconds timeout, const std::atomic<
 Result<flows::UpdateSummary> Session::refresh() {
   if (auto r = follow_namespaces(); !r) return r.error();
   if (auto r = reload_inventory_if_changed(); !r) return r.error();
+  if (auto r = apply_kube_changes(); !r) return r.error();
   auto summary = aggregator_->update(monotonic_ns());
   if (!summary) return summary.error();
   if (auto c = loader_->datapath().read_counters()) counters_ = *c;

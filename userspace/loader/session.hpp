@@ -103,6 +103,12 @@ class Session {
   Session() = default;
   Result<void> rebuild_cluster_views();
   Result<void> reload_inventory_if_changed();
+  /// Takes the Kubernetes informers' changes, if any wait, into their indexes (never blocks).
+  void take_kube_changes();
+  /// At a refresh: the indexes changed since the last one, so the cluster views follow.
+  Result<void> apply_kube_changes();
+  /// The cluster changed: CIDR table, resolver, the loader's names and CIDRs, topology.
+  Result<void> apply_cluster();
   void rebuild_topology();
 
   /// The inventory read again, whatever its modification time says.
@@ -119,6 +125,7 @@ class Session {
   std::chrono::steady_clock::time_point next_namespace_check_{};
   std::optional<std::filesystem::path> inventory_file_;
   std::filesystem::file_time_type inventory_mtime_{};
+  bool kube_changed_ = false;  ///< the informers changed pods or nodes since the last refresh
   std::unique_ptr<inventory::CidrTable> cidrs_;
   std::unique_ptr<inventory::Resolver> resolver_;
   std::unique_ptr<Loader> loader_;

@@ -21,6 +21,10 @@ struct Container {
   std::uint64_t cgroup_id = 0;  ///< cgroup v2 id (inode of cgroup_path)
   int pid = 0;                  ///< main process, root PID namespace; 0 if unknown
   std::string command;
+  /// @brief Readiness as the Kubernetes API reports it (containerStatuses[].ready); nullopt
+  /// where the source has none (lab file, local discovery).
+  std::optional<bool> ready;
+  bool init = false;  ///< an init container (Kubernetes API): READY leaves it out, as kubectl does
 
   bool operator==(const Container&) const = default;
 };
