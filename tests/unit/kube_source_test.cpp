@@ -371,6 +371,41 @@ TEST_F(KubeCluster, AnAddressTwoLivePodsClaimIsAmbiguousNeverGuessed) {
   EXPECT_EQ(e.node, "node2");
 }
 
+// ---------------------------------------------------------------------------- names from the API
+
+TEST_F(KubeCluster, NamesFromTheApiAreHeldToTheInventorysRules) {
+  EXPECT_TRUE(inventory::check_api_names(change(kube::ChangeType::Added, web_)));
+  EXPECT_TRUE(inventory::check_api_names(change(kube::ChangeType::Added, node1_)));
+  EXPECT_TRUE(inventory::check_api_names(kube::Change{})) << "not an object: nothing to check";
+
+  kube::Pod retitle = web_;
+  retitle.name = "web\x1b]0;owned\x07";
+  const auto r = inventory::check_api_names(change(kube::ChangeType::Added, retitle));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().message.find('\x1b'), std::string::npos) << "the line itself is printable";
+  EXPECT_NE(r.error().message.find("pod default/web\\x1b]0;owned\\x07: metadata.name"), std::string::npos)
+      << r.error().message;
+
+  kube::Pod slash = web_;
+  slash.ns = "a/b";
+  EXPECT_FALSE(inventory::check_api_names(change(kube::ChangeType::Modified, slash)));
+  kube::Pod node_name = web_;
+  node_name.node = "node1\n";
+  EXPECT_FALSE(inventory::check_api_names(change(kube::ChangeType::Added, node_name)));
+  kube::Pod container = db_;
+  container.containers[0].name = "db\r";
+  const auto c = inventory::check_api_names(change(kube::ChangeType::Added, container));
+  ASSERT_FALSE(c);
+  EXPECT_NE(c.error().message.find("status.containerStatuses[].name"), std::string::npos)
+      << c.error().message;
+  kube::Pod id = db_;
+  id.containers[0].id = "../../x";
+  EXPECT_FALSE(inventory::check_api_names(change(kube::ChangeType::Added, id)));
+  kube::Node node = node1_;
+  node.name = "..";
+  EXPECT_FALSE(inventory::check_api_names(change(kube::ChangeType::Deleted, node)));
+}
+
 // ---------------------------------------------------------------------------- connecting
 
 namespace {
@@ -424,6 +459,26 @@ TEST(KubeSourceConnect, ListsPodsAndNodesThenFollowsTheirChanges) {
   ASSERT_EQ(c.pods.size(), 1u);
   EXPECT_EQ(c.pods[0].full_name(), "default/web-7d4b9-x2k4q");
   EXPECT_TRUE((*source)->healthy());
+}
+
+TEST(KubeSourceConnect, APodWhoseNameBreaksTheRulesIsLeftOut) {
+  auto pods = std::make_shared<FakeState>();
+  auto nodes = std::make_shared<FakeState>();
+  json bad = read_json(kData / "pod.json");
+  bad["metadata"]["uid"] = "bad-uid";
+  bad["metadata"]["name"] = "web\x1b[2J";
+  bad["status"]["podIP"] = "10.10.129.3";
+  bad["status"]["podIPs"] = json::array({{{"ip", "10.10.129.3"}}});
+  pods->script.push_back(
+      kube::testing::ok({list_body("PodList", json::array({read_json(kData / "pod.json"), bad}), "10")}));
+  nodes->script.push_back(
+      kube::testing::ok({list_body("NodeList", json::array({read_json(kData / "node.json")}), "10")}));
+  auto source = inventory::KubeSource::connect(fake_options(pods, nodes), fake_config());
+  ASSERT_TRUE(source) << source.error().to_string();
+  const model::Cluster c = (*source)->cluster();
+  ASSERT_EQ(c.pods.size(), 1u);
+  EXPECT_EQ(c.pods[0].full_name(), "default/web-7d4b9-x2k4q");
+  EXPECT_EQ((*source)->pods().find_uid("bad-uid"), nullptr) << "not in the history either";
 }
 
 TEST(KubeSourceConnect, ForbiddenFailsAtOnceWithTheRbacHint) {

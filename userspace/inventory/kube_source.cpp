@@ -6,13 +6,17 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <type_traits>
+#include <variant>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "inventory/processes.hpp"
+#include "inventory/validate.hpp"
 #include "net/netns.hpp"
 #include "util/system.hpp"
+#include "util/text.hpp"
 
 namespace podpath::inventory {
 namespace {
@@ -71,6 +75,37 @@ Result<std::string> find_own_node(const kube::NodeIndex& nodes, const std::optio
       return n->name;
   }
   return std::string();
+}
+
+Result<void> check_api_names(const kube::Change& change) {
+  std::string object;
+  std::string field;
+  std::string_view value;
+  auto bad = [&](std::string_view v, const char* f) {
+    value = v;
+    field = f;
+    return !is_object_name(v);
+  };
+  if (const auto* pod = std::get_if<kube::Pod>(&change.object)) {
+    object = "pod " + printable(pod->full_name());
+    bool refused = bad(pod->ns, "metadata.namespace") || bad(pod->name, "metadata.name") ||
+                   (!pod->node.empty() && bad(pod->node, "spec.nodeName"));
+    for (std::size_t i = 0; !refused && i < pod->containers.size(); ++i) {
+      const auto& c = pod->containers[i];
+      refused = bad(c.name, "status.containerStatuses[].name") ||
+                (!c.id.empty() && bad(c.id, "status.containerStatuses[].containerID"));
+    }
+    if (!refused) return {};
+  } else if (const auto* node = std::get_if<kube::Node>(&change.object)) {
+    object = "node " + printable(node->name);
+    if (!bad(node->name, "metadata.name")) return {};
+  } else {
+    return {};
+  }
+  return make_error(EINVAL,
+                    "{}: {} '{}' is not a valid name: 1-{} characters of printable UTF-8, no control "
+                    "characters and no '/'",
+                    object, field, printable(value), kMaxObjectName);
 }
 
 model::Cluster cluster_from_kube(const kube::NodeIndex& nodes, const kube::PodIndex& pods,
@@ -149,9 +184,26 @@ bool KubeSource::healthy() const {
   return std::all_of(healthy_.begin(), healthy_.end(), [](const auto& h) { return h.second; });
 }
 
+bool KubeSource::admit(const kube::Change& change) {
+  const auto names = check_api_names(change);
+  if (names) return true;
+  const std::string uid = std::visit(
+      [](const auto& o) -> std::string {
+        if constexpr (std::is_same_v<std::decay_t<decltype(o)>, std::monostate>) {
+          return {};
+        } else {
+          return o.uid;
+        }
+      },
+      change.object);
+  if (refused_.insert(uid).second) spdlog::warn("kubernetes: skipping {}", names.error().message);
+  return false;
+}
+
 bool KubeSource::poll(kube::Time now) {
   bool changed = false;
   for (const auto& change : watch_->queue().drain()) {
+    if (!admit(change)) continue;
     switch (change.type) {
     case kube::ChangeType::Added:
     case kube::ChangeType::Modified:
@@ -265,6 +317,7 @@ Result<std::unique_ptr<KubeSource>> KubeSource::connect(const KubeSourceOptions&
     const int n = ::poll(&pfd, 1, static_cast<int>(std::min<long>(left.count(), 200)));
     if (n < 0 && errno != EINTR) return make_error(errno, "poll on the Kubernetes informers");
     for (const auto& change : s->watch_->queue().drain()) {
+      if (!s->admit(change)) continue;
       s->pods_.apply(change, std::chrono::system_clock::now());
       s->nodes_.apply(change);
       if (change.type == kube::ChangeType::Synced) synced[change.resource] = true;

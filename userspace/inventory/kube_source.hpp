@@ -64,6 +64,12 @@ struct HostFacts {
   std::map<std::string, DiscoveredCgroup> cgroups;  ///< container id -> its cgroup
 };
 
+/// @brief The names in a pod or node from the API are others' choices, held to the rules of
+/// an inventory's (inventory/validate.hpp): a pod's namespace, name and node, its
+/// containers' names and ids, a node's name. The error is one line naming the object and
+/// the field, safe to show (printable()). Other changes pass.
+Result<void> check_api_names(const kube::Change& change);
+
 /// @brief The cluster the API describes, from the informers' indexes (pure):
 /// - every node, with its InternalIP and pod CIDR; `own_node` (this host) runs in the host
 ///   namespace and takes bridge, uplink, bridge address, underlay and gateway from
@@ -122,6 +128,8 @@ class KubeSource {
   void locate_own_pods(const model::Cluster& cluster);
   void note_health(const kube::Change& change);
   void refresh_cgroups(const model::Cluster& cluster);
+  /// A change the indexes may take: check_api_names(), else skipped with one warning per object.
+  bool admit(const kube::Change& change);
 
   KubeSourceOptions options_;
   std::unique_ptr<kube::ClusterWatch> watch_;
@@ -133,6 +141,7 @@ class KubeSource {
   HostFacts host_;
   std::string cgroup2_;
   std::set<std::string> cgroups_missing_;  ///< container ids last looked for in vain
+  std::set<std::string> refused_;          ///< UIDs of objects skipped for their names (warned once)
   std::map<kube::Resource, bool> healthy_;
   kube::Failure outage_ = kube::Failure::None;
 };

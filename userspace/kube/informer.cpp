@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/text.hpp"
+
 namespace podpath::kube {
 namespace {
 
@@ -22,17 +24,18 @@ const std::string& uid_of(const std::variant<Pod, Node>& object) {
   return std::visit([](const auto& o) -> const std::string& { return o.uid; }, object);
 }
 
-/// The message of a v1 Status body, or the body itself when it is not one.
+/// The message of a v1 Status body, or the body itself when it is not one; the server's
+/// text, so through printable() (it reaches log lines and errors).
 std::string status_message(const std::string& body) {
   try {
     const json status = json::parse(body);
     if (status.is_object() && status.contains("message") && status["message"].is_string())
-      return status["message"].get<std::string>();
+      return printable(status["message"].get<std::string>());
   } catch (const json::exception&) {
   }
   std::string text = body.substr(0, 200);
   std::replace(text.begin(), text.end(), '\n', ' ');
-  return text;
+  return printable(text);
 }
 
 /// Failures of one kind are logged once, however their details (timings) vary.
@@ -394,10 +397,10 @@ bool Informer::handle_event(const WatchEvent& event, bool& relist, std::string& 
     if (event.error_code == 410) {
       relist = true;
       spdlog::debug("kubernetes: {} watch: resourceVersion {} is too old ({}); listing again",
-                    resource_name(resource_), resource_version_, event.error_message);
+                    resource_name(resource_), resource_version_, printable(event.error_message));
     } else {
       error = fmt::format("the Kubernetes API ended the {} watch with an error (code {}): {}",
-                          resource_name(resource_), event.error_code, event.error_message);
+                          resource_name(resource_), event.error_code, printable(event.error_message));
     }
     return false;
   }
