@@ -71,7 +71,7 @@ int main(int argc, char** argv) {
     auto attached = podpath::net::in_netns(netns, [&]() -> podpath::Result<void> {
       const unsigned ifindex = if_nametoindex(iface.c_str());
       if (ifindex == 0) return podpath::make_error(errno, "no interface {}", iface);
-      auto h = podpath::bpf::InterfaceHooks::attach(mode, static_cast<int>(ifindex), progs, slot, false);
+      auto h = podpath::bpf::InterfaceHooks::attach(mode, static_cast<int>(ifindex), progs, slot);
       if (!h) return h.error();
       hooks = std::move(*h);
       return {};
