@@ -357,10 +357,11 @@ Loader::Batch Loader::attach_batch(TargetState& state, const NamespacePrograms& 
       if (cancelled()) return interrupted();
       const auto layer = bpf::link_layer_of(p.link.link_type);
       if (!layer) {
-        return make_error(ENOTSUP,
-                          "node {}: cannot watch {}: its packets have neither an Ethernet header nor start at "
-                          "the IP header (link type {}), which podpath cannot parse",
-                          node, p.link.name, p.link.link_type);
+        return make_error(
+            ENOTSUP,
+            "node {}: cannot watch {}: its packets have neither an Ethernet header nor start at "
+            "the IP header (link type {}), which podpath cannot parse",
+            node, p.link.name, p.link.link_type);
       }
       std::uint64_t record = 0;
       bpf::AttachOptions how;
@@ -372,9 +373,8 @@ Loader::Batch Loader::attach_batch(TargetState& state, const NamespacePrograms& 
                        h.slot().handle, h.ingress_prog_id(), h.egress_prog_id(), h.created_qdisc()});
         };
       }
-      auto hooks =
-          bpf::InterfaceHooks::attach(mode_, static_cast<int>(p.link.ifindex), progs.for_layer(*layer),
-                                      options_.slot, how);
+      auto hooks = bpf::InterfaceHooks::attach(mode_, static_cast<int>(p.link.ifindex),
+                                               progs.for_layer(*layer), options_.slot, how);
       if (!hooks) {
         Journal::process().retire(record);  // attach() removed what it had added
         if (vanished(hooks.error())) {
