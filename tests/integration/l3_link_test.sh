@@ -58,7 +58,10 @@ for mode in "tcx kern-ctx" "clsact kern-ctx" "tcx fixed" "clsact fixed"; do
   check_eq "reply: 25 packets at each end" "packets=25" "$(grep -o 'packets=[0-9]*' <<<"$rep" | sort -u | tr '\n' ' ' | sed 's/ $//')"
   # 84 bytes per echo: the IP packet, no link-layer header.
   check_eq "request bytes: the IP packets" "bytes=2100" "$(grep -o 'bytes=[0-9]*' <<<"$req" | sort -u | tr '\n' ' ' | sed 's/ $//')"
-  check_eq "nothing misparsed" "counter non_ip=0" "$(grep -E '^counter non_ip=' "$OUT")"
+  # Misparsed tunnel packets would count as non-IP: 100 of them (25 requests and 25 replies at
+  # each end). The counter also counts the underlay's ARP, which socat's relay may trigger.
+  non_ip=$(sed -n -E 's/^counter non_ip=([0-9]+)$/\1/p' "$OUT")
+  check "tunnel packets not taken for non-IP (non_ip=${non_ip:-?}, ARP aside)" test "${non_ip:-999}" -lt 25
 done
 
 finish
