@@ -63,6 +63,7 @@ inventory_write() {
   jq -n --slurpfile lab "$LAB_DIR/lab.json" \
     --slurpfile nodes <(cat "$LAB_DIR"/nodes/*.json) \
     --slurpfile pods <(cat "$LAB_DIR"/pods/*.json 2>/dev/null || true) \
+    --slurpfile services <(cat "$LAB_DIR"/services/*.json 2>/dev/null || true) \
     --arg data_dir "$LAB_DIR" --arg cgroup_root "$LAB_CG" --arg underlay "$UNDERLAY_CIDR" \
     --arg gw_ns "$(gw_ns)" --arg gw_ip "$GW_IP" --arg gw_if "$GW_BRIDGE" '
     def nodenum: ltrimstr("node") | tonumber;
@@ -73,6 +74,8 @@ inventory_write() {
         gateway: { name: "gateway", netns: $gw_ns, ip: $gw_ip, interface: $gw_if,
                    routes: [ $n[] | { dst: .pod_cidr, via: .underlay_ip } ] },
         nodes: $n,
-        pods: ($pods | sort_by((.node | nodenum), (.ip | split(".") | map(tonumber)))) }' >"$tmp"
+        pods: ($pods | sort_by((.node | nodenum), (.ip | split(".") | map(tonumber)))),
+        service_cidr: "'"$SERVICE_CIDR"'",
+        services: [ $services | sort_by(.namespace, .name)[] | del(.servers) ] }' >"$tmp"
   mv -f "$tmp" "$(inventory_file)"
 }
