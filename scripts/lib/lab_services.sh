@@ -24,7 +24,7 @@
 # (docs/inventory.md). 'add' also starts a TCP (or UDP) echo server on the target port in
 # each backend pod's first container, in that container's cgroup; 'del' stops it.
 
-readonly SERVICE_CIDR=10.96.0.0/12 SERVICE_IP_FIRST=10.96.0.10
+readonly SERVICE_IP_FIRST=10.96.0.10
 readonly CLUSTER_CIDR=10.10.128.0/17            # every node's pod CIDR (nodes 1..16)
 readonly KUBE_MARK_MASQ_BIT=0x4000
 readonly SERVICE_PORT_NAME=http                 # the one port of a lab Service
