@@ -43,6 +43,20 @@ inventory_record_pods() {
                           pid: ($c[. + 4] | tonumber), command: $cmd } ] }' >"$1"
 }
 
+# inventory_record_service FILE NAMESPACE NAME CLUSTER_IP PROTOCOL PORT TARGET_PORT PORT_NAME SVC_CHAIN:
+# a Service's record (an entry of services[], plus "servers": [] for the pids of its echo
+# servers, which the inventory leaves out) from its backends on stdin, one TSV line each:
+# POD IP NODE SEP_CHAIN (lab_services.sh).
+inventory_record_service() {
+  jq -nR --arg ns "$2" --arg name "$3" --arg ip "$4" --arg proto "$5" --argjson port "$6" \
+    --argjson tport "$7" --arg pname "$8" --arg chain "$9" '
+    { namespace: $ns, name: $name, cluster_ip: $ip, protocol: $proto, port: $port, target_port: $tport,
+      port_name: $pname, svc_chain: $chain,
+      backends: [ inputs | select(length > 0) | split("\t")
+                  | { pod: .[0], ip: .[1], node: .[2], sep_chain: .[3] } ],
+      servers: [] }' >"$1"
+}
+
 # inventory_add_container FILE NAME ID CGROUP CGROUP_ID PID COMMAND NETNS [IP]: append a
 # container to the pod record in FILE, with the network namespace (and IP) it really runs
 # in: add-pod's broken container, which does not share the pod's.

@@ -179,12 +179,8 @@ lab_service_add() {
     kube_hash sep "$ns/$name:$SERVICE_PORT_NAME${proto,,}$pip:$tport"
     rows+=("$(tsv_line "$pod" "$pip" "$node" "KUBE-SEP-$sep")")
   done
-  printf '%s\n' "${rows[@]}" | jq -nR --arg ns "$ns" --arg name "$name" --arg ip "$ip" --arg proto "${proto^^}" \
-    --argjson port "$port" --argjson tport "$tport" --arg chain "$svc_chain" '
-    { namespace: $ns, name: $name, cluster_ip: $ip, protocol: $proto, port: $port, target_port: $tport,
-      port_name: "'"$SERVICE_PORT_NAME"'", svc_chain: $chain,
-      backends: [ inputs | select(length > 0) | split("\t") | { pod: .[0], ip: .[1], node: .[2], sep_chain: .[3] } ],
-      servers: [] }' >"$f"
+  printf '%s\n' "${rows[@]}" |
+    inventory_record_service "$f" "$ns" "$name" "$ip" "${proto^^}" "$port" "$tport" "$SERVICE_PORT_NAME" "$svc_chain"
   if (( serve )) && [[ -n $backends ]]; then service_servers_start "$f"; fi
   services_sync
   inventory_write
