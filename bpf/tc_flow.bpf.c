@@ -27,7 +27,6 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
-#include <bpf/bpf_core_read.h>
 
 #include "podpath_abi.h"
 #include "errno.bpf.h"
@@ -53,6 +52,11 @@ const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packe
 const volatile __u8 pp_cfg_coarse_clock = 1;  /* bpf_ktime_get_coarse_ns exists (5.11+) */
 const volatile __u8 pp_cfg_nat = 0; /* record NAT translations: the kernel's BTF has struct nf_conn
 				       and bpf_rdonly_cast (Linux 6.3+); never in tc_flow_fixed */
+/* The kernel's BTF id of struct nf_conn, for bpf_rdonly_cast. Set by userspace: CO-RE's
+ * bpf_core_type_id_kernel(struct nf_conn) is ambiguous, the kernel also has nf_conn___init,
+ * which libbpf takes for a flavour of it. Field offsets are still CO-RE relocated (only
+ * nf_conn has the fields). */
+const volatile __u32 pp_cfg_nf_conn_btf_id = 0;
 /* Tests only: spin this many rounds between finding a flow entry and counting in it, so that
  * a test can expire and reuse the entry meanwhile. Verified away when 0. */
 const volatile __u32 pp_cfg_test_hold = 0;
@@ -342,7 +346,7 @@ static __always_inline void pp_nat_record(struct __sk_buff *skb, const struct pp
 	unsigned long nfct = kskb->_nfct & PP_NFCT_PTRMASK;
 	if (!nfct)
 		return;
-	struct nf_conn *ct = bpf_rdonly_cast((void *)nfct, bpf_core_type_id_kernel(struct nf_conn));
+	struct nf_conn *ct = bpf_rdonly_cast((void *)nfct, pp_cfg_nf_conn_btf_id);
 	__u32 nat = 0;
 	unsigned long status = ct->status;
 	if (status & IPS_DST_NAT)

@@ -53,6 +53,8 @@ class NatTest : public ::testing::Test {
       ASSERT_EQ(sh(fmt::format("ip -n {} link set {} up", ns, dev)), 0);
       ASSERT_EQ(sh(fmt::format("ip -n {} link set lo up", ns)), 0);
     }
+    // The ClusterIP must be routable before OUTPUT's DNAT runs (kube-proxy's nodes have a default route).
+    ASSERT_EQ(sh(fmt::format("ip -n {} route add 10.96.0.0/12 dev v0", client_)), 0);
     // kube-proxy's translation, reduced to its DNAT (OUTPUT: the client is a local socket here).
     ASSERT_EQ(
         sh(fmt::format("ip netns exec {} iptables -w -t nat -A OUTPUT -d {}/32 -p tcp --dport {} -j DNAT "

@@ -1,6 +1,7 @@
 #include "bpf/datapath.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <net/if_arp.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "bpf/abi.hpp"
+#include "bpf/handles.hpp"
 #include "bpf/object.hpp"
 #include "tc_flow.skel.h"
 #include "tc_flow_fixed.skel.h"
@@ -34,6 +36,15 @@ bpf_map_type to_map_type(FlowMapKind kind) {
     break;
   }
   return BPF_MAP_TYPE_HASH;
+}
+
+// The kernel's BTF id of struct nf_conn (0: none in vmlinux's BTF), for tc_flow's
+// bpf_rdonly_cast: CO-RE cannot name it, nf_conn___init looks like a flavour of it.
+__u32 nf_conn_btf_id() {
+  const BtfPtr vmlinux = load_vmlinux_btf();
+  if (!vmlinux) return 0;
+  const int id = btf__find_by_name_kind(vmlinux.get(), "nf_conn", BTF_KIND_STRUCT);
+  return id > 0 ? static_cast<__u32>(id) : 0;
 }
 
 template <typename Skel> struct SkelOps;
@@ -61,7 +72,9 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
   skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
-  skel->rodata->pp_cfg_nat = o.nat && o.netns_mode == NetnsIdMode::KernCtx ? 1 : 0;
+  const __u32 nf_conn = o.nat && o.netns_mode == NetnsIdMode::KernCtx ? nf_conn_btf_id() : 0;
+  skel->rodata->pp_cfg_nat = nf_conn != 0 ? 1 : 0;
+  skel->rodata->pp_cfg_nf_conn_btf_id = nf_conn;
   if (int err = bpf_map__set_max_entries(skel->maps.pp_nat4, o.max_nat); err != 0) {
     return make_error(err, "cannot size the NAT map to {} entries", o.max_nat);
   }
