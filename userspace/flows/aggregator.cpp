@@ -97,6 +97,8 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
   for (const auto& rec : *records) apply(rec, now_ns, seconds, summary);
   for (auto& [key, flow] : flows_) settle(flow);
   expire_idle(now_ns, summary);
+  read_nat();
+  join_nat();
 
   last_update_ns_ = now_ns;
   interval_ns_ = interval;
@@ -190,9 +192,91 @@ void Aggregator::expire_idle(std::uint64_t now_ns, UpdateSummary& summary) {
   }
 }
 
+// The NAT records, without those none of whose four flow directions is left (deleted from
+// the source; kept if that fails, like flows).
+void Aggregator::read_nat() {
+  auto records = source_.read_nat();
+  if (!records) {
+    spdlog::warn("cannot read the NAT translations: {}", records.error().to_string());
+    return;
+  }
+  std::vector<model::NatRecord> keep;
+  std::vector<model::NatRecord> gone;
+  for (auto& r : *records) {
+    const bool live = flows_.count(r.original) != 0 || flows_.count(r.translated()) != 0 ||
+                      flows_.count(r.reply) != 0 || flows_.count(r.original.reversed()) != 0;
+    (live ? keep : gone).push_back(std::move(r));
+  }
+  if (!gone.empty()) {
+    if (auto removed = source_.remove_nat(gone); !removed) {
+      spdlog::warn("cannot remove {} NAT translations: {}", gone.size(), removed.error().to_string());
+    }
+  }
+  nat_ = std::move(keep);
+}
+
+namespace {
+
+// One direction of a translated connection: the flow before the translation and the one
+// after it, as one Flow (the union of their points, each marked before_nat or not).
+std::optional<Flow> join_direction(const std::map<model::FlowKey, Flow>& flows, const model::FlowKey& before,
+                                   const model::FlowKey& after, const model::NatRecord& nat) {
+  const auto b = flows.find(before);
+  const auto a = flows.find(after);
+  if (b == flows.end() && a == flows.end()) return std::nullopt;
+  Flow joined;
+  joined.key = before;
+  joined.translated_key = after;
+  joined.nat = nat;
+  if (b != flows.end()) {
+    for (PointStats p : b->second.points) {
+      p.before_nat = true;
+      joined.points.push_back(p);
+    }
+  }
+  if (a != flows.end()) {
+    for (const PointStats& p : a->second.points) joined.points.push_back(p);
+  }
+  std::sort(joined.points.begin(), joined.points.end(),
+            [](const PointStats& x, const PointStats& y) { return x.point < y.point; });
+  for (const Flow* f : {b != flows.end() ? &b->second : nullptr, a != flows.end() ? &a->second : nullptr}) {
+    if (f == nullptr) continue;
+    if (f->first_seen_ns != 0 && (joined.first_seen_ns == 0 || f->first_seen_ns < joined.first_seen_ns)) {
+      joined.first_seen_ns = f->first_seen_ns;
+    }
+    joined.last_seen_ns = std::max(joined.last_seen_ns, f->last_seen_ns);
+    joined.last_active_ns = std::max(joined.last_active_ns, f->last_active_ns);
+  }
+  return joined;
+}
+
+}  // namespace
+
+// A connection a NAT translated has four flow directions (model::NatRecord): the request
+// before and after the translation, the reply before and after the reverse one. Each pair
+// becomes one direction, the two one conversation.
+void Aggregator::join_nat() {
+  joined_.clear();
+  in_joined_.clear();
+  for (const auto& nat : nat_) {
+    if (in_joined_.count(nat.original) != 0 || in_joined_.count(nat.translated()) != 0) continue;
+    auto request = join_direction(flows_, nat.original, nat.translated(), nat);
+    auto reply = join_direction(flows_, nat.reply, nat.original.reversed(), nat);
+    if (!request && !reply) continue;
+    for (const auto& k : {nat.original, nat.translated(), nat.reply, nat.original.reversed()})
+      in_joined_.insert(k);
+    if (request) {
+      joined_.emplace_back(std::move(*request), std::move(reply));
+    } else {
+      joined_.emplace_back(std::move(*reply), std::nullopt);
+    }
+  }
+}
+
 std::vector<Conversation> Aggregator::conversations() const {
   std::vector<Conversation> out;
-  std::set<model::FlowKey> paired;
+  std::set<model::FlowKey> paired = in_joined_;
+  for (const auto& [request, reply] : joined_) out.push_back({&request, reply ? &*reply : nullptr});
   for (const auto& [key, flow] : flows_) {
     if (paired.count(key) != 0) continue;
     Conversation c{&flow, nullptr};

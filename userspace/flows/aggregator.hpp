@@ -7,7 +7,11 @@
 #include <compare>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <vector>
+
+#include <set>
+#include <utility>
 
 #include "model/flow.hpp"
 #include "util/result.hpp"
@@ -30,6 +34,14 @@ class FlowSource {
   virtual Result<std::vector<model::FlowRecord>> read() = 0;
   /// @brief Deletes entries (expired flows). Entries already gone are not an error.
   virtual Result<void> remove(const std::vector<PointKey>& entries) = 0;
+  /// @brief Connections a NAT translated (kube-proxy's DNAT to a Service backend, SNAT);
+  /// empty where the datapath does not follow NAT.
+  virtual Result<std::vector<model::NatRecord>> read_nat() { return std::vector<model::NatRecord>{}; }
+  /// @brief Forgets translated connections none of whose flows is left.
+  virtual Result<void> remove_nat(const std::vector<model::NatRecord>& records) {
+    (void)records;
+    return {};
+  }
 };
 
 /// @brief One flow direction at one observation point, as of the latest update.
@@ -46,6 +58,9 @@ struct PointStats {
   double bps = 0;                    ///< bits/s over the last interval
   std::uint64_t last_active_ns = 0;  ///< update time when the counters last grew
   bool present = true;               ///< still in the source at the last read
+  /// @brief In a flow joined across a NAT: this point saw the packets before the translation
+  /// (with the flow's `key`), not after it (with its `translated_key`).
+  bool before_nat = false;
 };
 
 /// @brief One direction of a flow (one FlowKey) with its counters at every point that saw it.
@@ -55,6 +70,13 @@ struct Flow {
   std::uint64_t first_seen_ns = 0;   ///< earliest first_seen over points (source clock)
   std::uint64_t last_seen_ns = 0;    ///< latest last_seen over points (source clock)
   std::uint64_t last_active_ns = 0;  ///< update time when any counter last grew
+  /// @brief Set on a direction joined across a NAT (Aggregator::conversations): the
+  /// translation, and the direction's key after it. The request's `key` is what the client
+  /// sent (to the ClusterIP), its translated key goes to the backend; the reply's `key`
+  /// comes from the backend, its translated key from the ClusterIP. Points carry
+  /// PointStats::before_nat.
+  std::optional<model::NatRecord> nat;
+  model::FlowKey translated_key;
 
   /// @brief The flow's packets: the most any single point counted (every point on the
   /// path counts the same packets, so summing would multiply them).
@@ -109,9 +131,12 @@ class Aggregator {
 
   /// @brief Every live flow direction, by key.
   [[nodiscard]] const std::map<model::FlowKey, Flow>& flows() const { return flows_; }
+  /// @brief The translated connections the source reported at the last update.
+  [[nodiscard]] const std::vector<model::NatRecord>& nat() const { return nat_; }
   /// @brief Flows paired with their reverse direction, each flow in exactly one
-  /// conversation, busiest (bits/s, then packets) first. Pointers stay valid until the
-  /// next update().
+  /// conversation, busiest (bits/s, then packets) first. A connection a NAT translated is
+  /// one conversation: its flows before and after the translation joined into one
+  /// direction each (Flow::nat). Pointers stay valid until the next update().
   [[nodiscard]] std::vector<Conversation> conversations() const;
   /// @brief Length of the last update's interval (0 before the second update).
   [[nodiscard]] std::uint64_t interval_ns() const { return interval_ns_; }
@@ -123,10 +148,17 @@ class Aggregator {
   void apply(const model::FlowRecord& rec, std::uint64_t now_ns, double seconds, UpdateSummary& summary);
   static void settle(Flow& flow);
   void expire_idle(std::uint64_t now_ns, UpdateSummary& summary);
+  void read_nat();
+  void join_nat();
 
   FlowSource& source_;
   AggregatorOptions options_;
   std::map<model::FlowKey, Flow> flows_;
+  std::vector<model::NatRecord> nat_;
+  // Directions joined across a NAT, rebuilt at every update: (request, reply) pairs, and
+  // the keys of flows_ they hold (shown only through them).
+  std::vector<std::pair<Flow, std::optional<Flow>>> joined_;
+  std::set<model::FlowKey> in_joined_;
   std::uint64_t last_update_ns_ = 0;
   std::uint64_t interval_ns_ = 0;
   bool updated_once_ = false;

@@ -13,6 +13,10 @@ class BpfFlowSource final : public flows::FlowSource {
   explicit BpfFlowSource(bpf::Datapath& datapath) : datapath_(datapath) {}
   Result<std::vector<model::FlowRecord>> read() override { return datapath_.read_flows(); }
   Result<void> remove(const std::vector<flows::PointKey>& entries) override;
+  Result<std::vector<model::NatRecord>> read_nat() override { return datapath_.read_nat(); }
+  Result<void> remove_nat(const std::vector<model::NatRecord>& records) override {
+    return datapath_.delete_nat(records);
+  }
 
  private:
   bpf::Datapath& datapath_;

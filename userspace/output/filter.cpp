@@ -56,7 +56,12 @@ bool FlowFilter::matches(const ConversationView& view) const {
                                (dst.pod != nullptr && dst.pod->ns == ns);
                       }) &&
          any_or_empty(nodes, [&](const auto& n) { return src.node == n || dst.node == n; }) &&
-         any_or_empty(cidrs, [&](const auto& c) { return c.contains(src.ip) || c.contains(dst.ip); }) &&
+         any_or_empty(cidrs,
+                      [&](const auto& c) {
+                        // Through a Service, its ClusterIP is an end too (--cidr 10.96.0.0/12).
+                        const auto& svc = view.forward.service;
+                        return c.contains(src.ip) || c.contains(dst.ip) || (svc && c.contains(svc->ip));
+                      }) &&
          any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
            return has_ports(key.proto) && (key.sport == p || key.dport == p);
          });
