@@ -87,6 +87,9 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
 
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
 
+// Flow records handed to a reader at a time: the kernel's batch size, 1024 entries.
+constexpr std::size_t kFlowBatch = 1024;
+
 }  // namespace
 
 Datapath::Datapath(DatapathOptions options) : options_(options) {}
@@ -177,11 +180,15 @@ Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t if
   return {};
 }
 
-Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
+Result<void> Datapath::read_flows(const FlowRecordSink& sink) const {
   const bool percpu = options_.flow_map == FlowMapKind::PercpuHash;
   const std::size_t stride = percpu_stride(sizeof(pp_flow_stats));
   const std::size_t value_size = percpu ? stride * static_cast<std::size_t>(ncpu_) : sizeof(pp_flow_stats);
-  std::vector<model::FlowRecord> out;
+  // Converted a batch at a time into one reused buffer: no allocation per entry.
+  std::vector<model::FlowRecord> batch;
+  batch.reserve(kFlowBatch);
+  std::uint32_t last_low = 0;
+  std::uint64_t last_cookie = full_netns_cookie(0);
   auto r = for_each_entry(flows_map_fd(), sizeof(pp_flow_map_key), value_size,
                           [&](const std::uint8_t* k, const std::uint8_t* v) {
                             pp_flow_map_key key{};
@@ -202,8 +209,24 @@ Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
                               sum.dst_cidr = s.dst_cidr;
                               sum.flags |= s.flags;
                             }
-                            out.push_back(to_model(key, sum, full_netns_cookie(key.point.netns)));
+                            if (key.point.netns != last_low) {  // entries of one namespace come in runs
+                              last_low = key.point.netns;
+                              last_cookie = full_netns_cookie(last_low);
+                            }
+                            batch.push_back(to_model(key, sum, last_cookie));
+                            if (batch.size() == kFlowBatch) {
+                              sink(batch);
+                              batch.clear();
+                            }
                           });
+  if (!r) return r.error();
+  if (!batch.empty()) sink(batch);
+  return {};
+}
+
+Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
+  std::vector<model::FlowRecord> out;
+  auto r = read_flows([&](std::span<const model::FlowRecord> batch) { out.insert(out.end(), batch.begin(), batch.end()); });
   if (!r) return r.error();
   return out;
 }

@@ -5,8 +5,10 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -68,6 +70,9 @@ struct MatrixCell {
   bool operator==(const MatrixCell&) const = default;
 };
 
+/// @brief Receives flow entries, a batch at a time.
+using FlowRecordSink = std::function<void(std::span<const model::FlowRecord>)>;
+
 /// @brief One flow entry to delete: where and which.
 struct FlowId {
   model::ObservationPoint point;
@@ -100,7 +105,10 @@ class Datapath {
   Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, model::InterfaceRole role);
   Result<void> forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex);
 
-  /// @brief Every flow entry (batch lookups; per-CPU values summed).
+  /// @brief Hands every flow entry to `sink`, a batch at a time (batch lookups; per-CPU
+  /// values summed), in the map's order: stable from one read to the next.
+  Result<void> read_flows(const FlowRecordSink& sink) const;
+  /// @brief Every flow entry, in one vector (debug dump, tests).
   [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
   /// @brief Deletes flow entries (batch delete; missing entries are not an error).
   Result<void> delete_flows(const std::vector<FlowId>& ids);

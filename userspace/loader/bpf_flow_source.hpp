@@ -11,8 +11,10 @@ namespace podpath::loader {
 class BpfFlowSource final : public flows::FlowSource {
  public:
   explicit BpfFlowSource(bpf::Datapath& datapath) : datapath_(datapath) {}
-  Result<std::vector<model::FlowRecord>> read() override { return datapath_.read_flows(); }
+  Result<void> read(const flows::RecordSink& sink) override { return datapath_.read_flows(sink); }
   Result<void> remove(const std::vector<flows::PointKey>& entries) override;
+  /// @brief The flows map's size (--max-flows): the aggregator evicts before it fills.
+  [[nodiscard]] std::size_t capacity() const override { return datapath_.options().max_flows; }
 
  private:
   bpf::Datapath& datapath_;

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <memory>
+#include <unordered_map>
 
 namespace podpath::output {
 namespace {
@@ -30,6 +33,16 @@ bool is_link_local_or_multicast(const model::IpAddress& a) {
          a == model::IpAddress{};                                                      // :: (DAD probes)
 }
 
+/// Addresses as hash keys (the last 8 bytes differ most: the IPv4 address sits there).
+struct AddressHash {
+  std::size_t operator()(const model::IpAddress& a) const {
+    std::uint64_t hi = 0, lo = 0;
+    std::memcpy(&hi, a.bytes.data(), 8);
+    std::memcpy(&lo, a.bytes.data() + 8, 8);
+    return std::hash<std::uint64_t>()(lo * 0x9e3779b97f4a7c15ULL ^ hi);
+  }
+};
+
 }  // namespace
 
 bool is_control_traffic(const model::FlowKey& key) {
@@ -41,22 +54,46 @@ bool FlowFilter::empty() const {
          ports.empty();
 }
 
-bool FlowFilter::matches(const ConversationView& view) const {
-  const auto& src = view.forward.src;
-  const auto& dst = view.forward.dst;
-  const auto& key = view.forward.flow->key;
+bool FlowFilter::matches_key(const model::FlowKey& key) const {
   if (!control_traffic && is_control_traffic(key)) return false;
+  return any_or_empty(cidrs, [&](const auto& c) { return c.contains(key.src) || c.contains(key.dst); }) &&
+         any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
+           return has_ports(key.proto) && (key.sport == p || key.dport == p);
+         });
+}
+
+bool FlowFilter::matches_ends(const flows::Endpoint& src, const flows::Endpoint& dst) const {
   return any_or_empty(pods, [&](const auto& p) { return pod_matches(src, p) || pod_matches(dst, p); }) &&
          any_or_empty(namespaces,
                       [&](const auto& ns) {
                         return (src.pod != nullptr && src.pod->ns == ns) ||
                                (dst.pod != nullptr && dst.pod->ns == ns);
                       }) &&
-         any_or_empty(nodes, [&](const auto& n) { return src.node == n || dst.node == n; }) &&
-         any_or_empty(cidrs, [&](const auto& c) { return c.contains(src.ip) || c.contains(dst.ip); }) &&
-         any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
-           return has_ports(key.proto) && (key.sport == p || key.dport == p);
-         });
+         any_or_empty(nodes, [&](const auto& n) { return src.node == n || dst.node == n; });
+}
+
+bool FlowFilter::matches(const ConversationView& view) const {
+  return matches_key(view.forward.flow->key) && matches_ends(view.forward.src, view.forward.dst);
+}
+
+std::function<bool(const flows::Conversation&)> FlowFilter::keeper(
+    const flows::EndpointResolver& resolver) const {
+  if (pods.empty() && namespaces.empty() && nodes.empty()) {
+    return [filter = *this](const flows::Conversation& c) { return filter.matches_key(c.forward->key); };
+  }
+  // Many conversations share an address: resolve each one once.
+  auto cache = std::make_shared<std::unordered_map<model::IpAddress, flows::Endpoint, AddressHash>>();
+  return [filter = *this, &resolver, cache](const flows::Conversation& c) {
+    const model::FlowKey& key = c.forward->key;
+    if (!filter.matches_key(key)) return false;
+    const auto end = [&](const model::IpAddress& ip) -> const flows::Endpoint& {
+      auto it = cache->find(ip);
+      if (it == cache->end()) it = cache->emplace(ip, resolver.resolve(ip)).first;
+      return it->second;
+    };
+    const flows::Endpoint& src = end(key.src);
+    return filter.matches_ends(src, end(key.dst));
+  };
 }
 
 std::vector<ConversationView> FlowFilter::apply(std::vector<ConversationView> views) const {

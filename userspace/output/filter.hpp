@@ -4,6 +4,7 @@
 /// --proto, --port), applied to resolved views.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,15 @@ struct FlowFilter {
   /// @brief No user criterion given (control traffic aside).
   [[nodiscard]] bool empty() const;
   [[nodiscard]] bool matches(const ConversationView& view) const;
+  /// @brief The same test on a conversation not yet described, for selecting before
+  /// describing: criteria on the flow key cost nothing, and the ends are resolved (for
+  /// --pod, --namespace, --node only) once per address over the returned function's life.
+  [[nodiscard]] std::function<bool(const flows::Conversation&)> keeper(
+      const flows::EndpointResolver& resolver) const;
+  /// @brief The criteria on the flow key alone (protocol, port, CIDR, control traffic).
+  [[nodiscard]] bool matches_key(const model::FlowKey& key) const;
+  /// @brief The criteria on the resolved ends (pod, namespace, node).
+  [[nodiscard]] bool matches_ends(const flows::Endpoint& src, const flows::Endpoint& dst) const;
   /// @brief Keeps the matching views.
   [[nodiscard]] std::vector<ConversationView> apply(std::vector<ConversationView> views) const;
 };
