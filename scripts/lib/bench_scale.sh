@@ -21,7 +21,8 @@ bench_scale() {
     echo "\`--output json --limit 10\` adds: select the 10 busiest, resolve and compose their paths, print."
     echo "*CPU per s* is one refresh plus that output at the default 1 s interval (CPU time of the"
     echo "process; % of one core). RSS is the whole process at the end; *userspace per entry* its growth"
-    echo "from before the first refresh. The kernel map is sized 1.25 N (\`--max-flows\`), its memory the"
+    echo "from before the first refresh. The kernel's two flows maps (IPv4 \`pp_flows4\`, which holds these"
+    echo "entries, and IPv6 \`pp_flows\`) are each sized 1.25 N (\`--max-flows\`); their memory is the"
     echo "kernel's memlock accounting. Medians of 5 refreshes; each row in a fresh process."
     echo
     "$build/tests/bench/podpath_bench_scale" --data "$data" "$@"
@@ -59,7 +60,7 @@ plot "$data" using 1:2 with linespoints title "batch lookup (kernel, floor)", \
 set ylabel "MB"
 set title "memory"
 plot "$data" using 1:7 with linespoints title "podpath RSS", \
-     "$data" using 1:8 with linespoints title "kernel flows map (1.25 x entries)"
+     "$data" using 1:8 with linespoints title "kernel flows maps (IPv4 + IPv6, 1.25 x entries each)"
 unset multiplot
 GNUPLOT
     echo "bench: plot written to $plot" >&2

@@ -21,6 +21,7 @@
 #include <cstring>
 #include <ctime>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -42,17 +43,17 @@ namespace {
 /// What one row measured (plain data: it crosses a pipe from the child).
 struct Row {
   std::uint64_t entries = 0;
-  double lookup_ms = 0;        ///< the kernel's batch lookup of every entry, nothing else
-  double first_ms = 0;         ///< the first refresh: every entry new
-  double idle_ms = 0;          ///< a refresh with no counter changed (median)
-  double busy_ms = 0;          ///< a refresh with every counter changed (median)
-  double render_ms = 0;        ///< select the top 10, describe them, JSON (median)
-  double cycle_cpu_idle = 0;   ///< CPU ms of one refresh + render, idle map (median)
-  double cycle_cpu_busy = 0;   ///< the same, every counter changed
-  double rss_mb = 0;           ///< the process's resident memory at the end
-  double rss_per_entry = 0;    ///< its growth per entry, from before the first refresh
-  double kernel_mb = 0;        ///< the flows map's memlock
-  double kernel_per_entry = 0;
+  double lookup_ms = 0;         ///< the kernel's batch lookup of every entry, nothing else
+  double first_ms = 0;          ///< the first refresh: every entry new
+  double idle_ms = 0;           ///< a refresh with no counter changed (median)
+  double busy_ms = 0;           ///< a refresh with every counter changed (median)
+  double render_ms = 0;         ///< select the top 10, describe them, JSON (median)
+  double cycle_cpu_idle = 0;    ///< CPU ms of one refresh + render, idle map (median)
+  double cycle_cpu_busy = 0;    ///< the same, every counter changed
+  double rss_mb = 0;            ///< the process's resident memory at the end
+  double rss_per_entry = 0;     ///< its growth per entry, from before the first refresh
+  double kernel_mb = 0;         ///< both flows maps' memlock (IPv4 and IPv6, each --max-flows)
+  double kernel_per_entry = 0;  ///< the IPv4 map's memlock per entry it can hold
   std::uint64_t max_flows = 0;
 };
 
@@ -107,7 +108,8 @@ double batch_lookup_ms(int fd) {
   for (;;) {
     std::uint32_t count = kBatch;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int err = bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), values.data(), &count, &opts);
+    const int err =
+        bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), values.data(), &count, &opts);
     if (err != 0 && errno != ENOENT) die("batch lookup failed");
     if (err != 0) break;
     in = out;
@@ -136,7 +138,7 @@ Row measure(std::uint64_t n, int refreshes) {
   model::Cluster cluster;
   auto cidrs = inventory::CidrTable::build(cluster);
   if (!cidrs) die(cidrs.error().to_string());
-  const inventory::Resolver resolver(cluster, *cidrs);
+  const inventory::Resolver resolver(std::make_shared<const model::Cluster>(cluster), *cidrs);
   const flows::Topology topology;
   const output::FlowFilter filter;
 
@@ -152,7 +154,8 @@ Row measure(std::uint64_t n, int refreshes) {
   };
   const auto render = [&] {
     const auto t0 = std::chrono::steady_clock::now();
-    const auto views = output::select_views(aggregator, resolver, topology, filter, output::SortKey::Rate, 10);
+    const auto views =
+        output::select_views(aggregator, resolver, topology, filter, output::SortKey::Rate, 10);
     const std::string text = nlohmann::json{{"conversations", output::selection_to_json(views)},
                                             {"flows", output::flows_to_json(views.views)}}
                                  .dump();
@@ -163,7 +166,7 @@ Row measure(std::uint64_t n, int refreshes) {
   row.first_ms = refresh();
   std::vector<double> lookup, idle, busy, draw, cpu_idle, cpu_busy;
   for (int r = 0; r < refreshes; ++r) {
-    lookup.push_back(batch_lookup_ms((*dp)->flows_map_fd()));
+    lookup.push_back(batch_lookup_ms((*dp)->flows4_map_fd()));
     const double c0 = cpu_ms();
     idle.push_back(refresh());
     draw.push_back(render());
@@ -185,9 +188,11 @@ Row measure(std::uint64_t n, int refreshes) {
   const double rss1 = rss_bytes();
   row.rss_mb = rss1 / 1e6;
   row.rss_per_entry = (rss1 - rss0) / static_cast<double>(n);
-  const auto memlock = static_cast<double>(bench::map_memlock((*dp)->flows_map_fd()));
-  row.kernel_mb = memlock / 1e6;
-  row.kernel_per_entry = memlock / static_cast<double>(o.max_flows);
+  // IPv4 entries live in pp_flows4; pp_flows (IPv6) is allocated at the same size beside it.
+  const auto memlock4 = static_cast<double>(bench::map_memlock((*dp)->flows4_map_fd()));
+  const auto memlock6 = static_cast<double>(bench::map_memlock((*dp)->flows_map_fd()));
+  row.kernel_mb = (memlock4 + memlock6) / 1e6;
+  row.kernel_per_entry = memlock4 / static_cast<double>(o.max_flows);
   return row;
 }
 
@@ -234,9 +239,10 @@ int main(int argc, char** argv) {
   }
   if (rows.empty()) rows = {1'000, 10'000, 100'000, 1'000'000};
 
-  fmt::print("| entries | batch lookup (floor) | refresh, first | refresh, idle | refresh, busy | busy / floor | "
-             "top 10 + JSON | CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
-             "kernel map (--max-flows) |\n");
+  fmt::print(
+      "| entries | batch lookup (floor) | refresh, first | refresh, idle | refresh, busy | busy / floor | "
+      "top 10 + JSON | CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
+      "kernel flows maps (IPv4 + IPv6, --max-flows each) |\n");
   fmt::print("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   std::ofstream data;
@@ -247,13 +253,15 @@ int main(int argc, char** argv) {
   for (const std::uint64_t n : rows) {
     const Row r = measure_in_child(n, refreshes);
     const double per = 1e6 / static_cast<double>(n);  // ms -> ns per entry
-    fmt::print("| {} | {:.2f} ms ({:.0f} ns/entry) | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} "
-               "ns/entry) | {:.1f}x | {:.2f} ms | {:.1f} ms ({:.2f} %) | {:.1f} ms ({:.2f} %) | {:.1f} MB | {:.0f} B | "
-               "{:.1f} MB ({}, {:.0f} B/entry) |\n",
-               r.entries, r.lookup_ms, r.lookup_ms * per, r.first_ms, r.idle_ms, r.idle_ms * per, r.busy_ms,
-               r.busy_ms * per, r.lookup_ms > 0 ? r.busy_ms / r.lookup_ms : 0, r.render_ms, r.cycle_cpu_idle,
-               r.cycle_cpu_idle / 10, r.cycle_cpu_busy, r.cycle_cpu_busy / 10, r.rss_mb, r.rss_per_entry,
-               r.kernel_mb, r.max_flows, r.kernel_per_entry);
+    fmt::print(
+        "| {} | {:.2f} ms ({:.0f} ns/entry) | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} "
+        "ns/entry) | {:.1f}x | {:.2f} ms | {:.1f} ms ({:.2f} %) | {:.1f} ms ({:.2f} %) | {:.1f} MB | {:.0f} "
+        "B | "
+        "{:.1f} MB ({} each; IPv4 {:.0f} B/entry) |\n",
+        r.entries, r.lookup_ms, r.lookup_ms * per, r.first_ms, r.idle_ms, r.idle_ms * per, r.busy_ms,
+        r.busy_ms * per, r.lookup_ms > 0 ? r.busy_ms / r.lookup_ms : 0, r.render_ms, r.cycle_cpu_idle,
+        r.cycle_cpu_idle / 10, r.cycle_cpu_busy, r.cycle_cpu_busy / 10, r.rss_mb, r.rss_per_entry,
+        r.kernel_mb, r.max_flows, r.kernel_per_entry);
     std::fflush(stdout);
     if (data.is_open()) {
       data << r.entries << '\t' << r.lookup_ms << '\t' << r.idle_ms << '\t' << r.busy_ms << '\t'

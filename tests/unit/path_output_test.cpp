@@ -58,12 +58,13 @@ class PathOutputTest : public PathTest {
  protected:
   std::vector<podpath::output::ConversationView> ping_views() {
     EXPECT_TRUE(agg_.update(1'000'000'000));
-    return podpath::output::describe(agg_.conversations(), resolver_, topo_);
+    const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
+                                                cidrs_);
+    return podpath::output::describe(agg_.conversations(), resolver, topo_);
   }
 
   PingSource source_;
   podpath::flows::Aggregator agg_{source_};
-  podpath::inventory::Resolver resolver_{cluster_, cidrs_};
 };
 
 }  // namespace
@@ -135,8 +136,10 @@ TEST_F(PathOutputTest, TheLimitSortAndFiltersApplyToTheJsonSnapshot) {
   }
   ASSERT_TRUE(agg_.update(1'000'000'000));
   using namespace podpath::output;
+  const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
+                                              cidrs_);
   const auto snapshot = [&](const FlowFilter& f, SortKey sort, std::size_t limit) {
-    const SelectedViews v = select_views(agg_, resolver_, topo_, f, sort, limit);
+    const SelectedViews v = select_views(agg_, resolver, topo_, f, sort, limit);
     return nlohmann::json{{"conversations", selection_to_json(v)}, {"flows", flows_to_json(v.views)}};
   };
 
@@ -165,10 +168,10 @@ TEST_F(PathOutputTest, TheLimitSortAndFiltersApplyToTheJsonSnapshot) {
   EXPECT_EQ(j["flows"][0]["sport"], 5003);
 
   // Selecting before describing keeps exactly what filtering the described views keeps.
-  const auto all = describe(agg_.conversations(), resolver_, topo_);
+  const auto all = describe(agg_.conversations(), resolver, topo_);
   for (const FlowFilter& f : {FlowFilter{}, web, port, FlowFilter{{"api-0"}, {}, {}, {}, {}, {}, false},
                               FlowFilter{{}, {"default"}, {"node2"}, {}, {}, {}, false}}) {
-    const auto chosen = select_views(agg_, resolver_, topo_, f, SortKey::Rate, 0);
+    const auto chosen = select_views(agg_, resolver, topo_, f, SortKey::Rate, 0);
     EXPECT_EQ(chosen.views.size(), f.apply(all).size());
   }
 }

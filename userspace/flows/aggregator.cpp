@@ -246,6 +246,8 @@ std::vector<Conversation> Aggregator::conversations() const {
   return select_conversations(flows_, SelectOptions{}).conversations;
 }
 
-Selection Aggregator::select(const SelectOptions& options) const { return select_conversations(flows_, options); }
+Selection Aggregator::select(const SelectOptions& options) const {
+  return select_conversations(flows_, options);
+}
 
 }  // namespace podpath::flows

@@ -9,7 +9,7 @@ namespace podpath::flows {
 namespace {
 
 // hash_key() reads every field of FlowKey: a new field must be hashed too.
-static_assert(sizeof(model::FlowKey) == 38, "hash the new FlowKey field in hash_key()");
+static_assert(sizeof(model::FlowKey) == 40, "hash the new FlowKey field in hash_key()");
 
 __extension__ typedef unsigned __int128 Wide;  // GCC and Clang, on every 64-bit target
 
@@ -30,7 +30,8 @@ std::uint64_t hash_key(const model::FlowKey& key) {
   std::memcpy(w, key.src.bytes.data(), 16);
   std::memcpy(w + 2, key.dst.bytes.data(), 16);
   const std::uint64_t rest = std::uint64_t{key.sport} | std::uint64_t{key.dport} << 16 |
-                             std::uint64_t{key.proto} << 32 | std::uint64_t{key.fragment} << 40;
+                             std::uint64_t{key.proto} << 32 | std::uint64_t{key.fragment} << 40 |
+                             std::uint64_t{key.v4_mapped_ipv6} << 41;
   std::uint64_t h = mix(w[0] ^ kSeed, w[1] ^ kMul);
   h = mix(h ^ w[2], w[3] ^ kMul);
   return mix(h ^ rest, kSeed);

@@ -50,15 +50,17 @@ std::uint64_t Conversation::bytes() const {
   return (forward ? forward->bytes() : 0) + (reverse ? reverse->bytes() : 0);
 }
 
-/// The one seen clearly first; else an ICMP echo request; else the one towards the lower
-/// port (clients use high ephemeral ports, servers listen on low ones); else by key.
+/// An ICMP echo request (it is the initiator whatever the clocks say: podpath attaching in
+/// the middle of a ping, interface by interface, can see a reply before its request); else
+/// the one seen clearly first; else the one towards the lower port (clients use high
+/// ephemeral ports, servers listen on low ones); else by key.
 bool initiated_first(const Flow& a, const Flow& b) {
+  if (a.key.is_echo_request() != b.key.is_echo_request()) return a.key.is_echo_request();
   if (a.first_seen_ns != 0 && b.first_seen_ns != 0) {
     const auto gap = a.first_seen_ns > b.first_seen_ns ? a.first_seen_ns - b.first_seen_ns
                                                        : b.first_seen_ns - a.first_seen_ns;
     if (gap > kSameTickNs) return a.first_seen_ns < b.first_seen_ns;
   }
-  if (a.key.is_echo_request() != b.key.is_echo_request()) return a.key.is_echo_request();
   const bool a_to_server = a.key.dport < a.key.sport;
   const bool b_to_server = b.key.dport < b.key.sport;
   if (a_to_server != b_to_server && !a.key.is_icmp()) return a_to_server;

@@ -6,7 +6,10 @@
 #include <cctype>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <unordered_map>
+
+#include "inventory/source.hpp"
 
 namespace podpath::output {
 namespace {
@@ -76,12 +79,22 @@ bool FlowFilter::matches(const ConversationView& view) const {
   return matches_key(view.forward.flow->key) && matches_ends(view.forward.src, view.forward.dst);
 }
 
-std::function<bool(const flows::Conversation&)> FlowFilter::keeper(
-    const flows::EndpointResolver& resolver) const {
+std::function<bool(const flows::Conversation&)>
+FlowFilter::keeper(const flows::EndpointResolver& resolver) const {
   if (pods.empty() && namespaces.empty() && nodes.empty()) {
     return [filter = *this](const flows::Conversation& c) { return filter.matches_key(c.forward->key); };
   }
-  // Many conversations share an address: resolve each one once.
+  // The ends as describe() resolves them: by the forward flow's first-seen time.
+  if (resolver.resolves_by_time()) {
+    return [filter = *this, &resolver](const flows::Conversation& c) {
+      const model::FlowKey& key = c.forward->key;
+      if (!filter.matches_key(key)) return false;
+      const std::uint64_t t = c.forward->first_seen_ns;
+      return filter.matches_ends(resolver.resolve_at(key.src, t), resolver.resolve_at(key.dst, t));
+    };
+  }
+  // Without a history an address always resolves the same: many conversations share one,
+  // so resolve each once.
   auto cache = std::make_shared<std::unordered_map<model::IpAddress, flows::Endpoint, AddressHash>>();
   return [filter = *this, &resolver, cache](const flows::Conversation& c) {
     const model::FlowKey& key = c.forward->key;
@@ -94,6 +107,27 @@ std::function<bool(const flows::Conversation&)> FlowFilter::keeper(
     const flows::Endpoint& src = end(key.src);
     return filter.matches_ends(src, end(key.dst));
   };
+}
+
+Result<void> FlowFilter::check_names(const model::Cluster& cluster) const {
+  for (const auto& p : pods) {
+    if (cluster.find_pod(p) == nullptr)
+      return make_error(0, "--pod: {}", inventory::unknown_pod_message(cluster, p));
+  }
+  for (const auto& n : nodes) {
+    if (cluster.find_node(n) == nullptr)
+      return make_error(0, "--node: {}", inventory::unknown_node_message(cluster, n));
+  }
+  std::set<std::string> known;
+  for (const auto& p : cluster.pods) known.insert(p.ns);
+  for (const auto& ns : namespaces) {
+    if (known.count(ns) != 0) continue;
+    std::string names;
+    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+    return make_error(0, "--namespace: no pod is in namespace '{}' (namespaces: {})", ns,
+                      names.empty() ? "none" : names);
+  }
+  return {};
 }
 
 std::vector<ConversationView> FlowFilter::apply(std::vector<ConversationView> views) const {
@@ -118,6 +152,14 @@ Result<std::uint8_t> parse_protocol(const std::string& text) {
                     text);
 }
 
+Result<void> check_endpoints(const model::Cluster& cluster, const std::vector<std::string>& endpoints) {
+  for (const auto& e : endpoints) {
+    if (model::IpAddress::parse(e) || cluster.find_pod(e) != nullptr) continue;
+    return make_error(0, "{}", inventory::unknown_pod_message(cluster, e));
+  }
+  return {};
+}
+
 bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints) {
   // A pod (name or ns/name) or an IP address, matched against one end of a flow.
   const auto is = [](const flows::Endpoint& e, const std::string& sel) {
@@ -130,6 +172,41 @@ bool between_endpoints(const ConversationView& view, const std::vector<std::stri
   if (endpoints.empty()) return true;
   if (endpoints.size() == 1) return is(src, endpoints[0]) || is(dst, endpoints[0]);
   return (is(src, endpoints[0]) && is(dst, endpoints[1])) || (is(src, endpoints[1]) && is(dst, endpoints[0]));
+}
+
+Result<std::vector<std::string>> split_filter_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (const char c : text) {
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) return make_error(EINVAL, "unterminated {} quote", quote);
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::string quote_filter_word(const std::string& word) {
+  if (!word.empty() && word.find_first_of(" \t\"'") == std::string::npos) return word;
+  const char quote = word.find('\'') == std::string::npos ? '\'' : '"';
+  return quote + word + quote;
 }
 
 }  // namespace podpath::output

@@ -5,6 +5,7 @@
 #include "output/flow_json.hpp"
 #include "output/stats_view.hpp"
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
@@ -24,14 +25,21 @@ nlohmann::json interfaces_json(const loader::Session& s) {
 }  // namespace
 
 SelectedViews describe_session(loader::Session& session, const FlowFilter& filter, SortKey sort,
-                              std::size_t limit) {
+                               std::size_t limit) {
   SelectedViews out =
       select_views(session.aggregator(), session.resolver(), session.topology(), filter, sort, limit);
   for (auto& v : out.views) {
-    v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod);
-    if (v.reverse) v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod);
+    v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod.get());
+    if (v.reverse)
+      v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod.get());
   }
   return out;
+}
+
+std::vector<ConversationView> describe_session(loader::Session& session) {
+  FlowFilter everything;
+  everything.control_traffic = true;
+  return describe_session(session, everything, SortKey::None, 0).views;
 }
 
 std::string render_trace(const loader::Session& s, SelectedViews views, const TableOptions& table, bool tty,
@@ -39,8 +47,9 @@ std::string render_trace(const loader::Session& s, SelectedViews views, const Ta
   const Style style(tty);
   std::string out;
   if (tty) out += "\033[H\033[2J";  // redraw in place
-  out += style.bold("podpath trace") + " — " + s.cluster_description() + " · " + s.loader().describe() +
-         " · " + clock + (tty ? "   (Ctrl-C to stop)" : "") + "\n";
+  out += style.bold("podpath trace") + " — " +
+         printable(s.cluster_description() + " · " + s.loader().describe()) + " · " + clock +
+         (tty ? "   (Ctrl-C to stop)" : "") + "\n";
   if (views.views.size() < views.total) {
     const std::string why = views.matching == views.total ? " (--limit)"
                             : filtered ? fmt::format(" ({} match the filters)", views.matching)
@@ -54,7 +63,7 @@ std::string render_trace(const loader::Session& s, SelectedViews views, const Ta
   } else {
     out += render_flow_table(std::move(views.views), table);
   }
-  out += render_health(s.counters(), tty);
+  out += render_health(s.counters(), tty, s.aggregator().evicted_total());
   if (const auto& cc = s.container_counters(); cc && (*cc)[bpf::CgroupCounter::InsertFull] != 0) {
     out += style.red(fmt::format("containers: {} flows lost (container map full)",
                                  (*cc)[bpf::CgroupCounter::InsertFull])) +
@@ -75,17 +84,20 @@ nlohmann::json trace_snapshot_json(const loader::Session& s, const SelectedViews
       {"matrix", matrix_to_json(matrix_rows(s.matrix(), s.cidrs()))},
       {"health", health_to_json(s.counters())},
   };
+  // Not a kernel counter: the aggregator's, beside them.
+  snapshot["health"]["flows_evicted"] = s.aggregator().evicted_total();
   if (const auto& cc = s.container_counters()) snapshot["container_health"] = counters_to_json(*cc);
   return snapshot;
 }
 
 std::string render_dump(const loader::Loader& loader, const std::vector<model::FlowRecord>& flows,
                         const std::vector<bpf::MatrixCell>& matrix, const bpf::FlowCounters& counters) {
-  std::string out = "# attached: " + loader.describe() + "\n";
+  std::string out = "# attached: " + printable(loader.describe()) + "\n";
   for (const auto& i : loader.interfaces()) {
-    out += fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}\n", i.node,
-                       i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
-                       model::to_string(i.role), i.pod.empty() ? "-" : i.pod);
+    out += printable(fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}", i.node,
+                                 i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
+                                 model::to_string(i.role), i.pod.empty() ? "-" : i.pod)) +
+           "\n";
   }
   out += fmt::format("# flows: {} entries\n", flows.size());
   for (const auto& f : flows) {

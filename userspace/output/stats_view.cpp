@@ -5,12 +5,14 @@
 #include <algorithm>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
 
 std::string cidr_text(const inventory::CidrEntry* e) {
-  return e == nullptr ? std::string("other") : fmt::format("{} ({})", e->cidr.to_string(), e->label);
+  return e == nullptr ? std::string("other")
+                      : fmt::format("{} ({})", e->cidr.to_string(), printable(e->label));
 }
 
 nlohmann::json cidr_json(const inventory::CidrEntry* e) {
@@ -61,20 +63,31 @@ nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows) {
   return out;
 }
 
-std::string render_health(const bpf::FlowCounters& c, bool color) {
+std::uint64_t datapath_losses(const bpf::FlowCounters& c) {
+  using bpf::FlowCounter;
+  return c[FlowCounter::EventsLost] + c[FlowCounter::FlowInsertFull] + c[FlowCounter::FlowInsertBusy] +
+         c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace];
+}
+
+std::string render_health(const bpf::FlowCounters& c, bool color, std::uint64_t evicted) {
   using bpf::FlowCounter;
   const Style style(color);
   auto item = [&](std::uint64_t n, const char* what, bool bad_if_nonzero) {
     const std::string text = fmt::format("{} {}", n, what);
     return bad_if_nonzero && n != 0 ? style.red(text) : text;
   };
+  // Evictions appear once there were some: they keep the map from filling, and say why
+  // quiet flows went away.
+  const std::string evictions =
+      evicted != 0 ? ", " + style.yellow(fmt::format("{} quiet flows evicted (map pressure)", evicted)) : "";
   return fmt::format(
-      "health: {}, {}, {}, {}, {} new flows, {} packets seen\n",
+      "health: {}, {}, {}{}, {}, {} new flows, {} packets seen\n",
       item(c[FlowCounter::EventsLost], "events lost", true),
       item(c[FlowCounter::FlowInsertFull], "flows lost (map full)", true),
       item(c[FlowCounter::FlowInsertBusy] + c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace],
            "flows lost (busy/other)", true),
-      item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows], c[FlowCounter::Packets]);
+      evictions, item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows],
+      c[FlowCounter::Packets]);
 }
 
 }  // namespace podpath::output
