@@ -23,7 +23,7 @@ ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LAB=$ROOT/scripts/lab
 # shellcheck source=scripts/lib/lab_procs.sh
 source "$ROOT/scripts/lib/lab_procs.sh"
-PODPATH=${PODPATH_BIN:-$ROOT/build/userspace/podpath}
+PODPATH=${PODPATH_BIN:-$ROOT/build/userspace/cli/podpath}
 
 skip() {
   echo "SKIP: $*"
