@@ -248,7 +248,8 @@ int main(int argc, char** argv) {
   std::ofstream data;
   if (!data_file.empty()) {
     data.open(data_file);
-    data << "# entries\tlookup_ms\tidle_ms\tbusy_ms\tcpu_idle_ms\tcpu_busy_ms\trss_mb\tkernel_mb\n";
+    data << "# entries\tlookup_ms\tidle_ms\tbusy_ms\tcpu_idle_ms\tcpu_busy_ms\trss_mb\tkernel_mb\t"
+            "rss_per_entry_b\n";
   }
   for (const std::uint64_t n : rows) {
     const Row r = measure_in_child(n, refreshes);
@@ -265,7 +266,8 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
     if (data.is_open()) {
       data << r.entries << '\t' << r.lookup_ms << '\t' << r.idle_ms << '\t' << r.busy_ms << '\t'
-           << r.cycle_cpu_idle << '\t' << r.cycle_cpu_busy << '\t' << r.rss_mb << '\t' << r.kernel_mb << '\n';
+           << r.cycle_cpu_idle << '\t' << r.cycle_cpu_busy << '\t' << r.rss_mb << '\t' << r.kernel_mb << '\t'
+           << r.rss_per_entry << '\n';
       data.flush();
     }
     std::fprintf(stderr, "podpath_bench_scale: %llu entries done\n", static_cast<unsigned long long>(n));
