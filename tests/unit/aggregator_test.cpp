@@ -29,6 +29,8 @@ class FakeSource final : public FlowSource {
  public:
   std::map<PointKey, podpath::model::FlowStats> entries;
   std::vector<PointKey> removed;
+  std::vector<podpath::model::NatRecord> nat;
+  std::vector<podpath::model::NatRecord> nat_removed;
   bool fail_read = false;
   bool fail_remove = false;
   bool shuffle = false;  ///< hand the entries over in a different order every read
@@ -55,6 +57,14 @@ class FakeSource final : public FlowSource {
     return {};
   }
   [[nodiscard]] std::size_t capacity() const override { return capacity_; }
+  podpath::Result<std::vector<podpath::model::NatRecord>> read_nat() override { return nat; }
+  podpath::Result<void> remove_nat(const std::vector<podpath::model::NatRecord>& records) override {
+    for (const auto& r : records) {
+      std::erase(nat, r);
+      nat_removed.push_back(r);
+    }
+    return {};
+  }
   /// Adds packets of 100 bytes at `point` for `key`, at time `t`.
   void count(const ObservationPoint& point, const FlowKey& key, std::uint64_t packets, std::uint64_t t) {
     auto& s = entries[{point, key}];
@@ -450,4 +460,170 @@ TEST(Aggregator, SelectsTheBusiestConversationsOfThoseAFilterKeeps) {
   }
   o.limit = 0;  // all that match, in order
   EXPECT_EQ(agg.select(o).shown(), 20u);
+}
+
+// ---------------------------------------------------------------------------- NAT joining
+
+namespace {
+
+const ObservationPoint kCbr0In{11, 4, Direction::Ingress};
+const ObservationPoint kCbr0Out{11, 4, Direction::Egress};
+const ObservationPoint kVeth2Out{11, 6, Direction::Egress};
+const ObservationPoint kRemoteIn{12, 2, Direction::Ingress};
+const ObservationPoint kUplinkIn{11, 2, Direction::Ingress};
+
+/// kube-proxy's DNAT of `original` (client -> ClusterIP:port) to `backend`:`port`, made
+/// in namespace 11.
+podpath::model::NatRecord dnat(const FlowKey& original, const char* backend, std::uint16_t port) {
+  podpath::model::NatRecord r;
+  r.point = kUplink;
+  r.original = original;
+  r.reply = original.reversed();
+  r.reply.src = *IpAddress::parse(backend);
+  r.reply.sport = port;
+  r.dnat = true;
+  return r;
+}
+
+/// One connection through the Service at time t: the request (before the DNAT at the client's
+/// veth and cbr0 ingress, after it where it leaves), the reply (before the reverse DNAT where it
+/// comes in, after it towards the client).
+void converse(FakeSource& src, const podpath::model::NatRecord& nat, bool remote, std::uint64_t packets,
+              std::uint64_t t) {
+  src.count(kVeth, nat.original, packets, t);
+  src.count(kCbr0In, nat.original, packets, t);
+  src.count(remote ? kUplink : kCbr0Out, nat.translated(), packets, t);
+  if (remote) src.count(kRemoteIn, nat.translated(), packets, t);
+  src.count(remote ? kUplinkIn : kCbr0In, nat.reply, packets, t + 1000);
+  src.count(kCbr0Out, nat.original.reversed(), packets, t + 1000);
+}
+
+}  // namespace
+
+TEST(AggregatorNat, JoinsTheFourDirectionsOfATranslatedConnectionIntoOneConversation) {
+  FakeSource src;
+  const auto nat = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  src.nat = {nat};
+  converse(src, nat, true, 5, kSecond);
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 1U);
+  const auto& c = convs[0];
+  ASSERT_NE(c.forward, nullptr);
+  ASSERT_NE(c.reverse, nullptr);
+  ASSERT_TRUE(c.forward->nat.has_value());
+  EXPECT_EQ(c.forward->key, nat.original);
+  EXPECT_EQ(c.forward->translated_key, tcp("10.10.129.2", "10.10.130.2", 40000, 8080));
+  EXPECT_EQ(c.reverse->key, nat.reply);
+  EXPECT_EQ(c.reverse->translated_key, tcp("10.96.0.10", "10.10.129.2", 80, 40000));
+  // Every point of the request: two before the DNAT, two after, 5 packets each.
+  ASSERT_EQ(c.forward->points.size(), 4U);
+  EXPECT_EQ(c.forward->packets(), 5U);
+  for (const auto& p : c.forward->points) {
+    EXPECT_EQ(p.packets, 5U);
+    EXPECT_EQ(p.before_nat, p.point == kVeth || p.point == kCbr0In) << p.point.ifindex;
+  }
+  ASSERT_EQ(c.reverse->points.size(), 2U);
+  EXPECT_TRUE(c.reverse->at(kUplinkIn)->before_nat);
+  EXPECT_FALSE(c.reverse->at(kCbr0Out)->before_nat);
+}
+
+TEST(AggregatorNat, APortReusedByTwoClientsJoinsEachToItsOwnBackend) {
+  FakeSource src;
+  // Two pods, the same ephemeral port, the same Service: kube-proxy picked two backends.
+  const auto a = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  const auto b = dnat(tcp("10.10.129.3", "10.96.0.10", 40000, 80), "10.10.129.4", 8080);
+  src.nat = {a, b};
+  converse(src, a, true, 3, kSecond);
+  converse(src, b, false, 7, kSecond);
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 2U);
+  for (const auto& c : convs) {
+    ASSERT_NE(c.forward, nullptr);
+    ASSERT_NE(c.reverse, nullptr);
+    ASSERT_TRUE(c.forward->nat.has_value());
+    const bool is_a = c.forward->key.src == a.original.src;
+    const auto& nat = is_a ? a : b;
+    EXPECT_EQ(c.forward->key, nat.original);
+    EXPECT_EQ(c.forward->translated_key, nat.translated());
+    EXPECT_EQ(c.reverse->key, nat.reply);
+    EXPECT_EQ(c.forward->packets(), is_a ? 3U : 7U);
+    EXPECT_EQ(c.reverse->packets(), is_a ? 3U : 7U);
+    // Client a's connection left over the uplink; b's stayed on the node (cbr0 egress).
+    EXPECT_EQ(c.forward->at(kUplink) != nullptr, is_a);
+    EXPECT_EQ(c.forward->at(kCbr0Out) != nullptr, !is_a);
+  }
+}
+
+TEST(AggregatorNat, ATranslationGoesWithTheLastOfItsFlows) {
+  FakeSource src;
+  const auto nat = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  src.nat = {nat};
+  converse(src, nat, true, 2, kSecond);
+  AggregatorOptions o;
+  o.idle_timeout_ns = 10 * kSecond;
+  Aggregator agg(src, o);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  EXPECT_EQ(agg.nat().size(), 1U);
+  ASSERT_TRUE(agg.update(30 * kSecond));  // idle: every flow expires, then the translation
+  EXPECT_TRUE(agg.flows().empty());
+  EXPECT_TRUE(agg.nat().empty());
+  ASSERT_EQ(src.nat_removed.size(), 1U);
+  EXPECT_EQ(src.nat_removed[0], nat);
+  EXPECT_TRUE(agg.conversations().empty());
+}
+
+TEST(AggregatorNat, WithoutTranslationsFlowsPairAsBefore) {
+  FakeSource src;
+  const auto k = tcp("10.10.129.2", "10.10.130.2", 40000, 8080);
+  src.count(kVeth, k, 1, kSecond);
+  src.count(kUplinkIn, k.reversed(), 1, kSecond);
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 1U);
+  EXPECT_FALSE(convs[0].forward->nat.has_value());
+  ASSERT_NE(convs[0].reverse, nullptr);
+}
+
+TEST(AggregatorNat, TheSelectionListsAJoinedConversationOnceAndNotItsFlows) {
+  FakeSource src;
+  const auto nat = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  src.nat = {nat};
+  converse(src, nat, true, 9, kSecond);
+  for (std::uint16_t i = 0; i < 5; ++i) {  // quieter plain conversations around it
+    const auto k = tcp("10.10.129.3", "10.10.130.3", static_cast<std::uint16_t>(41000 + i), 8080);
+    src.count(kVeth, k, 1 + i, kSecond);
+    src.count(kUplinkIn, k.reversed(), 1, kSecond);
+  }
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  ASSERT_EQ(agg.flows().size(), 14U);  // 4 of the translated connection, 10 plain
+
+  podpath::flows::SelectOptions o;
+  o.order = podpath::flows::ConversationOrder::Packets;
+  auto all = agg.select(o);
+  EXPECT_EQ(all.total, 6U);  // the joined one and 5 plain ones: its 4 flows are not listed
+  ASSERT_EQ(all.shown(), 6U);
+  ASSERT_TRUE(all.conversations[0].forward->nat.has_value());
+  EXPECT_EQ(all.conversations[0].packets(), 18U);
+  for (std::size_t i = 1; i < all.shown(); ++i) {
+    EXPECT_FALSE(all.conversations[i].forward->nat.has_value());
+    EXPECT_NE(all.conversations[i].forward->key.dst, *IpAddress::parse("10.96.0.10"));
+    EXPECT_NE(all.conversations[i].forward->key.src, *IpAddress::parse("10.10.130.2"));
+  }
+
+  o.limit = 2;
+  o.keep = [](const podpath::flows::Conversation& c) { return !c.forward->nat.has_value(); };
+  auto plain = agg.select(o);
+  EXPECT_EQ(plain.total, 6U);
+  EXPECT_EQ(plain.matching, 5U);
+  ASSERT_EQ(plain.shown(), 2U);
+  EXPECT_EQ(plain.conversations[0].forward->key.sport, 41004);
+  EXPECT_EQ(plain.conversations[1].forward->key.sport, 41003);
 }

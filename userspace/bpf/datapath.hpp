@@ -46,6 +46,10 @@ struct DatapathOptions {
   bool bench_unique_flows = false;           ///< benchmarks only: randomise ports so every packet is new
   std::uint32_t test_hold_loops = 0;  ///< tests only: spin between finding a flow entry and counting in it
   bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
+  /// @brief Record NAT translations (Features::nat; KernCtx mode only): a new flow at an egress
+  /// point whose connection conntrack translated records both of its tuples.
+  bool nat = false;
+  std::uint32_t max_nat = 16384;  ///< translated connections the NAT map holds
 };
 
 /// @brief What precedes the IP header in an interface's packets at the TC hooks.
@@ -134,6 +138,11 @@ class Datapath {
   /// @brief Deletes flow entries (batch delete). Entries already gone are not an error; an
   /// entry whose key did not convert back exactly is found and deleted by its own key.
   Result<void> delete_flows(const std::vector<FlowId>& ids);
+  /// @brief Every translated connection recorded (empty unless options().nat).
+  [[nodiscard]] Result<std::vector<model::NatRecord>> read_nat() const;
+  /// @brief Forgets translated connections (by original tuple and namespace). Entries
+  /// already gone are not an error.
+  Result<void> delete_nat(const std::vector<model::NatRecord>& records);
   /// @brief Non-empty CIDR matrix cells, summed over CPUs.
   [[nodiscard]] Result<std::vector<MatrixCell>> read_matrix() const;
   /// @brief Health counters, summed over CPUs.

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <unordered_set>
 
 namespace podpath::flows {
 namespace {
@@ -56,6 +57,8 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
     }
   }
   relieve_pressure(per_pool, summary);
+  read_nat();
+  join_nat();
 
   entries_ = 0;
   for (const std::size_t n : per_pool) entries_ += n;
@@ -242,12 +245,102 @@ void Aggregator::relieve_pressure(std::vector<std::size_t>& per_pool, UpdateSumm
   }
 }
 
-std::vector<Conversation> Aggregator::conversations() const {
-  return select_conversations(flows_, SelectOptions{}).conversations;
+// The NAT records, without those none of whose four flow directions is left (deleted from
+// the source; kept if that fails, like flows).
+void Aggregator::read_nat() {
+  auto records = source_.read_nat();
+  if (!records) {
+    spdlog::warn("cannot read the NAT translations: {}", records.error().to_string());
+    return;
+  }
+  std::vector<model::NatRecord> keep;
+  std::vector<model::NatRecord> gone;
+  for (auto& r : *records) {
+    const bool live = flows_.count(r.original) != 0 || flows_.count(r.translated()) != 0 ||
+                      flows_.count(r.reply) != 0 || flows_.count(r.original.reversed()) != 0;
+    (live ? keep : gone).push_back(std::move(r));
+  }
+  if (!gone.empty()) {
+    if (auto removed = source_.remove_nat(gone); !removed) {
+      spdlog::warn("cannot remove {} NAT translations: {}", gone.size(), removed.error().to_string());
+    }
+  }
+  nat_ = std::move(keep);
 }
 
+namespace {
+
+// One direction of a translated connection: the flow before the translation and the one
+// after it, as one Flow (the union of their points, each marked before_nat or not).
+std::optional<Flow> join_direction(const FlowStore& flows, const model::FlowKey& before,
+                                   const model::FlowKey& after, const model::NatRecord& nat) {
+  const Flow* b = flows.find(before);
+  const Flow* a = flows.find(after);
+  if (b == nullptr && a == nullptr) return std::nullopt;
+  Flow joined;
+  joined.key = before;
+  joined.translated_key = after;
+  joined.nat = nat;
+  if (b != nullptr) {
+    for (PointStats p : b->points) {
+      p.before_nat = true;
+      joined.points.push_back(p);
+    }
+  }
+  if (a != nullptr) {
+    for (const PointStats& p : a->points) joined.points.push_back(p);
+  }
+  std::sort(joined.points.begin(), joined.points.end(),
+            [](const PointStats& x, const PointStats& y) { return x.point < y.point; });
+  for (const Flow* f : {b, a}) {
+    if (f == nullptr) continue;
+    if (f->first_seen_ns != 0 && (joined.first_seen_ns == 0 || f->first_seen_ns < joined.first_seen_ns)) {
+      joined.first_seen_ns = f->first_seen_ns;
+    }
+    joined.last_seen_ns = std::max(joined.last_seen_ns, f->last_seen_ns);
+    joined.last_active_ns = std::max(joined.last_active_ns, f->last_active_ns);
+  }
+  return joined;
+}
+
+}  // namespace
+
+// A connection a NAT translated has four flow directions (model::NatRecord): the request
+// before and after the translation, the reply before and after the reverse one. Each pair
+// becomes one direction, the two one conversation.
+void Aggregator::join_nat() {
+  joined_.clear();
+  joined_conversations_.clear();
+  in_joined_.assign(nat_.empty() ? 0 : flows_.size(), 0);
+  // The keys of the connections joined so far (a key is joined once), tracked or not.
+  const auto key_hash = [](const model::FlowKey& k) { return static_cast<std::size_t>(hash_key(k)); };
+  std::unordered_set<model::FlowKey, decltype(key_hash)> taken(nat_.size() * 4, key_hash);
+  for (const auto& nat : nat_) {
+    if (taken.count(nat.original) != 0 || taken.count(nat.translated()) != 0) continue;
+    auto request = join_direction(flows_, nat.original, nat.translated(), nat);
+    auto reply = join_direction(flows_, nat.reply, nat.original.reversed(), nat);
+    if (!request && !reply) continue;
+    for (const auto& k : {nat.original, nat.translated(), nat.reply, nat.original.reversed()}) {
+      taken.insert(k);
+      if (const std::uint32_t pos = flows_.position(k); pos != FlowStore::kNone) in_joined_[pos] = 1;
+    }
+    if (request) {
+      joined_.emplace_back(std::move(*request), std::move(reply));
+    } else {
+      joined_.emplace_back(std::move(*reply), std::nullopt);
+    }
+  }
+  // joined_ is complete: its flows no longer move.
+  joined_conversations_.reserve(joined_.size());
+  for (const auto& [request, reply] : joined_) {
+    joined_conversations_.push_back({&request, reply ? &*reply : nullptr});
+  }
+}
+
+std::vector<Conversation> Aggregator::conversations() const { return select(SelectOptions{}).conversations; }
+
 Selection Aggregator::select(const SelectOptions& options) const {
-  return select_conversations(flows_, options);
+  return select_conversations(flows_, options, joined_conversations_, in_joined_);
 }
 
 }  // namespace podpath::flows

@@ -7,7 +7,9 @@
 #include <compare>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "flows/flow_store.hpp"
@@ -44,6 +46,14 @@ class FlowSource {
   [[nodiscard]] virtual std::size_t pools() const { return 1; }
   /// @brief The pool that holds the entries of a flow direction: 0 .. pools()-1.
   [[nodiscard]] virtual std::size_t pool(const model::FlowKey& /*key*/) const { return 0; }
+  /// @brief Connections a NAT translated (kube-proxy's DNAT to a Service backend, SNAT);
+  /// empty where the datapath does not follow NAT.
+  virtual Result<std::vector<model::NatRecord>> read_nat() { return std::vector<model::NatRecord>{}; }
+  /// @brief Forgets translated connections none of whose flows is left.
+  virtual Result<void> remove_nat(const std::vector<model::NatRecord>& records) {
+    (void)records;
+    return {};
+  }
 };
 
 /// @brief Tunables.
@@ -86,9 +96,12 @@ class Aggregator {
 
   /// @brief Every live flow direction (find(key), at(key), iteration).
   [[nodiscard]] const FlowStore& flows() const { return flows_; }
+  /// @brief The translated connections the source reported at the last update.
+  [[nodiscard]] const std::vector<model::NatRecord>& nat() const { return nat_; }
   /// @brief Flows paired with their reverse direction, each flow in exactly one
-  /// conversation, busiest (bits/s, then packets/s, then packets) first. Pointers stay
-  /// valid until the next update().
+  /// conversation, busiest (bits/s, then packets/s, then packets) first. A connection a
+  /// NAT translated is one conversation: its flows before and after the translation joined
+  /// into one direction each (Flow::nat). Pointers stay valid until the next update().
   [[nodiscard]] std::vector<Conversation> conversations() const;
   /// @brief The conversations a view shows (select_conversations() over the flows).
   [[nodiscard]] Selection select(const SelectOptions& options) const;
@@ -108,7 +121,8 @@ class Aggregator {
   };
 
   // One update, phase by phase: apply each record (counters, deltas, rates), then one pass
-  // over the flows (entries gone from the source, idle flows), then relieve map pressure.
+  // over the flows (entries gone from the source, idle flows), then relieve map pressure,
+  // then read the NAT translations and join their flows.
   void apply(const model::FlowRecord& rec);
   EntryRef locate(const model::FlowRecord& rec);
   void add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec);
@@ -118,6 +132,8 @@ class Aggregator {
   void relieve_pressure(std::vector<std::size_t>& per_pool, UpdateSummary& summary);
   [[nodiscard]] std::size_t pool_of(const Flow& flow) const;
   static std::uint32_t present_points(const Flow& flow);
+  void read_nat();
+  void join_nat();
 
   FlowSource& source_;
   AggregatorOptions options_;
@@ -133,6 +149,12 @@ class Aggregator {
   double seconds_ = 0;
   UpdateSummary* summary_ = nullptr;
 
+  std::vector<model::NatRecord> nat_;
+  // Directions joined across a NAT, rebuilt at every update: (request, reply) pairs, their
+  // conversations, and by flow position whether flows_ holds a flow shown only through them.
+  std::vector<std::pair<Flow, std::optional<Flow>>> joined_;
+  std::vector<Conversation> joined_conversations_;
+  std::vector<std::uint8_t> in_joined_;
   std::uint64_t last_update_ns_ = 0;
   std::uint64_t interval_ns_ = 0;
   std::size_t entries_ = 0;

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
 
@@ -30,6 +31,9 @@ struct PointStats {
   bool present = true;               ///< still in the source at the last read
   /// @brief The aggregator's update in which the entry was last read (its bookkeeping).
   std::uint32_t read_in = 0;
+  /// @brief In a flow joined across a NAT: this point saw the packets before the translation
+  /// (with the flow's `key`), not after it (with its `translated_key`).
+  bool before_nat = false;
 };
 
 /// @brief One direction of a flow (one FlowKey) with its counters at every point that saw it.
@@ -39,7 +43,20 @@ struct Flow {
   std::uint64_t first_seen_ns = 0;   ///< earliest first_seen over points (source clock)
   std::uint64_t last_seen_ns = 0;    ///< latest last_seen over points (source clock)
   std::uint64_t last_active_ns = 0;  ///< update time when any counter last grew
+  /// @brief Set on a direction joined across a NAT (Aggregator::conversations): the
+  /// translation, and the direction's key after it. The request's `key` is what the client
+  /// sent (to the ClusterIP), its translated key goes to the backend; the reply's `key`
+  /// comes from the backend, its translated key from the ClusterIP. Points carry
+  /// PointStats::before_nat.
+  std::optional<model::NatRecord> nat;
+  model::FlowKey translated_key;
 
+  /// @brief The key whose ends are the two pods: across a NAT the request after the
+  /// translation (client -> backend), the reply before the reverse one (backend -> client);
+  /// else `key`.
+  [[nodiscard]] const model::FlowKey& between_key() const {
+    return nat && key == nat->original ? translated_key : key;
+  }
   /// @brief The flow's packets: the most any single point counted (every point on the
   /// path counts the same packets, so summing would multiply them).
   [[nodiscard]] std::uint64_t packets() const;

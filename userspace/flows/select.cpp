@@ -71,17 +71,15 @@ bool shown_before(const Conversation& a, const Conversation& b, ConversationOrde
   return before(rank(a), rank(b), order);
 }
 
-Selection select_conversations(const FlowStore& flows, const SelectOptions& options) {
+Selection select_conversations(const FlowStore& flows, const SelectOptions& options,
+                               std::span<const Conversation> joined,
+                               std::span<const std::uint8_t> in_joined) {
   Selection out;
   std::vector<Ranked> heap;  // with a limit: the best so far, the one shown last on top
   const auto later = [&](const Ranked& a, const Ranked& b) { return before(a, b, options.order); };
-  for (std::uint32_t i = 0; i < flows.size(); ++i) {
-    const std::uint32_t r = flows.reverse_of(i);
-    if (r != FlowStore::kNone && r < i) continue;  // the pair was taken at its first flow
+  const auto consider = [&](const Conversation& c) {
     ++out.total;
-    Conversation c{&flows[i], r == FlowStore::kNone ? nullptr : &flows[r]};
-    if (c.reverse != nullptr && !initiated_first(*c.forward, *c.reverse)) std::swap(c.forward, c.reverse);
-    if (options.keep && !options.keep(c)) continue;
+    if (options.keep && !options.keep(c)) return;
     ++out.matching;
     Ranked ranked = rank(c);
     if (options.limit == 0 || heap.size() < options.limit) {
@@ -92,6 +90,17 @@ Selection select_conversations(const FlowStore& flows, const SelectOptions& opti
       heap.back() = ranked;
       std::push_heap(heap.begin(), heap.end(), later);
     }
+  };
+  const auto held = [&](std::uint32_t pos) { return pos < in_joined.size() && in_joined[pos] != 0; };
+  for (const Conversation& c : joined) consider(c);
+  for (std::uint32_t i = 0; i < flows.size(); ++i) {
+    if (held(i)) continue;
+    std::uint32_t r = flows.reverse_of(i);
+    if (r != FlowStore::kNone && held(r)) r = FlowStore::kNone;  // the reply belongs to a joined one
+    if (r != FlowStore::kNone && r < i) continue;                // the pair was taken at its first flow
+    Conversation c{&flows[i], r == FlowStore::kNone ? nullptr : &flows[r]};
+    if (c.reverse != nullptr && !initiated_first(*c.forward, *c.reverse)) std::swap(c.forward, c.reverse);
+    consider(c);
   }
   std::sort(heap.begin(), heap.end(), later);
   out.conversations.reserve(heap.size());

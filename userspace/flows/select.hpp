@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <vector>
 
 #include "flows/flow_store.hpp"
@@ -58,7 +59,12 @@ struct Selection {
 /// by forward key, so the order is stable from one refresh to the next). Costs one pass
 /// over the flows plus a heap of `limit` entries: nothing is sorted or allocated per
 /// conversation that is not selected. Pointers stay valid until `flows` changes.
-Selection select_conversations(const FlowStore& flows, const SelectOptions& options);
+/// `joined` are conversations made outside the store (a connection joined across a NAT),
+/// considered like the others; `in_joined[i]` != 0 marks the flow at position i as shown
+/// only through one of them (skipped; positions past its end are not).
+Selection select_conversations(const FlowStore& flows, const SelectOptions& options,
+                               std::span<const Conversation> joined = {},
+                               std::span<const std::uint8_t> in_joined = {});
 
 /// @brief True when `a` is shown before `b` in `order` (ties broken by forward key).
 bool shown_before(const Conversation& a, const Conversation& b, ConversationOrder order);

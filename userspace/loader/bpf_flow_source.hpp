@@ -20,6 +20,10 @@ class BpfFlowSource final : public flows::FlowSource {
   [[nodiscard]] std::size_t pool(const model::FlowKey& key) const override {
     return bpf::flow_map_of(key) == bpf::FlowMap::Ipv4 ? 0 : 1;
   }
+  Result<std::vector<model::NatRecord>> read_nat() override { return datapath_.read_nat(); }
+  Result<void> remove_nat(const std::vector<model::NatRecord>& records) override {
+    return datapath_.delete_nat(records);
+  }
 
  private:
   bpf::Datapath& datapath_;

@@ -110,6 +110,8 @@ class Session {
   /// The cluster changed: CIDR table, resolver, the loader's names and CIDRs, topology.
   Result<void> apply_cluster();
   void rebuild_topology();
+  /// Requests to a Service: their matrix counts move from the ClusterIP range to the backend's CIDR.
+  void count_backends_in_matrix();
 
   /// The inventory read again, whatever its modification time says.
   Result<void> reload_inventory();

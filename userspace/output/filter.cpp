@@ -57,9 +57,16 @@ bool FlowFilter::empty() const {
          ports.empty();
 }
 
-bool FlowFilter::matches_key(const model::FlowKey& key) const {
+bool FlowFilter::matches_flow(const flows::Flow& flow) const {
+  const model::FlowKey& key = flow.key;
   if (!control_traffic && is_control_traffic(key)) return false;
-  return any_or_empty(cidrs, [&](const auto& c) { return c.contains(key.src) || c.contains(key.dst); }) &&
+  const model::FlowKey& between = flow.between_key();
+  return any_or_empty(cidrs,
+                      [&](const auto& c) {
+                        // Through a Service, its ClusterIP is an end too (--cidr 10.96.0.0/12).
+                        return c.contains(between.src) || c.contains(between.dst) ||
+                               (flow.nat && c.contains(flow.nat->original.dst));
+                      }) &&
          any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
            return has_ports(key.proto) && (key.sport == p || key.dport == p);
          });
@@ -76,19 +83,19 @@ bool FlowFilter::matches_ends(const flows::Endpoint& src, const flows::Endpoint&
 }
 
 bool FlowFilter::matches(const ConversationView& view) const {
-  return matches_key(view.forward.flow->key) && matches_ends(view.forward.src, view.forward.dst);
+  return matches_flow(*view.forward.flow) && matches_ends(view.forward.src, view.forward.dst);
 }
 
 std::function<bool(const flows::Conversation&)>
 FlowFilter::keeper(const flows::EndpointResolver& resolver) const {
   if (pods.empty() && namespaces.empty() && nodes.empty()) {
-    return [filter = *this](const flows::Conversation& c) { return filter.matches_key(c.forward->key); };
+    return [filter = *this](const flows::Conversation& c) { return filter.matches_flow(*c.forward); };
   }
   // The ends as describe() resolves them: by the forward flow's first-seen time.
   if (resolver.resolves_by_time()) {
     return [filter = *this, &resolver](const flows::Conversation& c) {
-      const model::FlowKey& key = c.forward->key;
-      if (!filter.matches_key(key)) return false;
+      if (!filter.matches_flow(*c.forward)) return false;
+      const model::FlowKey& key = c.forward->between_key();
       const std::uint64_t t = c.forward->first_seen_ns;
       return filter.matches_ends(resolver.resolve_at(key.src, t), resolver.resolve_at(key.dst, t));
     };
@@ -97,8 +104,8 @@ FlowFilter::keeper(const flows::EndpointResolver& resolver) const {
   // so resolve each once.
   auto cache = std::make_shared<std::unordered_map<model::IpAddress, flows::Endpoint, AddressHash>>();
   return [filter = *this, &resolver, cache](const flows::Conversation& c) {
-    const model::FlowKey& key = c.forward->key;
-    if (!filter.matches_key(key)) return false;
+    if (!filter.matches_flow(*c.forward)) return false;
+    const model::FlowKey& key = c.forward->between_key();
     const auto end = [&](const model::IpAddress& ip) -> const flows::Endpoint& {
       auto it = cache->find(ip);
       if (it == cache->end()) it = cache->emplace(ip, resolver.resolve(ip)).first;

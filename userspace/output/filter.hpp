@@ -38,8 +38,9 @@ struct FlowFilter {
   /// resolver has no history.
   [[nodiscard]] std::function<bool(const flows::Conversation&)>
   keeper(const flows::EndpointResolver& resolver) const;
-  /// @brief The criteria on the flow key alone (protocol, port, CIDR, control traffic).
-  [[nodiscard]] bool matches_key(const model::FlowKey& key) const;
+  /// @brief The criteria on the flow alone (protocol, port, CIDR, control traffic). CIDRs
+  /// match the ends between the pods (Flow::between_key) and, across a NAT, the ClusterIP.
+  [[nodiscard]] bool matches_flow(const flows::Flow& flow) const;
   /// @brief The criteria on the resolved ends (pod, namespace, node).
   [[nodiscard]] bool matches_ends(const flows::Endpoint& src, const flows::Endpoint& dst) const;
   /// @brief Every pod, Kubernetes namespace and node the filter names exists in `cluster`:

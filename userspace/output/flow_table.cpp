@@ -23,7 +23,9 @@ void make_printable(DirectionView& d) {
     h.node = printable(h.node);
     h.interface = printable(h.interface);
     h.note = printable(h.note);
+    h.nat = printable(h.nat);
   }
+  d.nat = printable(d.nat);
   d.path.verdict = printable(d.path.verdict);
 }
 
@@ -78,7 +80,7 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
                              "  " + pad_left(hop_count(h), 11) + "  ";
     const std::size_t room =
         o.width > display_width(lead) ? o.width - display_width(lead) : (o.width == 0 ? 0 : 1);
-    std::string line = lead + truncate(h.note, room);
+    std::string line = lead + truncate(h.nat.empty() ? h.note : h.nat + "; " + h.note, room);
     switch (h.state) {
     case flows::HopState::Missing:
       line = style.red(line);
@@ -107,6 +109,20 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
 std::string direction_header(const DirectionView& d) {
   const std::string src =
       d.container.empty() ? endpoint_text(d.src) : endpoint_text(d.src) + " [" + printable(d.container) + "]";
+  if (d.service) {
+    // "client → default/web 10.96.0.10 ⇒ backend default/db-0 10.10.130.2  TCP 43512→80⇒8080"
+    const bool request = d.flow->nat && d.flow->key == d.flow->nat->original;
+    const model::FlowKey& k = request ? d.flow->key : d.flow->translated_key;
+    const model::FlowKey& t = request ? d.flow->translated_key : d.flow->key;
+    const std::string ports = request ? fmt::format("{}→{}⇒{}", k.sport, k.dport, t.dport)
+                                      : fmt::format("{}⇒{}→{}", t.sport, k.sport, k.dport);
+    if (request) {
+      return fmt::format("{} → {} ⇒ backend {}  {} {}  {}", src, endpoint_text(*d.service),
+                         endpoint_text(d.dst), model::protocol_name(k.proto), ports, counters_text(*d.flow));
+    }
+    return fmt::format("backend {} as {} → {}  {} {}  {}", src, endpoint_text(*d.service),
+                       endpoint_text(d.dst), model::protocol_name(k.proto), ports, counters_text(*d.flow));
+  }
   return fmt::format("{} → {}  {} {}  {}", src, endpoint_text(d.dst), model::protocol_name(d.flow->key.proto),
                      format_ports(d.flow->key), counters_text(*d.flow));
 }

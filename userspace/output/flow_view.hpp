@@ -21,6 +21,11 @@ struct DirectionView {
   /// @brief The container(s) of the source pod that sent this direction ("app",
   /// "app,sidecar"); empty when attribution is off or unknown.
   std::string container;
+  /// @brief A direction joined across a NAT (Flow::nat): src and dst are the addresses the
+  /// packets carry between the pods (the client and the backend a Service picked), and
+  /// `service` is the ClusterIP the client addressed.
+  std::optional<flows::Endpoint> service;
+  std::string nat;  ///< the translation, as its hop shows it (flows::describe_nat)
 };
 
 /// @brief A conversation: the initiator's direction and the reply, if any.
