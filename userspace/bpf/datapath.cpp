@@ -111,6 +111,9 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
 
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
 
+// Flow records handed to a reader at a time: the kernel's batch size, 1024 entries.
+constexpr std::size_t kFlowBatch = 1024;
+
 // Which map holds a key: IPv4 packets are in pp_flows4, IPv6 packets in pp_flows.
 bool in_ipv4_map(const pp_flow_map_key& k) { return (k.flow.flags & PP_KEY_F_IPV6) == 0; }
 
@@ -161,6 +164,10 @@ Result<void> delete_keys(int fd, const std::vector<Key>& keys, std::vector<std::
 }
 
 }  // namespace
+
+FlowMap flow_map_of(const model::FlowKey& key) {
+  return in_ipv4_map(to_abi(model::ObservationPoint{}, key)) ? FlowMap::Ipv4 : FlowMap::Ipv6;
+}
 
 Datapath::Datapath(DatapathOptions options) : options_(options) {}
 Datapath::~Datapath() = default;
@@ -273,13 +280,34 @@ Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t if
   return {};
 }
 
-Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
-  std::vector<model::FlowRecord> out;
+Result<void> Datapath::read_flows(const FlowRecordSink& sink) const {
+  // Converted a batch at a time into one reused buffer: no allocation per entry.
+  std::vector<model::FlowRecord> batch;
+  batch.reserve(kFlowBatch);
+  std::uint32_t last_low = 0;
+  std::uint64_t last_cookie = full_netns_cookie(0);
   const auto add = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
-    out.push_back(to_model(key, stats, full_netns_cookie(key.point.netns)));
+    if (key.point.netns != last_low) {  // entries of one namespace come in runs
+      last_low = key.point.netns;
+      last_cookie = full_netns_cookie(last_low);
+    }
+    batch.push_back(to_model(key, stats, last_cookie));
+    if (batch.size() == kFlowBatch) {
+      sink(batch);
+      batch.clear();
+    }
   };
   if (auto r = for_each_flow<pp_flow4_map_key>(flows4_map_fd(), add); !r) return r.error();
   if (auto r = for_each_flow<pp_flow_map_key>(flows_map_fd(), add); !r) return r.error();
+  if (!batch.empty()) sink(batch);
+  return {};
+}
+
+Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
+  std::vector<model::FlowRecord> out;
+  auto r = read_flows(
+      [&](std::span<const model::FlowRecord> batch) { out.insert(out.end(), batch.begin(), batch.end()); });
+  if (!r) return r.error();
   return out;
 }
 

@@ -5,9 +5,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,17 @@ struct MatrixCell {
   bool operator==(const MatrixCell&) const = default;
 };
 
+/// @brief Receives flow entries, a batch at a time.
+using FlowRecordSink = std::function<void(std::span<const model::FlowRecord>)>;
+
+/// @brief The kernel maps that hold flow entries, each of DatapathOptions::max_flows.
+enum class FlowMap : std::uint8_t {
+  Ipv4,  ///< pp_flows4: IPv4 packets
+  Ipv6,  ///< pp_flows: IPv6 packets, v4-mapped ones included
+};
+/// @brief The map that holds the entries of a flow direction.
+FlowMap flow_map_of(const model::FlowKey& key);
+
 /// @brief One flow entry to delete: where and which.
 struct FlowId {
   model::ObservationPoint point;
@@ -117,7 +130,10 @@ class Datapath {
   Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, model::InterfaceRole role);
   Result<void> forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex);
 
-  /// @brief Every flow entry (batch lookups; per-CPU values summed).
+  /// @brief Hands every flow entry to `sink`, a batch at a time (batch lookups; per-CPU
+  /// values summed), in the map's order: stable from one read to the next.
+  Result<void> read_flows(const FlowRecordSink& sink) const;
+  /// @brief Every flow entry, in one vector (debug dump, tests).
   [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
   /// @brief Deletes flow entries (batch delete). Entries already gone are not an error; an
   /// entry whose key did not convert back exactly is found and deleted by its own key.

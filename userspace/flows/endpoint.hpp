@@ -71,6 +71,9 @@ class EndpointResolver {
     (void)first_seen_ns;
     return resolve(ip);
   }
+  /// @brief True when resolve_at() depends on the time (a source with history): an
+  /// address's endpoint can then differ from flow to flow and may not be cached by address.
+  [[nodiscard]] virtual bool resolves_by_time() const { return false; }
 };
 
 }  // namespace podpath::flows

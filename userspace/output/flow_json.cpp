@@ -94,6 +94,10 @@ json conversation_to_json(const ConversationView& v) {
   return j;
 }
 
+json selection_to_json(const SelectedViews& views) {
+  return {{"total", views.total}, {"matching", views.matching}, {"shown", views.views.size()}};
+}
+
 json flows_to_json(const std::vector<ConversationView>& views) {
   json out = json::array();
   for (const auto& v : views) out.push_back(conversation_to_json(v));

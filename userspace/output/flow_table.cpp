@@ -127,25 +127,42 @@ std::string direction_header(const DirectionView& d) {
                      format_ports(d.flow->key), counters_text(*d.flow));
 }
 
-void sort_conversations(std::vector<ConversationView>& views, SortKey sort) {
+flows::ConversationOrder conversation_order(SortKey sort) {
   switch (sort) {
-  case SortKey::Rate:
-    std::stable_sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
-      if (a.bps() != b.bps()) return a.bps() > b.bps();
-      return a.pps() > b.pps();
-    });
-    break;
   case SortKey::Packets:
-    std::stable_sort(views.begin(), views.end(),
-                     [](const auto& a, const auto& b) { return a.packets() > b.packets(); });
-    break;
+    return flows::ConversationOrder::Packets;
   case SortKey::Bytes:
-    std::stable_sort(views.begin(), views.end(),
-                     [](const auto& a, const auto& b) { return a.bytes() > b.bytes(); });
-    break;
+    return flows::ConversationOrder::Bytes;
+  case SortKey::Rate:
   case SortKey::None:
     break;
   }
+  return flows::ConversationOrder::Rate;
+}
+
+void sort_conversations(std::vector<ConversationView>& views, SortKey sort) {
+  if (sort == SortKey::None) return;
+  const auto conversation = [](const ConversationView& v) {
+    return flows::Conversation{v.forward.flow, v.reverse ? v.reverse->flow : nullptr};
+  };
+  std::sort(views.begin(), views.end(), [&](const ConversationView& a, const ConversationView& b) {
+    return flows::shown_before(conversation(a), conversation(b), conversation_order(sort));
+  });
+}
+
+SelectedViews select_views(const flows::Aggregator& aggregator, const flows::EndpointResolver& resolver,
+                           const flows::Topology& topology, const FlowFilter& filter, SortKey sort,
+                           std::size_t limit) {
+  flows::SelectOptions select;
+  select.order = conversation_order(sort);
+  select.limit = limit;
+  select.keep = filter.keeper(resolver);
+  const flows::Selection chosen = aggregator.select(select);
+  SelectedViews out;
+  out.total = chosen.total;
+  out.matching = chosen.matching;
+  out.views = describe(chosen.conversations, resolver, topology);
+  return out;
 }
 
 std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {

@@ -17,8 +17,7 @@ DirectionView describe(const flows::Flow& flow, const flows::EndpointResolver& r
   v.flow = &flow;
   // Across a NAT the path runs between the pods: the request after the translation
   // (client -> backend), the reply before the reverse one (backend -> client).
-  const bool request = flow.nat && flow.key == flow.nat->original;
-  const model::FlowKey& between = request ? flow.translated_key : flow.key;
+  const model::FlowKey& between = flow.between_key();
   v.src = resolver.resolve_at(between.src, flow.first_seen_ns);
   v.dst = resolver.resolve_at(between.dst, flow.first_seen_ns);
   v.path = flows::compose_path(flow, v.src, v.dst, topology);

@@ -39,6 +39,13 @@ struct ConversationView {
   [[nodiscard]] std::uint64_t bytes() const;
 };
 
+/// @brief Conversations a view selected, described, and what they were chosen from.
+struct SelectedViews {
+  std::vector<ConversationView> views;  ///< the selected conversations, in order
+  std::size_t total = 0;                ///< conversations tracked
+  std::size_t matching = 0;             ///< of those, the ones the filters keep
+};
+
 /// @brief Resolves both ends and composes the path of every direction. The views point
 /// at the flows of `conversations` (valid until the aggregator's next update) and at
 /// pods of the resolver's cluster.
