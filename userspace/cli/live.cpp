@@ -12,8 +12,10 @@ namespace podpath::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 
 void on_stop_signal(int /*signo*/) { g_stop.store(true); }
+void on_reload_signal(int /*signo*/) { g_reload.store(true); }
 
 }  // namespace
 
@@ -123,6 +125,26 @@ StopOnSignal::~StopOnSignal() {
 }
 
 const std::atomic<bool>& StopOnSignal::flag() const { return g_stop; }
+
+ReloadOnSignal::ReloadOnSignal() {
+  g_reload.store(false);
+  struct sigaction sa {};
+  sa.sa_handler = on_reload_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;
+  sigaction(SIGHUP, &sa, &old_hup_);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGPIPE, &ignore, &old_pipe_);
+}
+
+ReloadOnSignal::~ReloadOnSignal() {
+  sigaction(SIGHUP, &old_hup_, nullptr);
+  sigaction(SIGPIPE, &old_pipe_, nullptr);
+}
+
+std::atomic<bool>& ReloadOnSignal::flag() { return g_reload; }
 
 std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options) {
   auto session = loader::Session::start(options);

@@ -74,6 +74,22 @@ class StopOnSignal {
   struct sigaction old_term_ {};
 };
 
+/// @brief Sets a flag on SIGHUP while alive: `podpath agent` reloads its certificates and
+/// token then. Also ignores SIGPIPE, so that a client closing its connection while the
+/// agent writes (OpenSSL writes without MSG_NOSIGNAL) costs a failed write, not the process.
+class ReloadOnSignal {
+ public:
+  ReloadOnSignal();
+  ~ReloadOnSignal();
+  ReloadOnSignal(const ReloadOnSignal&) = delete;
+  ReloadOnSignal& operator=(const ReloadOnSignal&) = delete;
+  [[nodiscard]] std::atomic<bool>& flag();
+
+ private:
+  struct sigaction old_hup_ {};
+  struct sigaction old_pipe_ {};
+};
+
 /// @brief Starts a session; a failure becomes UserError (one sentence for the user).
 std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options);
 std::unique_ptr<loader::Session> start_session(const AttachFlags& flags);

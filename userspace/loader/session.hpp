@@ -39,6 +39,15 @@ struct SessionOptions {
   /// @brief Attribute pod traffic to containers (cgroup_skb, docs/containers.md); when the
   /// machine cannot, the session runs without and says why.
   bool containers = false;
+  /// @brief podpath runs inside the namespace of the node it watches (an agent started in
+  /// its node's namespace): attach and read routes there without entering it, so no
+  /// setns(2) and no CAP_SYS_ADMIN are needed.
+  bool in_node_netns = false;
+  /// @brief One agent per node (`podpath agent`): every node's pod CIDR counts into the
+  /// CIDR matrix where its packets leave their pods, on that node, so traffic between two
+  /// nodes' pods is counted once, by the source node's agent. Default: only the watched
+  /// nodes' pod CIDRs are counted at the source; traffic from the others where it enters.
+  bool matrix_per_node = false;
 };
 
 /// @brief Loads the cluster, attaches, and refreshes flows on demand.
@@ -84,6 +93,8 @@ class Session {
   Result<void> rebuild_cluster_views();
   Result<void> reload_inventory_if_changed();
   void rebuild_topology();
+  /// The nodes whose pod CIDRs count into the matrix at the source (Loader::set_cidrs).
+  [[nodiscard]] std::vector<std::string> counted_at_source() const;
 
   SessionOptions options_;
   inventory::LoadedCluster loaded_;
