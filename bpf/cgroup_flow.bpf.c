@@ -37,9 +37,6 @@
 
 #define PP_CG_ALLOW 1
 
-/* Headers are at most this far into the packet when GSO header bytes are computed. */
-#define PP_CG_MAX_L4_OFF 240
-
 /* Tunables: set by userspace between open and load. */
 const volatile __u8 pp_cfg_cg_netns = PP_CG_NETNS_NONE; /* enum pp_cg_netns_mode */
 const volatile __u8 pp_cfg_cg_coarse_clock = 1;		/* bpf_ktime_get_coarse_ns exists (5.11+) */
@@ -96,32 +93,6 @@ static __always_inline __u64 pp_cg_netns(struct __sk_buff *skb)
 	return 0;
 }
 
-/*
- * Bytes of the headers every segment of a GSO/GRO skb repeats (IP + L4), so that a
- * super-packet of N segments counts the bytes N wire packets carry. 0 if unknown.
- */
-static __always_inline __u32 pp_cg_header_bytes(const __u8 *data, const __u8 *data_end,
-						const struct pp_parsed *p)
-{
-	if (p->l4_off == 0 || p->l4_off > PP_CG_MAX_L4_OFF)
-		return 0;
-	/* The compiler may turn the range check into one the verifier cannot use; the
-	 * mask after the barrier keeps the offset visibly bounded. */
-	__u32 off = p->l4_off;
-	barrier_var(off);
-	off &= 0xff;
-
-	if (p->key.proto == PP_IPPROTO_TCP) {
-		const __u8 *l4 = data + off;
-		if (l4 + (PP_TCP_DOFF_BYTE + 1) > data_end)
-			return 0;
-		return off + pp_tcp_header_len(l4);
-	}
-	if (p->key.proto == PP_IPPROTO_UDP || p->key.proto == PP_IPPROTO_UDPLITE)
-		return off + PP_UDP_HLEN;
-	return off;
-}
-
 static __always_inline void pp_cg_add(struct pp_cg_flow_stats *st, int egress, __u64 packets,
 				      __u64 bytes, __u64 now)
 {
@@ -148,77 +119,91 @@ static __always_inline void pp_cg_insert_error(long err)
 		bpf_printk("podpath: container flow insert failed: %ld", err);
 }
 
-static __always_inline int pp_cg_handle(struct __sk_buff *skb, int egress)
+/* Phase 1: parse the headers. 0 when the packet is IP and parsed; otherwise counted and
+ * not worth a flow entry. */
+static __always_inline int pp_cg_parse(struct __sk_buff *skb, const __u8 *data,
+				       const __u8 *data_end, struct pp_parsed *p)
 {
-	pp_cg_count(PP_CG_CNT_PACKETS);
-
-	/* Locally built and socket-delivered packets have their headers in the linear
-	 * area (the stack pulled them); cgroup_skb may not pull, so a miss is counted. */
-	const __u8 *data = (const __u8 *)(long)skb->data;
-	const __u8 *data_end = (const __u8 *)(long)skb->data_end;
-	struct pp_parsed p = {};
-	int err = pp_parse_l3(data, data_end, bpf_ntohs((__u16)skb->protocol), &p);
+	int err = pp_parse_l3(data, data_end, bpf_ntohs((__u16)skb->protocol), p);
 	if (err == PP_CNT_NON_IP) {
 		pp_cg_count(PP_CG_CNT_NON_IP);
-		return PP_CG_ALLOW;
+		return err;
 	}
 	if (err) {
 		pp_cg_count(PP_CG_CNT_PARSE_ERR);
 		pp_cg_count_parse_error((__u32)err);
-		return PP_CG_ALLOW;
+		return err;
 	}
-	if (p.key.flags & PP_KEY_F_FRAGMENT)
+	if (p->key.flags & PP_KEY_F_FRAGMENT)
 		pp_cg_count(PP_CG_CNT_FRAGMENTS);
+	return 0;
+}
 
-	struct pp_cg_flow_key key = {
-		.cgroup_id = bpf_skb_cgroup_id(skb),
-		.netns_cookie = pp_cg_netns(skb),
-		.proto = p.key.proto,
-		.flags = p.key.flags,
-	};
-	if (key.cgroup_id == 0)
+/* Phase 2: the flow key, from the socket's side: local and remote, whatever the
+ * direction. */
+static __always_inline void pp_cg_key_of(struct __sk_buff *skb, const struct pp_parsed *p,
+					 int egress, struct pp_cg_flow_key *key)
+{
+	key->cgroup_id = bpf_skb_cgroup_id(skb);
+	key->netns_cookie = pp_cg_netns(skb);
+	key->proto = p->key.proto;
+	key->flags = p->key.flags;
+	if (key->cgroup_id == 0)
 		pp_cg_count(PP_CG_CNT_NO_CGROUP);
-	if (key.netns_cookie == 0 && pp_cfg_cg_netns != PP_CG_NETNS_NONE)
+	if (key->netns_cookie == 0 && pp_cfg_cg_netns != PP_CG_NETNS_NONE)
 		pp_cg_count(PP_CG_CNT_NETNS_UNKNOWN);
 	if (egress) {
-		__builtin_memcpy(key.laddr, p.key.saddr, 16);
-		__builtin_memcpy(key.raddr, p.key.daddr, 16);
-		key.lport = p.key.sport;
-		key.rport = p.key.dport;
+		__builtin_memcpy(key->laddr, p->key.saddr, 16);
+		__builtin_memcpy(key->raddr, p->key.daddr, 16);
+		key->lport = p->key.sport;
+		key->rport = p->key.dport;
 	} else {
-		__builtin_memcpy(key.laddr, p.key.daddr, 16);
-		__builtin_memcpy(key.raddr, p.key.saddr, 16);
-		key.lport = p.key.dport;
-		key.rport = p.key.sport;
+		__builtin_memcpy(key->laddr, p->key.daddr, 16);
+		__builtin_memcpy(key->raddr, p->key.saddr, 16);
+		key->lport = p->key.dport;
+		key->rport = p->key.sport;
 	}
-	if (p.key.proto == PP_IPPROTO_ICMP || p.key.proto == PP_IPPROTO_ICMPV6) {
+	if (p->key.proto == PP_IPPROTO_ICMP || p->key.proto == PP_IPPROTO_ICMPV6) {
 		/* Request and reply of one echo share an entry: the identifier is the
 		 * socket's "port" in both directions; type/code are not kept. */
-		key.lport = p.key.sport;
-		key.rport = 0;
+		key->lport = p->key.sport;
+		key->rport = 0;
 	}
-
 	if (pp_cfg_cg_bench_unique) {
 		/* Lets BPF_PROG_TEST_RUN's repeat loop measure warm inserts. */
 		__u32 r = bpf_get_prandom_u32();
-		key.lport ^= (__u16)r;
-		key.rport ^= (__u16)(r >> 16);
+		key->lport ^= (__u16)r;
+		key->rport ^= (__u16)(r >> 16);
 	}
+}
 
-	__u64 packets = 1;
-	__u64 bytes = skb->len;
+/* Phase 3: what the packet was on the wire: a GSO super-packet counts its segments and
+ * the headers each one repeats. */
+static __always_inline void pp_cg_wire_size(struct __sk_buff *skb, const __u8 *data,
+					    const __u8 *data_end, const struct pp_parsed *p,
+					    __u64 *packets, __u64 *bytes)
+{
 	__u32 segs = skb->gso_segs;
+
+	*packets = 1;
+	*bytes = skb->len;
 	if (segs > 1) {
 		pp_cg_count(PP_CG_CNT_GSO);
-		packets = segs;
-		bytes += (__u64)(segs - 1) * pp_cg_header_bytes(data, data_end, &p);
+		*packets = segs;
+		*bytes += (__u64)(segs - 1) * pp_gso_header_bytes(data, data_end, p);
 	}
-	__u64 now = pp_cfg_cg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+}
 
-	struct pp_cg_flow_stats *st = bpf_map_lookup_elem(&pp_cg_flows, &key);
+/* Phase 4: add to the flow's entry, or insert it. */
+static __always_inline void pp_cg_account(const struct pp_cg_flow_key *key, int egress,
+					  __u64 packets, __u64 bytes)
+{
+	__u64 now = pp_cfg_cg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	struct pp_cg_flow_stats *st = bpf_map_lookup_elem(&pp_cg_flows, key);
+
 	if (st) {
 		pp_cg_add(st, egress, packets, bytes, now);
-		return PP_CG_ALLOW;
+		return;
 	}
 	struct pp_cg_flow_stats init = {
 		.tx_packets = egress ? packets : 0,
@@ -228,10 +213,10 @@ static __always_inline int pp_cg_handle(struct __sk_buff *skb, int egress)
 		.first_seen_ns = now,
 		.last_seen_ns = now,
 	};
-	long uerr = bpf_map_update_elem(&pp_cg_flows, &key, &init, BPF_NOEXIST);
+	long uerr = bpf_map_update_elem(&pp_cg_flows, key, &init, BPF_NOEXIST);
 	if (uerr == -PP_EEXIST) {
 		/* Another CPU inserted it first: account there. */
-		st = bpf_map_lookup_elem(&pp_cg_flows, &key);
+		st = bpf_map_lookup_elem(&pp_cg_flows, key);
 		if (st)
 			pp_cg_add(st, egress, packets, bytes, now);
 		else
@@ -241,6 +226,25 @@ static __always_inline int pp_cg_handle(struct __sk_buff *skb, int egress)
 	} else {
 		pp_cg_count(PP_CG_CNT_NEW_ENTRIES);
 	}
+}
+
+static __always_inline int pp_cg_handle(struct __sk_buff *skb, int egress)
+{
+	pp_cg_count(PP_CG_CNT_PACKETS);
+
+	/* Locally built and socket-delivered packets have their headers in the linear
+	 * area (the stack pulled them); cgroup_skb may not pull, so a miss is counted. */
+	const __u8 *data = (const __u8 *)(long)skb->data;
+	const __u8 *data_end = (const __u8 *)(long)skb->data_end;
+	struct pp_parsed p = {};
+	if (pp_cg_parse(skb, data, data_end, &p))
+		return PP_CG_ALLOW;
+
+	struct pp_cg_flow_key key = {};
+	pp_cg_key_of(skb, &p, egress, &key);
+	__u64 packets, bytes;
+	pp_cg_wire_size(skb, data, data_end, &p, &packets, &bytes);
+	pp_cg_account(&key, egress, packets, bytes);
 	return PP_CG_ALLOW;
 }
 

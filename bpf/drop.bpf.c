@@ -28,7 +28,8 @@
 #include "podpath_abi.h"
 #include "parse.bpf.h"
 
-#define PP_NH_UNSET ((__u16)~0U) /* skb->network_header when no header was set */
+#define PP_NH_UNSET	 ((__u16)~0U) /* skb->network_header when no header was set */
+#define PP_DROP_L4_BYTES 16 /* L4 header bytes read: ports, TCP sequence number and flags */
 
 /* Tunables: set by userspace between open and load. */
 const volatile __u8 pp_cfg_drop_skip_unspecified = 0; /* ignore reason NOT_SPECIFIED */
@@ -97,32 +98,38 @@ static __always_inline __u32 pp_be32(const __u8 *p)
 	return (__u32)p[0] << 24 | (__u32)p[1] << 16 | (__u32)p[2] << 8 | p[3];
 }
 
-/* Ports, flags and sequence number from the first bytes of the L4 header (as tc_flow's
- * parser keys them: ICMP sport = echo id, dport = type << 8 | code). */
-static __always_inline void pp_drop_l4(const __u8 *l4, struct pp_drop_event *ev)
+/* Ports, flags and sequence number from the first `n` bytes of the L4 header (as tc_flow's
+ * parser keys them: ICMP sport = echo id, dport = type << 8 | code). A field is taken only
+ * when all its bytes lie inside the packet; the others stay 0. */
+static __always_inline void pp_drop_l4(const __u8 *l4, __u32 n, struct pp_drop_event *ev)
 {
 	__u8 proto = ev->flow.proto;
 
-	if (proto == PP_IPPROTO_TCP) {
+	if (proto == PP_IPPROTO_TCP || proto == PP_IPPROTO_UDP || proto == PP_IPPROTO_UDPLITE ||
+	    proto == PP_IPPROTO_SCTP) {
+		if (n < 4)
+			return;
 		ev->flow.sport = pp_be16(l4);
 		ev->flow.dport = pp_be16(l4 + 2);
-		ev->seq = pp_be32(l4 + 4);
-		ev->tcp_flags = l4[13];
-	} else if (proto == PP_IPPROTO_UDP || proto == PP_IPPROTO_UDPLITE ||
-		   proto == PP_IPPROTO_SCTP) {
-		ev->flow.sport = pp_be16(l4);
-		ev->flow.dport = pp_be16(l4 + 2);
+		if (proto != PP_IPPROTO_TCP)
+			return;
+		if (n >= 8)
+			ev->seq = pp_be32(l4 + 4);
+		if (n >= 14)
+			ev->tcp_flags = l4[13];
 	} else if (proto == PP_IPPROTO_ICMP || proto == PP_IPPROTO_ICMPV6) {
+		if (n < 2)
+			return;
 		__u8 type = l4[0];
 		int echo =
 			proto == PP_IPPROTO_ICMP
 				? (type == PP_ICMP_ECHO || type == PP_ICMP_ECHO_REPLY)
 				: (type == PP_ICMPV6_ECHO_REQUEST || type == PP_ICMPV6_ECHO_REPLY);
 		ev->flow.dport = (__u16)((__u16)type << 8 | l4[1]);
-		if (echo) {
+		if (echo && n >= 6)
 			ev->flow.sport = pp_be16(l4 + 4);
+		if (echo && n >= 8)
 			ev->seq = pp_be16(l4 + 6);
-		}
 	}
 }
 
@@ -136,17 +143,24 @@ static __always_inline int pp_drop_parse(struct sk_buff *skb, struct pp_drop_eve
 	__u16 nh_off = skb->network_header;
 	unsigned char *head = skb->head;
 	__u8 ip[40];
-	__u8 l4[16] = {};
+	__u8 l4[2 * PP_DROP_L4_BYTES] = {}; /* twice the bytes read: see the mask below */
 	const unsigned char *l4p;
+	__u32 l4_len; /* L4 bytes the IP header says the packet carries */
 
 	if (proto != PP_ETH_P_IP && proto != PP_ETH_P_IPV6)
 		return PP_DROP_CNT_NOT_IP;
 	if (nh_off == PP_NH_UNSET || !head)
 		return PP_DROP_CNT_NO_HEADER;
+	/* Only the linear area [head, head + tail) holds this packet's bytes; what lies
+	 * beyond is stale memory of the buffer, never to be read as headers. */
+	__u32 tail = skb->tail;
+	if (tail <= nh_off)
+		return PP_DROP_CNT_NO_HEADER;
+	__u32 linear = tail - nh_off; /* bytes from the network header to the linear end */
 	const unsigned char *nh = head + nh_off;
 
 	if (proto == PP_ETH_P_IP) {
-		if (bpf_probe_read_kernel(ip, 20, nh))
+		if (linear < 20 || bpf_probe_read_kernel(ip, 20, nh))
 			return PP_DROP_CNT_NO_HEADER;
 		__u8 ihl = ip[0] & 0x0f;
 		if ((ip[0] >> 4) != 4 || ihl < 5)
@@ -164,9 +178,12 @@ static __always_inline int pp_drop_parse(struct sk_buff *skb, struct pp_drop_eve
 			ev->flow.flags |= PP_KEY_F_FRAGMENT;
 			return 0;
 		}
-		l4p = nh + ihl * 4;
+		__u32 hlen = (__u32)ihl * 4;
+		l4p = nh + hlen;
+		l4_len = ev->ip_len > hlen ? ev->ip_len - hlen : 0;
+		linear = linear > hlen ? linear - hlen : 0;
 	} else {
-		if (bpf_probe_read_kernel(ip, 40, nh))
+		if (linear < 40 || bpf_probe_read_kernel(ip, 40, nh))
 			return PP_DROP_CNT_NO_HEADER;
 		if ((ip[0] >> 4) != 6)
 			return PP_DROP_CNT_NO_HEADER;
@@ -174,13 +191,24 @@ static __always_inline int pp_drop_parse(struct sk_buff *skb, struct pp_drop_eve
 		ev->flow.proto = ip[6]; /* extension headers are not walked: ports stay 0 */
 		pp_copy_addr6(ev->flow.saddr, ip + 8);
 		pp_copy_addr6(ev->flow.daddr, ip + 24);
-		ev->ip_len = (__u16)(pp_be16(ip + 4) + 40);
+		l4_len = pp_be16(ip + 4);
+		ev->ip_len = (__u16)(l4_len + 40);
 		ev->ttl = ip[7];
 		l4p = nh + 40;
+		linear -= 40;
 	}
-	/* A truncated L4 header leaves the ports at 0; the addresses still place the drop. */
-	if (bpf_probe_read_kernel(l4, sizeof(l4), l4p) == 0)
-		pp_drop_l4(l4, ev);
+	/* Read only what the packet has: its IP length and the linear area bound the L4
+	 * bytes. A truncated L4 header leaves its fields at 0; the addresses still place
+	 * the drop. */
+	__u32 n = l4_len < linear ? l4_len : linear;
+	if (n > PP_DROP_L4_BYTES)
+		n = PP_DROP_L4_BYTES;
+	/* The compiler folds the clamp into a form the verifier cannot follow; the mask
+	 * after the barrier is one it can (the buffer has room for what the mask allows). */
+	barrier_var(n);
+	n &= sizeof(l4) - 1;
+	if (n > 0 && bpf_probe_read_kernel(l4, n, l4p) == 0)
+		pp_drop_l4(l4, n, ev);
 	return 0;
 }
 

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
  * Maps of the tc_flow object and the counters helper. Sizes here are defaults:
- * userspace resizes the flows map and the ring buffer, and may switch the flows
- * map between HASH/LRU_HASH/PERCPU_HASH, between open and load.
+ * userspace resizes the flows maps and the ring buffer, and may switch the flows
+ * maps between HASH and LRU_HASH, between open and load.
  */
 #ifndef PODPATH_MAPS_BPF_H
 #define PODPATH_MAPS_BPF_H
 
 #include "podpath_abi.h"
 
-/* Key: struct pp_flow_map_key (point + flow). Value: struct pp_flow_stats.
+/* Key: struct pp_flow_map_key (point + flow), IPv6 packets. Value: struct pp_flow_stats.
  * Entries leave when userspace expires idle flows (or by LRU eviction when
  * userspace chose LRU_HASH). */
 struct {
@@ -18,6 +18,25 @@ struct {
 	__type(key, struct pp_flow_map_key);
 	__type(value, struct pp_flow_stats);
 } pp_flows SEC(".maps");
+
+/* Key: struct pp_flow4_map_key (point + flow), IPv4 packets. Value: struct pp_flow_stats.
+ * Same life cycle as pp_flows. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct pp_flow4_map_key);
+	__type(value, struct pp_flow_stats);
+} pp_flows4 SEC(".maps");
+
+/* Key: 0. Value: __u64, a time on the programs' clock (pp_flow_stats.first_seen_ns) until
+ * which new flows are not inserted: the flows map was full. Set by the programs when an
+ * insert fails for lack of room, reset to 0 by userspace whenever it deletes entries. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pp_flows_full SEC(".maps");
 
 /* Key: struct pp_cidr_key (prefix). Value: struct pp_cidr_info. Filled by userspace. */
 struct {
@@ -59,12 +78,17 @@ struct {
 	__type(value, __u64);
 } pp_counters SEC(".maps");
 
-static __always_inline void pp_count(__u32 which)
+static __always_inline void pp_count_n(__u32 which, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&pp_counters, &which);
 
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void pp_count(__u32 which)
+{
+	pp_count_n(which, 1);
 }
 
 #endif /* PODPATH_MAPS_BPF_H */

@@ -246,6 +246,40 @@ static __always_inline int pp_parse(const __u8 *data, const __u8 *data_end, stru
 	return PP_CNT_NON_IP;
 }
 
+/* Headers are at most this far into the packet when GSO header bytes are computed. */
+#define PP_GSO_MAX_L4_OFF 240
+
+#ifndef barrier_var
+#define barrier_var(var) asm volatile("" : "+r"(var))
+#endif
+
+/*
+ * Bytes of the headers every segment of a GSO/GRO skb repeats (from `data`, so L2
+ * included when the parse started there, + IP + L4), so that a super-packet of N
+ * segments counts the bytes N wire packets carry. 0 if unknown.
+ */
+static __always_inline __u32 pp_gso_header_bytes(const __u8 *data, const __u8 *data_end,
+						 const struct pp_parsed *p)
+{
+	if (p->l4_off == 0 || p->l4_off > PP_GSO_MAX_L4_OFF)
+		return 0;
+	/* The compiler may turn the range check into one the verifier cannot use; the
+	 * mask after the barrier keeps the offset visibly bounded. */
+	__u32 off = p->l4_off;
+	barrier_var(off);
+	off &= 0xff;
+
+	if (p->key.proto == PP_IPPROTO_TCP) {
+		const __u8 *l4 = data + off;
+		if (l4 + (PP_TCP_DOFF_BYTE + 1) > data_end)
+			return 0;
+		return off + pp_tcp_header_len(l4);
+	}
+	if (p->key.proto == PP_IPPROTO_UDP || p->key.proto == PP_IPPROTO_UDPLITE)
+		return off + PP_UDP_HLEN;
+	return off;
+}
+
 /*
  * Parses a packet that starts at its IP header, as cgroup_skb programs see it (no L2
  * header). `ethertype` (host byte order, from skb->protocol) says which IP version to

@@ -3,13 +3,14 @@
  * tc_flow: flow accounting on cbr0, the pod veths and the node uplink.
  *
  * Hook: TC ingress and egress (clsact or tcx), the same two programs on every
- * observed interface. Per packet: parse to a flow key, then account it in
- * pp_flows under (observation point, flow key) and, if the point counts the
- * flow into the CIDR matrix, in pp_matrix. The first packet of a flow at a
- * point also classifies both addresses through the pp_cidrs trie and emits a
- * pp_flow_event on the pp_events ring buffer.
+ * observed interface with Ethernet headers; pp_tc_l3_in/pp_tc_l3_eg on interfaces whose
+ * packets start at the IP header (tun, WireGuard, IP tunnels). Per packet: parse to a flow key,
+ * then account it in pp_flows4 (IPv4) or pp_flows (IPv6) under (observation point, flow key) and,
+ * if the point counts the flow into the CIDR matrix, in pp_matrix. The first packet of a flow at a
+ * point also classifies both addresses through the pp_cidrs trie and emits a pp_flow_event on the
+ * pp_events ring buffer.
  *
- * Entries leave pp_flows when userspace expires idle flows (or by LRU eviction
+ * Entries leave the flows maps when userspace expires idle flows (or by LRU eviction
  * if userspace chose LRU_HASH). Nothing is ever dropped or rewritten: every
  * path returns TC_ACT_UNSPEC (TCX_NEXT under tcx), so the next filter runs.
  *
@@ -20,7 +21,7 @@
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
-#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 
 #include "podpath_abi.h"
 #include "errno.bpf.h"
@@ -29,16 +30,25 @@
 
 #define TC_ACT_UNSPEC (-1)
 
+/* After an insert failed because pp_flows is full, new flows wait this long before the
+ * next attempt (unless userspace frees entries first): while the map stays full, every
+ * packet of an untracked flow would otherwise redo the interface lookup, two LPM lookups
+ * and a failing insert (docs/datapath.md). */
+#define PP_FLOWS_FULL_BACKOFF_NS (100 * 1000 * 1000ULL)
+
 /* Bytes the parser may need from the linear area before it pulls more in. */
 #define PP_PARSE_WINDOW 128
 
 /* Tunables: set by userspace between open and load. */
 const volatile __u64 pp_cfg_netns_cookie = 0; /* tc_flow_fixed: this object's namespace */
-const volatile __u8 pp_cfg_flows_percpu = 0;  /* pp_flows is PERCPU_HASH: no atomics */
 const volatile __u8 pp_cfg_events = 1;	      /* emit new-flow events */
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
 const volatile __u8 pp_cfg_coarse_clock = 1;  /* bpf_ktime_get_coarse_ns exists (5.11+) */
+/* Tests only: spin this many rounds between finding a flow entry and counting in it, so that
+ * a test can expire and reuse the entry meanwhile. Verified away when 0. */
+const volatile __u32 pp_cfg_test_hold = 0;
+#define PP_TEST_HOLD_MAX 20000 /* each round a helper call: ~10 ns */
 
 #ifndef PP_NETNS_FIXED
 extern void *bpf_cast_to_kern_ctx(void *) __ksym;
@@ -50,12 +60,23 @@ static __always_inline __u32 pp_netns(struct __sk_buff *skb)
 #ifdef PP_NETNS_FIXED
 	return (__u32)pp_cfg_netns_cookie;
 #else
-	/* The device's namespace; bpf_get_netns_cookie(skb) would report the socket's. */
+	/*
+	 * The device's namespace; bpf_get_netns_cookie(skb) would report the socket's.
+	 * Plain loads through the trusted pointer (CO-RE relocated, exception-guarded
+	 * PROBE_MEM loads), not BPF_CORE_READ: its three bpf_probe_read_kernel calls cost
+	 * 20 to 78 ns per packet depending on the machine (docs/datapath.md).
+	 */
 	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
 
-	return (__u32)BPF_CORE_READ(kskb, dev, nd_net.net, net_cookie);
+	return (__u32)kskb->dev->nd_net.net->net_cookie;
 #endif
 }
+
+/* What one skb adds: a GSO/GRO super-packet counts as the wire packets it carries. */
+struct pp_amount {
+	__u64 packets;
+	__u64 bytes;
+};
 
 static __always_inline struct pp_cidr_info pp_classify(const __u8 *addr)
 {
@@ -71,27 +92,22 @@ static __always_inline struct pp_cidr_info pp_classify(const __u8 *addr)
 	return *info;
 }
 
-static __always_inline void pp_matrix_add(__u16 src, __u16 dst, __u64 len)
+static __always_inline void pp_matrix_add(__u16 src, __u16 dst, struct pp_amount n)
 {
 	__u32 idx = (__u32)(src % PP_MAX_CIDRS) * PP_MAX_CIDRS + (dst % PP_MAX_CIDRS);
 	struct pp_matrix_cell *cell = bpf_map_lookup_elem(&pp_matrix, &idx);
 
 	if (cell) {
-		cell->packets += 1;
-		cell->bytes += len;
+		cell->packets += n.packets;
+		cell->bytes += n.bytes;
 	}
 }
 
-static __always_inline void pp_stats_add(struct pp_flow_stats *st, __u64 len, __u8 tcp_flags,
-					 __u64 now)
+static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amount n,
+					 __u8 tcp_flags, __u64 now)
 {
-	if (pp_cfg_flows_percpu) {
-		st->packets += 1;
-		st->bytes += len;
-	} else {
-		__sync_fetch_and_add(&st->packets, 1);
-		__sync_fetch_and_add(&st->bytes, len);
-	}
+	__sync_fetch_and_add(&st->packets, n.packets);
+	__sync_fetch_and_add(&st->bytes, n.bytes);
 	/*
 	 * Plain stores, racy by design: any recent timestamp will do, and a flag
 	 * lost to a concurrent writer is set again by its next packet. (An
@@ -101,7 +117,7 @@ static __always_inline void pp_stats_add(struct pp_flow_stats *st, __u64 len, __
 		st->tcp_flags |= tcp_flags;
 	st->last_seen_ns = now;
 	if (st->flags & PP_FLOW_F_MATRIX)
-		pp_matrix_add(st->src_cidr, st->dst_cidr, len);
+		pp_matrix_add(st->src_cidr, st->dst_cidr, n);
 }
 
 /*
@@ -121,11 +137,22 @@ static __always_inline __u32 pp_matrix_role(const struct pp_obs_point *point)
 	return iface->role;
 }
 
-static __always_inline void pp_count_insert_error(long err)
+/* The back-off slot; NULL only if the map is missing (never once loaded). */
+static __always_inline __u64 *pp_flows_full_until(void)
 {
-	if (err == -PP_E2BIG || err == -PP_ENOMEM)
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&pp_flows_full, &zero);
+}
+
+static __always_inline void pp_count_insert_error(long err, __u64 now)
+{
+	if (err == -PP_E2BIG || err == -PP_ENOMEM) {
 		pp_count(PP_CNT_FLOW_INSERT_FULL);
-	else if (err == -PP_EBUSY)
+		__u64 *until = pp_flows_full_until();
+		if (until)
+			*until = now + PP_FLOWS_FULL_BACKOFF_NS;
+	} else if (err == -PP_EBUSY)
 		pp_count(PP_CNT_FLOW_INSERT_BUSY);
 	else
 		pp_count(PP_CNT_FLOW_INSERT_OTHER);
@@ -133,22 +160,34 @@ static __always_inline void pp_count_insert_error(long err)
 		bpf_printk("podpath: flow insert failed: %ld", err);
 }
 
-static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct pp_parsed *p,
-					__u64 len, __u64 now)
+/*
+ * The first packet of a flow at a point: insert its entry into `flows` (pp_flows4 or
+ * pp_flows) under `key`. `point` and `p->key` describe it for classification and the
+ * new-flow event.
+ */
+static __always_inline void pp_new_flow(void *flows, const void *key, __u16 tag,
+					const struct pp_obs_point *point, const struct pp_parsed *p,
+					struct pp_amount n, __u32 len, __u64 now)
 {
+	__u64 *full_until = pp_flows_full_until();
+	if (full_until && now < *full_until) {
+		/* The map was full moments ago: count the flow as lost without retrying. */
+		pp_count(PP_CNT_FLOW_INSERT_FULL);
+		return;
+	}
 	struct pp_cidr_info src = {.id = PP_CIDR_UNCLASSIFIED};
 	struct pp_cidr_info dst = {.id = PP_CIDR_UNCLASSIFIED};
-	__u32 role = pp_matrix_role(&mk->point);
+	__u32 role = pp_matrix_role(point);
 	int matrix = 0;
 
 	if (role != PP_ROLE_OTHER) {
-		src = pp_classify(mk->flow.saddr);
-		dst = pp_classify(mk->flow.daddr);
+		src = pp_classify(p->key.saddr);
+		dst = pp_classify(p->key.daddr);
 		matrix = role == PP_ROLE_POD || !(src.flags & PP_CIDR_F_COUNTED_AT_SOURCE);
 	}
 	struct pp_flow_stats st = {
-		.packets = 1,
-		.bytes = len,
+		.packets = n.packets,
+		.bytes = n.bytes,
 		.first_seen_ns = now,
 		.last_seen_ns = now,
 		.tcp_flags = (__u8)p->tcp_flags,
@@ -157,23 +196,24 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 		.flags = matrix ? PP_FLOW_F_MATRIX : 0,
 	};
 
-	long err = bpf_map_update_elem(&pp_flows, mk, &st, BPF_NOEXIST);
+	st.key_tag = tag;
+	long err = bpf_map_update_elem(flows, key, &st, BPF_NOEXIST);
 	if (err == -PP_EEXIST) {
 		/* Another CPU inserted it first: account there. */
-		struct pp_flow_stats *cur = bpf_map_lookup_elem(&pp_flows, mk);
+		struct pp_flow_stats *cur = bpf_map_lookup_elem(flows, key);
 		if (cur)
-			pp_stats_add(cur, len, (__u8)p->tcp_flags, now);
+			pp_stats_add(cur, n, (__u8)p->tcp_flags, now);
 		else
 			pp_count(PP_CNT_FLOW_RACE);
 		return;
 	}
 	if (err) {
-		pp_count_insert_error(err);
+		pp_count_insert_error(err, now);
 		return;
 	}
 	pp_count(PP_CNT_NEW_FLOWS);
 	if (st.flags & PP_FLOW_F_MATRIX)
-		pp_matrix_add(st.src_cidr, st.dst_cidr, len);
+		pp_matrix_add(st.src_cidr, st.dst_cidr, n);
 
 	if (!pp_cfg_events)
 		return;
@@ -182,10 +222,10 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 		pp_count(PP_CNT_RINGBUF_FULL);
 		return;
 	}
-	ev->point = mk->point;
-	ev->flow = mk->flow;
+	ev->point = *point;
+	ev->flow = p->key;
 	ev->ts_ns = now;
-	ev->len = (__u32)len;
+	ev->len = len;
 	ev->src_cidr = st.src_cidr;
 	ev->dst_cidr = st.dst_cidr;
 	ev->tcp_flags = (__u8)p->tcp_flags;
@@ -195,9 +235,83 @@ static __always_inline void pp_new_flow(struct pp_flow_map_key *mk, const struct
 	bpf_ringbuf_submit(ev, 0);
 }
 
-static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
+/*
+ * The IPv4 map key is written as three 64-bit words. The kernel hashes and compares a
+ * key with 32- and 64-bit loads, and a load that spans several narrower stores cannot
+ * take its bytes from the store buffer: it waits for them (a store-forwarding stall).
+ * Built field by field, the 24-byte key was no faster than the 48-byte one; built in
+ * words, it saves 10 ns per packet (docs/datapath.md). The word layout is that of struct
+ * pp_flow4_map_key on a little-endian CPU.
+ */
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "tc_flow builds the IPv4 map key as little-endian words"
+#endif
+union pp_key4 {
+	struct pp_flow4_map_key key;
+	__u64 w[3];
+};
+
+/* The key's last word: ports, protocol, flags, zero padding. */
+static __always_inline __u64 pp_ports_word(const struct pp_flow_key *k)
 {
-	pp_count(PP_CNT_PACKETS);
+	return (__u64)k->flags << 40 | (__u64)k->proto << 32 | (__u64)k->dport << 16 | k->sport;
+}
+
+/* Mixes one 64-bit word of a key into a tag hash: order-sensitive, so that the reverse
+ * flow (addresses and ports swapped) gets another tag. */
+static __always_inline __u64 pp_tag_mix(__u64 h, __u64 w)
+{
+	return (h ^ w) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* The 16-bit key tag (pp_flow_stats.key_tag) from a tag hash. */
+static __always_inline __u16 pp_key_tag(__u64 h)
+{
+	return (__u16)(h >> 48);
+}
+
+/*
+ * Counts a packet in its flow's entry of `flows`, creating the entry if needed.
+ *
+ * An entry found here may be deleted by userspace's expiry and, its memory going straight
+ * back to the map's free list, reused for another flow by an insert on another CPU before
+ * this program has counted in it: preallocated and BPF_F_NO_PREALLOC hashes alike reuse
+ * freed elements without waiting for readers (since Linux 6.1 both go through free lists).
+ * The entry's key tag says whose it is: checked before counting (a mismatch: the packet's
+ * own entry is gone, so it gets a new one) and after (the reuse happened while counting:
+ * counted in flow_recycled, never silent). Costs ~1 ns per packet (docs/datapath.md).
+ */
+static __always_inline void pp_account(void *flows, const void *key, __u16 tag,
+				       const struct pp_obs_point *point, const struct pp_parsed *p,
+				       struct pp_amount n, __u32 len, __u64 now)
+{
+	struct pp_flow_stats *st = bpf_map_lookup_elem(flows, key);
+	if (st) {
+		for (__u32 i = 0; i < pp_cfg_test_hold && i < PP_TEST_HOLD_MAX; i++)
+			bpf_get_prandom_u32();
+		if (st->key_tag == tag) {
+			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
+			if (*(volatile __u16 *)&st->key_tag != tag)
+				pp_count(PP_CNT_FLOW_RECYCLED);
+			return;
+		}
+		pp_count(PP_CNT_FLOW_RECYCLED);
+	}
+	pp_new_flow(flows, key, tag, point, p, n, len, now);
+}
+
+/*
+ * `l3`: the interface has no link-layer header (tun, WireGuard, IP-in-IP, ...): packets
+ * start at the IP header and skb->protocol says which IP. A constant per program, so the
+ * Ethernet programs carry no per-packet branch for it.
+ */
+static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int l3)
+{
+	/* A TSO/GSO (egress) or GRO (ingress) skb carries gso_segs wire packets; else 0 or 1. */
+	__u32 segs = skb->gso_segs;
+	if (segs < 1)
+		segs = 1;
+	pp_count_n(PP_CNT_PACKETS, segs);
 
 	/* Headers normally sit in the linear area; pull them in when they do not. */
 	__u32 want = skb->len < PP_PARSE_WINDOW ? skb->len : PP_PARSE_WINDOW;
@@ -209,7 +323,8 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 	const __u8 *data = (const __u8 *)(long)skb->data;
 	const __u8 *data_end = (const __u8 *)(long)skb->data_end;
 	struct pp_parsed p = {};
-	int err = pp_parse(data, data_end, &p);
+	int err = l3 ? pp_parse_l3(data, data_end, bpf_ntohs((__u16)skb->protocol), &p)
+		     : pp_parse(data, data_end, &p);
 	if (err) {
 		pp_count(err);
 		return TC_ACT_UNSPEC;
@@ -223,34 +338,62 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction)
 		p.key.dport ^= (__u16)(r >> 16);
 	}
 
-	struct pp_flow_map_key mk = {
-		.point = {.netns = pp_netns(skb),
-			  .if_dir = PP_POINT_IF_DIR(skb->ifindex, direction)},
-		.flow = p.key,
-	};
-	__u64 len = skb->len;
+	struct pp_obs_point point = {.netns = pp_netns(skb),
+				     .if_dir = PP_POINT_IF_DIR(skb->ifindex, direction)};
+	__u32 len = skb->len;
+	struct pp_amount n = {.packets = 1, .bytes = len};
+	if (segs > 1) {
+		/* Each wire packet repeats the headers: count the bytes the wire carries. */
+		pp_count(PP_CNT_GSO);
+		n.packets = segs;
+		n.bytes += (__u64)(segs - 1) * pp_gso_header_bytes(data, data_end, &p);
+	}
 	/* Coarse (tick) time, CLOCK_MONOTONIC_COARSE: ~25 ns cheaper per packet than
 	 * bpf_ktime_get_ns, and ms resolution is plenty for first/last seen. */
 	__u64 now = pp_cfg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
 
-	struct pp_flow_stats *st = bpf_map_lookup_elem(&pp_flows, &mk);
-	if (st)
-		pp_stats_add(st, len, (__u8)p.tcp_flags, now);
-	else
-		pp_new_flow(&mk, &p, len, now);
+	/* The last 32 bits of each address, the point, the ports: the IPv4 key's words, and
+	 * the tag of both keys (the upper bits of IPv6 addresses would make the tag dearer
+	 * for a negligible gain: a reused entry must also share the point, ports and
+	 * address ends to go unnoticed). */
+	const __u32 *sa = (const __u32 *)p.key.saddr;
+	const __u32 *da = (const __u32 *)p.key.daddr;
+	union pp_key4 k4 = {.w = {(__u64)point.if_dir << 32 | point.netns,
+				  (__u64)da[3] << 32 | sa[3], pp_ports_word(&p.key)}};
+	__u16 tag = pp_key_tag(pp_tag_mix(pp_tag_mix(k4.w[0], k4.w[1]), k4.w[2]));
+	if (p.key.flags & PP_KEY_F_IPV6) {
+		/* (Built in words like the IPv4 key, it measured 2-4 ns slower.) */
+		struct pp_flow_map_key mk = {.point = point, .flow = p.key};
+		pp_account(&pp_flows, &mk, tag, &point, &p, n, len, now);
+	} else {
+		pp_account(&pp_flows4, &k4, tag, &point, &p, n, len, now);
+	}
 	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")
 int pp_tc_ingress(struct __sk_buff *skb)
 {
-	return pp_handle(skb, PP_DIR_INGRESS);
+	return pp_handle(skb, PP_DIR_INGRESS, 0);
 }
 
 SEC("tc")
 int pp_tc_egress(struct __sk_buff *skb)
 {
-	return pp_handle(skb, PP_DIR_EGRESS);
+	return pp_handle(skb, PP_DIR_EGRESS, 0);
+}
+
+/* The same for interfaces without a link-layer header (userspace picks by link type). */
+SEC("tc")
+int pp_tc_l3_in(struct __sk_buff *skb)
+{
+	return pp_handle(skb, PP_DIR_INGRESS, 1);
+}
+
+SEC("tc")
+int pp_tc_l3_eg(struct __sk_buff *skb)
+{
+	return pp_handle(skb, PP_DIR_EGRESS, 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

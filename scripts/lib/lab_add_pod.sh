@@ -68,11 +68,11 @@ add_broken_container() {
   fi
 }
 
-# lab_add_pod NODE_INDEX NAMESPACE NAME CONTAINERS COMMAND BROKEN: 'scripts/lab add-pod' on the
-# selected lab. NAME "" = a generated Deployment-style name (demo-...); BROKEN "" = none,
-# hostnet or otherns.
+# lab_add_pod NODE_INDEX NAMESPACE NAME CONTAINERS COMMAND BROKEN [IP]: 'scripts/lab add-pod' on
+# the selected lab. NAME "" = a generated Deployment-style name (demo-...); BROKEN "" = none,
+# hostnet or otherns; IP "" = host-local's choice.
 lab_add_pod() {
-  local node=$1 kns=$2 pname=$3 containers=$4 ccmd=$5 broken=$6
+  local node=$1 kns=$2 pname=$3 containers=$4 ccmd=$5 broken=$6 want_ip=${7:-}
   lab_lock
   lab_require_up
   [[ -f $LAB_DIR/nodes/node$node.json ]] || die "lab '$LAB' has no node$node (see scripts/lab status --name $LAB)"
@@ -87,9 +87,18 @@ lab_add_pod() {
   trap 'exit 130' INT
   trap 'exit 143' TERM HUP
 
-  # Deterministic like 'up': the seed is the number of pods the node already has.
-  local seed first out uid ip podns veth full
-  seed=extra-$(jq --arg n "node$node" '[.pods[] | select(.node == $n)] | length' "$(inventory_file)")
+  if [[ -n $want_ip ]] && jq -e --arg ip "$want_ip" 'any(.pods[]; .ip == $ip)' "$(inventory_file)" >/dev/null; then
+    die "IP $want_ip is taken by pod $(jq -r --arg ip "$want_ip" '.pods[] | select(.ip == $ip) | "\(.namespace)/\(.name)"' "$(inventory_file)")"
+  fi
+  # Deterministic like 'up': the seed counts the pods add-pod made in this lab, so that a
+  # pod added after a del-pod never gets the deleted one's namespace, UID or container ids.
+  local seed first out uid ip podns veth full count=0
+  if [[ -s $LAB_DIR/add-pod.count ]]; then count=$(<"$LAB_DIR/add-pod.count"); fi
+  printf '%s\n' "$(( count + 1 ))" >"$LAB_DIR/add-pod.count"
+  seed=extra-$count
+  # host-local takes a requested address from CNI_ARGS (IP=...).
+  # shellcheck disable=SC2034  # read by cni_exec
+  if [[ -n $want_ip ]]; then CNI_EXTRA_ARGS="IgnoreUnknown=1;IP=$want_ip"; fi
   first=demo
   if [[ -n $pname ]]; then first=app; fi
   local -a cn
@@ -104,6 +113,8 @@ lab_add_pod() {
   fi
   IFS=$'\t' read -r kns pname uid _ ip podns veth _ <<<"$out"
   ADD_NEW_NETNS+=("$podns")
+  # shellcheck disable=SC2034  # read by cni_exec
+  CNI_EXTRA_ARGS=""   # a broken container's own namespace gets host-local's choice
   full=$kns/$pname
   inventory_record_pods "$LAB_DIR/pods/$podns.json" "$ccmd" <<<"$out"
   if [[ -n $broken ]]; then

@@ -24,7 +24,7 @@ Faults, for tests (POST with the bearer token, or 'lab_apiserver.py fault'):
                      from an older resourceVersion get 410
 
 Subcommands:
-  serve  --inventory FILE --listen ADDR:PORT --tls-dir DIR [--token-file F]
+  serve  --inventory FILE --listen ADDR:PORT --tls-dir DIR [--unix PATH] [--token-file F]
          [--kubeconfig-out F] [--ready-file F] ...     (the default; see --help)
   certs  --tls-dir DIR [--san IP|NAME]...               make CA and server certificate
   fault  --kubeconfig K (mute|compact)                  inject a fault into a running server
@@ -41,6 +41,7 @@ import re
 import secrets
 import signal
 import socket
+import socketserver
 import ssl
 import subprocess
 import sys
@@ -648,6 +649,10 @@ class Handler(BaseHTTPRequestHandler):
         if self.options.access_log:
             log(f"{self.address_string()} {fmt % args}")
 
+    def address_string(self):
+        # A unix-socket peer has no address (the forwarder in the gateway namespace).
+        return self.client_address[0] if isinstance(self.client_address, tuple) else "unix"
+
     # -- responses
     def send_json(self, code, body, extra_headers=()):
         data = json.dumps(body).encode()
@@ -1000,6 +1005,18 @@ def cmd_serve(args):
     ctx.set_alpn_protocols(["http/1.1"])
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
     actual_port = server.server_address[1]
+    # The same server on a unix socket: a filesystem socket crosses network namespaces, so a
+    # forwarder in another namespace (the lab's gateway) can serve it on an address there.
+    unix_server = None
+    if args.unix:
+        if os.path.exists(args.unix):
+            os.unlink(args.unix)
+        unix_class = type("UnixServer", (socketserver.ThreadingMixIn, socketserver.UnixStreamServer),
+                          {"daemon_threads": True})
+        unix_server = unix_class(args.unix, Handler)
+        os.chmod(args.unix, 0o600)
+        unix_server.socket = ctx.wrap_socket(unix_server.socket, server_side=True)
+        threading.Thread(target=unix_server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
     url = f"https://{url_host(host)}:{actual_port}"
 
     if args.kubeconfig_out:
@@ -1016,6 +1033,8 @@ def cmd_serve(args):
             store.stopping = True
             store.cond.notify_all()
         threading.Thread(target=server.shutdown, daemon=True).start()
+        if unix_server is not None:
+            threading.Thread(target=unix_server.shutdown, daemon=True).start()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
@@ -1025,6 +1044,12 @@ def cmd_serve(args):
     log(f"serving {url} (resourceVersion {store.rv}, kubectl sees v{args.server_version})")
     server.serve_forever(poll_interval=0.2)
     server.server_close()
+    if unix_server is not None:
+        unix_server.server_close()
+        try:
+            os.unlink(args.unix)
+        except OSError:
+            pass
     log("stopped")
 
 
@@ -1070,6 +1095,8 @@ def main(argv):
     s.add_argument("--inventory", required=True, help="lab inventory JSON file to serve and follow")
     s.add_argument("--listen", default="127.0.0.1:0", help="ADDR:PORT (port 0: any free port; default %(default)s)")
     s.add_argument("--tls-dir", required=True, help="CA and server certificate (made when missing), token, state")
+    s.add_argument("--unix", help="also serve on this unix socket (same TLS; for a forwarder in another network "
+                                  "namespace)")
     s.add_argument("--san", action="append", help="extra server certificate name or IP (repeatable)")
     s.add_argument("--token-file", help="bearer token file (made when missing; default TLS_DIR/token)")
     s.add_argument("--kubeconfig-out", help="write a kubeconfig for clients here")

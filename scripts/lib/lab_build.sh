@@ -209,8 +209,10 @@ lab_up() {
   check_containers_running
 
   inventory_write
+  api_start
   UP_DONE=1
   trap - EXIT INT TERM HUP
   say "lab '$LAB' is up in $(elapsed "$t0") s: $nodes node(s), $(( nodes * pods )) pod(s), $(( nodes * pods * containers )) container(s)"
   say "inventory: $(inventory_file)   (scripts/lab status --name $LAB)"
+  say "kubectl: kubectl --kubeconfig $(kubeconfig_file) get po -o wide"
 }

@@ -7,12 +7,13 @@
 
 readonly CNI_NETWORK=kubenet
 readonly CNI_VERSION=1.0.0
+CNI_EXTRA_ARGS=""   # CNI_ARGS for the next ADDs, e.g. "IgnoreUnknown=1;IP=10.10.129.7" (add-pod --ip)
 
 # cni_exec NODE_NS PLUGIN COMMAND CONTAINER_ID NETNS_PATH IFNAME CONF: run a CNI plugin
 # inside the node's network namespace (as the kubelet would on that node). Prints the
 # plugin's stdout (the result, or the error object).
 cni_exec() {
-  CNI_COMMAND=$3 CNI_CONTAINERID=$4 CNI_NETNS=$5 CNI_IFNAME=$6 CNI_PATH=$CNI_BIN CNI_ARGS="" \
+  CNI_COMMAND=$3 CNI_CONTAINERID=$4 CNI_NETNS=$5 CNI_IFNAME=$6 CNI_PATH=$CNI_BIN CNI_ARGS=$CNI_EXTRA_ARGS \
     ip netns exec "$1" "$CNI_BIN/$2" <"$7" 2>&1
 }
 

@@ -1,6 +1,6 @@
-// Per-packet cost of the tc_flow programs under BPF_PROG_TEST_RUN, against an empty TC
-// program measured in the same run, for each flows-map organisation; and map memory per
-// tracked flow. Prints a Markdown report. Needs root. Usage: podpath_bench_datapath [runs]
+// Per-packet cost of the tc_flow programs under BPF_PROG_TEST_RUN, each case against an empty
+// TC program measured in the same round, for each flows-map organisation; and map memory per
+// tracked flow. Prints a Markdown report. Needs root. Usage: podpath_bench_datapath [rounds]
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -22,71 +23,103 @@
 
 using podpath::bpf::Datapath;
 using podpath::bpf::DatapathOptions;
+using podpath::bpf::FlowCounter;
 using podpath::bpf::FlowMapKind;
 using podpath::testing::FrameBuilder;
-namespace t = podpath::testing;
 using namespace podpath::bench;
 
 namespace {
 
 constexpr std::uint32_t kRepeat = 1'000'000;
-constexpr std::uint32_t kNewFlows = 100'000;
-
-// Mean ns per packet when every packet is a new flow (warm caches, repeat loop).
+constexpr std::uint32_t kDefaultMaxFlows = 65536;  // podpath trace --max-flows default
+constexpr std::uint32_t kLargeMaxFlows = 1 << 20;
 // New flows in bursts of kBurst (each burst's events fit the default 256 KiB ring buffer),
 // the reader draining the ring between bursts as `podpath trace` does: the ring is reused,
-// so its memory is as warm as in production. Median over the bursts; a burst that loses
-// any flow or event is rejected.
+// so its memory is as warm as in production. Median over the bursts; a run that loses any
+// flow or event is rejected.
 constexpr std::uint32_t kBurst = 2000;
 
-double new_flow_ns(FlowMapKind kind, const FrameBuilder::Bytes& frame, bool pod_ingress, bool events = true) {
-  DatapathOptions o;
-  o.flow_map = kind;
-  o.max_flows = 2 * kNewFlows;
-  o.bench_unique_flows = true;
-  o.events = events;
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "podpath_bench_datapath: %s\n", what.c_str());
+  std::exit(1);
+}
+
+std::unique_ptr<Datapath> load(const DatapathOptions& o) {
   auto dp = Datapath::load(o);
-  if (!dp) {
-    std::fprintf(stderr, "%s\n", dp.error().to_string().c_str());
-    std::exit(1);
-  }
-  if (pod_ingress) {
-    (void)(*dp)->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, true},
-                            {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, true}});
-    (void)(*dp)->set_iface_role(podpath::testing::current_netns_cookie(), 1,
-                                podpath::model::InterfaceRole::PodVeth);
-  }
-  auto reader = podpath::bpf::EventReader::open(**dp, [](const auto&) {});
-  if (!reader) {
-    std::fprintf(stderr, "%s\n", reader.error().to_string().c_str());
-    std::exit(1);
-  }
-  const int prog = (*(*dp)->programs_for(0)).ingress;
+  if (!dp) die(dp.error().to_string());
+  return std::move(*dp);
+}
+
+// The loopback device of this namespace as a pod veth, with the lab's two pod CIDRs: new
+// flows classify both addresses (2 LPM lookups) and count into the CIDR matrix.
+void make_pod_ingress(Datapath& dp) {
+  (void)dp.set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, true},
+                      {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, true}});
+  (void)dp.set_iface_role(podpath::testing::current_netns_cookie(), 1,
+                          podpath::model::InterfaceRole::PodVeth);
+}
+
+struct NewFlowRun {
+  FlowMapKind kind = FlowMapKind::Hash;
+  std::uint32_t max_flows = kDefaultMaxFlows;
+  std::uint32_t flows = 50'000;  ///< new flows inserted (the map is filled to this)
+  bool pod_ingress = false;
+  bool events = true;
+};
+
+// Mean ns per packet when every packet is a new flow: the program loaded with its ports
+// randomised per run (bpf_get_prandom_u32, a few ns, included), so each repeat inserts.
+double new_flow_ns(const NewFlowRun& run, const FrameBuilder::Bytes& frame) {
+  DatapathOptions o;
+  o.flow_map = run.kind;
+  o.max_flows = run.max_flows;
+  o.bench_unique_flows = true;
+  o.events = run.events;
+  auto dp = load(o);
+  if (run.pod_ingress) make_pod_ingress(*dp);
+  auto reader = podpath::bpf::EventReader::open(*dp, [](const auto&) {});
+  if (!reader) die(reader.error().to_string());
+  const int prog = (*dp->programs_for(0)).ingress;
   std::vector<double> bursts;
-  for (std::uint32_t done = 0; done < kNewFlows; done += kBurst) {
+  for (std::uint32_t done = 0; done < run.flows; done += kBurst) {
     bursts.push_back(ns_per_packet(prog, frame, kBurst));
     (void)(*reader)->poll(0);
   }
-  const auto c = (*dp)->read_counters();
-  if (!c || (*c)[podpath::bpf::FlowCounter::NewFlows] < kNewFlows * 99 / 100 ||
-      (*c)[podpath::bpf::FlowCounter::EventsLost] != 0) {  // NOLINT
-    std::fprintf(stderr, "new-flow run lost flows or events\n");
-    std::exit(1);
+  const auto c = dp->read_counters();
+  if (!c || (*c)[FlowCounter::NewFlows] < run.flows * 99 / 100 ||
+      (*c)[FlowCounter::EventsLost] != 0) {  // NOLINT
+    die("a new-flow run lost flows or events");
   }
   return median(bursts);
 }
 
-const char* kind_name(FlowMapKind k) {
-  switch (k) {
-  case FlowMapKind::Hash:
-    return "shared hash + atomics";
-  case FlowMapKind::LruHash:
-    return "shared LRU hash + atomics";
-  case FlowMapKind::PercpuHash:
-    return "per-CPU hash";
-  }
-  return "?";
+// Mean ns per packet of flows that cannot be tracked: the map (1024 entries) is full and
+// every packet is a new flow at a pod veth ingress.
+double map_full_ns(const FrameBuilder::Bytes& frame) {
+  DatapathOptions o;
+  o.max_flows = 1024;
+  o.bench_unique_flows = true;
+  auto dp = load(o);
+  make_pod_ingress(*dp);
+  const int prog = (*dp->programs_for(0)).ingress;
+  ns_per_packet(prog, frame, 4 * o.max_flows);  // fills the map
+  const double ns = ns_per_packet(prog, frame, kRepeat / 10);
+  const auto c = dp->read_counters();
+  if (!c || (*c)[FlowCounter::FlowInsertFull] < kRepeat / 10) die("the map-full run tracked flows");
+  return ns;
 }
+
+const char* kind_name(FlowMapKind k) {
+  return k == FlowMapKind::LruHash ? "shared LRU hash + atomics" : "shared hash + atomics (default)";
+}
+
+// One row: a per-round measurement, compared with the empty program of the same round.
+struct Case {
+  std::string name;
+  std::string target;
+  std::function<double()> measure;
+  std::vector<double> ns, over;
+};
 
 }  // namespace
 
@@ -95,75 +128,87 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "podpath_bench_datapath: run as root (loads BPF programs)\n");
     return 2;
   }
-  const int runs = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
   empty_tc* empty = empty_tc__open_and_load();
-  if (empty == nullptr) {
-    std::fprintf(stderr, "cannot load the empty baseline program\n");
-    return 1;
-  }
-  const int empty_fd = bpf_program__fd(empty->progs.pp_bench_empty);
+  if (empty == nullptr) die("cannot load the empty baseline program");
+  const int empty_fd = bpf_program__fd(empty->progs.pp_tc_bench_empty);
   const auto f4 = tcp4(43512, 5432);
   const auto f6 = udp6();
 
-  fmt::print("## Per-packet cost (BPF_PROG_TEST_RUN, repeat {}, median of {} runs)\n\n", kRepeat, runs);
-  fmt::print("Frames: IPv4 TCP {} B, IPv6 UDP {} B. \"over empty\" = tc_flow minus the empty TC program, "
-             "measured in the same run.\n\n",
-             f4.size(), f6.size());
-  fmt::print("New flow: the same program loaded with ports randomised per run (bpf_get_prandom_u32, a few "
-             "ns, included), so each of {} repeats inserts a flow and emits an event; at a plain interface "
-             "(no CIDR lookups) and at a pod veth ingress (2 LPM lookups + CIDR matrix).\n\n",
-             kNewFlows);
+  fmt::print("## Per-packet cost (BPF_PROG_TEST_RUN, {} rounds)\n\n", rounds);
   fmt::print(
-      "| flows map | empty program | existing IPv4 TCP flow | over empty | existing IPv6 flow | over empty | "
-      "new flow | over empty | new flow, pod ingress | over empty | new flow, events off, over empty |\n");
-  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
-  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::PercpuHash, FlowMapKind::LruHash}) {
+      "Frames: IPv4 TCP {} B, IPv6 UDP {} B. Each round measures the empty TC program, then every case; "
+      "\"over empty\" is the median over rounds of (case - empty program of the same round). Existing flows: "
+      "repeat {} on one frame. New flows: the program loaded with its ports randomised per run "
+      "(bpf_get_prandom_u32, a few ns, included), so every run inserts a flow and emits an event, in "
+      "bursts of {} drained by a reader as `podpath trace` does; at the default map size ({} entries, "
+      "filled to 50 000) unless said otherwise. Pod ingress: two LPM lookups and the CIDR matrix.\n\n",
+      f4.size(), f6.size(), kRepeat, kBurst, kDefaultMaxFlows);
+
+  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {
     DatapathOptions o;
     o.flow_map = kind;
-    o.max_flows = 262144;
-    auto dp = Datapath::load(o);
-    if (!dp) {
-      std::fprintf(stderr, "%s\n", dp.error().to_string().c_str());
-      return 1;
-    }
-    (void)(*dp)->set_cidrs({{*podpath::model::Cidr::parse("10.10.129.0/24"), 1, false},
-                            {*podpath::model::Cidr::parse("10.10.130.0/24"), 2, false}});
-    const int prog = (*(*dp)->programs_for(0)).ingress;
+    auto dp = load(o);
+    const int prog = (*dp->programs_for(0)).ingress;
     ns_per_packet(prog, f4, 1);  // the flows now exist
     ns_per_packet(prog, f6, 1);
-    std::vector<double> e, v4, v6, nf, nfp, nfq;
-    for (int r = 0; r < runs; ++r) {
-      e.push_back(ns_per_packet(empty_fd, f4, kRepeat));
-      v4.push_back(ns_per_packet(prog, f4, kRepeat));
-      v6.push_back(ns_per_packet(prog, f6, kRepeat));
-      nf.push_back(new_flow_ns(kind, f4, false));
-      nfp.push_back(new_flow_ns(kind, f4, true));
-      nfq.push_back(new_flow_ns(kind, f4, false, false));
+    std::vector<Case> cases = {
+        {"existing IPv4 TCP flow", "≤ +40 ns", [&] { return ns_per_packet(prog, f4, kRepeat); }, {}, {}},
+        {"existing IPv6 UDP flow", "≤ +40 ns", [&] { return ns_per_packet(prog, f6, kRepeat); }, {}, {}},
+        {"new flow", "≤ +250 ns", [&] { return new_flow_ns({.kind = kind}, f4); }, {}, {}},
+        {"new flow at a pod veth ingress",
+         "≤ +300 ns",
+         [&] { return new_flow_ns({.kind = kind, .pod_ingress = true}, f4); },
+         {},
+         {}},
+        {"new flow, events off",
+         "",
+         [&] { return new_flow_ns({.kind = kind, .events = false}, f4); },
+         {},
+         {}},
+    };
+    if (kind == FlowMapKind::Hash) {
+      cases.push_back(
+          {"new flow, map of 1 048 576 entries (filled to 100 000)",
+           "",
+           [&] { return new_flow_ns({.kind = kind, .max_flows = kLargeMaxFlows, .flows = 100'000}, f4); },
+           {},
+           {}});
+      cases.push_back({"untracked flow, map full, pod ingress", "", [&] { return map_full_ns(f4); }, {}, {}});
     }
-    const double me = median(e), m4 = median(v4), m6 = median(v6), mn = median(nf), mp = median(nfp),
-                 mq = median(nfq);
-    fmt::print("| {} | {:.1f} ns | {:.1f} ns | +{:.1f} ns ({:.2f}x) | {:.1f} ns | +{:.1f} ns ({:.2f}x) | "
-               "{:.0f} ns | +{:.0f} ns | {:.0f} ns | +{:.0f} ns | +{:.0f} ns |\n",
-               kind_name(kind), me, m4, m4 - me, m4 / me, m6, m6 - me, m6 / me, mn, mn - me, mp, mp - me,
-               mq - me);
+    for (int r = 0; r < rounds; ++r) {
+      // The round's baseline: the empty program at both ends of the round.
+      const double e = ns_per_packet(empty_fd, f4, kRepeat);
+      for (auto& c : cases) c.ns.push_back(c.measure());
+      const double e2 = ns_per_packet(empty_fd, f4, kRepeat);
+      for (auto& c : cases) c.over.push_back(c.ns.back() - (e + e2) / 2);
+      std::fprintf(stderr, "bench: %s round %d/%d: empty program %.0f / %.0f ns\n", kind_name(kind), r + 1,
+                   rounds, e, e2);
+    }
+    fmt::print("### {}\n\n| case | tc_flow (median) | over the empty program (median per round) | target |\n"
+               "|---|---|---|---|\n",
+               kind_name(kind));
+    for (const auto& c : cases) {
+      fmt::print("| {} | {:.0f} ns | {:+.0f} ns | {} |\n", c.name, median(c.ns), median(c.over),
+                 c.target.empty() ? "—" : c.target);
+    }
+    fmt::print("\n");
   }
 
-  fmt::print("\n## Map memory per tracked flow (kernel's memlock accounting of pp_flows)\n\n");
-  fmt::print("| flows map | bytes per entry | note |\n|---|---|---|\n");
-  const int ncpu = libbpf_num_possible_cpus();
-  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::PercpuHash, FlowMapKind::LruHash}) {
+  fmt::print("## Map memory per tracked flow (kernel's memlock accounting of the flows maps)\n\n");
+  fmt::print("| flows map | IPv4 entry (pp_flows4) | IPv6 entry (pp_flows) |\n|---|---|---|\n");
+  for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {
     DatapathOptions a, b;
     a.flow_map = b.flow_map = kind;
     a.max_flows = 65536;
     b.max_flows = 131072;
-    auto da = Datapath::load(a);
-    auto db = Datapath::load(b);
-    if (!da || !db) return 1;
-    const auto ma = map_memlock((*da)->flows_map_fd()), mb = map_memlock((*db)->flows_map_fd());
-    const double per = static_cast<double>(mb - ma) / (b.max_flows - a.max_flows);
-    fmt::print("| {} | {:.0f} | {} |\n", kind_name(kind), per,
-               kind == FlowMapKind::PercpuHash ? fmt::format("{} possible CPUs; grows with CPU count", ncpu)
-                                               : std::string("independent of CPU count"));
+    auto da = load(a);
+    auto db = load(b);
+    const auto per = [&](int fa, int fb) {
+      return static_cast<double>(map_memlock(fb) - map_memlock(fa)) / (b.max_flows - a.max_flows);
+    };
+    fmt::print("| {} | {:.0f} B | {:.0f} B |\n", kind_name(kind),
+               per(da->flows4_map_fd(), db->flows4_map_fd()), per(da->flows_map_fd(), db->flows_map_fd()));
   }
   empty_tc__destroy(empty);
   return 0;

@@ -7,7 +7,7 @@
 #include <bpf/bpf_helpers.h>
 
 SEC("tc")
-int pp_bench_empty(struct __sk_buff *skb)
+int pp_tc_bench_empty(struct __sk_buff *skb)
 {
 	return -1;
 }

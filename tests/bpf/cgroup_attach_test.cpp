@@ -26,8 +26,11 @@
 #include <thread>
 
 #include "../common/require_root.hpp"
+#include "../common/temp_dir.hpp"
 #include "bpf/cgroup_datapath.hpp"
 #include "cgroup_test_util.hpp"
+#include "loader/journal.hpp"
+#include "loader/leftovers.hpp"
 
 using podpath::bpf::CgroupAttachMode;
 using podpath::bpf::CgroupDatapath;
@@ -404,19 +407,59 @@ TEST_F(CgroupAttachTest, LinkAttachmentDetachesOnDestruction) {
   EXPECT_TRUE(attached_names().empty());
 }
 
-TEST_F(CgroupAttachTest, LegacyAttachReplacesWhatAKilledRunLeftBehind) {
-  // A killed run in Legacy mode leaves its programs attached; simulate it with raw attaches.
+TEST_F(CgroupAttachTest, LegacyAttachLeavesAnotherLiveRunsProgramsAlone) {
+  // Issue 15 item 2: a second podpath in Legacy mode used to detach the first one's programs
+  // (same names) as if a killed run had left them.
+  auto& first = load(features_.best_netns_mode());
+  attach(first, CgroupAttachMode::Legacy);
+  auto& second = load(features_.best_netns_mode());
+  attach(second, CgroupAttachMode::Legacy);
+  EXPECT_EQ(attached_names().size(), 4u) << "both runs' programs stay attached";
+  const ChildReport r = traffic();
+  ASSERT_TRUE(r.ok);
+  check(first, features_.best_netns_mode(), r);
+  check(second, features_.best_netns_mode(), r);
+  ASSERT_TRUE(attachments_.back()->detach());
+  EXPECT_EQ(attached_names().size(), 2u) << "stopping the second leaves the first one's";
+}
+
+TEST_F(CgroupAttachTest, AKilledLegacyRunsProgramsAreRemovedByItsJournal) {
+  // A killed run in Legacy mode leaves its programs attached and its journal behind (a
+  // journal whose lock is free); simulate both. A live run's programs stay.
+  podpath::testing::TempDir state;
   auto& stale = load(CgroupNetnsMode::None);
   const int cg = ::open(cgroup_.c_str(), O_RDONLY | O_DIRECTORY);
   ASSERT_EQ(bpf_prog_attach(stale.ingress_fd(), cg, BPF_CGROUP_INET_INGRESS, BPF_F_ALLOW_MULTI), 0);
   ASSERT_EQ(bpf_prog_attach(stale.egress_fd(), cg, BPF_CGROUP_INET_EGRESS, BPF_F_ALLOW_MULTI), 0);
   close(cg);
-  auto& fresh = load(features_.best_netns_mode());
-  attach(fresh, CgroupAttachMode::Legacy);
-  auto names = attached_names();
-  EXPECT_EQ(names.size(), 2u) << "the stale pair was not replaced";
+  {
+    podpath::loader::Journal killed(state.path());
+    killed.add(
+        podpath::loader::CgroupRecord{cgroup_.string(), stale.ingress_prog_id(), stale.egress_prog_id()});
+  }
+  auto& live = load(features_.best_netns_mode());
+  attach(live, CgroupAttachMode::Legacy);
+  ASSERT_EQ(attached_names().size(), 4u);
+
+  podpath::loader::CleanupOptions dry;
+  dry.dir = state.path();
+  dry.dry_run = true;
+  const auto would = podpath::loader::clean_leftovers(dry);
+  ASSERT_EQ(would.removed.size(), 1u);
+  EXPECT_NE(would.removed[0].find("would remove podpath's 2 cgroup program(s)"), std::string::npos)
+      << would.removed[0];
+  EXPECT_EQ(attached_names().size(), 4u) << "a dry run removes nothing";
+
+  podpath::loader::CleanupOptions real;
+  real.dir = state.path();
+  const auto report = podpath::loader::clean_leftovers(real);
+  EXPECT_EQ(report.removed.size(), 1u);
+  EXPECT_TRUE(report.failed.empty());
+  EXPECT_EQ(report.finished_runs, 1);
+  EXPECT_EQ(attached_names().size(), 2u) << "only the killed run's pair went";
   const ChildReport r = traffic();
   ASSERT_TRUE(r.ok);
   EXPECT_TRUE(flows(stale).empty());
-  EXPECT_FALSE(flows(fresh).empty());
+  EXPECT_FALSE(flows(live).empty());
+  EXPECT_EQ(podpath::loader::clean_leftovers(real).dead_runs, 0) << "its journal is gone";
 }

@@ -84,7 +84,8 @@ class CgroupTrackerTest : public ::testing::Test {
     pod.ns = "default";
     pod.name = "web";
     pod.ip = *IpAddress::parse("127.0.0.1");
-    pod.containers.push_back({"app", std::string(64, 'b'), container_.string(), inode_of(container_), 0, ""});
+    pod.containers.push_back(
+        {"app", std::string(64, 'b'), container_.string(), inode_of(container_), 0, "", std::nullopt, false});
     cluster_.pods.push_back(pod);
   }
 
@@ -107,7 +108,7 @@ class CgroupTrackerTest : public ::testing::Test {
 }  // namespace
 
 TEST_F(CgroupTrackerTest, FlowKeysFindTheContainerThatSentThem) {
-  auto t = ContainerTracker::start(cluster_);
+  auto t = ContainerTracker::start(std::make_shared<const podpath::model::Cluster>(cluster_));
   ASSERT_TRUE(t) << t.error().to_string();
   tracker_ = std::move(*t);
   EXPECT_EQ(tracker_->attach_cgroup(), root_);
@@ -135,7 +136,7 @@ TEST_F(CgroupTrackerTest, FlowKeysFindTheContainerThatSentThem) {
 TEST_F(CgroupTrackerTest, IdleEntriesExpire) {
   ContainerTracker::Options o;
   o.idle_expiry = std::chrono::seconds(0);
-  auto t = ContainerTracker::start(cluster_, o);
+  auto t = ContainerTracker::start(std::make_shared<const podpath::model::Cluster>(cluster_), o);
   ASSERT_TRUE(t) << t.error().to_string();
   tracker_ = std::move(*t);
   ASSERT_TRUE(send_one(container_).ok);

@@ -5,6 +5,8 @@
 // answered) must leave no record, nor drops outside the tracked CIDRs.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
 #include <sys/socket.h>
@@ -16,6 +18,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/frames.hpp"
 #include "../common/require_root.hpp"
 #include "bpf/drops.hpp"
 #include "net/netns.hpp"
@@ -209,6 +212,51 @@ TEST_F(DropTrackerTest, ConsumedPacketsLeaveNoRecord) {
   EXPECT_TRUE(events_for(sport, 500).empty());
   for (const auto& e : events_)
     ADD_FAILURE() << "unexpected drop " << e.reason_name << " proto " << int(e.key.proto);
+}
+
+TEST_F(DropTrackerTest, L4BytesBeyondThePacketsIpLengthAreNeverRead) {
+  start();
+  if (!tracker_) return;
+  // An IPv4 header that carries no L4 bytes (total length 20) and a wrong checksum, so
+  // ip_rcv drops it before trimming; 16 bytes that look like a UDP header follow it in
+  // the frame. They are not part of the IP packet: the drop must show ports 0.
+  constexpr std::uint16_t kIpId = 0x5eed;
+  auto frame = podpath::testing::FrameBuilder()
+                   .eth(podpath::testing::kEthIpv4)
+                   .ipv4("127.0.0.1", "127.0.0.1", IPPROTO_UDP, 0)
+                   .udp(0x4242, 0x4343)
+                   .payload(8)
+                   .build();
+  frame[0] = frame[1] = frame[2] = frame[3] = frame[4] = frame[5] = 0;  // lo's address: to this host
+  frame[14 + 4] = kIpId >> 8;
+  frame[14 + 5] = kIpId & 0xff;
+  frame[14 + 10] = 0xde;  // not the header's checksum
+  frame[14 + 11] = 0xad;
+  auto raw = podpath::net::socket_in_netns(ns_, AF_PACKET, SOCK_RAW, 0);
+  ASSERT_TRUE(raw) << raw.error().to_string();
+  sockaddr_ll to{};
+  to.sll_family = AF_PACKET;
+  to.sll_ifindex = 1;  // lo
+  to.sll_protocol = htons(ETH_P_IP);
+  ASSERT_EQ(sendto(raw->get(), frame.data(), frame.size(), 0, reinterpret_cast<sockaddr*>(&to), sizeof(to)),
+            static_cast<ssize_t>(frame.size()));
+
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  const DropEvent* got = nullptr;
+  while (got == nullptr && std::chrono::steady_clock::now() < until) {
+    ASSERT_TRUE(tracker_->poll(50));
+    for (const auto& e : events_) {
+      if (e.ip_id == kIpId) got = &e;
+    }
+  }
+  ASSERT_NE(got, nullptr) << "no drop event for the crafted packet";
+  EXPECT_EQ(got->key.proto, IPPROTO_UDP);
+  EXPECT_EQ(got->ip_len, 20);
+  EXPECT_EQ(got->key.sport, 0) << "read a port from beyond the IP packet";
+  EXPECT_EQ(got->key.dport, 0) << "read a port from beyond the IP packet";
+  if (tracker_->reasons()) {
+    EXPECT_EQ(got->reason_name, "IP_CSUM");
+  }
 }
 
 TEST_F(DropTrackerTest, DropsOutsideTheTrackedCidrsAreOnlyCounted) {

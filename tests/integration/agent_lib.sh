@@ -5,8 +5,8 @@
 #
 #   in_ns NS CMD...                  run CMD in lab namespace NS (network only)
 #   start_agent LAB NODE OUT ARGS... podpath agent --lab LAB --node NODE ARGS... inside NODE's
-#                                    namespace, in the background; waits for its ready file;
-#                                    sets LAST_PID (also in PODPATH_PIDS)
+#                                    namespace, in the background (lib.sh's start_podpath: waits
+#                                    for its ready file, sets LAST_PID, adds it to PODPATH_PIDS)
 #   start_agent_with PREFIX... @ LAB NODE OUT ARGS...
 #                                    the same, run under PREFIX (e.g. capsh ... -c ...) inside the namespace
 #   api SOCK PATH                    GET PATH over the unix socket SOCK; the body on stdout, fails on >= 400
@@ -25,23 +25,13 @@ start_agent_with() {
   shift
   local lab=$1 node=$2 out=$3
   shift 3
-  local ready=$TMP/agent-ready.$RANDOM
-  nsenter --net="/run/netns/$lab-$node" -- "${prefix[@]}" "$PODPATH" agent --lab "$lab" --node "$node" \
-    --ready-file "$ready" "$@" >"$out" 2>"$out.err" &
-  LAST_PID=$!
-  PODPATH_PIDS+=("$LAST_PID")
-  local _
-  for _ in $(seq 300); do
-    [[ -f $ready ]] && return 0
-    if ! kill -0 "$LAST_PID" 2>/dev/null; then
-      echo "the agent exited before it was ready:"
-      cat "$out.err"
-      return 1
-    fi
-    sleep 0.1
-  done
-  echo "the agent was not ready after 30 s"
-  return 1
+  # shellcheck disable=SC2034  # read by start_podpath (lib.sh)
+  PODPATH_PREFIX=(nsenter --net="/run/netns/$lab-$node" -- "${prefix[@]}")
+  local rc=0
+  start_podpath "$out" agent --lab "$lab" --node "$node" "$@" || rc=$?
+  # shellcheck disable=SC2034
+  PODPATH_PREFIX=()
+  return "$rc"
 }
 
 start_agent() { start_agent_with @ "$@"; }

@@ -71,7 +71,7 @@ node_json=$(api "$SOCK" /v1/node)
 check_eq "/v1/node names the node" node1 "$(jq -r .node <<<"$node_json")"
 check_eq "/v1/node: pod CIDR" 10.10.129.0/24 "$(jq -r .pod_cidr <<<"$node_json")"
 check "/v1/node: the routing table with the default route via the gateway" \
-  jq -e '.routes[] | select(.destination == "0.0.0.0" and .gateway == "10.0.0.1")' <<<"$node_json"
+  jq -e '.routes[] | select(.destination == "0.0.0.0/0" and .gateway == "10.0.0.1")' <<<"$node_json"
 check "/v1/node: cbr0 and eth0 attached with their roles" jq -e \
   '([.interfaces[] | select(.attached and ((.name == "cbr0" and .role == "bridge") or (.name == "eth0" and .role == "uplink")))] | length) == 2' \
   <<<"$node_json"
@@ -173,9 +173,10 @@ check "every hop carries ifindex and first/last seen" jq -e \
 
 phase "/metrics: promtool check metrics, bounded labels"
 in_ns "$N1" curl -fsS --max-time 10 "http://$N1_IP:9091/metrics" >"$TMP/metrics.txt"
+grep '^podpath_cidr_pair_packets_total' "$TMP/metrics.txt" || true
 check "promtool check metrics passes" promtool check metrics <"$TMP/metrics.txt"
 check "the CIDR pair node1 pods -> node2 pods counted the 20 requests" grep -q \
-  'podpath_cidr_pair_packets_total{dst_cidr="10.10.130.0/24",node="node1",src_cidr="10.10.129.0/24"} 20' "$TMP/metrics.txt"
+  'podpath_cidr_pair_packets_total{node="node1",dst_cidr="10.10.130.0/24",src_cidr="10.10.129.0/24"} 20' "$TMP/metrics.txt"
 check "no remote pod address in any label" bash -c "! grep -q '$C_IP' '$TMP/metrics.txt'"
 check_eq "the metrics port serves no flow detail" 404 \
   "$(in_ns "$N1" curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$N1_IP:9091/v1/flows")"
@@ -202,6 +203,16 @@ echo "the new pod's flow arrived ${seen:-never} ms after its ping started"
 check "the new pod's flow was streamed within 1 s (${seen:-never} ms)" test -n "$seen" -a "${seen:-9999}" -lt 1000
 check "with the new pod's name" grep -q '"pod":"late-0"' "$STREAM"
 kill "$STREAM_PID" 2>/dev/null || true
+wait "$STREAM_PID" 2>/dev/null || true
+streams_closed() {  # until the agent has seen every stream go (its slot is free again)
+  local _
+  for _ in $(seq 50); do
+    [[ $(api "$SOCK" /v1/node | jq .streams.active) == 0 ]] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check "the stream's slot is free once its client went" streams_closed
 
 phase "16 streams at once, the 17th gets 503"
 pids=()
@@ -221,12 +232,7 @@ check_eq "16 streams got their snapshot" 16 "$open"
 check_eq "the 17th: 503" 503 "$(status_of "$SOCK" /v1/flows/stream)"
 check_eq "other requests are still served meanwhile" 200 "$(status_of "$SOCK" /v1/node)"
 kill "${pids[@]}" 2>/dev/null || true
-freed=""
-for _ in $(seq 50); do
-  [[ $(api "$SOCK" /v1/node | jq .streams.active) == 0 ]] && { freed=1; break; }
-  sleep 0.1
-done
-check "closed streams give their slots back" test -n "$freed"
+check "closed streams give their slots back" streams_closed
 
 phase "a stalled reader is dropped and does not delay the others (300 UDP flows, refresh 0.5 s)"
 "$LAB" exec --name $L "$A_NAME" -- python3 -c '
@@ -329,7 +335,7 @@ check "the agent survived all of it" kill -0 "$AGENT"
 stop_podpath "$AGENT" TERM
 check_eq "SIGTERM: exit 0" 0 "$STOP_RC"
 check "the socket file is removed" test ! -e "$SOCK"
-check "no podpath program left" bash -c "! bpftool prog show | grep -q pp_tc_"
+check "no podpath program left" no_podpath_programs_left
 
 phase "the minimal capabilities: CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON only (capsh)"
 keep="cap_net_admin,cap_perfmon,cap_bpf"   # capsh --decode's order: by number
@@ -417,6 +423,7 @@ check_eq "node1's /metrics from the gateway's namespace" 200 \
 rc=0
 "$LAB" agents --name $L status >/dev/null 2>&1 || rc=$?
 check_eq "stopped: status exits 1" 1 "$rc"
-check "no agent of the lab left" bash -c "! pgrep -f '/run/podpath-lab/$L/agents/' >/dev/null"
+no_lab_agent() { ! pgrep -f "agent --lab $L --node" >/dev/null; }
+check "no agent of the lab left" no_lab_agent
 
 finish agent_test

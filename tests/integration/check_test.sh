@@ -189,6 +189,6 @@ check "--help is written for an operator" bash -c "'$PODPATH' check --help | gre
 phase "nothing left behind"
 kill_trees "${LISTENERS[@]}"
 LISTENERS=()
-check "no podpath BPF program left" bash -c "! bpftool prog show | grep -qE 'pp_kfree_skb|pp_tc_'"
+check "no podpath BPF program left" no_podpath_programs_left 'pp_kfree_skb|pp_tc_'
 
 finish

@@ -45,7 +45,7 @@ for mode in "tcx kern-ctx" "clsact kern-ctx" "tcx fixed" "clsact fixed"; do
   check_eq "matrix node2 pods -> node1 pods" "matrix 2 -> 1 packets=25" "$(grep -o '^matrix 2 -> 1 packets=[0-9]*' "$OUT" || true)"
   check_eq "nothing lost" "counter flow_insert_full=0 counter events_lost_ringbuf_full=0" \
     "$(grep -E '^counter (events_lost_ringbuf_full|flow_insert_full)=' "$OUT" | tr '\n' ' ' | sed 's/ $//')"
-  check "no podpath program left" bash -c "! bpftool prog show | grep -q pp_tc_"
+  check "no podpath program left" no_podpath_programs_left pp_tc_
   check_eq "no podpath filter left on node1 eth0" 0 "$(podpath_filters $L-node1 eth0)"
 done
 

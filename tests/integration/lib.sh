@@ -84,6 +84,28 @@ finish() {
   echo "${1:+$1: }all checks passed"
 }
 
+# podpath's BPF programs, as "ID NAME" lines. Programs that other processes (another test,
+# a benchmark, a podpath the operator runs) hold are not this test's to judge, so a test
+# snapshots them when it sources this file and only programs loaded after that count.
+podpath_programs() {
+  bpftool prog list 2>/dev/null | sed -n -E 's/^([0-9]+): .* name (pp_[a-z0-9_]+) .*/\1 \2/p' | sort
+}
+PREEXISTING_PROGRAMS=$(podpath_programs)
+# no_podpath_programs_left [NAME-REGEX]: true once no program whose name matches (default:
+# any pp_*) and that was loaded after the snapshot is left. A detached program is freed
+# after an RCU grace period and a namespace's devices after the netns cleanup work, both
+# asynchronous, so this waits up to 10 s before it gives up.
+no_podpath_programs_left() {
+  local re=${1:-pp_} i left
+  for ((i = 0; i < 100; i++)); do
+    left=$(comm -13 <(echo "$PREEXISTING_PROGRAMS") <(podpath_programs) | awk -v re="$re" '$2 ~ re')
+    [[ -z $left ]] && return 0
+    sleep 0.1
+  done
+  echo "left behind: $(tr '\n' ' ' <<<"$left")" >&2
+  return 1
+}
+
 # Background processes (start_podpath adds podpath; a test may add its own); the cleanup
 # sends them SIGTERM and waits.
 PODPATH_PIDS=()
@@ -147,12 +169,14 @@ pod_field() {
 }
 
 # start_podpath OUTFILE ARGS...: podpath in the background with --ready-file; waits (up to
-# 30 s) until it is attached. Sets LAST_PID.
+# 30 s) until it is attached. Sets LAST_PID. PODPATH_PREFIX (an array, e.g. nsenter into a
+# node's namespace) goes before the binary; it must exec it, so LAST_PID is podpath's.
+PODPATH_PREFIX=()
 start_podpath() {
   local out=$1
   shift
   local ready=$TMP/ready.$RANDOM
-  "$PODPATH" "$@" --ready-file "$ready" >"$out" 2>"$out.err" &
+  "${PODPATH_PREFIX[@]}" "$PODPATH" "$@" --ready-file "$ready" >"$out" 2>"$out.err" &
   LAST_PID=$!
   PODPATH_PIDS+=("$LAST_PID")
   local _

@@ -79,7 +79,7 @@ check_eq "same-node path: two veths, bridged on cbr0" "pod_veth/ingress pod_veth
 check_eq "same-node reply packets" 10 "$(jq '.reverse.packets' <<<"$same")"
 check_eq "no events lost, no map full" "0 0" "$(jq -r '"\(.health.events_lost_ringbuf_full) \(.health.flow_insert_full)"' <<<"$last")"
 check "the foreign filter counted the cross-node packets too" test "$(foreign_packets)" -ge $((before + 20))
-check "no podpath program left after SIGTERM (tcx)" bash -c "! bpftool prog show | grep -q pp_tc_"
+check "no podpath program left after SIGTERM (tcx)" no_podpath_programs_left pp_tc_
 
 phase "matrix: 25 pings node1 pod -> node2 pod"
 MOUT=$TMP/matrix.json
@@ -127,7 +127,7 @@ check_eq "one podpath filter per hook on node1 cbr0" 2 "$(podpath_filters $N1 cb
 OUT4=$TMP/trace4.txt
 "$PODPATH" trace --lab $L --attach clsact --once >"$OUT4" 2>&1 && rc=0 || rc=$?
 check_eq "a second podpath on the same TC priority is refused" 2 "$rc"
-check "and says why" grep -q "another podpath is running with classic TC priority" "$OUT4"
+check "and says why, naming the holder" grep -q "another podpath (pid $T3: .*) is running with classic TC priority" "$OUT4"
 kill -KILL "$T3"
 wait "$T3" 2>/dev/null || true
 check_eq "after kill -9 its filters remain (classic TC outlives the process)" 2 "$(podpath_filters $N1 eth0)"
@@ -148,6 +148,6 @@ check "its clsact qdisc survives (it still holds the foreign filter)" bash -c "i
 before=$(foreign_packets)
 ping_from "$A_NAME" "$C_IP" 5
 check "foreign filter still counting after podpath left" test "$(foreign_packets)" -ge $((before + 5))
-check "no podpath program left" bash -c "! bpftool prog show | grep -q pp_tc_"
+check "no podpath program left" no_podpath_programs_left pp_tc_
 
 finish

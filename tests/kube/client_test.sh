@@ -72,7 +72,7 @@ sed -E 's/token: .*/token: wrong/' "$KUBECONFIG_FILE" >"$KT/bad-token"
 start_probe "$KT/bad-token" "$KT/bad-token.out"
 wait_for "$KT/bad-token.out" '^HEALTH pods lost: the Kubernetes API at https://127\.0\.0\.1:[0-9]+ refused the credentials \(401 Unauthorized\)'
 stop_probe "$KT/bad-token.out" "$KT/bad-token.out"
-other_ca=$(python3 "$ROOT/scripts/lib/lab_apiserver.py" certs --tls-dir "$KT/other-tls" | head -n1)
+other_ca=$(python3 "$ROOT/scripts/lib/lab_apiserver.py" certs --tls-dir "$KT/other-tls" | sed -n 1p)  # sed reads everything: head would close the pipe under python
 sed -E "s|certificate-authority-data: .*|certificate-authority-data: $(base64 -w0 "$other_ca")|" "$KUBECONFIG_FILE" >"$KT/bad-ca"
 start_probe "$KT/bad-ca" "$KT/bad-ca.out"
 wait_for "$KT/bad-ca.out" '^HEALTH pods lost: TLS with the Kubernetes API at https://127\.0\.0\.1:[0-9]+ failed: '

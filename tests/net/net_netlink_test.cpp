@@ -3,6 +3,7 @@
 // "a" reproduces the seed's node1: eth0 10.0.0.2/24 with the DHCP routes, cbr0
 // 10.10.129.1/24 with one pod veth, docker0 172.17.0.1/24.
 #include <gtest/gtest.h>
+#include <net/if_arp.h>
 #include <unistd.h>
 
 #include <array>
@@ -90,6 +91,9 @@ TEST_F(NetlinkTest, ListsLinksWithKindMasterStateAndAddresses) {
   EXPECT_EQ(lo->mac, "");
   EXPECT_EQ(cbr0->kind, "bridge");
   EXPECT_EQ(veth->kind, "veth");
+  EXPECT_EQ(lo->link_type, static_cast<std::uint32_t>(ARPHRD_LOOPBACK));
+  EXPECT_EQ(veth->link_type, static_cast<std::uint32_t>(ARPHRD_ETHER));
+  EXPECT_EQ(cbr0->link_type, static_cast<std::uint32_t>(ARPHRD_ETHER));
   EXPECT_EQ(veth->master_ifindex, cbr0->ifindex);
   EXPECT_NE(veth->link_ifindex, 0u);  // its peer pod0
   EXPECT_TRUE(veth->is_up());

@@ -1,6 +1,7 @@
 // The flow aggregator over a fake FlowSource: deltas, rates, pairing, expiry, resets.
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 
 #include <map>
 
@@ -59,6 +60,17 @@ FlowKey tcp(const char* src, const char* dst, std::uint16_t sport, std::uint16_t
   k.sport = sport;
   k.dport = dport;
   k.proto = IPPROTO_TCP;
+  return k;
+}
+
+/// An ICMP echo request with identifier `id` (the key's sport; dport holds type << 8).
+FlowKey echo_request(const char* src, const char* dst, std::uint16_t id) {
+  FlowKey k;
+  k.src = *IpAddress::parse(src);
+  k.dst = *IpAddress::parse(dst);
+  k.proto = IPPROTO_ICMP;
+  k.sport = id;
+  k.dport = ICMP_ECHO << 8;
   return k;
 }
 
@@ -132,12 +144,7 @@ TEST(Aggregator, WithinOneClockTickTheClientDirectionLeads) {
   src.count(kVeth, req.reversed(), 3, 1 * kSecond);
   src.count(kVeth, req, 3, 1 * kSecond + 2'000'000);
   // ICMP: the echo request leads.
-  FlowKey ping;
-  ping.src = *IpAddress::parse("10.10.130.2");
-  ping.dst = *IpAddress::parse("10.10.129.2");
-  ping.proto = IPPROTO_ICMP;
-  ping.sport = 7;
-  ping.dport = 8 << 8;
+  const FlowKey ping = echo_request("10.10.130.2", "10.10.129.2", 7);
   src.count(kVeth, ping.reversed(), 1, 1 * kSecond);
   src.count(kVeth, ping, 1, 1 * kSecond);
   ASSERT_TRUE(agg.update(2 * kSecond));
@@ -145,6 +152,20 @@ TEST(Aggregator, WithinOneClockTickTheClientDirectionLeads) {
     ASSERT_NE(c.reverse, nullptr);
     EXPECT_EQ(c.forward->key, c.forward->key.proto == IPPROTO_TCP ? req : ping);
   }
+}
+
+TEST(Aggregator, AnEchoRequestLeadsEvenWhenItsReplyWasSeenFirst) {
+  // podpath attached in the middle of a ping, the reply's interface before the request's:
+  // the reply's first packet is a second older, but the request is still the initiator.
+  FakeSource src;
+  Aggregator agg(src);
+  const FlowKey ping = echo_request("10.10.129.2", "10.10.130.2", 4);
+  src.count(kVeth, ping.reversed(), 5, 1 * kSecond);
+  src.count(kVeth, ping, 4, 2 * kSecond);
+  ASSERT_TRUE(agg.update(3 * kSecond));
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 1u);
+  EXPECT_EQ(convs[0].forward->key, ping);
 }
 
 TEST(Aggregator, ConversationsAreBusiestFirst) {

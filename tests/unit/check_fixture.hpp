@@ -49,7 +49,8 @@ class CheckFixture : public ::testing::Test {
     auto cidrs = inventory::CidrTable::build(cluster_);
     ASSERT_TRUE(cidrs);
     cidrs_ = *cidrs;
-    resolver_ = std::make_unique<inventory::Resolver>(cluster_, cidrs_);
+    resolver_ =
+        std::make_unique<inventory::Resolver>(std::make_shared<const model::Cluster>(cluster_), cidrs_);
     for (int i = 1; i <= 2; ++i)
       topo_.nodes.push_back(flows::PathNode::from(cluster_.nodes[i - 1], seed_table(i)));
     topo_.gateway = flows::PathGateway::from(*cluster_.gateway, cluster_.underlay);

@@ -103,7 +103,7 @@ TEST(Resolver, ResolvesEveryKindWithItsCidr) {
   const auto cluster = fixture();
   const auto cidrs = CidrTable::build(cluster, with_docker(cluster));
   ASSERT_TRUE(cidrs);
-  const Resolver r(cluster, *cidrs);
+  const Resolver r(std::make_shared<const podpath::model::Cluster>(cluster), *cidrs);
 
   const auto web = r.resolve(ip("10.10.129.2"));
   EXPECT_EQ(web.kind, EndpointKind::Pod);

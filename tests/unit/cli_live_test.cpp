@@ -71,3 +71,28 @@ TEST(CliLive, UnknownPodInPathsIsNamed) {
   EXPECT_EQ(r.code, 2);
   EXPECT_FALSE(r.err.empty());
 }
+
+// Issue 15 item 18: names and addresses are checked before anything is attached. The
+// fixture's network namespaces do not exist, so an error that names the namespace instead
+// means the check came after the attach had begun.
+TEST(CliLive, UnknownNamesFailBeforeAttaching) {
+  const auto not_attached = [](const std::vector<std::string>& args, const std::string& needle) {
+    const auto r = run_cli(args);
+    EXPECT_EQ(r.code, 2) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err;
+    EXPECT_EQ(r.err.find("network namespace"), std::string::npos) << "stderr: " << r.err;
+  };
+  not_attached({"paths", "--inventory", kFixture, "nosuch"}, "unknown pod 'nosuch'");
+  not_attached({"trace", "--inventory", kFixture, "--pod", "nosuch"}, "--pod: unknown pod 'nosuch'");
+  not_attached({"trace", "--inventory", kFixture, "--node", "nosuch"}, "--node: unknown node 'nosuch'");
+  not_attached({"trace", "--inventory", kFixture, "-n", "nosuch"},
+               "--namespace: no pod is in namespace 'nosuch' (namespaces: default)");
+  not_attached({"check", "--inventory", kFixture, "web-7d4b9-x2k4q", "::1"},
+               "cannot check ::1 from 10.10.129.2");
+  not_attached({"check", "--inventory", kFixture, "web-7d4b9-x2k4q", "127.0.0.1"},
+               "cannot check 127.0.0.1: it is a loopback address");
+  not_attached({"check", "--inventory", kFixture, "web-7d4b9-x2k4q", "0.0.0.0"},
+               "cannot check 0.0.0.0: it is the unspecified address");
+  not_attached({"check", "--inventory", kFixture, "web-7d4b9-x2k4q", "224.0.0.251"},
+               "cannot check 224.0.0.251: it is a multicast address");
+}

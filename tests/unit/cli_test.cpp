@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../common/cli_run.hpp"
+#include "cli/doctor.hpp"
 
 using podpath::testing::run_cli;
 
@@ -35,7 +36,7 @@ TEST(Cli, HelpListsEveryCommandOnOneLineThenSaysWhereToGoNext) {
     names.push_back(line.substr(2, line.find(' ', 2) - 2));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"trace", "paths", "check", "shared-ip", "matrix", "routes",
-                                             "pods", "doctor", "debug"}));
+                                             "agent", "pods", "doctor", "cleanup", "debug"}));
   EXPECT_NE(r.out.find("Run 'podpath COMMAND --help'"), std::string::npos) << r.out;
   // The whole description stays in the command's own help, without the top-level footer.
   const auto trace = run_cli({"trace", "--help"});
@@ -76,4 +77,48 @@ TEST(Cli, DoctorRunsAndReportsKernel) {
   EXPECT_TRUE(r.code == 0 || r.code == 1) << r.err;
   EXPECT_NE(r.out.find("kernel BTF"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find(r.code == 0 ? "ready" : "blocked"), std::string::npos) << r.out;
+}
+
+TEST(Cli, UnknownCommandIsNamedAndTheCommandsListed) {
+  // Issue 15 item 18.
+  const auto r = run_cli({"nosuchcmd"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown command 'nosuchcmd'; the commands are: "), std::string::npos) << r.err;
+  for (const char* c : {"trace", "paths", "check", "pods", "doctor", "shared-ip"})
+    EXPECT_NE(r.err.find(c), std::string::npos) << c << " in: " << r.err;
+  const auto typo = run_cli({"--log-level", "info", "trcae"});
+  EXPECT_NE(typo.err.find("unknown command 'trcae' (did you mean 'trace'?)"), std::string::npos) << typo.err;
+  const auto escape = run_cli({"x\x1b[2J"});
+  EXPECT_EQ(escape.err.find('\x1b'), std::string::npos) << "the word is shown through printable()";
+}
+
+TEST(Doctor, NamesWhatEachCommandLacks) {
+  // Issue 15 item 14: CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON was reported "ready", then every
+  // lab command failed to enter a namespace.
+  podpath::bpf::Features f;
+  f.is_root = true;
+  f.cap_bpf = f.cap_net_admin = f.cap_perfmon = f.cap_net_raw = true;
+  f.btf = f.lpm_trie = f.ringbuf = true;
+  f.cgroup2_mount = "/sys/fs/cgroup";
+  const auto of = [&](const std::string& commands) {
+    for (const auto& c : podpath::cli::command_readiness(f))
+      if (c.commands == commands) return c;
+    ADD_FAILURE() << "no row for " << commands;
+    return podpath::cli::CommandReadiness{};
+  };
+  EXPECT_TRUE(of("pods").missing.empty());
+  for (const char* c : {"routes", "trace, paths, matrix, debug dump", "check", "shared-ip"}) {
+    const auto row = of(c);
+    ASSERT_EQ(row.missing.size(), 1u) << c;
+    EXPECT_NE(row.missing[0].find("CAP_SYS_ADMIN is missing"), std::string::npos) << row.missing[0];
+  }
+  f.cap_sys_admin = true;
+  for (const auto& c : podpath::cli::command_readiness(f)) EXPECT_TRUE(c.missing.empty()) << c.commands;
+  f.cap_net_raw = false;
+  ASSERT_EQ(of("check").missing.size(), 1u);
+  EXPECT_NE(of("check").missing[0].find("CAP_NET_RAW"), std::string::npos);
+  f.cap_net_raw = true;
+  f.cap_perfmon = false;
+  ASSERT_EQ(of("check").missing.size(), 1u);
+  EXPECT_NE(of("check").missing[0].find("CAP_PERFMON"), std::string::npos);
 }

@@ -36,6 +36,8 @@ TEST(Counters, EveryCounterHasItsOwnStableName) {
   // Names are JSON keys and `debug dump` lines: they never change.
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::EventsLost), "events_lost_ringbuf_full");
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::HeadersPulled), "headers_pulled");
+  EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::GsoSkbs), "gso_skbs");
+  EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::FlowRecycled), "flow_recycled");
   EXPECT_STREQ(podpath::bpf::counter_name(CgroupCounter::GsoSkbs), "gso_skbs");
   EXPECT_STREQ(podpath::bpf::counter_name(DropCounter::NotDrop), "not_drops");
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::Count), "unknown");
@@ -45,7 +47,7 @@ TEST(Counters, AllListsThemInTheKernelsOrder) {
   const auto all = FlowCounters::all();
   ASSERT_EQ(all.size(), FlowCounters::kSize);
   EXPECT_EQ(all.front(), FlowCounter::Packets);
-  EXPECT_EQ(all.back(), FlowCounter::HeadersPulled);
+  EXPECT_EQ(all.back(), FlowCounter::FlowRecycled);
   std::array<std::uint64_t, FlowCounters::kSize> raw{};
   raw[static_cast<std::size_t>(FlowCounter::NewFlows)] = 7;
   const FlowCounters c(raw);

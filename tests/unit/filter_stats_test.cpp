@@ -30,10 +30,10 @@ struct Fixture {
     flow.key.dport = dport;
     view.forward.flow = &flow;
     view.forward.src.ip = flow.key.src;
-    view.forward.src.pod = &web;
+    view.forward.src.pod = std::make_shared<const podpath::model::Pod>(web);
     view.forward.src.node = "node1";
     view.forward.dst.ip = flow.key.dst;
-    view.forward.dst.pod = &db;
+    view.forward.dst.pod = std::make_shared<const podpath::model::Pod>(db);
     view.forward.dst.node = "node2";
   }
 };

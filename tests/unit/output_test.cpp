@@ -345,6 +345,18 @@ TEST(PodsView, KubectlLikeTableSortedByNodeThenIp) {
   EXPECT_EQ(out::pod_rows(cluster, "node2", nullptr).size(), 1u);
 }
 
+TEST(PodsView, ReadyLeavesInitContainersOutAsKubectlDoes) {
+  auto cluster = fixture();
+  podpath::model::Container setup;
+  setup.name = "setup";
+  setup.init = true;
+  cluster.pods[0].containers.push_back(setup);
+  const auto rows = out::pod_rows(cluster, "node1", [](const podpath::model::Container&) { return true; });
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].running, 2u);
+  EXPECT_NE(out::render_pod_table(rows, false).find(" 2/2 "), std::string::npos);
+}
+
 TEST(PodsView, HighlightsTheFourthOctetAndFlagsAnIpOutsideItsNode) {
   EXPECT_EQ(out::highlight_last_octet(ip("10.10.129.2"), true), "10.10.129.\x1b[1;33m2\x1b[0m");
   EXPECT_EQ(out::highlight_last_octet(ip("10.10.129.2"), false), "10.10.129.2");

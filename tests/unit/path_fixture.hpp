@@ -116,7 +116,8 @@ class PathTest : public ::testing::Test {
   }
 
   Path compose(const Flow& f) {
-    const podpath::inventory::Resolver resolver(cluster_, cidrs_);
+    const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
+                                                cidrs_);
     return podpath::flows::compose_path(f, resolver.resolve(f.key.src), resolver.resolve(f.key.dst), topo_);
   }
 

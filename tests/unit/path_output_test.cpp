@@ -53,12 +53,13 @@ class PathOutputTest : public PathTest {
  protected:
   std::vector<podpath::output::ConversationView> ping_views() {
     EXPECT_TRUE(agg_.update(1'000'000'000));
-    return podpath::output::describe(agg_.conversations(), resolver_, topo_);
+    const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
+                                                cidrs_);
+    return podpath::output::describe(agg_.conversations(), resolver, topo_);
   }
 
   PingSource source_;
   podpath::flows::Aggregator agg_{source_};
-  podpath::inventory::Resolver resolver_{cluster_, cidrs_};
 };
 
 }  // namespace

@@ -48,8 +48,9 @@ TEST(ServerQuery, RefusesMalformedQueries) {
 }
 
 TEST(ServerQuery, FlowQueryTakesTheFiltersOfTrace) {
-  auto q = parse_flow_query("pod=web-1,default/db-0&namespace=default&cidr=10.10.130.0/24&proto=icmp,udp&port=53"
-                            "&sort=packets&limit=10&control=true&node=node1");
+  auto q =
+      parse_flow_query("pod=web-1,default/db-0&namespace=default&cidr=10.10.130.0/24&proto=icmp,udp&port=53"
+                       "&sort=packets&limit=10&control=true&node=node1");
   ASSERT_TRUE(q) << q.error().message;
   EXPECT_EQ(q->filter.pods, (std::vector<std::string>{"web-1", "default/db-0"}));
   EXPECT_EQ(q->filter.namespaces, (std::vector<std::string>{"default"}));
@@ -64,12 +65,12 @@ TEST(ServerQuery, FlowQueryTakesTheFiltersOfTrace) {
 
 TEST(ServerQuery, BadFlowValuesNameTheParameter) {
   const std::vector<std::pair<std::string, std::string>> cases = {
-      {"limit=-1", "'limit' must be a number"},       {"limit=abc", "'limit' must be a number"},
-      {"limit=1&limit=2", "'limit' given twice"},     {"limit=99999999999999999999", "'limit' must be"},
-      {"port=70000", "'port' must be a number"},      {"port=", "'port' needs a value"},
-      {"cidr=10.0.0.0/33", "'cidr' must be a CIDR"},  {"proto=quic", "unknown protocol 'quic'"},
-      {"sort=fast", "'sort' must be rate"},           {"control=maybe", "'control' must be true"},
-      {"color=red", "unknown parameter 'color'"},     {"pod=a,,b", "'pod' needs a value"},
+      {"limit=-1", "'limit' must be a number"},      {"limit=abc", "'limit' must be a number"},
+      {"limit=1&limit=2", "'limit' given twice"},    {"limit=99999999999999999999", "'limit' must be"},
+      {"port=70000", "'port' must be a number"},     {"port=", "'port' needs a value"},
+      {"cidr=10.0.0.0/33", "'cidr' must be a CIDR"}, {"proto=quic", "unknown protocol 'quic'"},
+      {"sort=fast", "'sort' must be rate"},          {"control=maybe", "'control' must be true"},
+      {"color=red", "unknown parameter 'color'"},    {"pod=a,,b", "'pod' needs a value"},
   };
   for (const auto& [query, needle] : cases) {
     auto q = parse_flow_query(query);
@@ -99,7 +100,8 @@ TEST(ServerListen, ParsesAddressesAndKnowsWhatIsLocal) {
   auto u = parse_listen_address("unix:/run/podpath/agent.sock");
   ASSERT_TRUE(u);
   EXPECT_TRUE(u->local_only());
-  for (const char* bad : {"9990", "host.example:9990", "10.0.0.2:99999", "10.0.0.2:", "unix:relative", "unix:"}) {
+  for (const char* bad :
+       {"9990", "host.example:9990", "10.0.0.2:99999", "10.0.0.2:", "unix:relative", "unix:"}) {
     EXPECT_FALSE(parse_listen_address(bad)) << bad;
   }
 }
@@ -155,12 +157,15 @@ class AgentFlows : public PathTest {
   }
 
   /// The aggregator's flow for one direction, counted at node1's three hooks.
-  Flow counted(const char* src, const char* dst, std::uint64_t packets, std::uint64_t active_ns, bool growing) {
+  Flow counted(const char* src, const char* dst, std::uint64_t packets, std::uint64_t active_ns,
+               bool growing) {
     const bool request = std::string(src) == "10.10.129.2";
-    Flow f = flow(src, dst,
-                  request ? std::initializer_list<Seen>{{kNode1, kVethA, In}, {kNode1, kCbr0, In}, {kNode1, kEth0, Out}}
-                          : std::initializer_list<Seen>{{kNode1, kEth0, In}, {kNode1, kCbr0, Out}, {kNode1, kVethA, Out}},
-                  packets);
+    Flow f = flow(
+        src, dst,
+        request
+            ? std::initializer_list<Seen>{{kNode1, kVethA, In}, {kNode1, kCbr0, In}, {kNode1, kEth0, Out}}
+            : std::initializer_list<Seen>{{kNode1, kEth0, In}, {kNode1, kCbr0, Out}, {kNode1, kVethA, Out}},
+        packets);
     if (!request) {
       f.key.sport = 7;
       f.key.dport = 0;
@@ -172,8 +177,11 @@ class AgentFlows : public PathTest {
 
   std::vector<FlowItemPtr> update(std::vector<podpath::flows::Conversation> conversations,
                                   podpath::server::FlowChanges* changes = nullptr) {
-    const podpath::inventory::Resolver resolver(cluster_, cidrs_);
-    const podpath::server::FlowInputs in{conversations, resolver, topo_, cluster_, nullptr};
+    // One snapshot per cluster state, as a session holds it between reloads.
+    if (!snapshot_ || !(*snapshot_ == cluster_))
+      snapshot_ = std::make_shared<const podpath::model::Cluster>(cluster_);
+    const podpath::inventory::Resolver resolver(snapshot_, cidrs_);
+    const podpath::server::FlowInputs in{conversations, resolver, topo_, snapshot_, nullptr};
     std::vector<FlowItemPtr> items;
     auto c = builder_.update(in, items);
     if (changes != nullptr) *changes = std::move(c);
@@ -181,6 +189,7 @@ class AgentFlows : public PathTest {
   }
 
   podpath::server::FlowSnapshotBuilder builder_{"node1"};
+  podpath::model::ClusterSnapshot snapshot_;
 };
 
 TEST_F(AgentFlows, ItemsCarryTheNodesHopsInTheTraceSchema) {
@@ -193,7 +202,8 @@ TEST_F(AgentFlows, ItemsCarryTheNodesHopsInTheTraceSchema) {
   EXPECT_EQ(j["src"]["pod"], "web-7d4b9-x2k4q");
   EXPECT_EQ(j["dst"]["node"], "node2");
   std::string hops;
-  for (const auto& h : j["forward"]["hops"]) hops += h["node"].get<std::string>() + "/" + h["interface"].get<std::string>() + " ";
+  for (const auto& h : j["forward"]["hops"])
+    hops += h["node"].get<std::string>() + "/" + h["interface"].get<std::string>() + " ";
   EXPECT_EQ(hops, "node1/veth3a9c1f02 node1/cbr0 node1/eth0 ");
   EXPECT_EQ(j["forward"]["verdict"], "left node1 by eth0; the rest of the path is on other nodes");
   EXPECT_EQ(j["forward"]["complete"], true);
@@ -248,13 +258,15 @@ TEST_F(AgentFlows, FiltersAndOrdersLikeTrace) {
   ASSERT_EQ(selected.size(), 1u);
   EXPECT_EQ(total, 1u);
   EXPECT_EQ(selected[0]->id, "17/10.10.129.3/4000/10.10.130.2/53");
-  auto by_packets =
-      podpath::server::select_flows(items, podpath::output::FlowFilter{}, podpath::output::SortKey::Packets, 1, total);
+  auto by_packets = podpath::server::select_flows(items, podpath::output::FlowFilter{},
+                                                  podpath::output::SortKey::Packets, 1, total);
   EXPECT_EQ(total, 2u);
   ASSERT_EQ(by_packets.size(), 1u);
   EXPECT_EQ(by_packets[0]->packets, 50u);
-  // A reloaded inventory renames nothing under the items' feet: they hold their own copy.
+  // A reloaded inventory renames nothing under the items' feet: their endpoints share the
+  // snapshot they were resolved in.
   cluster_.pods.clear();
+  snapshot_.reset();
   EXPECT_EQ(items[1]->view.forward.src.pod != nullptr ? items[1]->view.forward.src.pod->name : "", "api-0");
 }
 
@@ -343,32 +355,39 @@ TEST(ServerMetrics, SeriesAreBoundedAndGoWithTheirPod) {
   flows[f.key] = f;
   auto cidrs = podpath::inventory::CidrTable::build({});
   ASSERT_TRUE(cidrs);
-  ASSERT_TRUE(cidrs->add(*Cidr::parse("10.10.129.0/24"), "node1 pods", podpath::inventory::CidrKind::PodCidr, "node1"));
-  ASSERT_TRUE(cidrs->add(*Cidr::parse("10.10.130.0/24"), "node2 pods", podpath::inventory::CidrKind::PodCidr, "node2"));
-  std::vector<podpath::bpf::MatrixCell> matrix = {{1, 2, 3, 300}};
+  const auto node1_pods = cidrs->add(*Cidr::parse("10.10.129.0/24"), "node1 pods",
+                                     podpath::inventory::CidrKind::PodCidr, "node1");
+  const auto node2_pods = cidrs->add(*Cidr::parse("10.10.130.0/24"), "node2 pods",
+                                     podpath::inventory::CidrKind::PodCidr, "node2");
+  ASSERT_TRUE(node1_pods && node2_pods);
+  std::vector<podpath::bpf::MatrixCell> matrix = {{*node1_pods, *node2_pods, 3, 300}};
   podpath::bpf::FlowCounters counters;
   std::vector<podpath::loader::AttachedInterface> interfaces = {veth, eth0};
-  m.update({flows, interfaces, matrix, *cidrs, counters});
+  m.update({flows, interfaces, matrix, *cidrs, counters, nullptr, {}, 0});
   matrix[0].packets = 5;  // cumulative in the kernel: the counter grows by 2
   matrix[0].bytes = 500;
-  m.update({flows, interfaces, matrix, *cidrs, counters});
+  m.update({flows, interfaces, matrix, *cidrs, counters, nullptr, {}, 0});
   const std::string text = m.render();
-  EXPECT_NE(text.find("podpath_packets_total{direction=\"ingress\",node=\"node1\",pod=\"default/web-1\",role=\"pod_veth\"} 6"),
+  EXPECT_NE(text.find("podpath_packets_total{node=\"node1\",direction=\"ingress\",pod=\"default/"
+                      "web-1\",role=\"pod_veth\"} 6"),
             std::string::npos)
       << text;
-  EXPECT_NE(text.find("podpath_packets_total{direction=\"egress\",node=\"node1\",role=\"uplink\"} 6"), std::string::npos);
-  EXPECT_NE(text.find("podpath_cidr_pair_packets_total{dst_cidr=\"10.10.130.0/24\",node=\"node1\",src_cidr=\"10.10.129.0/24\"} 5"),
+  EXPECT_NE(text.find("podpath_packets_total{node=\"node1\",direction=\"egress\",role=\"uplink\"} 6"),
+            std::string::npos);
+  EXPECT_NE(text.find("podpath_cidr_pair_packets_total{node=\"node1\",dst_cidr=\"10.10.130.0/"
+                      "24\",src_cidr=\"10.10.129.0/24\"} 5"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("podpath_build_info{node=\"node1\",version=\"1.2.3\"} 1"), std::string::npos);
-  EXPECT_NE(text.find("podpath_parse_errors_total{kind=\"ipv4_truncated\",node=\"node1\"} 0"), std::string::npos);
+  EXPECT_NE(text.find("podpath_parse_errors_total{node=\"node1\",kind=\"ipv4_truncated\"} 0"),
+            std::string::npos);
   // No remote pod, no port, no flow in any label.
   EXPECT_EQ(text.find("10.10.130.2"), std::string::npos);
   EXPECT_EQ(text.find("443"), std::string::npos);
   EXPECT_EQ(text.find("db-0"), std::string::npos);
   // The pod goes: its series go with it.
   interfaces = {eth0};
-  m.update({flows, interfaces, matrix, *cidrs, counters});
+  m.update({flows, interfaces, matrix, *cidrs, counters, nullptr, {}, 0});
   const std::string after = m.render();
   EXPECT_EQ(after.find("default/web-1"), std::string::npos) << after;
   EXPECT_NE(after.find("role=\"uplink\""), std::string::npos);
@@ -390,8 +409,8 @@ TEST(CliAgent, RefusesToExposeTheApiWithoutTlsAndAuthentication) {
   EXPECT_NE(bad.err.find("--listen takes ADDRESS:PORT or unix:PATH"), std::string::npos) << bad.err;
   const auto help = podpath::testing::run_cli({"agent", "--help"});
   EXPECT_EQ(help.code, 0);
-  for (const char* flag : {"--listen", "--metrics-listen", "--tls-client-ca", "--token-file", "--node", "--lab",
-                           "--max-flows", "--idle-timeout"}) {
+  for (const char* flag : {"--listen", "--metrics-listen", "--tls-client-ca", "--token-file", "--node",
+                           "--lab", "--kubeconfig", "--inventory", "--max-flows", "--idle-timeout"}) {
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
   }
 }

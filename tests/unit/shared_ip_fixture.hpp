@@ -44,7 +44,7 @@ SharedIpInput pod_input() {
   in.labels = {{kPodNs, "pp-pod-x2k4q"},
                {kNodeNs, "pp-node1 (node node1, host network)"},
                {kOtherNs, "pp-pod-x2k4q-x"}};
-  in.containers = {{"app", "id-app", 11, kPodNs, {}}, {"sidecar", "id-sidecar", 12, kPodNs, {}}};
+  in.containers = {{"app", "id-app", 11, kPodNs, {}, {}}, {"sidecar", "id-sidecar", 12, kPodNs, {}, {}}};
   return in;
 }
 

@@ -40,7 +40,8 @@ TEST(SharedIp, PassWhenEveryContainerUsedThePodIpFromThePodsNamespace) {
 
 TEST(SharedIp, FailNamesTheContainerOnTheHostNetwork) {
   auto in = pod_input();
-  in.containers.push_back({"debug", "id-debug", 13, kNodeNs, {rec(13, kNodeNs, "10.10.129.1", 5000, 1, 1)}});
+  in.containers.push_back(
+      {"debug", "id-debug", 13, kNodeNs, {rec(13, kNodeNs, "10.10.129.1", 5000, 1, 1)}, {}});
   in.containers[0].records = {rec(11, kPodNs, "10.10.129.2", 40000, 2)};
   const auto r = check_shared_ip(in);
   EXPECT_EQ(r.verdict, Verdict::Fail);
@@ -89,6 +90,28 @@ TEST(SharedIp, NoTrafficAtAll) {
   EXPECT_EQ(container(r, "sidecar").status, ContainerStatus::NoTraffic);
   EXPECT_NE(r.summary.find("--probe"), std::string::npos);
   EXPECT_STREQ(to_string(ContainerStatus::NoTraffic), "no traffic seen");
+}
+
+TEST(SharedIp, AProbeThatCouldNotRunSaysWhy) {
+  // Issue 15 item 14: without CAP_SYS_ADMIN the answer was "NO TRAFFIC ... run with --probe".
+  auto in = pod_input();
+  in.containers[0].probe_error =
+      "cannot enter its network namespace (entering a network namespace needs CAP_SYS_ADMIN): Operation not "
+      "permitted";
+  in.containers[1].probe_error = in.containers[0].probe_error;
+  const auto r = check_shared_ip(in);
+  EXPECT_EQ(r.verdict, Verdict::NoTraffic);
+  EXPECT_EQ(r.summary.find("run with --probe"), std::string::npos) << r.summary;
+  EXPECT_NE(r.summary.find("container app: the probe could not run in it: cannot enter its network namespace "
+                           "(entering a network namespace needs CAP_SYS_ADMIN)"),
+            std::string::npos)
+      << r.summary;
+  EXPECT_NE(container(r, "sidecar").reason.find("CAP_SYS_ADMIN"), std::string::npos);
+  // A container that sent traffic anyway is judged by it, not by the failed probe.
+  in.containers[0].records = {rec(11, kPodNs, "10.10.129.2", 40000, 3, 3)};
+  const auto sent = check_shared_ip(in);
+  EXPECT_EQ(container(sent, "app").status, ContainerStatus::Ok);
+  EXPECT_TRUE(container(sent, "app").reason.empty());
 }
 
 TEST(SharedIp, MixedPassWithAnIdleContainerAndLoopback) {
@@ -173,8 +196,8 @@ podpath::model::Cluster cluster_with_containers() {
   p.uid = "2f0c7d0e-6c1b-4f3e-9a55-0b7d2c1e9f10";
   p.ip = ip("10.10.129.2");
   p.sandbox_id = std::string(64, 'a');
-  p.containers = {{"app", std::string(64, 'b'), "/cg/app", 11, 100, ""},
-                  {"sidecar", std::string(64, 'c'), "/cg/sidecar", 12, 101, ""}};
+  p.containers = {{"app", std::string(64, 'b'), "/cg/app", 11, 100, "", std::nullopt, false},
+                  {"sidecar", std::string(64, 'c'), "/cg/sidecar", 12, 101, "", std::nullopt, false}};
   c.pods.push_back(p);
   podpath::model::Pod q;
   q.ns = "default";

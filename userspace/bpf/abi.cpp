@@ -29,6 +29,8 @@ static_assert(static_cast<int>(FlowCounter::CidrUnmatched) == PP_CNT_LPM_MISS);
 static_assert(static_cast<int>(FlowCounter::Fragments) == PP_CNT_FRAGMENTS);
 static_assert(static_cast<int>(FlowCounter::NewFlows) == PP_CNT_NEW_FLOWS);
 static_assert(static_cast<int>(FlowCounter::HeadersPulled) == PP_CNT_PULLED);
+static_assert(static_cast<int>(FlowCounter::GsoSkbs) == PP_CNT_GSO);
+static_assert(static_cast<int>(FlowCounter::FlowRecycled) == PP_CNT_FLOW_RECYCLED);
 
 static_assert(CgroupCounters::kSize == PP_CG_CNT_MAX, "name the new counter in bpf/counters.hpp");
 static_assert(static_cast<int>(CgroupCounter::Packets) == PP_CG_CNT_PACKETS);
@@ -63,6 +65,7 @@ model::FlowKey from_abi(const pp_flow_key& key) {
   k.dport = key.dport;
   k.proto = key.proto;
   k.fragment = (key.flags & PP_KEY_F_FRAGMENT) != 0;
+  k.v4_mapped_ipv6 = (key.flags & PP_KEY_F_IPV6) != 0 && k.src.is_v4() && k.dst.is_v4();
   return k;
 }
 
@@ -73,7 +76,8 @@ pp_flow_key to_abi(const model::FlowKey& key) {
   k.sport = key.sport;
   k.dport = key.dport;
   k.proto = key.proto;
-  k.flags = static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (key.src.is_v4() ? 0 : PP_KEY_F_IPV6));
+  const bool ipv6 = key.v4_mapped_ipv6 || !key.src.is_v4() || !key.dst.is_v4();
+  k.flags = static_cast<__u8>((key.fragment ? PP_KEY_F_FRAGMENT : 0) | (ipv6 ? PP_KEY_F_IPV6 : 0));
   return k;
 }
 
@@ -146,6 +150,32 @@ pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKe
       point.ifindex << 1 | (point.direction == model::Direction::Egress ? PP_DIR_EGRESS : PP_DIR_INGRESS);
   k.flow = to_abi(key);
   return k;
+}
+
+pp_flow_map_key widen(const pp_flow4_map_key& k4) {
+  pp_flow_map_key k{};
+  k.point = k4.point;
+  k.flow.saddr[10] = k.flow.saddr[11] = 0xff;
+  k.flow.daddr[10] = k.flow.daddr[11] = 0xff;
+  std::memcpy(k.flow.saddr + 12, k4.saddr, 4);
+  std::memcpy(k.flow.daddr + 12, k4.daddr, 4);
+  k.flow.sport = k4.sport;
+  k.flow.dport = k4.dport;
+  k.flow.proto = k4.proto;
+  k.flow.flags = k4.flags;
+  return k;
+}
+
+pp_flow4_map_key narrow(const pp_flow_map_key& k) {
+  pp_flow4_map_key k4{};
+  k4.point = k.point;
+  std::memcpy(k4.saddr, k.flow.saddr + 12, 4);
+  std::memcpy(k4.daddr, k.flow.daddr + 12, 4);
+  k4.sport = k.flow.sport;
+  k4.dport = k.flow.dport;
+  k4.proto = k.flow.proto;
+  k4.flags = k.flow.flags;
+  return k4;
 }
 
 CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats) {

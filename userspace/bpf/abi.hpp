@@ -37,6 +37,12 @@ static_assert(offsetof(pp_flow_key, flags) == 37);
 static_assert(sizeof(pp_flow_map_key) == 48);
 static_assert(offsetof(pp_flow_map_key, flow) == 8);
 
+static_assert(sizeof(pp_flow4_map_key) == 24);
+static_assert(offsetof(pp_flow4_map_key, saddr) == 8);
+static_assert(offsetof(pp_flow4_map_key, sport) == 16);
+static_assert(offsetof(pp_flow4_map_key, proto) == 20);
+static_assert(offsetof(pp_flow4_map_key, flags) == 21);
+
 // 40 bytes: with the 48-byte key and the kernel's element header a tracked flow costs
 // 152 bytes of map memory (docs/datapath.md).
 static_assert(sizeof(pp_flow_stats) == 40);
@@ -44,6 +50,7 @@ static_assert(offsetof(pp_flow_stats, src_cidr) == 32);
 static_assert(offsetof(pp_flow_stats, dst_cidr) == 34);
 static_assert(offsetof(pp_flow_stats, tcp_flags) == 36);
 static_assert(offsetof(pp_flow_stats, flags) == 37);
+static_assert(offsetof(pp_flow_stats, key_tag) == 38);
 
 static_assert(sizeof(pp_cidr_key) == 20);
 static_assert(sizeof(pp_cidr_info) == 8);
@@ -59,9 +66,12 @@ static_assert(sizeof(pp_iface_key) == 8);
 static_assert(sizeof(pp_iface_info) == 8);
 
 /// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
-/// fragment flag). Used for flow records, flow events and drop events alike.
+/// fragment flag, IPv6 packet with v4-mapped addresses). Used for flow records, flow events and drop events
+/// alike.
 model::FlowKey from_abi(const pp_flow_key& key);
-/// @brief The model's flow key -> the kernel's (PP_KEY_F_IPV6 set from the address family).
+/// @brief The model's flow key -> the kernel's: the exact inverse of from_abi(), so that a
+/// key read from a map deletes its entry (PP_KEY_F_IPV6 from the address family, or from
+/// v4_mapped_ipv6 where both addresses are v4-mapped).
 pp_flow_key to_abi(const model::FlowKey& key);
 /// @brief A CIDR as an LPM trie key over v4-mapped 128-bit addresses.
 pp_cidr_key to_abi(const model::Cidr& cidr);
@@ -79,6 +89,10 @@ model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stat
 FlowEvent to_flow_event(const pp_flow_event& ev, std::uint64_t netns_cookie);
 /// @brief The flows-map key of a flow direction at an observation point.
 pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key);
+/// @brief An IPv4 flows-map key (pp_flows4, 4-byte addresses) as the 48-byte key of
+/// pp_flows (v4-mapped addresses), and back: the IPv4 map's key carries the same fields.
+pp_flow_map_key widen(const pp_flow4_map_key& key);
+pp_flow4_map_key narrow(const pp_flow_map_key& key);
 
 /// @brief A container-flows entry -> its plain form, and back to the key.
 CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats);

@@ -9,9 +9,12 @@
 #include <netlink/route/tc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <memory>
 #include <string_view>
+
+#include "bpf/libbpf_log.hpp"
 
 namespace podpath::bpf {
 namespace {
@@ -22,34 +25,44 @@ constexpr int kBpfTcxEgress = 47;
 constexpr std::uint32_t kBpfFBefore = 1U << 3;
 
 bpf_tc_attach_point to_tc_point(bool ingress) { return ingress ? BPF_TC_INGRESS : BPF_TC_EGRESS; }
+const char* direction(bool ingress) { return ingress ? "ingress" : "egress"; }
 
-/// Name of the program behind a filter at `slot`, or empty when the slot is free.
-Result<std::string> filter_program_name(int ifindex, bool ingress, const TcSlot& slot) {
-  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = to_tc_point(ingress));
-  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = slot.handle, .priority = slot.priority);
-  const int err = bpf_tc_query(&hook, &opts);
-  if (err == -ENOENT || err == -EINVAL) return std::string();  // no filter, or no clsact qdisc
-  if (err != 0) return make_error(err, "cannot query TC filters on ifindex {}", ifindex);
-  const int fd = bpf_prog_get_fd_by_id(opts.prog_id);
-  if (fd < 0) return make_error(errno, "cannot inspect BPF program {} on ifindex {}", opts.prog_id, ifindex);
+std::string program_name(std::uint32_t id) {
+  const int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return {};
   bpf_prog_info info{};
   __u32 len = sizeof(info);
-  const int ierr = bpf_obj_get_info_by_fd(fd, &info, &len);
+  const int err = bpf_obj_get_info_by_fd(fd, &info, &len);
   close(fd);
-  if (ierr != 0) return make_error(ierr, "cannot inspect BPF program {}", opts.prog_id);
-  std::string name(info.name);
-  return name.empty() ? std::string("id ") + std::to_string(opts.prog_id) : name;
+  return err == 0 ? std::string(info.name) : std::string();
 }
 
 Result<void> detach_filter(int ifindex, bool ingress, const TcSlot& slot) {
   LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = to_tc_point(ingress));
   LIBBPF_OPTS(bpf_tc_opts, opts, .handle = slot.handle, .priority = slot.priority);
+  const QuietKernelErrors quiet;  // a filter already gone is not news
   const int err = bpf_tc_detach(&hook, &opts);
   if (err != 0 && err != -ENOENT && err != -EINVAL && err != -ENODEV) {
-    return make_error(err, "cannot remove podpath's {} TC filter from ifindex {}",
-                      ingress ? "ingress" : "egress", ifindex);
+    return make_error(err, "cannot remove podpath's {} TC filter from ifindex {}", direction(ingress),
+                      ifindex);
   }
   return {};
+}
+
+/// Removes the clsact qdisc of an interface if no filter is left in it; the number of
+/// filters that keep it otherwise.
+Result<int> destroy_qdisc_if_empty(int ifindex, bool dry_run) {
+  auto left = count_clsact_filters(ifindex);
+  if (!left) return left.error();
+  if (*left > 0 || dry_run) return *left;
+  LIBBPF_OPTS(bpf_tc_hook, qdisc, .ifindex = ifindex,
+              .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
+  const QuietKernelErrors quiet;
+  const int err = bpf_tc_hook_destroy(&qdisc);
+  if (err != 0 && err != -ENOENT && err != -EINVAL) {
+    return make_error(err, "cannot remove the clsact qdisc podpath created on ifindex {}", ifindex);
+  }
+  return 0;
 }
 
 struct NlSockDeleter {
@@ -70,45 +83,29 @@ Result<NlSock> route_socket() {
   return sock;
 }
 
-/// Whether the interface has a clsact qdisc (asked before querying filters, so that the
-/// kernel has no reason to complain about a missing parent).
-Result<bool> has_clsact_qdisc(int ifindex) {
-  auto sock = route_socket();
-  if (!sock) return sock.error();
-  nl_cache* raw = nullptr;
-  if (int err = rtnl_qdisc_alloc_cache(sock->get(), &raw); err < 0) {
-    return make_error(EIO, "cannot list qdiscs: {}", nl_geterror(err));
-  }
-  std::unique_ptr<nl_cache, NlCacheDeleter> cache(raw);
-  for (nl_object* o = nl_cache_get_first(cache.get()); o != nullptr; o = nl_cache_get_next(o)) {
-    auto* tc = TC_CAST(o);
-    const char* kind = rtnl_tc_get_kind(tc);
-    if (rtnl_tc_get_ifindex(tc) == ifindex && kind != nullptr && std::string_view(kind) == "clsact")
-      return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 const char* to_string(AttachMode mode) { return mode == AttachMode::Tcx ? "tcx" : "clsact"; }
 
 bool is_podpath_program_name(const std::string& name) { return name.rfind("pp_tc_", 0) == 0; }
 
-Result<int> remove_stale_filters(int ifindex, const TcSlot& slot) {
-  auto clsact = has_clsact_qdisc(ifindex);
-  if (!clsact) return clsact.error();
-  if (!*clsact) return 0;
-  int removed = 0;
-  for (bool ingress : {true, false}) {
-    auto name = filter_program_name(ifindex, ingress, slot);
-    if (!name) return name.error();
-    if (name->empty()) continue;
-    if (!is_podpath_program_name(*name)) continue;  // not ours: leave it
-    if (auto r = detach_filter(ifindex, ingress, slot); !r) return r.error();
-    ++removed;
-  }
-  return removed;
+std::uint32_t program_id(int prog_fd) {
+  bpf_prog_info info{};
+  __u32 len = sizeof(info);
+  if (prog_fd < 0 || bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0) return 0;
+  return info.id;
+}
+
+Result<std::optional<SlotFilter>> slot_filter(int ifindex, bool ingress, const TcSlot& slot) {
+  LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = to_tc_point(ingress));
+  LIBBPF_OPTS(bpf_tc_opts, opts, .handle = slot.handle, .priority = slot.priority);
+  // An empty slot (or no clsact qdisc) is an answer, not a problem: keep the kernel's
+  // "not found" message out of the log.
+  const QuietKernelErrors quiet;
+  const int err = bpf_tc_query(&hook, &opts);
+  if (err == -ENOENT || err == -EINVAL) return std::optional<SlotFilter>();
+  if (err != 0) return make_error(err, "cannot query TC filters on ifindex {}", ifindex);
+  return std::optional<SlotFilter>(SlotFilter{opts.prog_id, program_name(opts.prog_id)});
 }
 
 Result<int> count_clsact_filters(int ifindex) {
@@ -126,20 +123,35 @@ Result<int> count_clsact_filters(int ifindex) {
   return total;
 }
 
+Result<LeftoverRemoval> remove_leftover_filters(int ifindex, const TcSlot& slot, std::uint32_t ingress_id,
+                                                std::uint32_t egress_id, bool created_qdisc, bool dry_run) {
+  LeftoverRemoval out;
+  for (bool ingress : {true, false}) {
+    auto found = slot_filter(ifindex, ingress, slot);
+    if (!found) return found.error();
+    const std::uint32_t want = ingress ? ingress_id : egress_id;
+    if (!*found || want == 0 || (*found)->prog_id != want) continue;  // not that run's: leave it
+    if (!dry_run) {
+      if (auto r = detach_filter(ifindex, ingress, slot); !r) return r.error();
+    }
+    ++out.filters;
+  }
+  if (created_qdisc) {
+    auto users = destroy_qdisc_if_empty(ifindex, dry_run);
+    if (!users) return users.error();
+    // A dry run counts the filters it would have removed as gone.
+    out.qdisc_users = dry_run ? std::max(0, *users - out.filters) : *users;
+    out.qdisc_removed = out.qdisc_users == 0;
+  }
+  return out;
+}
+
 Result<std::unique_ptr<InterfaceHooks>> InterfaceHooks::attach(AttachMode mode, int ifindex,
                                                                const ProgramPair& progs, const TcSlot& slot,
-                                                               bool remove_stale) {
+                                                               const AttachOptions& options) {
   std::unique_ptr<InterfaceHooks> hooks(new InterfaceHooks(mode, ifindex, slot));
-
-  // Whatever the mode, a podpath filter left in the classic slot by a killed run goes
-  // (the caller holds the slot lock, so no live podpath uses it).
-  if (remove_stale) {
-    auto stale = remove_stale_filters(ifindex, slot);
-    if (!stale) return stale.error();
-    if (*stale > 0) {
-      spdlog::info("ifindex {}: replaced {} stale podpath TC filter(s) from an earlier run", ifindex, *stale);
-    }
-  }
+  hooks->ingress_prog_id_ = program_id(progs.ingress);
+  hooks->egress_prog_id_ = program_id(progs.egress);
 
   if (mode == AttachMode::Tcx) {
     for (bool ingress : {true, false}) {
@@ -148,8 +160,8 @@ Result<std::unique_ptr<InterfaceHooks>> InterfaceHooks::attach(AttachMode mode, 
           bpf_link_create(ingress ? progs.ingress : progs.egress, ifindex,
                           static_cast<bpf_attach_type>(ingress ? kBpfTcxIngress : kBpfTcxEgress), &opts);
       if (fd < 0) {
-        return make_error(fd, "cannot attach podpath to the tcx {} hook of ifindex {}",
-                          ingress ? "ingress" : "egress", ifindex);
+        return make_error(fd, "cannot attach podpath to the tcx {} hook of ifindex {}", direction(ingress),
+                          ifindex);
       }
       (ingress ? hooks->ingress_link_ : hooks->egress_link_).reset(fd);
     }
@@ -159,39 +171,65 @@ Result<std::unique_ptr<InterfaceHooks>> InterfaceHooks::attach(AttachMode mode, 
 
   LIBBPF_OPTS(bpf_tc_hook, qdisc, .ifindex = ifindex,
               .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-  const int qerr = bpf_tc_hook_create(&qdisc);
+  int qerr = 0;
+  {
+    const QuietKernelErrors quiet;  // "exclusivity flag on, cannot modify" = it exists already
+    qerr = bpf_tc_hook_create(&qdisc);
+  }
   if (qerr != 0 && qerr != -EEXIST)
     return make_error(qerr, "cannot create a clsact qdisc on ifindex {}", ifindex);
   hooks->created_qdisc_ = qerr == 0;
 
+  // What is in podpath's slot: nothing, a killed run's podpath filter (replaced only under
+  // the slot's lock), or another owner's filter (an error that names it).
   for (bool ingress : {true, false}) {
-    auto owner = filter_program_name(ifindex, ingress, slot);
-    if (!owner) return owner.error();
-    if (!owner->empty()) {
-      // Stale podpath filters were removed above, so this one is foreign.
+    auto found = slot_filter(ifindex, ingress, slot);
+    if (!found) {
       (void)hooks->detach();
-      return make_error(EEXIST,
-                        "ifindex {} already has a TC {} filter at priority {} handle {:#x} (program {}); "
-                        "podpath will not replace another owner's filter: choose another --tc-priority",
-                        ifindex, ingress ? "ingress" : "egress", slot.priority, slot.handle, *owner);
+      return found.error();
     }
+    if (!*found) continue;
+    const SlotFilter& f = **found;
+    if (options.replace_stale && is_podpath_program_name(f.prog_name)) {
+      if (auto r = detach_filter(ifindex, ingress, slot); !r) {
+        (void)hooks->detach();
+        return r.error();
+      }
+      ++hooks->replaced_stale_;
+      continue;
+    }
+    (void)hooks->detach();
+    return make_error(
+        0,
+        "its TC {} hook already has a filter in podpath's slot (priority {}, handle {:#x}): BPF "
+        "program '{}' (id {}), {}; podpath never replaces a filter it cannot prove is its own: "
+        "run podpath with another --tc-priority, or with --attach tcx",
+        direction(ingress), slot.priority, slot.handle, f.prog_name.empty() ? "?" : f.prog_name, f.prog_id,
+        is_podpath_program_name(f.prog_name)
+            ? "a podpath program that another podpath may still own (podpath cleanup removes a "
+              "killed run's)"
+            : "not podpath's");
+  }
+
+  if (options.before_filters) options.before_filters(*hooks);
+  for (bool ingress : {true, false}) {
     LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = to_tc_point(ingress));
     LIBBPF_OPTS(bpf_tc_opts, opts, .prog_fd = ingress ? progs.ingress : progs.egress, .handle = slot.handle,
                 .priority = slot.priority);
+    hooks->attached_ = true;  // from here detach() has something to look for
     if (int err = bpf_tc_attach(&hook, &opts); err != 0) {
-      hooks->attached_ = true;
       (void)hooks->detach();
-      return make_error(err, "cannot attach podpath's TC {} filter on ifindex {}",
-                        ingress ? "ingress" : "egress", ifindex);
+      return make_error(err, "cannot attach podpath's TC {} filter on ifindex {}", direction(ingress),
+                        ifindex);
     }
-    hooks->attached_ = true;
   }
   return hooks;
 }
 
 InterfaceHooks::~InterfaceHooks() {
   // tcx links detach when their fds close (Fd members). Classic filters need detach() in
-  // the right namespace; if it was not called they stay until the next start replaces them.
+  // the right namespace, which the owner of these hooks calls (loader::Loader); a killed
+  // run's are removed by the next run in its slot, or by `podpath cleanup`.
   if (attached_ && mode_ == AttachMode::Clsact) {
     spdlog::debug("ifindex {}: classic TC filters left in place (not detached)", ifindex_);
   }
@@ -204,34 +242,29 @@ void InterfaceHooks::abandon() {
 }
 
 Result<void> InterfaceHooks::detach() {
-  if (!attached_) return {};
+  if (!attached_) {
+    // Nothing attached; but a qdisc podpath created for an attach that then failed goes.
+    if (mode_ == AttachMode::Clsact && created_qdisc_) {
+      created_qdisc_ = false;
+      if (auto r = destroy_qdisc_if_empty(ifindex_, false); !r) return r.error();
+    }
+    return {};
+  }
   if (mode_ == AttachMode::Tcx) {
     ingress_link_.reset();
     egress_link_.reset();
     attached_ = false;
     return {};
   }
-  for (bool ingress : {true, false}) {
-    auto owner = filter_program_name(ifindex_, ingress, slot_);
-    if (!owner) return owner.error();
-    if (owner->empty() || !is_podpath_program_name(*owner)) continue;  // never remove others'
-    if (auto r = detach_filter(ifindex_, ingress, slot_); !r) return r;
-  }
+  auto removed =
+      remove_leftover_filters(ifindex_, slot_, ingress_prog_id_, egress_prog_id_, created_qdisc_, false);
+  if (!removed) return removed.error();
   attached_ = false;
-  if (created_qdisc_) {
-    auto left = count_clsact_filters(ifindex_);
-    if (left && *left == 0) {
-      LIBBPF_OPTS(bpf_tc_hook, qdisc, .ifindex = ifindex_,
-                  .attach_point = static_cast<bpf_tc_attach_point>(BPF_TC_INGRESS | BPF_TC_EGRESS));
-      const int err = bpf_tc_hook_destroy(&qdisc);
-      if (err != 0 && err != -ENOENT && err != -EINVAL) {
-        return make_error(err, "cannot remove the clsact qdisc podpath created on ifindex {}", ifindex_);
-      }
-    } else if (left) {
-      spdlog::info("ifindex {}: keeping the clsact qdisc podpath created: {} other filter(s) use it",
-                   ifindex_, *left);
-    }
+  if (created_qdisc_ && !removed->qdisc_removed) {
+    spdlog::info("ifindex {}: keeping the clsact qdisc podpath created: {} other filter(s) use it", ifindex_,
+                 removed->qdisc_users);
   }
+  created_qdisc_ = false;
   return {};
 }
 

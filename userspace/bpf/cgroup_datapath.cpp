@@ -11,6 +11,7 @@
 #include <functional>
 
 #include "bpf/abi.hpp"
+#include "bpf/attach.hpp"
 #include "bpf/features.hpp"
 #include "bpf/object.hpp"
 #include "cgroup_flow.skel.h"
@@ -79,19 +80,19 @@ std::vector<std::pair<std::uint32_t, std::string>> attached_programs(int cgroup_
   return out;
 }
 
-/// Detaches podpath programs left on `type` of a cgroup by a killed Legacy-mode run (link
-/// attachments cannot be detached this way and are left alone: their owner is alive).
-void remove_stale_legacy(int cgroup_fd, bpf_attach_type type, const char* name) {
-  for (const auto& [id, prog_name] : attached_programs(cgroup_fd, type)) {
-    if (prog_name != name) continue;
-    const int fd = bpf_prog_get_fd_by_id(id);
-    if (fd < 0) continue;
-    if (bpf_prog_detach2(fd, cgroup_fd, type) == 0) {
-      spdlog::info("removed a stale podpath program ({}, id {}) left on the cgroup by an earlier run", name,
-                   id);
-    }
-    close(fd);
-  }
+/// Detaches the program with id `id` from `type` of a cgroup if it is attached there the
+/// classic way; true when it was (or, dry run, would be).
+Result<bool> detach_by_id(int cgroup_fd, bpf_attach_type type, std::uint32_t id, bool dry_run) {
+  if (id == 0) return false;
+  bool found = false;
+  for (const auto& [attached, name] : attached_programs(cgroup_fd, type)) found = found || attached == id;
+  if (!found || dry_run) return found;
+  const int fd = bpf_prog_get_fd_by_id(id);
+  if (fd < 0) return false;  // freed meanwhile
+  const int err = bpf_prog_detach2(fd, cgroup_fd, type) == 0 ? 0 : errno;
+  close(fd);
+  if (err != 0 && err != ENOENT) return make_error(err, "cannot detach BPF program {} from the cgroup", id);
+  return err == 0;
 }
 
 Error attach_error(int err, const std::filesystem::path& cgroup, const char* what) {
@@ -177,7 +178,11 @@ std::string netns_mode_limitation(CgroupNetnsMode mode) {
 // ------------------------------------------------------------------------- attachment
 
 CgroupAttachment::~CgroupAttachment() {
-  if (auto r = detach(); !r) spdlog::warn("{}", r.error().to_string());
+  try {
+    if (auto r = detach(); !r) spdlog::warn("{}", r.error().to_string());
+  } catch (...) {
+    // A destructor must not throw (it may run while an exception unwinds).
+  }
 }
 
 Result<void> CgroupAttachment::detach() {
@@ -216,6 +221,8 @@ Result<std::unique_ptr<CgroupDatapath>> CgroupDatapath::load(const CgroupDatapat
 }
 
 int CgroupDatapath::ingress_fd() const { return object_->prog_fd(kIngressProg); }
+std::uint32_t CgroupDatapath::ingress_prog_id() const { return program_id(ingress_fd()); }
+std::uint32_t CgroupDatapath::egress_prog_id() const { return program_id(egress_fd()); }
 int CgroupDatapath::egress_fd() const { return object_->prog_fd(kEgressProg); }
 int CgroupDatapath::map_fd(const char* name) const { return object_->map_fd(name); }
 int CgroupDatapath::flows_map_fd() const { return map_fd("pp_cg_flows"); }
@@ -246,8 +253,9 @@ Result<std::unique_ptr<CgroupAttachment>> CgroupDatapath::attach(const std::file
     a->mode_ = CgroupAttachMode::Legacy;
   }
 
-  remove_stale_legacy(fd, BPF_CGROUP_INET_INGRESS, kIngressProg);
-  remove_stale_legacy(fd, BPF_CGROUP_INET_EGRESS, kEgressProg);
+  // Programs a killed Legacy-mode run left here are removed by the caller, from that run's
+  // journal (loader/journal.hpp): a name proves nothing, since another live podpath's
+  // programs carry the same names.
   if (bpf_prog_attach(ingress_fd(), fd, BPF_CGROUP_INET_INGRESS, BPF_F_ALLOW_MULTI) != 0) {
     return attach_error(errno, cgroup, "ingress");
   }
@@ -260,6 +268,23 @@ Result<std::unique_ptr<CgroupAttachment>> CgroupDatapath::attach(const std::file
   }
   a->egress_prog_ = egress_fd();
   return a;
+}
+
+Result<int> detach_cgroup_leftovers(const std::filesystem::path& cgroup, std::uint32_t ingress_id,
+                                    std::uint32_t egress_id, bool dry_run) {
+  Fd fd(::open(cgroup.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return 0;  // the cgroup is gone, and its programs with it
+    return make_error(errno, "cannot open cgroup {}", cgroup.string());
+  }
+  int n = 0;
+  for (const auto& [type, id] :
+       {std::pair{BPF_CGROUP_INET_INGRESS, ingress_id}, std::pair{BPF_CGROUP_INET_EGRESS, egress_id}}) {
+    auto r = detach_by_id(fd.get(), type, id, dry_run);
+    if (!r) return make_error(r.error().code, "cgroup {}: {}", cgroup.string(), r.error().message);
+    n += *r ? 1 : 0;
+  }
+  return n;
 }
 
 Result<std::vector<CgroupFlowRecord>> CgroupDatapath::read_flows() const {

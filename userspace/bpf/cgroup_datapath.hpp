@@ -133,14 +133,16 @@ class CgroupDatapath {
 
   /// @brief Attaches both programs to the cgroup v2 directory `cgroup` (every socket of its
   /// subtree is then counted). Link mode falls back to Legacy where the kernel has no
-  /// cgroup links; Legacy first removes podpath programs a killed run left on that cgroup.
-  /// Other programs on the cgroup keep running (multi-attach); an exclusive attachment
-  /// by another owner is an error that says so.
+  /// cgroup links. Other programs on the cgroup keep running (multi-attach), podpath's of
+  /// another live run included; an exclusive attachment by another owner is an error that
+  /// says so. (A killed Legacy run's programs: detach_cgroup_leftovers.)
   Result<std::unique_ptr<CgroupAttachment>> attach(const std::filesystem::path& cgroup,
                                                    CgroupAttachMode mode = CgroupAttachMode::Link);
 
   [[nodiscard]] int ingress_fd() const;
   [[nodiscard]] int egress_fd() const;
+  [[nodiscard]] std::uint32_t ingress_prog_id() const;
+  [[nodiscard]] std::uint32_t egress_prog_id() const;
   [[nodiscard]] int flows_map_fd() const;
 
   /// @brief Every entry (batch lookups).
@@ -162,5 +164,12 @@ class CgroupDatapath {
   int ncpu_ = 1;
   std::unique_ptr<ObjectHandle> object_;
 };
+
+/// @brief Detaches the programs with ids `ingress_id`/`egress_id` from a cgroup's inet
+/// ingress/egress hooks where they are attached the classic way (what a killed Legacy-mode
+/// run left, by its journal); returns how many (with `dry_run`: how many would be). Any
+/// other program stays. A cgroup that is gone is 0.
+Result<int> detach_cgroup_leftovers(const std::filesystem::path& cgroup, std::uint32_t ingress_id,
+                                    std::uint32_t egress_id, bool dry_run);
 
 }  // namespace podpath::bpf

@@ -34,6 +34,8 @@ const char* counter_name(FlowCounter counter) {
       "fragments",
       "new_flows",
       "headers_pulled",
+      "gso_skbs",
+      "flow_recycled",
   };
   return name_of(counter, kNames);
 }

@@ -33,6 +33,8 @@ enum class FlowCounter : std::uint8_t {
   Fragments,        ///< non-first fragments (counted with ports 0)
   NewFlows,         ///< flow entries created
   HeadersPulled,    ///< headers outside the linear area, pulled in before parsing
+  GsoSkbs,          ///< skbs that carried several wire packets (GSO/GRO), counted per packet
+  FlowRecycled,     ///< a flow entry expired and reused for another flow while a program held it
   Count,            ///< not a counter: how many there are
 };
 

@@ -2,12 +2,16 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <net/if_arp.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 #include <functional>
+#include <set>
+#include <type_traits>
+#include <utility>
 
 #include "bpf/abi.hpp"
 #include "bpf/object.hpp"
@@ -19,15 +23,13 @@ namespace podpath::bpf {
 namespace {
 
 // Maps shared by every object instance (Fixed mode reuses the first object's).
-constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_cidrs",  "pp_matrix",
-                                       "pp_ifaces", "pp_events", "pp_counters"};
+constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4", "pp_cidrs",    "pp_matrix",
+                                       "pp_ifaces", "pp_events", "pp_counters", "pp_flows_full"};
 
 bpf_map_type to_map_type(FlowMapKind kind) {
   switch (kind) {
   case FlowMapKind::LruHash:
     return BPF_MAP_TYPE_LRU_HASH;
-  case FlowMapKind::PercpuHash:
-    return BPF_MAP_TYPE_PERCPU_HASH;
   case FlowMapKind::Hash:
     break;
   }
@@ -54,17 +56,22 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
 
   skel->rodata->pp_cfg_netns_cookie = netns_cookie;
-  skel->rodata->pp_cfg_flows_percpu = o.flow_map == FlowMapKind::PercpuHash ? 1 : 0;
   skel->rodata->pp_cfg_events = o.events ? 1 : 0;
   skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
+  skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
 
-  if (int err = bpf_map__set_type(skel->maps.pp_flows, to_map_type(o.flow_map)); err != 0) {
-    return make_error(err, "cannot set the flows map type");
+  for (bpf_map* flows : {skel->maps.pp_flows4, skel->maps.pp_flows}) {
+    if (int err = bpf_map__set_type(flows, to_map_type(o.flow_map)); err != 0) {
+      return make_error(err, "cannot set the flows map type");
+    }
+    if (int err = bpf_map__set_max_entries(flows, o.max_flows); err != 0) {
+      return make_error(err, "cannot size the flows map to {} entries", o.max_flows);
+    }
   }
-  if (int err = bpf_map__set_max_entries(skel->maps.pp_flows, o.max_flows); err != 0) {
-    return make_error(err, "cannot size the flows map to {} entries", o.max_flows);
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_ifaces, o.max_ifaces); err != 0) {
+    return make_error(err, "cannot size the interface map to {} entries", o.max_ifaces);
   }
   if (int err = bpf_map__set_max_entries(skel->maps.pp_events, o.ringbuf_bytes); err != 0) {
     return make_error(err, "cannot size the event ring buffer to {} bytes", o.ringbuf_bytes);
@@ -87,6 +94,55 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
 
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
 
+// Which map holds a key: IPv4 packets are in pp_flows4, IPv6 packets in pp_flows.
+bool in_ipv4_map(const pp_flow_map_key& k) { return (k.flow.flags & PP_KEY_F_IPV6) == 0; }
+
+// Every entry of a flows map, its key widened to pp_flow_map_key.
+template <typename Key>
+Result<void> for_each_flow(int fd,
+                           const std::function<void(const pp_flow_map_key&, const pp_flow_stats&)>& f) {
+  return for_each_entry(fd, sizeof(Key), sizeof(pp_flow_stats),
+                        [&](const std::uint8_t* k, const std::uint8_t* v) {
+                          Key key{};
+                          pp_flow_stats stats{};
+                          std::memcpy(&key, k, sizeof(key));
+                          std::memcpy(&stats, v, sizeof(stats));
+                          if constexpr (std::is_same_v<Key, pp_flow4_map_key>) {
+                            f(widen(key), stats);
+                          } else {
+                            f(key, stats);
+                          }
+                        });
+}
+
+// Batch-deletes `keys` from the map `fd`; appends the positions of keys the kernel did
+// not find to `missing`.
+template <typename Key>
+Result<void> delete_keys(int fd, const std::vector<Key>& keys, std::vector<std::size_t>& missing) {
+  std::size_t done = 0;
+  while (done < keys.size()) {
+    auto count = static_cast<std::uint32_t>(keys.size() - done);
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int err = bpf_map_delete_batch(fd, &keys[done], &count, &opts);
+    done += count;
+    if (err == 0) break;
+    if (-err == ENOENT) {  // skip it and go on; the caller checks
+      missing.push_back(done++);
+      continue;
+    }
+    if (is_unsupported(-err)) {  // no batch delete: one by one
+      for (; done < keys.size(); ++done) {
+        if (bpf_map_delete_elem(fd, &keys[done]) == 0) continue;
+        if (errno != ENOENT) return make_error(errno, "cannot delete expired flows");
+        missing.push_back(done);
+      }
+      break;
+    }
+    return make_error(err, "cannot delete expired flows");
+  }
+  return {};
+}
+
 }  // namespace
 
 Datapath::Datapath(DatapathOptions options) : options_(options) {}
@@ -98,6 +154,7 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
                       options.ringbuf_bytes);
   }
   if (options.max_flows == 0) return make_error(EINVAL, "the flows map needs at least one entry");
+  if (options.max_ifaces == 0) return make_error(EINVAL, "the interface map needs at least one entry");
   std::unique_ptr<Datapath> dp(new Datapath(options));
   dp->ncpu_ = libbpf_num_possible_cpus();
   if (dp->ncpu_ <= 0) return make_error(dp->ncpu_, "cannot count possible CPUs");
@@ -121,7 +178,23 @@ std::uint64_t Datapath::full_netns_cookie(std::uint32_t netns) const {
   return it == cookie_by_low_.end() ? netns : it->second;
 }
 
-Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie) {
+std::optional<LinkLayer> link_layer_of(std::uint32_t link_type) {
+  switch (link_type) {
+  case ARPHRD_ETHER:
+  case ARPHRD_LOOPBACK:  // a zeroed Ethernet header
+    return LinkLayer::Ethernet;
+  case ARPHRD_NONE:     // tun, WireGuard
+  case ARPHRD_TUNNEL:   // IP-in-IP
+  case ARPHRD_TUNNEL6:  // ip6tnl
+  case ARPHRD_SIT:      // IPv6-in-IPv4
+  case ARPHRD_RAWIP:    // raw-IP modems
+    return LinkLayer::None;
+  default:
+    return std::nullopt;
+  }
+}
+
+Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie, LinkLayer layer) {
   cookie_by_low_[static_cast<std::uint32_t>(netns_cookie)] = netns_cookie;
   std::size_t idx = 0;
   if (options_.netns_mode == NetnsIdMode::Fixed) {
@@ -133,12 +206,14 @@ Result<ProgramPair> Datapath::programs_for(std::uint64_t netns_cookie) {
     idx = it->second;
   }
   const auto& obj = *objects_[idx];
+  if (layer == LinkLayer::None) return ProgramPair{obj.prog_fd("pp_tc_l3_in"), obj.prog_fd("pp_tc_l3_eg")};
   return ProgramPair{obj.prog_fd("pp_tc_ingress"), obj.prog_fd("pp_tc_egress")};
 }
 
 int Datapath::map_fd(const char* name) const { return objects_.front()->map_fd(name); }
 int Datapath::events_map_fd() const { return map_fd("pp_events"); }
 int Datapath::flows_map_fd() const { return map_fd("pp_flows"); }
+int Datapath::flows4_map_fd() const { return map_fd("pp_flows4"); }
 
 Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
   const int fd = map_fd("pp_cidrs");
@@ -164,6 +239,10 @@ Result<void> Datapath::set_iface_role(std::uint64_t netns_cookie, std::uint32_t 
   const pp_iface_key key{static_cast<__u32>(netns_cookie), ifindex};
   const pp_iface_info info{to_abi(role), 0};
   if (bpf_map_update_elem(map_fd("pp_ifaces"), &key, &info, BPF_ANY) != 0) {
+    if (errno == E2BIG) {
+      return make_error(0, "the interface map is full ({} interfaces): ifindex {} cannot be watched",
+                        options_.max_ifaces, ifindex);
+    }
     return make_error(errno, "cannot record interface {} role", ifindex);
   }
   return {};
@@ -178,58 +257,74 @@ Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t if
 }
 
 Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
-  const bool percpu = options_.flow_map == FlowMapKind::PercpuHash;
-  const std::size_t stride = percpu_stride(sizeof(pp_flow_stats));
-  const std::size_t value_size = percpu ? stride * static_cast<std::size_t>(ncpu_) : sizeof(pp_flow_stats);
   std::vector<model::FlowRecord> out;
-  auto r = for_each_entry(flows_map_fd(), sizeof(pp_flow_map_key), value_size,
-                          [&](const std::uint8_t* k, const std::uint8_t* v) {
-                            pp_flow_map_key key{};
-                            std::memcpy(&key, k, sizeof(key));
-                            pp_flow_stats sum{};
-                            for (int cpu = 0; cpu < (percpu ? ncpu_ : 1); ++cpu) {
-                              pp_flow_stats s{};
-                              std::memcpy(&s, v + static_cast<std::size_t>(cpu) * stride, sizeof(s));
-                              if (s.packets == 0) continue;
-                              sum.packets += s.packets;
-                              sum.bytes += s.bytes;
-                              sum.tcp_flags |= s.tcp_flags;
-                              if (sum.first_seen_ns == 0 || s.first_seen_ns < sum.first_seen_ns) {
-                                sum.first_seen_ns = s.first_seen_ns;
-                              }
-                              if (s.last_seen_ns > sum.last_seen_ns) sum.last_seen_ns = s.last_seen_ns;
-                              sum.src_cidr = s.src_cidr;
-                              sum.dst_cidr = s.dst_cidr;
-                              sum.flags |= s.flags;
-                            }
-                            out.push_back(to_model(key, sum, full_netns_cookie(key.point.netns)));
-                          });
-  if (!r) return r.error();
+  const auto add = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
+    out.push_back(to_model(key, stats, full_netns_cookie(key.point.netns)));
+  };
+  if (auto r = for_each_flow<pp_flow4_map_key>(flows4_map_fd(), add); !r) return r.error();
+  if (auto r = for_each_flow<pp_flow_map_key>(flows_map_fd(), add); !r) return r.error();
   return out;
 }
 
 Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
   if (ids.empty()) return {};
-  std::vector<pp_flow_map_key> keys;
-  keys.reserve(ids.size());
-  for (const auto& id : ids) keys.push_back(to_abi(id.point, id.key));
-  std::size_t done = 0;
-  while (done < keys.size()) {
-    auto count = static_cast<std::uint32_t>(keys.size() - done);
-    LIBBPF_OPTS(bpf_map_batch_opts, opts);
-    const int err = bpf_map_delete_batch(flows_map_fd(), &keys[done], &count, &opts);
-    done += count;
-    if (err == 0) break;
-    if (-err == ENOENT) {  // already gone (evicted): skip it and go on
-      ++done;
-      continue;
+  std::vector<pp_flow4_map_key> keys4;
+  std::vector<pp_flow_map_key> keys6;
+  std::vector<std::size_t> ids4, ids6;  // position in `ids` of each key
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    const pp_flow_map_key k = to_abi(ids[i].point, ids[i].key);
+    if (in_ipv4_map(k)) {
+      keys4.push_back(narrow(k));
+      ids4.push_back(i);
+    } else {
+      keys6.push_back(k);
+      ids6.push_back(i);
     }
-    if (is_unsupported(-err)) {  // no batch delete: one by one
-      for (; done < keys.size(); ++done) bpf_map_delete_elem(flows_map_fd(), &keys[done]);
-      break;
-    }
-    return make_error(err, "cannot delete expired flows");
   }
+  std::vector<std::size_t> missing4, missing6;  // keys the kernel did not find
+  if (auto r = delete_keys(flows4_map_fd(), keys4, missing4); !r) return r;
+  if (auto r = delete_keys(flows_map_fd(), keys6, missing6); !r) return r;
+  reopen_flows();
+  std::vector<std::size_t> missing;
+  for (const std::size_t m : missing4) missing.push_back(ids4[m]);
+  for (const std::size_t m : missing6) missing.push_back(ids6[m]);
+  if (missing.empty()) return {};
+  return delete_unmatched(ids, missing);
+}
+
+void Datapath::reopen_flows() {
+  // The programs back off from a full map; there is room again.
+  const __u32 zero = 0;
+  const __u64 open = 0;
+  if (bpf_map_update_elem(map_fd("pp_flows_full"), &zero, &open, BPF_ANY) != 0) {
+    spdlog::debug("cannot reset the flows-map back-off: {}", std::strerror(errno));
+  }
+}
+
+Result<void> Datapath::delete_unmatched(const std::vector<FlowId>& ids,
+                                        const std::vector<std::size_t>& missing) {
+  // An entry is normally missing because it is gone (LRU eviction). But if the key read
+  // from the map does not convert back to itself, its delete gets ENOENT while the entry
+  // stays, and it is counted again every idle period: look for such entries and delete
+  // them by the key the kernel holds.
+  std::set<std::pair<model::ObservationPoint, model::FlowKey>> wanted;
+  for (const std::size_t i : missing) wanted.emplace(ids[i].point, ids[i].key);
+  std::vector<pp_flow_map_key> stuck;
+  const auto check = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
+    const auto rec = to_model(key, stats, full_netns_cookie(key.point.netns));
+    if (wanted.count({rec.point, rec.key}) != 0) stuck.push_back(key);
+  };
+  if (auto r = for_each_flow<pp_flow4_map_key>(flows4_map_fd(), check); !r) return r.error();
+  if (auto r = for_each_flow<pp_flow_map_key>(flows_map_fd(), check); !r) return r.error();
+  if (stuck.empty()) return {};
+  for (const auto& key : stuck) {
+    const pp_flow4_map_key k4 = narrow(key);
+    const int err = in_ipv4_map(key) ? bpf_map_delete_elem(flows4_map_fd(), &k4)
+                                     : bpf_map_delete_elem(flows_map_fd(), &key);
+    if (err != 0 && errno != ENOENT) return make_error(errno, "cannot delete an expired flow entry");
+  }
+  spdlog::warn("{} expired flow entr{} did not convert back to the kernel's key; deleted by the key read",
+               stuck.size(), stuck.size() == 1 ? "y" : "ies");
   return {};
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,24 +25,36 @@ namespace podpath::bpf {
 inline constexpr std::uint32_t kCidrOther = 0;
 inline constexpr std::uint32_t kMaxCidrs = 64;
 
-/// @brief How the flows map is organised (chosen by measurement: docs/datapath.md).
+/// @brief How the flows map is organised (chosen by measurement: docs/datapath.md; a
+/// per-CPU hash was measured and dropped there).
 enum class FlowMapKind {
-  Hash,        ///< shared hash, atomic adds; userspace expires idle flows (default)
-  LruHash,     ///< shared LRU hash: never full, evicts the least recently used silently
-  PercpuHash,  ///< per-CPU hash: no atomics, memory x CPUs
+  Hash,     ///< shared hash, atomic adds; userspace expires idle flows (default)
+  LruHash,  ///< shared LRU hash: never full, evicts the least recently used silently
 };
 
 /// @brief Tunables, applied between open and load.
 struct DatapathOptions {
   NetnsIdMode netns_mode = NetnsIdMode::KernCtx;
   FlowMapKind flow_map = FlowMapKind::Hash;
-  std::uint32_t max_flows = 65536;           ///< flows map entries (point x flow)
+  std::uint32_t max_flows = 65536;           ///< entries of each flows map, IPv4 and IPv6 (point x flow)
+  std::uint32_t max_ifaces = 4096;           ///< interfaces the role map holds (every namespace)
   std::uint32_t ringbuf_bytes = 256 * 1024;  ///< power of two, >= page size
   bool events = true;                        ///< emit new-flow events
   bool debug = false;                        ///< bpf_printk on map errors
   bool bench_unique_flows = false;           ///< benchmarks only: randomise ports so every packet is new
-  bool coarse_clock = true;                  ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
+  std::uint32_t test_hold_loops = 0;  ///< tests only: spin between finding a flow entry and counting in it
+  bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
 };
+
+/// @brief What precedes the IP header in an interface's packets at the TC hooks.
+enum class LinkLayer {
+  Ethernet,  ///< Ethernet (veth, bridge, physical NICs, VXLAN): pp_tc_ingress/pp_tc_egress
+  None,      ///< nothing: tun, WireGuard, IP-in-IP, SIT, ip6tnl: pp_tc_l3_in/pp_tc_l3_eg
+};
+
+/// @brief The link layer of an interface with this link type (ARPHRD_*), or nullopt when
+/// the programs cannot parse its packets (InfiniBand, CAN, GRE with its own header, ...).
+std::optional<LinkLayer> link_layer_of(std::uint32_t link_type);
 
 /// @brief File descriptors of the two TC programs for one network namespace.
 struct ProgramPair {
@@ -90,9 +103,9 @@ class Datapath {
 
   [[nodiscard]] const DatapathOptions& options() const { return options_; }
 
-  /// @brief Programs to attach in the namespace with this cookie (Fixed mode loads
-  /// another instance the first time a namespace is seen).
-  Result<ProgramPair> programs_for(std::uint64_t netns_cookie);
+  /// @brief Programs to attach in the namespace with this cookie, to an interface with
+  /// this link layer (Fixed mode loads another instance the first time a namespace is seen).
+  Result<ProgramPair> programs_for(std::uint64_t netns_cookie, LinkLayer layer = LinkLayer::Ethernet);
 
   /// @brief Replaces the CIDR trie's content. Ids must be 1 .. kMaxCidrs-1.
   Result<void> set_cidrs(const std::vector<CidrRule>& rules);
@@ -102,7 +115,8 @@ class Datapath {
 
   /// @brief Every flow entry (batch lookups; per-CPU values summed).
   [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
-  /// @brief Deletes flow entries (batch delete; missing entries are not an error).
+  /// @brief Deletes flow entries (batch delete). Entries already gone are not an error; an
+  /// entry whose key did not convert back exactly is found and deleted by its own key.
   Result<void> delete_flows(const std::vector<FlowId>& ids);
   /// @brief Non-empty CIDR matrix cells, summed over CPUs.
   [[nodiscard]] Result<std::vector<MatrixCell>> read_matrix() const;
@@ -110,7 +124,10 @@ class Datapath {
   [[nodiscard]] Result<FlowCounters> read_counters() const;
 
   [[nodiscard]] int events_map_fd() const;
+  /// @brief The flows maps: IPv6 packets (key pp_flow_map_key) and IPv4 packets (key
+  /// pp_flow4_map_key, half the size: cheaper to hash and compare).
   [[nodiscard]] int flows_map_fd() const;
+  [[nodiscard]] int flows4_map_fd() const;
 
   /// @brief The full cookie behind the 32 bits the kernel records in an observation point,
   /// for namespaces podpath attached in; unknown ones are returned zero-extended.
@@ -119,6 +136,8 @@ class Datapath {
  private:
   explicit Datapath(DatapathOptions options);
   Result<void> add_object(std::uint64_t netns_cookie);
+  Result<void> delete_unmatched(const std::vector<FlowId>& ids, const std::vector<std::size_t>& missing);
+  void reopen_flows();
   [[nodiscard]] int map_fd(const char* name) const;
 
   DatapathOptions options_;

@@ -47,6 +47,8 @@ Features probe_features() {
   f.kernel_release = kernel_release();
   f.is_root = geteuid() == 0;
   const bool sys_admin = has_capability(CAP_SYS_ADMIN);
+  f.cap_sys_admin = sys_admin;
+  f.cap_net_raw = has_capability(CAP_NET_RAW);
   f.cap_bpf = has_capability(CAP_BPF) || sys_admin;
   f.cap_perfmon = has_capability(CAP_PERFMON) || sys_admin;
   f.cap_net_admin = has_capability(CAP_NET_ADMIN);
@@ -66,13 +68,8 @@ Features probe_features() {
   return f;
 }
 
-std::vector<std::string> blocking_problems(const Features& f) {
+std::vector<std::string> kernel_problems(const Features& f) {
   std::vector<std::string> out;
-  if (!f.cap_bpf || !f.cap_net_admin) {
-    out.emplace_back(
-        "podpath needs CAP_BPF and CAP_NET_ADMIN (CAP_SYS_ADMIN on kernels before 5.8): run it as root, "
-        "or grant them (e.g. securityContext.capabilities.add in the DaemonSet)");
-  }
   if (!f.btf) {
     out.emplace_back(
         "this kernel exposes no BTF (/sys/kernel/btf/vmlinux is missing): podpath's CO-RE programs need a "
@@ -80,6 +77,17 @@ std::vector<std::string> blocking_problems(const Features& f) {
   }
   if (f.cap_bpf && !f.lpm_trie) out.emplace_back("this kernel lacks BPF LPM tries (Linux 4.11+ needed)");
   if (f.cap_bpf && !f.ringbuf) out.emplace_back("this kernel lacks BPF ring buffers (Linux 5.8+ needed)");
+  return out;
+}
+
+std::vector<std::string> blocking_problems(const Features& f) {
+  std::vector<std::string> out;
+  if (!f.cap_bpf || !f.cap_net_admin) {
+    out.emplace_back(
+        "podpath needs CAP_BPF and CAP_NET_ADMIN (CAP_SYS_ADMIN on kernels before 5.8): run it as root, "
+        "or grant them (e.g. securityContext.capabilities.add in the DaemonSet)");
+  }
+  for (auto& p : kernel_problems(f)) out.push_back(std::move(p));
   return out;
 }
 

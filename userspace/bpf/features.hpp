@@ -22,6 +22,9 @@ struct Features {
   bool is_root = false;
   bool cap_bpf = false;  ///< CAP_BPF (or CAP_SYS_ADMIN)
   bool cap_net_admin = false;
+  bool cap_sys_admin = false;
+  bool cap_net_raw = false;   ///< CAP_NET_RAW: check's ICMP probes use a raw socket  ///< CAP_SYS_ADMIN:
+                              ///< setns() into another network namespace needs it
   bool cap_perfmon = false;   ///< CAP_PERFMON (or CAP_SYS_ADMIN)
   bool btf = false;           ///< /sys/kernel/btf/vmlinux readable
   bool bpffs = false;         ///< a bpf filesystem is mounted
@@ -39,6 +42,10 @@ bool kernel_has_kfunc(const char* name);
 
 /// @brief Probes the kernel (loads tiny programs where needed; attaches nothing).
 Features probe_features();
+
+/// @brief One line per kernel feature that blocks podpath's datapath (BTF, LPM tries, ring
+/// buffers), each saying what to do; capabilities are not judged here.
+std::vector<std::string> kernel_problems(const Features& f);
 
 /// @brief One line per feature that blocks podpath, each saying what to do; empty = ready.
 std::vector<std::string> blocking_problems(const Features& f);

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstring>
+#include <exception>
 #include <functional>
 #include <memory>
 #include <string>
@@ -29,7 +30,8 @@ class RingBuffer {
   /// @brief Waits up to `timeout_ms` for records, then delivers every waiting one; returns
   /// how many. It drains after waiting too: the kernel wakes a reader only when it had
   /// caught up (or, with a wake-up threshold, once enough bytes wait), so records can sit
-  /// there without a wake-up.
+  /// there without a wake-up. An exception thrown by the handler stops the delivery and is
+  /// rethrown here, after libbpf has returned (it must never cross libbpf's C frames).
   Result<int> poll(int timeout_ms);
   /// @brief An fd that becomes readable when records are waiting (for an outer epoll).
   [[nodiscard]] int epoll_fd() const;
@@ -38,10 +40,15 @@ class RingBuffer {
   struct Deleter {
     void operator()(ring_buffer* rb) const;
   };
+  struct Context {
+    Handler handler;
+    std::exception_ptr thrown;
+  };
   RingBuffer() = default;
-  static int on_sample(void* ctx, void* data, std::size_t size);
+  static int on_sample(void* ctx, void* data, std::size_t size) noexcept;
+  void rethrow();
 
-  std::unique_ptr<Handler> handler_;  // on the heap: libbpf keeps its address
+  std::unique_ptr<Context> context_;  // on the heap: libbpf keeps its address
   std::unique_ptr<ring_buffer, Deleter> rb_;
   std::string what_;
 };

@@ -17,8 +17,15 @@ struct TestRunResult {
   std::vector<std::uint8_t> data_out;  ///< the frame after the run
 };
 
+/// @brief skb fields a run may set (BPF_PROG_TEST_RUN's ctx_in); zero = the kernel's default.
+struct SkbFields {
+  std::uint32_t gso_segs = 0;  ///< > 1: a GSO/GRO super-packet of that many segments
+  std::uint32_t gso_size = 0;  ///< payload bytes per segment
+};
+
 /// @brief Runs `prog_fd` `repeat` times on `frame`. The kernel rejects frames shorter
 /// than an Ethernet header (EINVAL); that is returned as an Error.
-Result<TestRunResult> test_run(int prog_fd, std::span<const std::uint8_t> frame, std::uint32_t repeat = 1);
+Result<TestRunResult> test_run(int prog_fd, std::span<const std::uint8_t> frame, std::uint32_t repeat = 1,
+                               const SkbFields& skb = {});
 
 }  // namespace podpath::bpf

@@ -104,17 +104,53 @@ Result<Target> resolve_target(const model::Cluster& cluster, const flows::Endpoi
       text, e.kind == flows::EndpointKind::Pod ? "an address no known pod holds" : flows::to_string(e.kind));
 }
 
+Result<void> check_probe_addresses(const model::IpAddress& src, const model::IpAddress& dst) {
+  const std::string d = dst.to_string();
+  const auto refuse = [&](const char* what, const char* why) {
+    return make_error(0, "cannot check {}: it is {}; {}", d, what, why);
+  };
+  if (src.is_v4() != dst.is_v4()) {
+    return make_error(0,
+                      "cannot check {} from {}: one is IPv{} and the other IPv{}; probes keep the family of "
+                      "the source's address",
+                      d, src.to_string(), dst.is_v4() ? 4 : 6, src.is_v4() ? 4 : 6);
+  }
+  if (src == dst) return make_error(0, "source and destination are the same address ({})", d);
+  const auto& b = dst.bytes;
+  constexpr std::uint32_t kLoopbackNet = 127, kMulticastNibble = 0xe;
+  if (dst == model::IpAddress{} || (dst.is_v4() && dst.v4_host() == 0)) {
+    return refuse("the unspecified address", "name the destination pod, node or its IP");
+  }
+  if (dst.is_v4() ? (dst.v4_host() >> 24) == kLoopbackNet : dst == *model::IpAddress::parse("::1")) {
+    return refuse(
+        "a loopback address",
+        "a probe to it never leaves the source's own namespace; name the destination pod, node or its IP");
+  }
+  if (dst.is_v4() ? (dst.v4_host() >> 28) == kMulticastNibble : b[0] == 0xff) {
+    return refuse("a multicast address", "podpath check follows a conversation between two endpoints");
+  }
+  if (dst.is_v4() && dst.v4_host() == 0xffffffffU) {
+    return refuse("the broadcast address", "podpath check follows a conversation between two endpoints");
+  }
+  return {};
+}
+
 Result<void> resolve_endpoints(const loader::SessionOptions& options,
                                const std::vector<std::string>& endpoints, bool first_is_source) {
   auto loaded = inventory::load_cluster(options.source);
   if (!loaded) return loaded.error();
   auto cidrs = inventory::CidrTable::build(loaded->cluster, options.cidrs);
   if (!cidrs) return cidrs.error();
-  const inventory::Resolver resolver(loaded->cluster, *cidrs);
+  const auto cluster = std::make_shared<const model::Cluster>(std::move(loaded->cluster));
+  const inventory::Resolver resolver(cluster, *cidrs);
+  std::vector<Target> targets;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
-    if (auto t = resolve_target(loaded->cluster, resolver, endpoints[i], i == 0 && first_is_source); !t) {
-      return t.error();
-    }
+    auto t = resolve_target(*cluster, resolver, endpoints[i], i == 0 && first_is_source);
+    if (!t) return t.error();
+    targets.push_back(std::move(*t));
+  }
+  if (first_is_source && targets.size() == 2) {
+    return check_probe_addresses(targets[0].endpoint.ip, targets[1].endpoint.ip);
   }
   return {};
 }
@@ -267,14 +303,15 @@ std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Ta
 Result<CheckReport> Checker::run(const CheckRequest& request) {
   const auto started = std::chrono::steady_clock::now();
   if (auto r = session_.refresh(); !r) return r.error();
-  const auto& cluster = session_.cluster();
+  // The whole check judges one snapshot: the refreshes below may reload the inventory (the
+  // lab rewrites it when pods come and go), and the endpoints keep pointing into this one.
+  const model::ClusterSnapshot snapshot = session_.snapshot();
+  const model::Cluster& cluster = *snapshot;
   auto src = resolve_target(cluster, session_.resolver(), request.src, true);
   if (!src) return src.error();
   auto dst = resolve_target(cluster, session_.resolver(), request.dst, false);
   if (!dst) return dst.error();
-  if (src->endpoint.ip == dst->endpoint.ip) {
-    return make_error(0, "source and destination are the same address ({})", src->endpoint.ip.to_string());
-  }
+  if (auto r = check_probe_addresses(src->endpoint.ip, dst->endpoint.ip); !r) return r.error();
 
   ProbeSpec spec;
   spec.netns = src->netns;
@@ -290,8 +327,7 @@ Result<CheckReport> Checker::run(const CheckRequest& request) {
   events_.clear();
   auto probes = send_probes(spec);
   if (!probes) {
-    return make_error(probes.error().code, "cannot send probes from {}: {}", src->endpoint.name,
-                      probes.error().to_string());
+    return wrap_error(probes.error(), "cannot send probes from {}", src->endpoint.name);
   }
   std::atomic<bool> no_stop{false};
   if (auto r = session_.wait(kGrace, no_stop); !r) return r.error();

@@ -37,9 +37,14 @@ struct Target {
 Result<Target> resolve_target(const model::Cluster& cluster, const flows::EndpointResolver& resolver,
                               const std::string& text, bool source);
 
+/// @brief Whether probes from `src` to `dst` can mean anything: the same family, different
+/// addresses, and a unicast destination. A loopback, unspecified, multicast or broadcast
+/// destination gets one sentence saying why podpath cannot check it (no verdict).
+Result<void> check_probe_addresses(const model::IpAddress& src, const model::IpAddress& dst);
+
 /// @brief Resolves every endpoint against the cluster `options` load (the first one as a
 /// source when `first_is_source`), without attaching anything: a bad name is one sentence
-/// before the datapath loads.
+/// before the datapath loads. Two endpoints with a source are held to check_probe_addresses.
 Result<void> resolve_endpoints(const loader::SessionOptions& options,
                                const std::vector<std::string>& endpoints, bool first_is_source);
 

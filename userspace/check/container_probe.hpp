@@ -20,8 +20,12 @@ struct ContainerPlace {
 };
 
 /// @brief Connects to `to`:`port` from inside the container and waits up to two seconds.
-/// Refused or unanswered are fine: the SYN left the container either way. Errors say which
-/// step failed (no process, joining the cgroup, entering the namespace, connect).
+/// Refused or unanswered are fine: the SYN left the container either way. The process is
+/// verified before its namespace is used: pinned with a pidfd, in `cgroup_path`, alive once
+/// its namespace is open (a PID chosen earlier may belong to someone else by now; another
+/// of the cgroup's processes is taken then). The probe process never hangs podpath: a
+/// frozen cgroup is refused, and a probe that does not end within five seconds is killed.
+/// Errors say which step failed and, for a privilege, which capability is missing.
 Result<void> probe_from_container(const ContainerPlace& place, const model::IpAddress& to,
                                   std::uint16_t port);
 

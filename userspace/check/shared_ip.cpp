@@ -30,7 +30,7 @@ std::uint64_t cookie_or_zero(const std::string& netns) {
 
 }  // namespace
 
-Result<std::unique_ptr<SharedIpWatch>> SharedIpWatch::start(const model::Cluster& cluster,
+Result<std::unique_ptr<SharedIpWatch>> SharedIpWatch::start(model::ClusterSnapshot cluster,
                                                             std::vector<const model::Pod*> pods,
                                                             const fs::path& cgroup) {
   if (geteuid() != 0) {
@@ -39,11 +39,11 @@ Result<std::unique_ptr<SharedIpWatch>> SharedIpWatch::start(const model::Cluster
                "shared-ip ...)");
   }
   std::unique_ptr<SharedIpWatch> w(new SharedIpWatch());
-  w->cluster_ = &cluster;
+  w->cluster_ = cluster;
   w->pods_ = std::move(pods);
   loader::ContainerTracker::Options options;
   options.attach_cgroup = cgroup;
-  auto tracker = loader::ContainerTracker::start(cluster, options);
+  auto tracker = loader::ContainerTracker::start(std::move(cluster), options);
   if (!tracker) return tracker.error();
   w->tracker_ = std::move(*tracker);
   for (const auto& note : w->tracker_->notes()) spdlog::warn("{}", note);
@@ -70,15 +70,16 @@ void SharedIpWatch::collect_targets() {
       continue;
     }
     for (const ContainerRef* ref : index.containers_of(pod->full_name())) {
-      targets_.push_back({pod, *ref, inventory::first_pid_of(ref->cgroup_path)});
+      targets_.push_back({pod, *ref, inventory::first_pid_of(ref->cgroup_path), {}});
     }
   }
 }
 
-std::vector<std::string> SharedIpWatch::probe(std::uint16_t port) const {
+std::vector<std::string> SharedIpWatch::probe(std::uint16_t port) {
   std::vector<std::string> failures;
-  for (const auto& t : targets_) {
+  for (auto& t : targets_) {
     if (auto r = probe_from_container({t.ref.cgroup_path, t.pid}, t.pod->ip, port); !r) {
+      t.probe_error = r.error().to_string();
       failures.push_back(fmt::format("could not probe container {} of {}: {}", t.ref.container,
                                      t.pod->full_name(), r.error().to_string()));
     } else {
@@ -175,6 +176,7 @@ inventory::SharedIpInput SharedIpWatch::input_for(const model::Pod& pod,
     c.id = t.ref.container_id;
     c.cgroup_id = t.ref.cgroup_id;
     if (t.pid > 0) c.process_netns = cookie_or_zero(inventory::process_netns_path(t.pid));
+    c.probe_error = t.probe_error;
     for (const auto& r : records) {
       const ContainerRef* ref = index.find(r.cgroup_id);
       const bool mine = r.cgroup_id == t.ref.cgroup_id ||

@@ -24,7 +24,8 @@ namespace podpath::check {
 struct ContainerTarget {
   const model::Pod* pod = nullptr;
   inventory::ContainerRef ref;
-  int pid = 0;  ///< a process of the container (root PID namespace); 0 = none found
+  int pid = 0;              ///< a process of the container (root PID namespace); 0 = none found
+  std::string probe_error;  ///< why --probe could not run in it; empty if it ran (or was not asked)
 };
 
 /// @brief What the check found.
@@ -41,9 +42,9 @@ class SharedIpWatch {
  public:
   /// @brief Needs root. Loads the container programs with the best namespace mode this kernel
   /// has, attaches them at `cgroup` (empty: the lab's cgroup root, else the kubepods cgroup)
-  /// and finds every container of `pods` and one of its processes. `cluster` (which holds the
-  /// pods) must outlive the watch. Errors are one sentence.
-  static Result<std::unique_ptr<SharedIpWatch>> start(const model::Cluster& cluster,
+  /// and finds every container of `pods` and one of its processes. `pods` point into
+  /// `cluster`, which the watch shares. Errors are one sentence.
+  static Result<std::unique_ptr<SharedIpWatch>> start(model::ClusterSnapshot cluster,
                                                       std::vector<const model::Pod*> pods,
                                                       const std::filesystem::path& cgroup);
 
@@ -55,8 +56,9 @@ class SharedIpWatch {
 
   /// @brief Makes each container open one TCP connection to its pod's IP at `port` from
   /// inside its own cgroup and network namespace. One sentence per container that could not
-  /// be probed ("could not probe container app of default/web-1: no running process").
-  [[nodiscard]] std::vector<std::string> probe(std::uint16_t port) const;
+  /// be probed ("could not probe container app of default/web-1: no running process"); the
+  /// report gives the same reason for a container that then stayed silent.
+  std::vector<std::string> probe(std::uint16_t port);
   /// @brief Lets the programs count until `deadline` or until `stop` is set.
   void wait_until(std::chrono::steady_clock::time_point deadline, const std::atomic<bool>& stop) const;
   /// @brief Reads what every container did, detaches, and judges each pod (`duration_s` is
@@ -72,7 +74,7 @@ class SharedIpWatch {
                                                    const std::vector<inventory::ContainerFlow>& records,
                                                    const inventory::NetnsLabels& labels) const;
 
-  const model::Cluster* cluster_ = nullptr;
+  model::ClusterSnapshot cluster_;
   std::vector<const model::Pod*> pods_;
   std::unique_ptr<loader::ContainerTracker> tracker_;
   std::vector<ContainerTarget> targets_;

@@ -1,17 +1,30 @@
 #include "cli/app.hpp"
 
 #include <CLI/CLI.hpp>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
 #include <iostream>
 #include <memory>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
+
+#include <fmt/format.h>
 
 #include "bpf/libbpf_log.hpp"
+#include "cli/fd_output.hpp"
+#include "cli/live.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 #ifndef PODPATH_VERSION
 #define PODPATH_VERSION "0.0.0"
@@ -37,12 +50,85 @@ class SummaryFormatter : public CLI::Formatter {
   }
 };
 
+/// %* in a log pattern: the message through printable(), since log lines name interfaces,
+/// pods and namespaces that others chose.
+class PrintableMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+              spdlog::memory_buf_t& dest) override {
+    const std::string text = printable(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  [[nodiscard]] std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<PrintableMessage>();
+  }
+};
+
 void configure_logging(const GlobalOptions& options) {
   auto logger = spdlog::stderr_color_mt("podpath");
-  logger->set_pattern("%^%l%$: %v");
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<PrintableMessage>('*').set_pattern("%^%l%$: %*");
+  logger->set_formatter(std::move(formatter));
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(effective_log_level(options)));
   bpf::route_libbpf_log_to_spdlog();
+}
+
+/// After the command: output that could not be written is an error (a full disk, a closed
+/// descriptor), except a reader that went away (EPIPE), which is a clean stop.
+int finish_output(Io& io, const std::string& command, int rc) {
+  io.out.flush();
+  if (!io.out.fail()) return rc;
+  const auto* fd = dynamic_cast<const FdOutput*>(io.out.rdbuf());
+  const int err = fd != nullptr ? fd->error() : 0;
+  if (err == EPIPE) return rc;
+  io.err << "podpath" << (command.empty() ? "" : " " + command) << ": cannot write the output"
+         << (err != 0 ? std::string(": ") + std::strerror(err) : std::string()) << "\n";
+  return kExitError;
+}
+
+/// The word the user meant as the command: the first argument that is neither an option
+/// nor the value of --log-level (the one global option that takes a separate value).
+std::optional<std::string> command_word(const std::vector<std::string>& args) {
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--log-level") {
+      ++i;
+      continue;
+    }
+    if (!args[i].empty() && args[i].front() == '-') continue;
+    return args[i];
+  }
+  return std::nullopt;
+}
+
+/// Edits (insert, delete, replace) between two short words: for "did you mean".
+std::size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+/// "unknown command 'trcae' (did you mean 'trace'?); the commands are: trace, paths, ...".
+std::string unknown_command_message(const std::string& word, const std::vector<std::string>& commands) {
+  constexpr std::size_t kCloseEnough = 2;
+  std::string list, closest;
+  std::size_t best = kCloseEnough + 1;
+  for (const auto& c : commands) {
+    list += (list.empty() ? "" : ", ") + c;
+    if (const std::size_t d = edit_distance(word, c); d < best) best = d, closest = c;
+  }
+  return fmt::format("podpath: unknown command '{}'{}; the commands are: {}\n"
+                     "Run 'podpath COMMAND --help' for what a command does.\n",
+                     printable(word), closest.empty() ? "" : " (did you mean '" + closest + "'?)", list);
 }
 
 }  // namespace
@@ -73,12 +159,21 @@ int run(const std::vector<std::string>& args, Io io) {
       "Run 'podpath COMMAND --help' for what a command shows and its options.\n"
       "First time? 'podpath doctor' checks this machine; scripts/demo runs podpath trace on a lab cluster.");
 
+  if (const auto word = command_word(args)) {
+    std::vector<std::string> names;
+    for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+      names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), *word) == names.end()) {
+      io.err << unknown_command_message(*word, names);
+      return kExitError;
+    }
+  }
   try {
     std::vector<std::string> reversed(args.rbegin(), args.rend());
     app.parse(reversed);
   } catch (const CLI::ParseError& e) {
     // --help / --version are "errors" with exit code 0 in CLI11.
-    return app.exit(e, io.out, io.err) == 0 ? kExitOk : kExitError;
+    return finish_output(io, "", app.exit(e, io.out, io.err) == 0 ? kExitOk : kExitError);
   }
 
   if (spdlog::get("podpath") == nullptr)
@@ -88,18 +183,34 @@ int run(const std::vector<std::string>& args, Io io) {
 
   for (auto& [sub, command] : chosen) {
     if (!sub->parsed()) continue;
+    // Whatever ends the command, its attachments are owned by objects inside run(): they
+    // are detached while the exception unwinds, before the message is printed.
+    int rc = kExitError;
     try {
-      return command->run(io);
+      rc = command->run(io);
     } catch (const UserError& e) {
-      io.err << "podpath " << sub->get_name() << ": " << e.what() << "\n";
-      return kExitError;
+      io.err << "podpath " << sub->get_name() << ": " << printable(e.what()) << "\n";
     } catch (const std::exception& e) {
-      io.err << "podpath " << sub->get_name() << ": internal error: " << e.what() << "\n";
-      return kExitError;
+      io.err << "podpath " << sub->get_name() << ": internal error: " << printable(e.what()) << "\n";
+    } catch (...) {
+      io.err << "podpath " << sub->get_name() << ": internal error (unknown exception)\n";
     }
+    return finish_output(io, sub->get_name(), rc);
   }
   io.err << app.help();
   return kExitError;
+}
+
+int run_main(const std::vector<std::string>& args) {
+  // A reader that goes away (podpath trace | head) must not kill podpath before it has
+  // detached: without SIGPIPE the write fails with EPIPE, which stops the command cleanly.
+  std::signal(SIGPIPE, SIG_IGN);
+  FdOutput out(STDOUT_FILENO, [] { request_stop(); });
+  std::streambuf* previous = std::cout.rdbuf(&out);
+  Io io{std::cout, std::cerr};
+  const int rc = run(args, io);
+  std::cout.rdbuf(previous);
+  return rc;
 }
 
 }  // namespace podpath::cli

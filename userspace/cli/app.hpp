@@ -19,6 +19,11 @@ struct GlobalOptions {
 /// chosen subcommand. Returns the process exit code; never throws.
 int run(const std::vector<std::string>& args, Io io);
 
+/// @brief main(): runs `args` with podpath's standard output (cli/fd_output.hpp) and SIGPIPE
+/// ignored. A write error on stdout exits non-zero with a message; a closed pipe is a clean
+/// stop (the command detaches and exits as if stopped).
+int run_main(const std::vector<std::string>& args);
+
 /// @brief The spdlog level for the global options (verbosity wins over --log-level).
 std::string effective_log_level(const GlobalOptions& options);
 

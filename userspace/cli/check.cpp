@@ -10,6 +10,7 @@
 #include "cli/live.hpp"
 #include "output/check_view.hpp"
 #include "output/terminal.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -59,7 +60,7 @@ class CheckCommand final : public Command {
         ->capture_default_str();
     add_output_option(*sub, format_);
     add_ready_file_option(*sub, ready_file_);
-    attach_.add_to(*sub);
+    attach_.add_to(*sub, /*with_node=*/true);
     return sub;
   }
 
@@ -87,7 +88,7 @@ class CheckCommand final : public Command {
       auto report = (*checker)->observe(p, stop.flag());
       if (!report) throw UserError(report.error().to_string());
       if (json) {
-        io.out << output::passive_to_json(*report).dump(2) << "\n";
+        io.out << json_text(output::passive_to_json(*report), 2) << "\n";
       } else {
         io.out << output::render_passive(*report, color);
       }
@@ -96,7 +97,7 @@ class CheckCommand final : public Command {
       auto report = (*checker)->run(request);
       if (!report) throw UserError(report.error().to_string());
       if (json) {
-        io.out << output::check_to_json(*report).dump(2) << "\n";
+        io.out << json_text(output::check_to_json(*report), 2) << "\n";
       } else {
         io.out << output::render_check(*report, color);
       }
@@ -105,7 +106,7 @@ class CheckCommand final : public Command {
     io.out.flush();
     checker->reset();
     if (auto r = (*session)->stop(); !r) {
-      io.err << "podpath check: " << r.error().to_string() << "\n";
+      io.err << "podpath check: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return rc;

@@ -46,6 +46,7 @@ std::unique_ptr<Command> make_pods_command();
 std::unique_ptr<Command> make_routes_command();
 std::unique_ptr<Command> make_shared_ip_command();
 std::unique_ptr<Command> make_check_command();
+std::unique_ptr<Command> make_cleanup_command();
 std::unique_ptr<Command> make_agent_command();
 
 /// @brief Every subcommand, in the order `--help` lists them (cli/registry.cpp).

@@ -6,6 +6,7 @@
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "output/session_view.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -20,7 +21,7 @@ class DebugCommand final : public Command {
                 "The maps: "
                 "attached interfaces, every flows-map entry (namespace cookie, ifindex, direction,\n"
                 "key, counters, CIDR ids), the CIDR matrix cells and every health counter.");
-    attach_.add_to(*dump_);
+    attach_.add_to(*dump_, /*with_node=*/true);
     dump_->add_option("--duration", duration_s_, "Seconds to observe")
         ->check(CLI::Range(0.0, 1e7))
         ->capture_default_str();
@@ -42,7 +43,7 @@ class DebugCommand final : public Command {
     if (!counters) throw UserError(counters.error().to_string());
     io.out << output::render_dump(session->loader(), *flows, *matrix, *counters);
     if (auto r = session->stop(); !r) {
-      io.err << "podpath debug dump: " << r.error().to_string() << "\n";
+      io.err << "podpath debug dump: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return kExitOk;

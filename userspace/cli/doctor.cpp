@@ -1,23 +1,74 @@
 // `podpath doctor`: can podpath run here, and in which mode?
+#include "cli/doctor.hpp"
+
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
 #include <ostream>
 
 #include "bpf/cgroup_datapath.hpp"
-#include "bpf/features.hpp"
 #include "cli/command.hpp"
+#include "cli/live.hpp"
+#include "inventory/source.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
+
+std::vector<CommandReadiness> command_readiness(const bpf::Features& f) {
+  // The sentences name the capability and what it is for; each command lists what it lacks.
+  const std::string enter_lab =
+      "CAP_SYS_ADMIN is missing: entering a lab node's network namespace (--lab, --inventory) needs it";
+  const std::string enter_pod = "CAP_SYS_ADMIN is missing: probes are sent from inside the source pod's "
+                                "network namespace, and entering "
+                                "it needs CAP_SYS_ADMIN";
+  const auto datapath = [&] {
+    std::vector<std::string> m;
+    if (!f.cap_bpf) m.emplace_back("CAP_BPF is missing: loading programs and maps needs it");
+    if (!f.cap_net_admin) m.emplace_back("CAP_NET_ADMIN is missing: attaching to interfaces needs it");
+    for (auto& p : bpf::kernel_problems(f)) m.push_back(std::move(p));
+    return m;
+  };
+  std::vector<CommandReadiness> out;
+  out.push_back({"pods", {}});
+  CommandReadiness routes{"routes", {}};
+  if (!f.cap_sys_admin) routes.missing.push_back(enter_lab);
+  out.push_back(std::move(routes));
+  CommandReadiness live{"trace, paths, matrix, debug dump", datapath()};
+  if (!f.cap_sys_admin) live.missing.push_back(enter_lab);
+  out.push_back(live);
+  CommandReadiness check{"check", datapath()};
+  if (!f.cap_sys_admin) check.missing.push_back(enter_pod);
+  if (!f.cap_net_raw) check.missing.emplace_back("CAP_NET_RAW is missing: the ICMP probes use a raw socket");
+  if (!f.cap_perfmon) {
+    check.missing.emplace_back("CAP_PERFMON is missing: tracing kernel drops (kfree_skb) needs it");
+  }
+  out.push_back(std::move(check));
+  CommandReadiness shared{"shared-ip", datapath()};
+  if (!f.is_root) shared.missing.emplace_back("not root: attaching programs to cgroups needs root");
+  if (f.cgroup2_mount.empty()) shared.missing.emplace_back("cgroup v2 is not mounted");
+  if (!f.cap_sys_admin) {
+    shared.missing.emplace_back(
+        "CAP_SYS_ADMIN is missing: --probe enters each container's network namespace");
+  }
+  out.push_back(std::move(shared));
+  return out;
+}
+
 namespace {
 
 class DoctorCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& parent) override {
-    return parent.add_subcommand(
+    CLI::App* sub = parent.add_subcommand(
         "doctor",
-        "Check this machine for what podpath needs (privileges, BTF, BPF features) and say what to fix.\n"
-        "Exit code 0 when podpath can run, 1 when something blocks it.");
+        "Check this machine for what each podpath command needs (capabilities, BTF, BPF features) and say "
+        "what to fix.\n"
+        "Also says where pod names come from (inventory file or lab, Kubernetes API, local discovery) and "
+        "why\n"
+        "each other source is not used. Exit code 0 when every command can run, 1 when something blocks one "
+        "of them.");
+    cluster_.add_to(*sub, /*with_node=*/true);
+    return sub;
   }
 
   int run(Io& io) override {
@@ -26,9 +77,11 @@ class DoctorCommand final : public Command {
       io.out << fmt::format("  {:<28} {:<4} {}\n", what, ok ? "ok" : "no", detail);
     };
     io.out << fmt::format("podpath doctor — kernel {}\n", f.kernel_release);
-    row("root", f.is_root, "");
+    row("root", f.is_root, "shared-ip");
     row("CAP_BPF", f.cap_bpf, "load programs and maps");
     row("CAP_NET_ADMIN", f.cap_net_admin, "attach to interfaces");
+    row("CAP_SYS_ADMIN", f.cap_sys_admin, "enter lab and pod network namespaces");
+    row("CAP_NET_RAW", f.cap_net_raw, "ICMP probes (podpath check)");
     row("CAP_PERFMON", f.cap_perfmon, "drop tracing (podpath check)");
     row("kernel BTF", f.btf, "/sys/kernel/btf/vmlinux (CO-RE)");
     row("BPF LPM trie", f.lpm_trie, "CIDR classification");
@@ -51,14 +104,32 @@ class DoctorCommand final : public Command {
     }
     row("bpffs", f.bpffs, "/sys/fs/bpf");
     row("tracefs", f.tracefs, f.tracefs ? "tracepoints" : "mount -t tracefs nodev /sys/kernel/tracing");
-    const auto problems = bpf::blocking_problems(f);
-    if (problems.empty()) {
-      io.out << "ready: podpath can run here\n";
+    io.out << "inventory sources, in order (the first that works is used):\n";
+    for (const auto& source : inventory::explain_sources(cluster_.source())) {
+      // The details quote kubeconfigs and API servers' answers: others' text.
+      io.out << fmt::format("  {:<28} {:<4} {}\n", inventory::to_string(source.origin),
+                            source.used ? "used" : "no", printable(source.detail));
+    }
+    io.out << "\n";
+    bool all = true;
+    for (const auto& c : command_readiness(f)) {
+      if (c.missing.empty()) {
+        io.out << fmt::format("ready:   {}\n", c.commands);
+        continue;
+      }
+      all = false;
+      io.out << fmt::format("blocked: {}\n", c.commands);
+      for (const auto& m : c.missing) io.out << "         - " << m << "\n";
+    }
+    if (all) {
+      io.out << "ready: every podpath command can run here\n";
       return kExitOk;
     }
-    for (const auto& p : problems) io.out << "blocked: " << p << "\n";
     return kExitNegative;
   }
+
+ private:
+  ClusterFlags cluster_;
 };
 
 }  // namespace

@@ -12,28 +12,48 @@ namespace podpath::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-std::atomic<bool> g_reload{false};
 
 void on_stop_signal(int /*signo*/) { g_stop.store(true); }
-void on_reload_signal(int /*signo*/) { g_reload.store(true); }
 
 }  // namespace
 
-void ClusterFlags::add_to(CLI::App& sub) {
+void ClusterFlags::add_to(CLI::App& sub, bool with_node) {
   auto* inv = sub.add_option("--inventory", inventory, "Lab inventory file to read (docs/inventory.md)");
   auto* lb = sub.add_option("--lab", lab, "The running lab with this name (scripts/lab up --name NAME)");
+  auto* kc = sub.add_option("--kubeconfig", kubeconfig,
+                            "Names from the Kubernetes API this kubeconfig points at (default without a lab: "
+                            "$KUBECONFIG, in-cluster, ~/.kube/config; docs/kubernetes.md)");
+  sub.add_option("--pod-grace", pod_grace_s,
+                 "Kubernetes API: seconds a deleted pod keeps its name for flows that outlive it")
+      ->check(CLI::Range(0.0, 86400.0))
+      ->capture_default_str();
+  if (with_node) {
+    sub.add_option(
+        "--node", node,
+        "Kubernetes API: the node this host is (default: the node named like the hostname, else the "
+        "one with an address of this host)");
+  }
   inv->excludes(lb);
+  inv->excludes(kc);
+  lb->excludes(kc);
 }
 
-inventory::ClusterSourceOptions ClusterFlags::source() const {
+inventory::ClusterSourceOptions ClusterFlags::source(const std::vector<std::string>& node_hint) const {
   inventory::ClusterSourceOptions s;
   if (!inventory.empty()) s.inventory_file = inventory;
   if (!lab.empty()) s.lab = lab;
+  if (!kubeconfig.empty()) s.kube.kubeconfig = kubeconfig;
+  s.kube.pod_grace = std::chrono::seconds(static_cast<long>(pod_grace_s));
+  if (!node.empty()) {
+    s.kube.node = node;
+  } else if (node_hint.size() == 1 && !node_hint.front().empty()) {
+    s.kube.node = node_hint.front();
+  }
   return s;
 }
 
-void AttachFlags::add_to(CLI::App& sub) {
-  cluster.add_to(sub);
+void AttachFlags::add_to(CLI::App& sub, bool with_node) {
+  cluster.add_to(sub, with_node);
   sub.add_option("--bridge", bridge, "Pod bridge to attach to (default: the inventory's, else cbr0 or cni0)");
   sub.add_option("--uplink", uplink,
                  "Node uplink to attach to (default: the interface of the default route)");
@@ -52,7 +72,8 @@ void AttachFlags::add_to(CLI::App& sub) {
          "--tc-priority", tc_priority,
          "Classic TC filter priority podpath owns (default 28784); podpath never touches other filters")
       ->check(CLI::Range(1, 65535));
-  sub.add_option("--max-flows", max_flows, "Flow entries the kernel map holds (point x flow direction)")
+  sub.add_option("--max-flows", max_flows,
+                 "Flow entries each kernel flows map holds, IPv4 and IPv6 (point x flow direction)")
       ->check(CLI::Range(16, 16 * 1024 * 1024))
       ->capture_default_str();
   sub.add_option("--idle-timeout", idle_timeout_s, "Seconds without packets before a flow is dropped")
@@ -60,9 +81,9 @@ void AttachFlags::add_to(CLI::App& sub) {
       ->capture_default_str();
 }
 
-loader::SessionOptions AttachFlags::session_options() const {
+loader::SessionOptions AttachFlags::session_options(const std::vector<std::string>& node_hint) const {
   loader::SessionOptions o;
-  o.source = cluster.source();
+  o.source = cluster.source(node_hint);
   o.bridge = bridge;
   o.uplink = uplink;
   o.extra = ifaces;
@@ -72,6 +93,7 @@ loader::SessionOptions AttachFlags::session_options() const {
   if (netns_mode == "fixed") o.loader.netns_mode = bpf::NetnsIdMode::Fixed;
   if (tc_priority != 0) o.loader.slot.priority = static_cast<std::uint16_t>(tc_priority);
   o.loader.datapath.max_flows = max_flows;
+  o.loader.cancel = &g_stop;  // a signal interrupts attaching (StopOnSignal)
   o.aggregator.idle_timeout_ns = static_cast<std::uint64_t>(idle_timeout_s * 1e9);
   return o;
 }
@@ -79,7 +101,10 @@ loader::SessionOptions AttachFlags::session_options() const {
 void FilterFlags::add_to(CLI::App& sub) {
   sub.add_option("--pod", pods, "Only flows from or to this pod (name or namespace/name; repeatable)");
   sub.add_option("--namespace,-n", namespaces, "Only flows from or to pods of this Kubernetes namespace");
-  sub.add_option("--node", nodes, "Only flows from or to this node (its pods or itself)");
+  sub.add_option(
+      "--node", nodes,
+      "Only flows from or to this node (its pods or itself); with the Kubernetes API, also the node this "
+      "host is");
   sub.add_option("--cidr", cidrs, "Only flows with an end inside this CIDR, e.g. 10.10.130.0/24");
   sub.add_option("--proto", protos, "Only this protocol: tcp, udp, icmp, icmpv6, sctp or a number");
   sub.add_option("--port", ports, "Only flows from or to this TCP/UDP/SCTP port");
@@ -109,42 +134,61 @@ output::FlowFilter FilterFlags::filter() const {
   return f;
 }
 
+std::string FilterFlags::to_args() const {
+  std::string out;
+  auto add = [&](const char* flag, const auto& values) {
+    for (const auto& v : values) {
+      if (!out.empty()) out += ' ';
+      out += fmt::format("{} {}", flag, output::quote_filter_word(fmt::format("{}", v)));
+    }
+  };
+  add("--pod", pods);
+  add("--namespace", namespaces);
+  add("--node", nodes);
+  add("--cidr", cidrs);
+  add("--proto", protos);
+  add("--port", ports);
+  if (control) out += out.empty() ? "--control" : " --control";
+  return out;
+}
+
+Result<output::FlowFilter> parse_filter(const std::string& text) {
+  auto words = output::split_filter_words(text);
+  if (!words) return words.error();
+  CLI::App app{"filter", "filter"};
+  app.set_help_flag();
+  FilterFlags flags;
+  flags.add_to(app);
+  try {
+    std::vector<std::string> reversed(words->rbegin(), words->rend());
+    app.parse(reversed);
+    return flags.filter();
+  } catch (const CLI::ExtrasError& e) {
+    return make_error(EINVAL, "{} (filters are flags: --pod, --namespace, --node, --cidr, --proto, --port)",
+                      e.what());
+  } catch (const CLI::ParseError& e) {
+    return make_error(EINVAL, "{}", e.what());
+  } catch (const UserError& e) {
+    return make_error(EINVAL, "{}", e.what());
+  }
+}
+
 StopOnSignal::StopOnSignal() {
   g_stop.store(false);
   struct sigaction sa {};
   sa.sa_handler = on_stop_signal;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = 0;  // no SA_RESTART: blocking waits return EINTR at once
-  sigaction(SIGINT, &sa, &old_int_);
-  sigaction(SIGTERM, &sa, &old_term_);
+  for (std::size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &sa, &old_[i]);
 }
 
 StopOnSignal::~StopOnSignal() {
-  sigaction(SIGINT, &old_int_, nullptr);
-  sigaction(SIGTERM, &old_term_, nullptr);
+  for (std::size_t i = 0; i < kSignals.size(); ++i) sigaction(kSignals[i], &old_[i], nullptr);
 }
+
+void request_stop() { g_stop.store(true); }
 
 const std::atomic<bool>& StopOnSignal::flag() const { return g_stop; }
-
-ReloadOnSignal::ReloadOnSignal() {
-  g_reload.store(false);
-  struct sigaction sa {};
-  sa.sa_handler = on_reload_signal;
-  sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;
-  sigaction(SIGHUP, &sa, &old_hup_);
-  struct sigaction ignore {};
-  ignore.sa_handler = SIG_IGN;
-  sigemptyset(&ignore.sa_mask);
-  sigaction(SIGPIPE, &ignore, &old_pipe_);
-}
-
-ReloadOnSignal::~ReloadOnSignal() {
-  sigaction(SIGHUP, &old_hup_, nullptr);
-  sigaction(SIGPIPE, &old_pipe_, nullptr);
-}
-
-std::atomic<bool>& ReloadOnSignal::flag() { return g_reload; }
 
 std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options) {
   auto session = loader::Session::start(options);

@@ -2,8 +2,9 @@
 /// @file
 /// @brief Flags and plumbing shared by the live commands (trace, paths, matrix, debug
 /// dump): where the cluster comes from, how to attach, which flows to show, and a clean
-/// stop on SIGINT/SIGTERM.
+/// stop on SIGINT, SIGTERM, SIGHUP and SIGQUIT (or when standard output goes away).
 
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <string>
@@ -12,6 +13,7 @@
 #include "inventory/source.hpp"
 #include "loader/session.hpp"
 #include "output/filter.hpp"
+#include "util/result.hpp"
 
 namespace CLI {
 class App;
@@ -19,13 +21,20 @@ class App;
 
 namespace podpath::cli {
 
-/// @brief --inventory / --lab.
+/// @brief Where the cluster comes from: --inventory / --lab, --kubeconfig / --pod-grace
+/// (the Kubernetes API), and --node for commands that have no --node of their own.
 struct ClusterFlags {
   std::string inventory;
   std::string lab;
+  std::string kubeconfig;
+  double pod_grace_s = 60;
+  std::string node;  ///< the node this host is (API source); set by --node where the command has it
 
-  void add_to(CLI::App& sub);
-  [[nodiscard]] inventory::ClusterSourceOptions source() const;
+  /// @brief `with_node`: also add --node (the command has none of its own).
+  void add_to(CLI::App& sub, bool with_node = false);
+  /// @brief The source options; `node_hint` (a command's own --node) names this host's node
+  /// for the API source, unless --node of these flags did.
+  [[nodiscard]] inventory::ClusterSourceOptions source(const std::vector<std::string>& node_hint = {}) const;
 };
 
 /// @brief How to attach: interfaces, attach mode, map sizes.
@@ -40,9 +49,11 @@ struct AttachFlags {
   std::uint32_t max_flows = 65536;
   double idle_timeout_s = 60;
 
-  void add_to(CLI::App& sub);
-  /// @brief Throws UserError on contradictory values.
-  [[nodiscard]] loader::SessionOptions session_options() const;
+  /// @brief `with_node`: the command has no --node filter, so --node names this host's node.
+  void add_to(CLI::App& sub, bool with_node = false);
+  /// @brief Throws UserError on contradictory values. The options carry the stop flag, so
+  /// that a signal interrupts attaching. `node_hint`: the command's --node.
+  [[nodiscard]] loader::SessionOptions session_options(const std::vector<std::string>& node_hint = {}) const;
 };
 
 /// @brief --pod, --namespace, --node, --cidr, --proto, --port.
@@ -58,11 +69,23 @@ struct FilterFlags {
   void add_to(CLI::App& sub);
   /// @brief Throws UserError naming a bad CIDR or protocol.
   [[nodiscard]] output::FlowFilter filter() const;
+  /// @brief The flags as a user would type them: "--pod web --proto tcp" ("" for none).
+  [[nodiscard]] std::string to_args() const;
 };
 
-/// @brief Sets a flag on SIGINT/SIGTERM while alive (no SA_RESTART, so waits return).
+/// @brief Parses filter flags typed as one line ("--pod web --proto tcp", quotes allowed),
+/// with the same options and checks as the command line; "" gives the empty filter. The
+/// error is one sentence for a status line.
+Result<output::FlowFilter> parse_filter(const std::string& text);
+
+/// @brief Sets the stop flag on SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT
+/// while alive (no SA_RESTART, so waits return). Attaching checks the same flag, so a
+/// signal during start-up detaches what was attached and ends the command.
 class StopOnSignal {
  public:
+  /// @brief The signals that stop a live command cleanly.
+  static constexpr std::array<int, 4> kSignals{SIGINT, SIGTERM, SIGHUP, SIGQUIT};
+
   StopOnSignal();
   ~StopOnSignal();
   StopOnSignal(const StopOnSignal&) = delete;
@@ -70,25 +93,12 @@ class StopOnSignal {
   [[nodiscard]] const std::atomic<bool>& flag() const;
 
  private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
+  std::array<struct sigaction, kSignals.size()> old_{};
 };
 
-/// @brief Sets a flag on SIGHUP while alive: `podpath agent` reloads its certificates and
-/// token then. Also ignores SIGPIPE, so that a client closing its connection while the
-/// agent writes (OpenSSL writes without MSG_NOSIGNAL) costs a failed write, not the process.
-class ReloadOnSignal {
- public:
-  ReloadOnSignal();
-  ~ReloadOnSignal();
-  ReloadOnSignal(const ReloadOnSignal&) = delete;
-  ReloadOnSignal& operator=(const ReloadOnSignal&) = delete;
-  [[nodiscard]] std::atomic<bool>& flag();
-
- private:
-  struct sigaction old_hup_ {};
-  struct sigaction old_pipe_ {};
-};
+/// @brief Sets the stop flag as a signal would: standard output could not be written
+/// (cli/fd_output.hpp), so a live command ends and detaches.
+void request_stop();
 
 /// @brief Starts a session; a failure becomes UserError (one sentence for the user).
 std::unique_ptr<loader::Session> start_session(const loader::SessionOptions& options);

@@ -8,6 +8,7 @@
 #include "cli/live.hpp"
 #include "output/stats_view.hpp"
 #include "output/terminal.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -22,7 +23,7 @@ class MatrixCommand final : public Command {
         "counted once, where\n"
         "it enters the observed network: when it leaves a pod (its veth), or when it arrives over an uplink\n"
         "from a CIDR whose pods podpath does not watch.");
-    attach_.add_to(*sub);
+    attach_.add_to(*sub, /*with_node=*/true);
     sub->add_option("--duration", duration_s_, "Seconds to count (Ctrl-C prints early)")
         ->check(CLI::Range(0.1, 1e7))
         ->capture_default_str();
@@ -39,16 +40,16 @@ class MatrixCommand final : public Command {
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     const auto rows = output::matrix_rows(session->matrix(), session->cidrs());
     if (format_ == "json") {
-      io.out << nlohmann::json{{"matrix", output::matrix_to_json(rows)},
-                               {"health", output::health_to_json(session->counters())}}
-                    .dump(2)
+      io.out << json_text({{"matrix", output::matrix_to_json(rows)},
+                           {"health", output::health_to_json(session->counters())}},
+                          2)
              << "\n";
     } else {
       const bool color = output::use_color(io.out);
       io.out << output::render_matrix(rows, color) << output::render_health(session->counters(), color);
     }
     if (auto r = session->stop(); !r) {
-      io.err << "podpath matrix: " << r.error().to_string() << "\n";
+      io.err << "podpath matrix: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return kExitOk;

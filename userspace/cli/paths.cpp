@@ -7,9 +7,11 @@
 
 #include "cli/command.hpp"
 #include "cli/live.hpp"
+#include "output/filter.hpp"
 #include "output/flow_json.hpp"
 #include "output/flow_table.hpp"
 #include "output/terminal.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -41,13 +43,13 @@ class PathsCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto session = start_session(attach_);
-    for (const auto& sel : endpoints_) {
-      if (model::IpAddress::parse(sel)) continue;
-      if (session->cluster().find_pod(sel) == nullptr) {
-        throw UserError(inventory::unknown_pod_message(session->cluster(), sel));
-      }
-    }
+    auto options = attach_.session_options(filter_.nodes);
+    // Bad names fail before anything is attached.
+    options.check_cluster = [&](const model::Cluster& c) -> Result<void> {
+      if (auto r = output::check_endpoints(c, endpoints_); !r) return r;
+      return filter.check_names(c);
+    };
+    auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
@@ -58,7 +60,7 @@ class PathsCommand final : public Command {
         views, [&](const output::ConversationView& v) { return !output::between_endpoints(v, endpoints_); });
 
     if (format_ == "json") {
-      io.out << output::flows_to_json(views).dump(2) << "\n";
+      io.out << json_text(output::flows_to_json(views), 2) << "\n";
     } else if (views.empty()) {
       io.out << "no matching flows seen in " << duration_s_ << " s\n";
     } else {
@@ -68,7 +70,7 @@ class PathsCommand final : public Command {
       io.out << output::render_flow_table(std::move(views), t);
     }
     if (auto r = session->stop(); !r) {
-      io.err << "podpath paths: " << r.error().to_string() << "\n";
+      io.err << "podpath paths: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return kExitOk;

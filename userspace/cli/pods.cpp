@@ -13,6 +13,7 @@
 #include "output/pods_view.hpp"
 #include "output/terminal.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -23,10 +24,13 @@ class PodsCommand final : public Command {
     CLI::App* sub = parent.add_subcommand(
         "pods",
         "List pods like `kubectl get po -o wide`, with each node's pod CIDR next to the pod IP.\n"
-        "Columns: namespace, name, running containers, IP, node and the node's pod CIDR. Every pod IP should "
-        "fall inside its node's CIDR; only the 4th octet varies\n"
-        "(highlighted on a terminal). Pods come from --inventory, --lab, the lab that is up, or, with\n"
-        "no lab, from this node itself (pod bridge cbr0/cni0 and host-local IPAM state).");
+        "Columns: namespace, name, ready containers (as the Kubernetes API reports them, else those running "
+        "here), IP, node and the node's pod CIDR. Every pod IP should fall inside its node's CIDR; only the "
+        "4th octet varies\n"
+        "(highlighted on a terminal). Pods come from --inventory, --lab, the lab that is up, the Kubernetes "
+        "API (--kubeconfig,\n"
+        "$KUBECONFIG, in-cluster, ~/.kube/config), or from this node itself (pod bridge cbr0/cni0 and "
+        "host-local IPAM state).");
     cluster_.add_to(*sub);
     sub->add_option("--node", node_, "Only pods scheduled on this node");
     sub->add_option("--bridge", bridge_,
@@ -36,7 +40,7 @@ class PodsCommand final : public Command {
   }
 
   int run(Io& io) override {
-    inventory::ClusterSourceOptions source = cluster_.source();
+    inventory::ClusterSourceOptions source = cluster_.source({node_});
     if (!bridge_.empty()) source.local.bridge = bridge_;
     auto loaded = inventory::load_cluster(source);
     if (!loaded) throw UserError(loaded.error().to_string());
@@ -46,9 +50,9 @@ class PodsCommand final : public Command {
     if (!node_.empty() && cluster.find_node(node_) == nullptr)
       throw UserError(inventory::unknown_node_message(cluster, node_));
 
-    const auto rows = output::pod_rows(cluster, node_, inventory::container_running);
+    const auto rows = output::pod_rows(cluster, node_, inventory::container_ready);
     if (format_ == "json") {
-      io.out << output::pods_to_json(rows).dump(2) << "\n";
+      io.out << json_text(output::pods_to_json(rows), 2) << "\n";
     } else {
       io.out << output::render_pod_table(rows, output::use_color(io.out));
     }

@@ -14,6 +14,7 @@
 #include "inventory/source.hpp"
 #include "output/routes_view.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -37,7 +38,7 @@ class RoutesCommand final : public Command {
   }
 
   int run(Io& io) override {
-    inventory::ClusterSourceOptions source = cluster_.source();
+    inventory::ClusterSourceOptions source = cluster_.source({node_});
     if (!bridge_.empty()) source.local.bridge = bridge_;
     source.bare_host_on_discovery_failure = bridge_.empty();  // the host's table is still worth showing
     auto loaded = inventory::load_cluster(source);
@@ -50,7 +51,7 @@ class RoutesCommand final : public Command {
     auto cidrs = inventory::CidrTable::build(cluster);
     const inventory::CidrTable* cidr_table = cidrs ? &*cidrs : nullptr;
     if (format_ == "json") {
-      io.out << output::route_tables_to_json(*sections, cluster, cidr_table).dump(2) << "\n";
+      io.out << json_text(output::route_tables_to_json(*sections, cluster, cidr_table), 2) << "\n";
     } else {
       io.out << output::render_route_tables(*sections, cluster, cidr_table);
     }

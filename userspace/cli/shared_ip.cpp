@@ -14,6 +14,7 @@
 #include "inventory/source.hpp"
 #include "output/shared_ip_view.hpp"
 #include "util/result.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
@@ -35,7 +36,7 @@ class SharedIpCommand final : public Command {
         "Exit code: 0 PASS, 1 FAIL (or no container sent anything), 2 error. Needs root.");
     sub->add_option("POD", pod_, "The pod: namespace/name, or name when unambiguous");
     sub->add_flag("--all", all_, "Check every pod of the cluster");
-    cluster_.add_to(*sub);
+    cluster_.add_to(*sub, /*with_node=*/true);
     sub->add_option("--duration", duration_s_,
                     "Seconds to watch (default 10, or 1 with --probe); Ctrl-C stops early and reports")
         ->check(CLI::Range(0.1, 3600.0));
@@ -54,9 +55,10 @@ class SharedIpCommand final : public Command {
     if (all_ == !pod_.empty()) throw UserError("name one POD (namespace/name or name), or give --all");
     auto loaded = inventory::load_cluster(cluster_.source());
     if (!loaded) throw UserError(loaded.error().to_string());
-    auto pods = inventory::select_pods(loaded->cluster, pod_, all_);
+    const auto cluster = std::make_shared<const model::Cluster>(std::move(loaded->cluster));
+    auto pods = inventory::select_pods(*cluster, pod_, all_);
     if (!pods) throw UserError(pods.error().to_string());
-    auto watch = check::SharedIpWatch::start(loaded->cluster, *pods, cgroup_);
+    auto watch = check::SharedIpWatch::start(cluster, *pods, cgroup_);
     if (!watch) throw UserError(watch.error().to_string());
 
     const double duration = duration_s_ > 0 ? duration_s_ : (probe_ ? 1.0 : 10.0);
@@ -70,7 +72,7 @@ class SharedIpCommand final : public Command {
     const auto started = std::chrono::steady_clock::now();
     if (probe_) {
       for (const auto& failure : (*watch)->probe(static_cast<std::uint16_t>(probe_port_)))
-        io.err << "podpath shared-ip: " << failure << "\n";
+        io.err << "podpath shared-ip: " << printable(failure) << "\n";
     }
     (*watch)->wait_until(started + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                        std::chrono::duration<double>(duration)),
@@ -79,9 +81,9 @@ class SharedIpCommand final : public Command {
     if (!report) throw UserError(report.error().to_string());
 
     if (format_ == "json") {
-      io.out << output::shared_ip_to_json(*report).dump(2) << "\n";
+      io.out << json_text(output::shared_ip_to_json(*report), 2) << "\n";
     } else {
-      io.out << output::render_shared_ip(*report, loaded->cluster);
+      io.out << output::render_shared_ip(*report, *cluster);
     }
     return report->verdict == inventory::Verdict::Pass ? kExitOk : kExitNegative;
   }

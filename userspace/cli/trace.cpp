@@ -1,27 +1,23 @@
 // `podpath trace`: live pod-to-pod flows with the routed path of each, hop by hop.
 #include <CLI/CLI.hpp>
-#include <fmt/chrono.h>
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <ctime>
 #include <ostream>
 
 #include "cli/command.hpp"
 #include "cli/live.hpp"
+#include "cli/trace_tui.hpp"
 #include "output/flow_table.hpp"
 #include "output/session_view.hpp"
 #include "output/terminal.hpp"
+#include "util/text.hpp"
 
 namespace podpath::cli {
 namespace {
-
-std::string clock_text() {
-  const std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  localtime_r(&t, &tm);
-  return fmt::format("{:%H:%M:%S}", tm);
-}
 
 class TraceCommand final : public Command {
  public:
@@ -33,8 +29,11 @@ class TraceCommand final : public Command {
         "cbr0 -> veth -> pod, every hop with the route that sent the packet there.\n"
         "Attaches to the pod bridge, every pod veth and the uplink of each node (in a lab: every node's\n"
         "network namespace; on a node: the host's), follows pods that come and go, and detaches on exit.\n"
-        "Refreshes every second; without a terminal it prints plain snapshots; --output json streams\n"
-        "one JSON object per refresh (NDJSON, schema in docs/paths.md).");
+        "On a terminal it is a full-screen view, one line per conversation and the selected one hop by hop\n"
+        "(keys: arrows or j/k select, Enter expands, / filters, s sorts, p pauses, r reply paths, ? help,\n"
+        "q quits; docs/live-view.md). Without a terminal, with --plain, or with TERM=dumb it prints a plain\n"
+        "snapshot every refresh; --output json streams one JSON object per refresh (NDJSON, schema in\n"
+        "docs/paths.md). NO_COLOR turns colours off.");
     attach_.add_to(*sub);
     filter_.add_to(*sub);
     sub->add_option("--interval", interval_s_, "Seconds between refreshes")
@@ -44,6 +43,8 @@ class TraceCommand final : public Command {
         sub->add_option("--duration", duration_s_, "Stop after this many seconds (default: until Ctrl-C)")
             ->check(CLI::Range(0.1, 1e7));
     sub->add_flag("--once", once_, "Print one refresh and exit")->excludes(duration);
+    sub->add_flag("--plain", plain_,
+                  "Print plain snapshots, one after another, even on a terminal (no full-screen view)");
     add_output_option(*sub, format_, "table or json (NDJSON: one object per refresh)");
     sub->add_option("--sort", sort_, "Order flows by rate, packets or bytes")
         ->check(CLI::IsMember({"rate", "packets", "bytes"}))
@@ -60,20 +61,30 @@ class TraceCommand final : public Command {
   int run(Io& io) override {
     const auto filter = filter_.filter();
     const StopOnSignal stop;
-    auto options = attach_.session_options();
+    auto options = attach_.session_options(filter_.nodes);
     options.containers = !no_containers_;
+    // An unknown pod, node or namespace is an error before anything is attached, not an
+    // endless "no flows yet".
+    options.check_cluster = [&](const model::Cluster& c) { return filter.check_names(c); };
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     write_ready_file(ready_file_, session->loader().describe());
 
     const bool json = format_ == "json";
+    if (choose_trace_view(json, plain_, once_, output::is_interactive(io.out), std::getenv("TERM")) ==
+        TraceView::Live) {
+      auto terminal = TuiTerminal::open(!output::no_color_requested());
+      if (terminal) {
+        run_live_view(*session, std::move(*terminal), live_options(filter), stop, io);
+        return stop_session(io, *session);
+      }
+      spdlog::warn("{}; printing plain snapshots", terminal.error().message);
+    }
     const bool tty = !json && output::use_color(io.out);
     output::TableOptions table;
     table.color = tty;
     table.width = output::terminal_width(io.out);
-    table.sort = sort_ == "packets" ? output::SortKey::Packets
-                 : sort_ == "bytes" ? output::SortKey::Bytes
-                                    : output::SortKey::Rate;
+    table.sort = sort_key();
     table.limit = limit_;
     table.show_reverse = !no_reply_;
 
@@ -92,26 +103,52 @@ class TraceCommand final : public Command {
       if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
       auto views = filter.apply(output::describe_session(*session));
       if (json) {
-        io.out << output::trace_snapshot_json(*session, views, std::time(nullptr)).dump() << "\n";
+        io.out << json_text(output::trace_snapshot_json(*session, views, std::time(nullptr))) << "\n";
       } else {
         io.out << output::render_trace(*session, std::move(views), table, tty, !filter.empty(), clock_text());
       }
       io.out.flush();
       if (once_ || std::chrono::steady_clock::now() >= until) break;
     }
-    if (auto r = session->stop(); !r) {
-      io.err << "podpath trace: " << r.error().to_string() << "\n";
+    return stop_session(io, *session);
+  }
+
+ private:
+  static int stop_session(Io& io, loader::Session& session) {
+    if (auto r = session.stop(); !r) {
+      io.err << "podpath trace: " << printable(r.error().to_string()) << "\n";
       return kExitError;
     }
     return kExitOk;
   }
 
- private:
+  [[nodiscard]] output::SortKey sort_key() const {
+    return sort_ == "packets" ? output::SortKey::Packets
+           : sort_ == "bytes" ? output::SortKey::Bytes
+                              : output::SortKey::Rate;
+  }
+
+  [[nodiscard]] LiveViewOptions live_options(const output::FlowFilter& filter) const {
+    LiveViewOptions o;
+    o.interval = std::chrono::milliseconds(static_cast<long>(interval_s_ * 1000));
+    if (duration_s_ > 0) {
+      o.until =
+          std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<long>(duration_s_ * 1000));
+    }
+    o.sort = sort_key();
+    o.show_reply = !no_reply_;
+    o.limit = limit_;
+    o.filter = filter;
+    o.filter_text = filter_.to_args();
+    return o;
+  }
+
   AttachFlags attach_;
   FilterFlags filter_;
   double interval_s_ = 1.0;
   double duration_s_ = 0;
   bool once_ = false;
+  bool plain_ = false;
   std::string format_ = "table";
   std::string sort_ = "rate";
   std::size_t limit_ = 0;

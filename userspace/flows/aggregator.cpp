@@ -23,16 +23,18 @@ bool was_reset(const model::FlowStats& before, const model::FlowStats& now) {
 /// 1-10 ms, so a request and its reply often share a timestamp.
 constexpr std::uint64_t kSameTickNs = 10'000'000;
 
-/// True when `a` should be shown as the forward direction of the pair (a, b): the one seen
-/// clearly first; else an ICMP echo request; else the one towards the lower port (clients
-/// use high ephemeral ports, servers listen on low ones); else by key.
+/// True when `a` should be shown as the forward direction of the pair (a, b): an ICMP echo
+/// request (it is the initiator whatever the clocks say: podpath attaching in the middle of
+/// a ping, interface by interface, can see a reply before its request); else the one seen
+/// clearly first; else the one towards the lower port (clients use high ephemeral ports,
+/// servers listen on low ones); else by key.
 bool initiated_first(const Flow& a, const Flow& b) {
+  if (a.key.is_echo_request() != b.key.is_echo_request()) return a.key.is_echo_request();
   if (a.first_seen_ns != 0 && b.first_seen_ns != 0) {
     const auto gap = a.first_seen_ns > b.first_seen_ns ? a.first_seen_ns - b.first_seen_ns
                                                        : b.first_seen_ns - a.first_seen_ns;
     if (gap > kSameTickNs) return a.first_seen_ns < b.first_seen_ns;
   }
-  if (a.key.is_echo_request() != b.key.is_echo_request()) return a.key.is_echo_request();
   const bool a_to_server = a.key.dport < a.key.sport;
   const bool b_to_server = b.key.dport < b.key.sport;
   if (a_to_server != b_to_server && !a.key.is_icmp()) return a_to_server;

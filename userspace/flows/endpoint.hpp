@@ -5,7 +5,9 @@
 /// implements it from an inventory (lab file, local discovery, Kubernetes API).
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 #include "model/address.hpp"
 #include "model/cluster.hpp"
@@ -25,10 +27,19 @@ struct Endpoint {
   /// @brief Display name: "default/web-7d4b9-x2k4q", "node1", "gateway", the IP for a
   /// service or an external address, "unknown pod" for a pod-CIDR address no pod holds.
   std::string name;
-  std::string node;                 ///< node the address lives on (pods, nodes); empty otherwise
-  const model::Pod* pod = nullptr;  ///< the pod, when kind == Pod and it is known
-  std::string cidr;                 ///< label of the CIDR it belongs to ("node1 pods"); "other" if none
-  std::uint16_t cidr_id = 0;        ///< id of that CIDR (0 = other)
+  std::string node;  ///< node the address lives on (pods, nodes); empty otherwise
+  /// @brief The pod, when kind == Pod and it is known. It shares ownership of the cluster
+  /// snapshot it was resolved in (or, for a pod that has departed since, of its own copy),
+  /// so it stays valid when the inventory is reloaded.
+  std::shared_ptr<const model::Pod> pod;
+  std::string cidr;           ///< label of the CIDR it belongs to ("node1 pods"); "other" if none
+  std::uint16_t cidr_id = 0;  ///< id of that CIDR (0 = other)
+  /// @brief The pod has been deleted (or finished) since: its name is kept for a grace
+  /// period (Kubernetes API source).
+  bool departed = false;
+  /// @brief Several live pods claim the address: their names, and no pod is guessed
+  /// (name "ambiguous: a | b").
+  std::vector<std::string> candidates;
 
   /// @brief The host-side veth of the pod; empty if unknown or not a pod.
   [[nodiscard]] std::string veth() const { return pod != nullptr ? pod->veth : std::string(); }
@@ -40,6 +51,13 @@ class EndpointResolver {
   virtual ~EndpointResolver() = default;
   /// @brief Never fails: an unknown address is External.
   [[nodiscard]] virtual Endpoint resolve(const model::IpAddress& ip) const = 0;
+  /// @brief Who held `ip` when a flow was first seen (`first_seen_ns`, the flows' monotonic
+  /// clock): an address reused by another pod since resolves to the pod of that time.
+  /// Sources without history answer as resolve().
+  [[nodiscard]] virtual Endpoint resolve_at(const model::IpAddress& ip, std::uint64_t first_seen_ns) const {
+    (void)first_seen_ns;
+    return resolve(ip);
+  }
 };
 
 }  // namespace podpath::flows

@@ -434,6 +434,39 @@ PathNode PathNode::from(const model::Node& node, net::RouteTable routes) {
   return n;
 }
 
+PathNode PathNode::assumed(const model::Node& node, const model::Node& like,
+                           const std::optional<model::Cidr>& underlay,
+                           const std::optional<model::IpAddress>& gateway) {
+  PathNode n;
+  n.name = node.name;
+  n.local_addresses = {node.underlay_ip};
+  n.bridge = like.interfaces.bridge.empty() ? "cbr0" : like.interfaces.bridge;
+  n.uplink = like.interfaces.uplink.empty() ? "eth0" : like.interfaces.uplink;
+  if (node.pod_cidr.prefix_len != 0) {
+    n.pod_cidr = node.pod_cidr;
+    net::Route r;
+    r.dst = node.pod_cidr;
+    r.dev = n.bridge;
+    r.scope = net::kScopeLink;
+    n.routes.add(r);
+  }
+  if (underlay) {
+    net::Route r;
+    r.dst = *underlay;
+    r.dev = n.uplink;
+    r.scope = net::kScopeLink;
+    n.routes.add(r);
+  }
+  if (gateway) {
+    net::Route r;
+    r.dst = model::Cidr::make(*gateway, 0);
+    r.gateway = *gateway;
+    r.dev = n.uplink;
+    n.routes.add(r);
+  }
+  return n;
+}
+
 bool PathNode::is_local(const model::IpAddress& ip) const {
   return std::find(local_addresses.begin(), local_addresses.end(), ip) != local_addresses.end();
 }

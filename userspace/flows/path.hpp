@@ -58,6 +58,13 @@ struct PathNode {
 
   /// @brief From an inventory node (underlay and bridge addresses are local) and its routes.
   static PathNode from(const model::Node& node, net::RouteTable routes);
+  /// @brief A node whose routes podpath cannot read (another machine of a real cluster):
+  /// kubenet's routes are assumed, shaped like `like`, the node podpath runs on: its pod CIDR
+  /// on that node's bridge, the underlay on that node's uplink, and the default route via
+  /// `gateway` (the underlay router every node shares) when there is one.
+  static PathNode assumed(const model::Node& node, const model::Node& like,
+                          const std::optional<model::Cidr>& underlay,
+                          const std::optional<model::IpAddress>& gateway);
   [[nodiscard]] bool is_local(const model::IpAddress& ip) const;
   bool operator==(const PathNode&) const = default;
 };

@@ -6,6 +6,8 @@
 #include <cerrno>
 #include <system_error>
 
+#include "util/files.hpp"
+
 namespace podpath::inventory {
 namespace {
 
@@ -212,20 +214,13 @@ Result<std::uint64_t> cgroup_id_of(const std::filesystem::path& cgroup) {
 std::vector<DiscoveredCgroup> discover_kubepods_cgroups(const std::filesystem::path& root) {
   namespace fs = std::filesystem;
   std::vector<DiscoveredCgroup> out;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec), end;
-       !ec && it != end; it.increment(ec)) {
-    std::error_code ec2;
-    if (!it->is_directory(ec2) || it->is_symlink(ec2)) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    auto parsed = parse_kubepods_cgroup(it->path().string());
-    if (!parsed) continue;
-    auto id = cgroup_id_of(it->path());
-    if (!id) continue;
-    out.push_back({it->path(), *id, std::move(*parsed)});
-  }
+  // Pods come and go during the walk: a cgroup removed under it is skipped, not the rest.
+  walk_directories(root, [&](const fs::path& dir) {
+    auto parsed = parse_kubepods_cgroup(dir.string());
+    if (!parsed) return true;
+    if (auto id = cgroup_id_of(dir)) out.push_back({dir, *id, std::move(*parsed)});
+    return true;
+  });
   return out;
 }
 

@@ -1,11 +1,15 @@
 #include "inventory/lab_inventory.hpp"
 
-#include "util/system.hpp"
+#include "inventory/validate.hpp"
+#include "util/files.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
-#include <fstream>
+#include <cstdint>
+#include <limits>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -45,8 +49,14 @@ std::string get_string_or(const json& obj, const char* name, std::string fallbac
 
 template <typename Int> Int get_uint(const json& obj, const std::string& path, const char* name) {
   const json& v = field(obj, path, name);
-  if (!v.is_number_unsigned() && !(v.is_number_integer() && v.get<long long>() >= 0)) {
-    throw FieldError{path + "." + name, "must be a non-negative integer"};
+  // nlohmann's get<Int>() truncates: 4294967297 would read as 1. Range-check first.
+  const bool fits = v.is_number_unsigned() ? std::in_range<Int>(v.get<std::uint64_t>())
+                    : v.is_number_integer()
+                        ? v.get<std::int64_t>() >= 0 && std::in_range<Int>(v.get<std::int64_t>())
+                        : false;
+  if (!fits) {
+    throw FieldError{path + "." + name, "must be a non-negative integer no larger than " +
+                                            std::to_string(std::numeric_limits<Int>::max())};
   }
   return v.get<Int>();
 }
@@ -196,18 +206,23 @@ Result<model::Cluster> parse_lab_inventory(std::string_view json_text) {
   } catch (const json::exception& e) {  // e.g. a number too large for a double (found by fuzzing)
     return make_error(0, "inventory is not valid JSON: {}", e.what());
   }
+  model::Cluster cluster;
   try {
-    return parse_cluster(root);
+    cluster = parse_cluster(root);
   } catch (const FieldError& e) {
-    return make_error(0, "inventory field {} {}", e.path, e.what);
+    return make_error(0, "inventory field {} {}", e.path, printable(e.what));
   } catch (const json::exception& e) {
     return make_error(0, "inventory has an unexpected value: {}", e.what());
   }
+  if (auto valid = validate_cluster(cluster); !valid) {
+    return make_error(0, "inventory field {}", valid.error().message);
+  }
+  return cluster;
 }
 
 Result<model::Cluster> read_lab_inventory(const std::filesystem::path& file) {
-  const auto text = read_file(file);
-  if (!text) return make_error(errno, "cannot read inventory {}", file.string());
+  auto text = read_regular_file(file, kMaxInventoryBytes, "inventory");
+  if (!text) return text.error();
   auto cluster = parse_lab_inventory(*text);
   if (!cluster) return make_error(0, "{}: {}", file.string(), cluster.error().message);
   return cluster;
@@ -233,16 +248,32 @@ std::string to_lab_inventory_json(const model::Cluster& c) {
   for (const auto& n : c.nodes) root["nodes"].push_back(node_to_json(n));
   root["pods"] = json::array();
   for (const auto& p : c.pods) root["pods"].push_back(pod_to_json(p));
-  return root.dump(2) + "\n";
+  return json_text(root, 2) + "\n";
 }
 
 Result<void> write_lab_inventory(const std::filesystem::path& file, const model::Cluster& cluster) {
   return write_file_atomically(file, to_lab_inventory_json(cluster));
 }
 
+bool is_lab_name(std::string_view name) {
+  constexpr std::size_t kMaxLabName = 64;
+  const auto alnum = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+  };
+  return !name.empty() && name.size() <= kMaxLabName && alnum(name.front()) &&
+         std::all_of(name.begin(), name.end(), [&](char c) { return alnum(c) || c == '-' || c == '_'; });
+}
+
 Result<std::filesystem::path> find_lab_inventory(std::optional<std::string> prefix,
                                                  const std::filesystem::path& state_dir) {
   namespace fs = std::filesystem;
+  if (prefix && !is_lab_name(*prefix)) {
+    return make_error(
+        0,
+        "--lab takes a lab's name (as given to 'scripts/lab up --name': letters, digits, '-' and "
+        "'_'), not '{}'; to read a file, use --inventory FILE",
+        printable(*prefix));
+  }
   if (prefix) {
     fs::path file = state_dir / *prefix / "inventory.json";
     if (fs::exists(file)) return file;
@@ -253,6 +284,7 @@ Result<std::filesystem::path> find_lab_inventory(std::optional<std::string> pref
   std::vector<fs::path> found;
   std::error_code ec;
   for (fs::directory_iterator it(state_dir, ec), end; !ec && it != end; it.increment(ec)) {
+    if (!is_lab_name(it->path().filename().string())) continue;  // not a lab's directory
     fs::path file = it->path() / "inventory.json";
     if (fs::exists(file)) found.push_back(file);
   }

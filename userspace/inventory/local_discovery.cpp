@@ -77,16 +77,18 @@ std::vector<IpamAllocation> read_host_local_ipam(const fs::path& dir) {
   std::error_code ec;
   std::vector<fs::path> networks;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
-    if (it->is_directory(ec)) networks.push_back(it->path());
+    std::error_code entry_ec;  // one odd entry must not end the listing
+    if (it->is_directory(entry_ec)) networks.push_back(it->path());
   }
   std::sort(networks.begin(), networks.end());
   for (const auto& net_dir : networks) {
     for (fs::directory_iterator it(net_dir, ec), end; !ec && it != end; it.increment(ec)) {
       const std::string name = it->path().filename().string();
-      if (name == "lock" || name.rfind("last_reserved_ip", 0) == 0 || !it->is_regular_file(ec)) continue;
+      if (name == "lock" || name.rfind("last_reserved_ip", 0) == 0) continue;
       const auto ip = model::IpAddress::parse(name);
       if (!ip) continue;
-      const auto text = read_file(it->path());
+      // read_file refuses a FIFO or a device there, and reads at most a record's worth.
+      const auto text = read_file(it->path(), kMaxIpamRecordBytes);
       if (!text) continue;
       std::istringstream lines(*text);
       std::string id, ifname;

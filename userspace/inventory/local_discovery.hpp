@@ -5,6 +5,7 @@
 /// default route names the uplink and the gateway, and host-local IPAM state
 /// (/var/lib/cni/networks/<network>/<ip> files) maps pod IPs to sandbox ids.
 
+#include <cstddef>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -55,9 +56,14 @@ struct LocalDiscovery {
   std::vector<std::string> notes;      ///< what could not be found, for the log
 };
 
+/// @brief The most podpath reads of one IPAM record: a 64-character id and an interface
+/// name take under 100 bytes.
+inline constexpr std::size_t kMaxIpamRecordBytes = 4096;
+
 /// @brief Reads host-local IPAM state under `dir` (one directory per network; files
 /// named by IP hold "<container id>\r\n<ifname>"; last_reserved_ip.* and lock are
-/// skipped). A missing directory yields no allocations.
+/// skipped). A missing directory yields no allocations; a record that is no regular file
+/// (a FIFO would block the read) or larger than kMaxIpamRecordBytes is skipped.
 std::vector<IpamAllocation> read_host_local_ipam(const std::filesystem::path& dir);
 
 /// @brief Discovery from given facts (pure): the bridge (named, else cbr0 or cni0) must

@@ -3,6 +3,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "util/files.hpp"
 #include "util/system.hpp"
 
 namespace podpath::inventory {
@@ -21,12 +22,12 @@ int first_listed_pid(const fs::path& cgroup) {
 
 int first_pid_of(const fs::path& cgroup) {
   if (const int pid = first_listed_pid(cgroup); pid > 0) return pid;
-  std::error_code ec;
-  for (fs::recursive_directory_iterator it(cgroup, ec), end; !ec && it != end; it.increment(ec)) {
-    if (!it->is_directory(ec)) continue;
-    if (const int pid = first_listed_pid(it->path()); pid > 0) return pid;
-  }
-  return 0;
+  int found = 0;
+  walk_directories(cgroup, [&](const fs::path& dir) {
+    if (found == 0) found = first_listed_pid(dir);
+    return found == 0;
+  });
+  return found;
 }
 
 bool process_in_cgroup(int pid, const std::string& cgroup_path) {
@@ -50,6 +51,8 @@ bool container_running(const model::Container& c) {
   }
   return c.pid > 0 && fs::exists("/proc/" + std::to_string(c.pid));
 }
+
+bool container_ready(const model::Container& c) { return c.ready ? *c.ready : container_running(c); }
 
 std::string process_netns_path(int pid) { return "/proc/" + std::to_string(pid) + "/ns/net"; }
 

@@ -21,6 +21,10 @@ bool process_in_cgroup(int pid, const std::string& cgroup_path);
 /// cgroup) its main process exists.
 bool container_running(const model::Container& container);
 
+/// @brief A container counts as ready (READY of podpath pods, like kubectl's): the readiness
+/// the Kubernetes API reports where there is one, else whether it is running here.
+bool container_ready(const model::Container& container);
+
 /// @brief The network namespace file of a process: "/proc/PID/ns/net".
 std::string process_netns_path(int pid);
 

@@ -30,15 +30,25 @@ Result<std::vector<ClusterRouteTable>> cluster_route_tables(const LoadedCluster&
   if (!only.empty() && cluster.find_node(only) == nullptr && !want_gateway) {
     return make_error(0, "{}", unknown_node_message(cluster, only));
   }
+  // From the API, only this host's own node has a table podpath can read.
+  const bool api = loaded.origin == ClusterOrigin::KubernetesApi;
+  const std::string own = api && loaded.kube ? loaded.kube->own_node() : std::string();
+  if (api && own.empty())
+    return make_error(0,
+                      "this host is none of the cluster's nodes: podpath routes reads the routing table of "
+                      "the node it runs on (name it with --node if its name differs)");
+  if (api && !only.empty() && only != own)
+    return make_error(0, "node {} is another machine: run podpath routes there (this host is {})", only, own);
   std::vector<ClusterRouteTable> out;
   for (const auto& node : cluster.nodes) {
     if (!only.empty() && node.name != only) continue;
+    if (api && node.name != own) continue;
     auto table = net::read_routes(node.netns);
     if (!table)
       return make_error(0, "cannot read the routes of {}: {}", node.name, table.error().to_string());
     out.push_back({node.name, node.netns, &node, std::move(*table), false});
   }
-  if (want_gateway && loaded.origin != ClusterOrigin::LocalDiscovery)
+  if (want_gateway && (loaded.origin == ClusterOrigin::Lab || loaded.origin == ClusterOrigin::InventoryFile))
     out.push_back(gateway_table(cluster, gateway_name));
   return out;
 }

@@ -43,6 +43,7 @@ std::string describe_wrong(const AddressUse& use, const SharedIpInput& in) {
 
 ContainerResult judge(const ContainerTraffic& c, const SharedIpInput& in) {
   ContainerResult out{c.name, c.id, c.cgroup_id, c.process_netns, {}, ContainerStatus::NoTraffic, {}};
+  if (!c.probe_error.empty()) out.reason = "the probe could not run in it: " + c.probe_error;
   std::map<std::tuple<std::uint64_t, model::IpAddress>, AddressUse> by_use;
   for (const auto& r : c.records) {
     if (r.tx_packets == 0 && r.rx_packets == 0) continue;
@@ -64,6 +65,7 @@ ContainerResult judge(const ContainerTraffic& c, const SharedIpInput& in) {
     return a.tx_packets + a.rx_packets > b.tx_packets + b.rx_packets;
   });
   if (out.uses.empty()) return out;
+  out.reason.clear();  // it sent something: judged by that
   if (out.uses.front().wrong()) {
     out.status = ContainerStatus::Wrong;
     out.reason = describe_wrong(out.uses.front(), in);
@@ -96,13 +98,15 @@ SharedIpResult check_shared_ip(const SharedIpInput& in) {
   out.pod_ip = in.pod_ip;
   out.pod_netns = in.pod_netns;
   out.labels = in.labels;
-  std::vector<std::string> ok, wrong, idle;
+  std::vector<std::string> ok, wrong, idle, unprobed;
   for (const auto& c : in.containers) {
     out.containers.push_back(judge(c, in));
     const auto& r = out.containers.back();
     if (r.status == ContainerStatus::Ok) ok.push_back(r.name);
     if (r.status == ContainerStatus::Wrong) wrong.push_back("container " + r.name + " " + r.reason);
     if (r.status == ContainerStatus::NoTraffic) idle.push_back(r.name);
+    if (r.status == ContainerStatus::NoTraffic && !r.reason.empty())
+      unprobed.push_back("container " + r.name + ": " + r.reason);
   }
   const std::string idle_note = idle.empty() ? "" : "; no traffic seen from " + join_names(idle);
   if (!wrong.empty()) {
@@ -118,11 +122,13 @@ SharedIpResult check_shared_ip(const SharedIpInput& in) {
                     join_names(ok), in.pod_ip.to_string(), idle_note);
   } else {
     out.verdict = Verdict::NoTraffic;
-    out.summary =
-        in.containers.empty()
-            ? "the pod has no containers podpath can attribute traffic to"
-            : "no container of the pod sent or received traffic while podpath watched; run with --probe "
-              "to make each container open a connection";
+    std::string why;
+    for (const auto& u : unprobed) why += (why.empty() ? "" : "; ") + u;
+    out.summary = in.containers.empty() ? "the pod has no containers podpath can attribute traffic to"
+                  : !why.empty()
+                      ? "no container of the pod sent or received traffic while podpath watched, and " + why
+                      : "no container of the pod sent or received traffic while podpath watched; run with "
+                        "--probe to make each container open a connection";
   }
   return out;
 }

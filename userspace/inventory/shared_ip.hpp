@@ -27,6 +27,7 @@ struct ContainerTraffic {
   std::uint64_t cgroup_id = 0;
   std::uint64_t process_netns = 0;  ///< namespace of its main process; 0 = unknown
   std::vector<ContainerFlow> records;
+  std::string probe_error;  ///< why `--probe` could not make it send; empty = ran or not asked
 };
 
 /// @brief Everything the check needs about one pod.
@@ -72,7 +73,7 @@ struct ContainerResult {
   std::uint64_t process_netns = 0;
   std::vector<AddressUse> uses;  ///< wrong ones first, then by packets
   ContainerStatus status = ContainerStatus::NoTraffic;
-  std::string reason;  ///< Wrong: what it used instead; else empty
+  std::string reason;  ///< Wrong: what it used instead; NoTraffic: why the probe could not run, if so
 };
 
 struct SharedIpResult {

@@ -9,6 +9,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "util/text.hpp"
+
 namespace podpath::kube {
 namespace {
 
@@ -22,17 +24,18 @@ const std::string& uid_of(const std::variant<Pod, Node>& object) {
   return std::visit([](const auto& o) -> const std::string& { return o.uid; }, object);
 }
 
-/// The message of a v1 Status body, or the body itself when it is not one.
+/// The message of a v1 Status body, or the body itself when it is not one; the server's
+/// text, so through printable() (it reaches log lines and errors).
 std::string status_message(const std::string& body) {
   try {
     const json status = json::parse(body);
     if (status.is_object() && status.contains("message") && status["message"].is_string())
-      return status["message"].get<std::string>();
+      return printable(status["message"].get<std::string>());
   } catch (const json::exception&) {
   }
   std::string text = body.substr(0, 200);
   std::replace(text.begin(), text.end(), '\n', ' ');
-  return text;
+  return printable(text);
 }
 
 /// Failures of one kind are logged once, however their details (timings) vary.
@@ -41,7 +44,49 @@ std::string failure_kind(const HttpResponse& r) {
   return "http " + std::to_string(r.status);
 }
 
+Failure classify(const HttpResponse& r) {
+  switch (r.failure) {
+  case TransportFailure::None:
+    break;
+  case TransportFailure::Tls:
+    return Failure::Tls;
+  case TransportFailure::Unreachable:
+  case TransportFailure::Timeout:
+  case TransportFailure::Cancelled:
+    return Failure::Unreachable;
+  case TransportFailure::Other:
+    return Failure::Malformed;
+  }
+  if (r.status == 401) return Failure::Unauthorized;
+  if (r.status == 403) return Failure::Forbidden;
+  return Failure::Http;
+}
+
 }  // namespace
+
+std::string_view to_string(Failure failure) {
+  switch (failure) {
+  case Failure::None:
+    return "none";
+  case Failure::Unreachable:
+    return "unreachable";
+  case Failure::Tls:
+    return "tls";
+  case Failure::Unauthorized:
+    return "unauthorized";
+  case Failure::Forbidden:
+    return "forbidden";
+  case Failure::Http:
+    return "http";
+  case Failure::Malformed:
+    break;
+  }
+  return "malformed";
+}
+
+bool transient(Failure failure) {
+  return failure == Failure::Unreachable || failure == Failure::Http || failure == Failure::Malformed;
+}
 
 std::string_view resource_name(Resource resource) { return resource == Resource::Pods ? "pods" : "nodes"; }
 
@@ -163,7 +208,7 @@ void Informer::emit(ChangeType type, const Object& object) {
   queue_.push(std::move(change));
 }
 
-void Informer::fail(const std::string& kind, const std::string& line) {
+void Informer::fail(Failure failure, const std::string& kind, const std::string& line) {
   bool log = false;
   {
     const std::lock_guard lock(mutex_);
@@ -171,16 +216,19 @@ void Informer::fail(const std::string& kind, const std::string& line) {
     failure_kind_ = kind;
     health_.healthy = false;
     health_.last_error = line;
+    health_.failure = failure;
     logged_failure_ = true;
   }
   if (!log) return;
   const bool had_view = health().synced;
-  spdlog::warn("kubernetes: {}{}", line, had_view ? "; keeping the last view, retrying" : "; retrying");
-  push_health(false, line);
+  if (options_.log_health)
+    spdlog::warn("kubernetes: {}{}", line, had_view ? "; keeping the last view, retrying" : "; retrying");
+  push_health(false, line, failure);
 }
 
-void Informer::push_health(bool healthy, std::string line) {
+void Informer::push_health(bool healthy, std::string line, Failure failure) {
   Change change;
+  change.failure = failure;
   change.resource = resource_;
   change.type = ChangeType::Health;
   change.healthy = healthy;
@@ -196,11 +244,12 @@ void Informer::succeed() {
     logged_failure_ = false;
     health_.healthy = true;
     health_.last_error.clear();
+    health_.failure = Failure::None;
   }
   if (!recovered) return;
   std::string line = fmt::format("the Kubernetes API at {} answers again; {} are current", server(),
                                  resource_name(resource_));
-  spdlog::info("kubernetes: {}", line);
+  if (options_.log_health) spdlog::info("kubernetes: {}", line);
   push_health(true, std::move(line));
 }
 
@@ -267,15 +316,16 @@ Informer::Next Informer::list() {
       continue;
     }
     if (r.failure != TransportFailure::None || r.status != 200) {
-      fail(failure_kind(r), describe(r, target));
+      fail(classify(r), failure_kind(r), describe(r, target));
       return Next::Retry;
     }
     json page;
     try {
       page = json::parse(r.body);
     } catch (const json::exception& e) {
-      fail("malformed", fmt::format("malformed response from the Kubernetes API to GET {}: not JSON ({})",
-                                    target, e.what()));
+      fail(Failure::Malformed, "malformed",
+           fmt::format("malformed response from the Kubernetes API to GET {}: not JSON ({})", target,
+                       e.what()));
       return Next::Retry;
     }
     const auto items = page.find("items");
@@ -283,8 +333,9 @@ Informer::Next Informer::list() {
     if (!page.is_object() || items == page.end() || !(items->is_array() || items->is_null()) ||
         meta == page.end() || !meta->is_object() || !meta->contains("resourceVersion") ||
         !(*meta)["resourceVersion"].is_string()) {
-      fail("malformed", fmt::format("malformed response from the Kubernetes API to GET {}: not a {} list",
-                                    target, resource_name(resource_)));
+      fail(Failure::Malformed, "malformed",
+           fmt::format("malformed response from the Kubernetes API to GET {}: not a {} list", target,
+                       resource_name(resource_)));
       return Next::Retry;
     }
     if (items->is_array()) {
@@ -346,10 +397,10 @@ bool Informer::handle_event(const WatchEvent& event, bool& relist, std::string& 
     if (event.error_code == 410) {
       relist = true;
       spdlog::debug("kubernetes: {} watch: resourceVersion {} is too old ({}); listing again",
-                    resource_name(resource_), resource_version_, event.error_message);
+                    resource_name(resource_), resource_version_, printable(event.error_message));
     } else {
       error = fmt::format("the Kubernetes API ended the {} watch with an error (code {}): {}",
-                          resource_name(resource_), event.error_code, event.error_message);
+                          resource_name(resource_), event.error_code, printable(event.error_message));
     }
     return false;
   }
@@ -410,7 +461,7 @@ Informer::Next Informer::watch() {
   if (stop_ || r.failure == TransportFailure::Cancelled) return Next::Stop;
   if (relist) return Next::Relist;
   if (!error.empty()) {
-    fail("watch", error);
+    fail(Failure::Unreachable, "watch", error);
     return Next::Retry;
   }
   if (r.failure == TransportFailure::None && r.status == 410) {
@@ -418,11 +469,12 @@ Informer::Next Informer::watch() {
     return Next::Relist;
   }
   if (r.failure != TransportFailure::None || r.status != 200) {
-    fail(failure_kind(r), describe(r, target));
+    fail(classify(r), failure_kind(r), describe(r, target));
     return Next::Retry;
   }
   if (lines.pending() > 0) {
-    fail("watch", fmt::format("the {} watch ended in the middle of an event", resource_name(resource_)));
+    fail(Failure::Unreachable, "watch",
+         fmt::format("the {} watch ended in the middle of an event", resource_name(resource_)));
     return Next::Retry;
   }
   return Next::Watch;  // the server ended the watch at timeoutSeconds: reopen it

@@ -32,6 +32,23 @@ std::string_view resource_name(Resource resource);
 /// @brief The cluster-wide collection: "/api/v1/pods", "/api/v1/nodes".
 std::string_view resource_path(Resource resource);
 
+/// @brief What went wrong with the API server, as far as retrying is concerned: an
+/// unreachable server may come back; credentials, RBAC and TLS need a person.
+enum class Failure {
+  None,
+  Unreachable,   ///< connection refused, DNS, timeout, connection lost
+  Tls,           ///< handshake or certificate verification failed
+  Unauthorized,  ///< 401
+  Forbidden,     ///< 403 (RBAC)
+  Http,          ///< any other HTTP status
+  Malformed,     ///< a body that is not what the API returns
+};
+
+/// @brief "unreachable", "tls", "unauthorized", "forbidden", "http", "malformed", "none".
+std::string_view to_string(Failure failure);
+/// @brief Whether waiting can cure it (an unreachable server, a 5xx, a cut stream).
+bool transient(Failure failure);
+
 enum class ChangeType {
   Added,
   Modified,
@@ -46,6 +63,7 @@ struct Change {
   ChangeType type = ChangeType::Added;
   std::variant<std::monostate, Pod, Node> object;  ///< Added/Modified/Deleted
   bool healthy = true;                             ///< Health: the API answers again
+  Failure failure = Failure::None;                 ///< Health: what went wrong (when !healthy)
   std::string message;                             ///< Health: the line that was logged
 };
 
@@ -76,6 +94,9 @@ struct InformerOptions {
   std::chrono::milliseconds backoff_initial{800};     ///< first retry after an error
   std::chrono::milliseconds backoff_max{30'000};      ///< retries never wait longer
   std::uint64_t seed = 0;                             ///< jitter; 0 = random
+  /// @brief Log outages and recoveries here; false when the caller logs the Health
+  /// changes itself (one line for both informers).
+  bool log_health = true;
 };
 
 /// @brief What the informer last saw; for `podpath doctor`.
@@ -83,6 +104,7 @@ struct InformerHealth {
   bool synced = false;   ///< a list has completed
   bool healthy = false;  ///< the last request reached the API server and succeeded
   std::string last_error;
+  Failure failure = Failure::None;  ///< the kind of last_error
   std::string resource_version;
   std::size_t objects = 0;
   std::size_t relists = 0;  ///< lists after the first (410, errors)
@@ -134,9 +156,9 @@ class Informer {
   Result<Object> parse_object(const nlohmann::json& json) const;
   void emit(ChangeType type, const Object& object);
   /// Records a failure; logs it unless a failure of the same kind was the last one logged.
-  void fail(const std::string& kind, const std::string& line);
+  void fail(Failure failure, const std::string& kind, const std::string& line);
   void succeed();
-  void push_health(bool healthy, std::string line);
+  void push_health(bool healthy, std::string line, Failure failure = Failure::None);
   [[nodiscard]] std::string server() const;
   [[nodiscard]] std::string describe(const HttpResponse& response, const std::string& target) const;
   bool handle_event(const WatchEvent& event, bool& relist, std::string& error);

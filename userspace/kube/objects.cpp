@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/text.hpp"
+
 namespace podpath::kube {
 namespace {
 
@@ -182,9 +184,10 @@ std::string describe(const json& object, const char* kind) {
   const json& m = object_or_empty(object, "metadata");
   const json* ns = member(m, "namespace");
   const json* name = member(m, "name");
-  if (ns != nullptr && ns->is_string()) out += " " + ns->get<std::string>() + "/";
+  // Others' names: shown through printable() (they reach log lines).
+  if (ns != nullptr && ns->is_string()) out += " " + printable(ns->get<std::string>()) + "/";
   if (name != nullptr && name->is_string())
-    out += (ns != nullptr && ns->is_string() ? "" : " ") + name->get<std::string>();
+    out += (ns != nullptr && ns->is_string() ? "" : " ") + printable(name->get<std::string>());
   return out;
 }
 
@@ -192,9 +195,9 @@ template <typename T, typename Parse> Result<T> guarded(const json& object, cons
   try {
     return parse(object);
   } catch (const FieldError& e) {
-    return make_error(0, "{}: {} {}", describe(object, kind), e.field, e.what);
+    return make_error(0, "{}: {} {}", describe(object, kind), e.field, printable(e.what));  // quotes values
   } catch (const json::exception& e) {
-    return make_error(0, "{}: unexpected value: {}", describe(object, kind), e.what());
+    return make_error(0, "{}: unexpected value: {}", describe(object, kind), printable(e.what()));
   }
 }
 
@@ -283,6 +286,8 @@ model::Pod to_model_pod(const Pod& pod) {
     model::Container mc;
     mc.name = c.name;
     mc.id = c.id;
+    mc.ready = c.ready;
+    mc.init = c.init;
     out.containers.push_back(std::move(mc));
   }
   return out;

@@ -3,7 +3,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
+#include <spdlog/spdlog.h>
+
+#include "loader/journal.hpp"
+#include "loader/leftovers.hpp"
 #include "util/system.hpp"
 
 namespace podpath::loader {
@@ -25,14 +30,15 @@ inventory::ContainerFlow to_container_flow(const bpf::CgroupFlowRecord& r) {
   return f;
 }
 
-Result<std::unique_ptr<ContainerTracker>> ContainerTracker::start(const model::Cluster& cluster,
+Result<std::unique_ptr<ContainerTracker>> ContainerTracker::start(model::ClusterSnapshot snapshot,
                                                                   const Options& options) {
   if (geteuid() != 0) {
     return make_error(
         EPERM, "container attribution needs root (it loads BPF programs and attaches them to cgroups)");
   }
   std::unique_ptr<ContainerTracker> t(new ContainerTracker());
-  t->cluster_ = &cluster;
+  t->cluster_ = std::move(snapshot);
+  const model::Cluster& cluster = *t->cluster_;
   t->options_ = options;
   const auto features = bpf::probe_cgroup_features();
   if (const auto problems = bpf::cgroup_blocking_problems(features); !problems.empty()) {
@@ -53,13 +59,45 @@ Result<std::unique_ptr<ContainerTracker>> ContainerTracker::start(const model::C
     if (!def) return def.error();
     where = *def;
   }
+  // Programs a killed Legacy-mode run left on cgroups go first, by that run's journal: their
+  // names would prove nothing, another live podpath's programs carry the same.
+  CleanupOptions leftovers;
+  leftovers.tc = false;
+  for (const auto& line : clean_leftovers(leftovers).removed) spdlog::info("containers: {}", line);
   auto a = t->datapath_->attach(where, options.attach_mode);
   if (!a) return a.error();
   t->attachment_ = std::move(*a);
+  if (t->attachment_->mode() == bpf::CgroupAttachMode::Legacy) {
+    // Attached the classic way, they outlive podpath if it is killed: recorded for cleanup.
+    t->record_ = Journal::process().add(
+        CgroupRecord{where.string(), t->datapath_->ingress_prog_id(), t->datapath_->egress_prog_id()});
+  }
   t->index_ = inventory::ContainerIndex::from_cluster(cluster);
   if (cluster.lab.empty())
     t->index_.add_discovered(inventory::discover_kubepods_cgroups(t->cgroup2_mount_), cluster);
   return t;
+}
+
+ContainerTracker::~ContainerTracker() {
+  try {
+    if (auto r = detach(); !r) spdlog::warn("containers: {}", r.error().to_string());
+  } catch (...) {
+    // A destructor must not throw: it may run while an exception unwinds.
+  }
+}
+
+Result<void> ContainerTracker::detach() {
+  if (!attachment_) return {};
+  if (auto r = attachment_->detach(); !r) return r;
+  Journal::process().retire(std::exchange(record_, 0));
+  return {};
+}
+
+void ContainerTracker::set_cluster(model::ClusterSnapshot cluster) {
+  cluster_ = std::move(cluster);
+  index_ = inventory::ContainerIndex::from_cluster(*cluster_);
+  if (cluster_->lab.empty())
+    index_.add_discovered(inventory::discover_kubepods_cgroups(cgroup2_mount_), *cluster_);
 }
 
 Result<void> ContainerTracker::refresh() {

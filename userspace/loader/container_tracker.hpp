@@ -32,19 +32,25 @@ class ContainerTracker {
     std::uint32_t max_entries = 65536;
   };
 
-  /// @brief Probes, loads and attaches. `cluster` must outlive the tracker. Errors are one
-  /// sentence (not root, no cgroup v2, no cgroup_skb, an exclusive program in the way).
-  static Result<std::unique_ptr<ContainerTracker>> start(const model::Cluster& cluster,
+  /// @brief Probes, loads and attaches; the tracker shares the cluster snapshot. Errors are
+  /// one sentence (not root, no cgroup v2, no cgroup_skb, an exclusive program in the way).
+  static Result<std::unique_ptr<ContainerTracker>> start(model::ClusterSnapshot cluster,
                                                          const Options& options);
-  static Result<std::unique_ptr<ContainerTracker>> start(const model::Cluster& cluster) {
-    return start(cluster, Options{});
+  static Result<std::unique_ptr<ContainerTracker>> start(model::ClusterSnapshot cluster) {
+    return start(std::move(cluster), Options{});
   }
+  /// @brief The inventory was reloaded: names containers from the new snapshot.
+  void set_cluster(model::ClusterSnapshot cluster);
 
   /// @brief Reads the map, deletes entries idle longer than the expiry, re-discovers the
   /// cgroup tree when an unknown cgroup id shows up (real nodes), rebuilds the attribution.
   Result<void> refresh();
+  ~ContainerTracker();
+  ContainerTracker(const ContainerTracker&) = delete;
+  ContainerTracker& operator=(const ContainerTracker&) = delete;
+
   /// @brief Detaches the programs now (also done on destruction); the map stays readable.
-  Result<void> detach() { return attachment_->detach(); }
+  Result<void> detach();
 
   [[nodiscard]] const inventory::ContainerAttribution& attribution() const { return attribution_; }
   [[nodiscard]] const inventory::ContainerIndex& index() const { return index_; }
@@ -57,13 +63,14 @@ class ContainerTracker {
  private:
   ContainerTracker() = default;
 
-  const model::Cluster* cluster_ = nullptr;
+  model::ClusterSnapshot cluster_;
   Options options_;
   std::string cgroup2_mount_;
   inventory::ContainerIndex index_;
   inventory::ContainerAttribution attribution_;
   std::unique_ptr<bpf::CgroupDatapath> datapath_;
   std::unique_ptr<bpf::CgroupAttachment> attachment_;
+  std::uint64_t record_ = 0;  // journal record of a Legacy attachment (loader/journal.hpp)
   std::vector<std::string> notes_;
   std::chrono::steady_clock::time_point last_discovery_{};
 };

@@ -1,16 +1,19 @@
 #include "loader/loader.hpp"
 
-#include <fcntl.h>
 #include <fmt/format.h>
 #include <fnmatch.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <mutex>
+#include <thread>
 
+#include "loader/journal.hpp"
+#include "loader/leftovers.hpp"
+#include "loader/slot_lock.hpp"
 #include "net/links.hpp"
 #include "net/netns.hpp"
 #include "net/routes.hpp"
@@ -20,6 +23,10 @@ namespace {
 
 // The inventory numbers CIDRs for the kernel's classifier.
 static_assert(inventory::kCidrOther == bpf::kCidrOther && inventory::kMaxCidrs == bpf::kMaxCidrs);
+
+/// Namespaces attached in at once. Attaching is mostly waiting on the kernel (a tcx attach
+/// waits for an RCU grace period), so more threads than CPUs pay off (docs/benchmarks.md).
+constexpr unsigned kDefaultAttachThreads = 8;
 
 std::string join(const std::vector<std::string>& parts, const char* sep) {
   std::string out;
@@ -42,26 +49,102 @@ std::string default_route_dev(const net::RouteTable& table) {
 
 bool vanished(const Error& e) { return e.code == ENODEV || e.code == ENOENT || e.code == ENXIO; }
 
+/// Runs fn(0) .. fn(n-1) on up to `threads` threads; an exception is rethrown after all ended.
+template <typename F> void parallel_for(std::size_t n, unsigned threads, F&& fn) {
+  if (n <= 1 || threads <= 1) {
+    for (std::size_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::atomic<std::size_t> next{0};
+  std::exception_ptr thrown;
+  std::mutex mutex;
+  const auto work = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        const std::lock_guard lock(mutex);
+        if (!thrown) thrown = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (std::size_t t = 0; t < std::min<std::size_t>(n, threads); ++t) pool.emplace_back(work);
+  for (auto& t : pool) t.join();
+  if (thrown) std::rethrow_exception(thrown);
+}
+
 }  // namespace
 
-Result<Fd> lock_tc_slot(std::uint16_t priority) {
-  ::mkdir(kSlotLockDir, 0755);
-  const std::string path = fmt::format("{}/tc-{}.lock", kSlotLockDir, priority);
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) {
-    spdlog::warn("cannot create {} ({}): not guarding against a second podpath on TC priority {}", path,
-                 std::strerror(errno), priority);
-    return Fd();
+/// podpath's hooks on one interface, owned: destroying them detaches them, inside the
+/// namespace they were attached in, so that no error path can leave them behind. Classic
+/// filters are recorded in the run's journal while attached (loader/journal.hpp).
+class Loader::OwnedHooks {
+ public:
+  OwnedHooks(std::shared_ptr<const Fd> netns, std::unique_ptr<bpf::InterfaceHooks> hooks,
+             std::uint64_t record)
+      : netns_(std::move(netns)), hooks_(std::move(hooks)), record_(record), ifindex_(hooks_->ifindex()) {}
+  ~OwnedHooks() {
+    try {
+      if (auto r = detach(); !r) spdlog::warn("{}", r.error().to_string());
+    } catch (const std::exception& e) {
+      spdlog::warn("cannot detach from ifindex {}: {}", ifindex_, e.what());
+    } catch (...) {
+      // A destructor must not throw: it may run while an exception unwinds.
+    }
   }
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    return make_error(
-        EBUSY,
-        "another podpath is running with classic TC priority {} (it holds {}): stop it, or choose "
-        "another --tc-priority, or use --attach tcx",
-        priority, path);
+  OwnedHooks(const OwnedHooks&) = delete;
+  OwnedHooks& operator=(const OwnedHooks&) = delete;
+
+  /// Detaches, entering the namespace when classic filters need it.
+  Result<void> detach() {
+    if (!hooks_) return {};
+    if (hooks_->mode() == bpf::AttachMode::Tcx || !netns_ || !*netns_) return detach_here();
+    return net::in_netns(*netns_, [&] { return detach_here(); });
   }
-  return fd;
-}
+  /// Detaches from the calling thread, which is in the right namespace already.
+  Result<void> detach_here() {
+    if (!hooks_) return {};
+    auto r = hooks_->detach();
+    if (!r) return r;  // kept: what is left stays in the journal, for `podpath cleanup`
+    done();
+    return {};
+  }
+  /// The interface is gone, and the kernel removed the hooks with it.
+  void abandon() {
+    if (!hooks_) return;
+    hooks_->abandon();
+    done();
+  }
+  /// Gives up after a failed detach: what is left stays recorded for `podpath cleanup`.
+  void release() {
+    if (!hooks_) return;
+    hooks_->abandon();
+    hooks_.reset();
+  }
+
+ private:
+  void done() {
+    Journal::process().retire(record_);
+    hooks_.reset();
+  }
+
+  std::shared_ptr<const Fd> netns_;
+  std::unique_ptr<bpf::InterfaceHooks> hooks_;
+  std::uint64_t record_ = 0;
+  int ifindex_ = 0;
+};
+
+struct Loader::Batch {
+  struct Made {
+    Planned plan;
+    std::unique_ptr<OwnedHooks> hooks;
+    int replaced_stale = 0;
+  };
+  std::vector<Made> made;
+  std::vector<std::string> vanished;  // interfaces gone while podpath attached to them
+  Result<void> status;
+};
 
 std::vector<NodeTarget> targets_for(const model::Cluster& cluster, const std::string& bridge_override,
                                     const std::string& uplink_override,
@@ -78,6 +161,14 @@ std::vector<NodeTarget> targets_for(const model::Cluster& cluster, const std::st
   }
   return out;
 }
+
+namespace {
+
+Error interrupted() {
+  return make_error(0, "stopped by a signal while attaching; podpath removed everything it had attached");
+}
+
+}  // namespace
 
 Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, const LoaderOptions& options,
                                               const model::Cluster& cluster) {
@@ -96,12 +187,28 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
                       l->features_.kernel_release);
   }
 
-  // Classic filters in podpath's slot are stale only if no live podpath holds the slot.
-  // In tcx mode a busy slot only means: leave the classic filters alone.
-  auto lock = lock_tc_slot(options.slot.priority);
-  if (!lock && l->mode_ == bpf::AttachMode::Clsact) return lock.error();
-  l->clean_stale_ = lock.ok();
-  if (lock && l->mode_ == bpf::AttachMode::Clsact) l->slot_lock_ = std::move(*lock);
+  if (l->mode_ == bpf::AttachMode::Clsact) {
+    // A clsact run holds its slot's lock for its whole life: podpath filters in a slot whose
+    // lock is free are stale, so no podpath ever takes a live one's filters for stale ones.
+    auto lock = lock_tc_slot(options.slot.priority);
+    if (!lock) return lock.error();
+    l->slot_lock_ = std::move(*lock);
+    CleanupOptions leftovers;
+    leftovers.held_priority = options.slot.priority;
+    leftovers.cgroups = false;
+    const auto report = clean_leftovers(leftovers);
+    for (const auto& line : report.removed) spdlog::info("{}", line);
+    for (const auto& line : report.kept) spdlog::debug("{}", line);
+  } else if (const auto pids = unclean_run_pids(); !pids.empty()) {
+    // tcx runs leave the classic slots alone (taking a slot's lock, even for a moment, would
+    // turn a clsact run starting at the same time away): a hint is all they give.
+    std::vector<std::string> names;
+    for (int pid : pids) names.push_back(std::to_string(pid));
+    spdlog::info(
+        "{} earlier podpath run(s) (pid {}) ended without cleaning up and may have left classic TC filters "
+        "running: 'podpath cleanup' removes them",
+        pids.size(), join(names, ", "));
+  }
 
   bpf::DatapathOptions dp = options.datapath;
   dp.netns_mode = options.netns_mode.value_or(l->features_.netns_id);
@@ -111,23 +218,10 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
   }
 
   for (auto& t : targets) {
+    if (l->cancelled()) return interrupted();
     TargetState s;
     s.target = t;
-    auto cookie = net::netns_cookie(t.netns);
-    if (!cookie) {
-      return make_error(cookie.error().code, "cannot use the network namespace of node {} ({}): {}", t.node,
-                        net::netns_display(t.netns), cookie.error().to_string());
-    }
-    s.cookie = *cookie;
-    s.bridge_candidates = t.bridge.empty() ? std::vector<std::string>{"cbr0", "cni0"} : std::vector{t.bridge};
-    s.uplink = t.uplink;
-    if (s.uplink.empty()) {
-      auto routes = net::read_routes(t.netns);
-      if (!routes) return make_error(routes.error().code, "node {}: {}", t.node, routes.error().to_string());
-      s.uplink = default_route_dev(*routes);
-      if (s.uplink.empty())
-        spdlog::warn("node {}: no default route, so no uplink to watch (use --uplink)", t.node);
-    }
+    if (auto r = l->open_target(s); !r) return r.error();
     l->states_.push_back(std::move(s));
   }
 
@@ -137,25 +231,39 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
 
   l->monitor_ =
       std::make_unique<net::LinkMonitor>([raw = l.get()](const net::LinkEvent& e) { raw->on_link_event(e); });
+  std::vector<TargetState*> all;
   for (auto& s : l->states_) {
     // Subscribe first, then list: a link that appears in between is reported, not missed.
     if (auto r = l->monitor_->watch(s.target.netns, false); !r) {
-      return make_error(r.error().code, "node {}: cannot watch links: {}", s.target.node,
-                        r.error().to_string());
+      return wrap_error(r.error(), "node {}: cannot watch links", s.target.node);
     }
-    if (auto r = l->attach_target(s); !r) return r.error();
+    all.push_back(&s);
   }
+  if (auto r = l->attach_targets(all); !r) return r.error();
   spdlog::info("podpath attached: {}", l->describe());
   return l;
 }
 
 Loader::~Loader() {
-  if (auto r = stop(); !r) spdlog::warn("{}", r.error().to_string());
+  try {
+    if (auto r = stop(); !r) spdlog::warn("{}", r.error().to_string());
+  } catch (const std::exception& e) {
+    spdlog::warn("podpath could not detach everything: {}", e.what());
+  } catch (...) {
+    // A destructor must not throw: it may run while an exception unwinds.
+  }
 }
 
 Loader::TargetState* Loader::state_for_netns(const std::string& netns) {
   for (auto& s : states_) {
     if (s.target.netns == netns) return &s;
+  }
+  return nullptr;
+}
+
+Loader::TargetState* Loader::state_for_node(const std::string& node) {
+  for (auto& s : states_) {
+    if (s.target.node == node) return &s;
   }
   return nullptr;
 }
@@ -173,67 +281,174 @@ std::optional<model::InterfaceRole> Loader::role_of(const TargetState& state, co
   return std::nullopt;
 }
 
-Result<void> Loader::attach_target(TargetState& state) {
-  auto links = net::list_links(state.target.netns);
-  if (!links)
-    return make_error(links.error().code, "node {}: {}", state.target.node, links.error().to_string());
-  for (const auto& name : state.bridge_candidates) {
-    if (const auto* b = net::find_link(*links, name); b != nullptr && b->is_bridge()) {
-      state.bridge_ifindex = b->ifindex;
-      break;
-    }
+Result<void> Loader::open_target(TargetState& s) {
+  const auto& t = s.target;
+  const auto cannot = [&](const Error& e) {
+    return make_error(e.code, "cannot use the network namespace of node {} ({}): {}", t.node,
+                      net::netns_display(t.netns), e.message);
+  };
+  if (!t.netns.empty()) {
+    auto fd = net::open_netns(t.netns);
+    if (!fd) return cannot(fd.error());
+    auto inode = net::netns_inode(*fd);
+    if (!inode) return cannot(inode.error());
+    s.netns_inode = *inode;
+    s.netns_fd = std::make_shared<const Fd>(std::move(*fd));
   }
-  if (state.bridge_ifindex == 0) {
-    spdlog::warn("node {}: no pod bridge ({}) yet; podpath attaches when it appears", state.target.node,
-                 join(state.bridge_candidates, " or "));
-  }
-  if (!state.uplink.empty() && net::find_link(*links, state.uplink) == nullptr) {
-    return make_error(ENODEV, "node {}: uplink interface {} does not exist (choose one with --uplink)",
-                      state.target.node, state.uplink);
-  }
-  for (const auto& link : *links) {
-    const auto role = role_of(state, link);
-    if (!role) continue;
-    if (auto r = attach(state, link, *role); !r) {
-      if (vanished(r.error())) {
-        spdlog::info("node {}: {} vanished while podpath attached to it", state.target.node, link.name);
-        continue;
-      }
-      return r;
-    }
+  // Everything below is read through the open namespace, so it is that one even if the
+  // name is given to another namespace meanwhile.
+  const Fd none;
+  const Fd& ns = s.netns_fd ? *s.netns_fd : none;
+  auto cookie = net::in_netns(ns, [] { return net::netns_cookie(""); });
+  if (!cookie) return cannot(cookie.error());
+  s.cookie = *cookie;
+  s.bridge_candidates = t.bridge.empty() ? std::vector<std::string>{"cbr0", "cni0"} : std::vector{t.bridge};
+  s.uplink = t.uplink;
+  if (s.uplink.empty()) {
+    auto routes = net::in_netns(ns, [] { return net::read_routes(""); });
+    if (!routes) return make_error(routes.error().code, "node {}: {}", t.node, routes.error().to_string());
+    s.uplink = default_route_dev(*routes);
+    if (s.uplink.empty())
+      spdlog::warn("node {}: no default route, so no uplink to watch (use --uplink)", t.node);
   }
   return {};
 }
 
-Result<void> Loader::attach(TargetState& state, const net::Link& link, model::InterfaceRole role) {
-  const auto key = std::make_pair(state.cookie, link.ifindex);
-  if (attachments_.count(key) != 0) return {};
-  auto progs = datapath_->programs_for(state.cookie);
-  if (!progs) return progs.error();
-  const auto mode = mode_;
-  const auto slot = options_.slot;
-  const auto ifindex = static_cast<int>(link.ifindex);
-  auto hooks = net::in_netns(state.target.netns,
-                             [&]() { return bpf::InterfaceHooks::attach(mode, ifindex, *progs, slot); });
-  if (!hooks) {
-    return make_error(hooks.error().code, "node {}: cannot attach to {}: {}", state.target.node, link.name,
-                      hooks.error().to_string());
+Result<Loader::NamespacePrograms> Loader::programs_of(std::uint64_t cookie) {
+  auto ethernet = datapath_->programs_for(cookie, bpf::LinkLayer::Ethernet);
+  if (!ethernet) return ethernet.error();
+  auto l3 = datapath_->programs_for(cookie, bpf::LinkLayer::None);
+  if (!l3) return l3.error();
+  return NamespacePrograms{*ethernet, *l3};
+}
+
+Loader::Batch Loader::attach_batch(TargetState& state, const NamespacePrograms& progs,
+                                   std::vector<Planned> given) {
+  Batch b;
+  const bool classic = mode_ == bpf::AttachMode::Clsact;
+  const auto& node = state.target.node;
+  const Fd none;
+  b.status = net::in_netns(state.netns_fd ? *state.netns_fd : none, [&]() -> Result<void> {
+    std::vector<Planned> plan = std::move(given);
+    if (plan.empty()) {
+      auto links = net::list_links("");
+      if (!links) return make_error(links.error().code, "node {}: {}", node, links.error().to_string());
+      for (const auto& name : state.bridge_candidates) {
+        if (const auto* br = net::find_link(*links, name); br != nullptr && br->is_bridge()) {
+          state.bridge_ifindex = br->ifindex;
+          break;
+        }
+      }
+      if (state.bridge_ifindex == 0) {
+        spdlog::warn("node {}: no pod bridge ({}) yet; podpath attaches when it appears", node,
+                     join(state.bridge_candidates, " or "));
+      }
+      if (!state.uplink.empty() && net::find_link(*links, state.uplink) == nullptr) {
+        return make_error(ENODEV, "node {}: uplink interface {} does not exist (choose one with --uplink)",
+                          node, state.uplink);
+      }
+      for (const auto& link : *links) {
+        if (const auto role = role_of(state, link);
+            role && attachments_.count({state.cookie, link.ifindex}) == 0)
+          plan.push_back({link, *role});
+      }
+    }
+    for (const auto& p : plan) {
+      if (cancelled()) return interrupted();
+      const auto layer = bpf::link_layer_of(p.link.link_type);
+      if (!layer) {
+        return make_error(
+            ENOTSUP,
+            "node {}: cannot watch {}: its packets have neither an Ethernet header nor start at "
+            "the IP header (link type {}), which podpath cannot parse",
+            node, p.link.name, p.link.link_type);
+      }
+      std::uint64_t record = 0;
+      bpf::AttachOptions how;
+      how.replace_stale = classic;  // a clsact run holds its slot's lock
+      if (classic) {
+        how.before_filters = [&](const bpf::InterfaceHooks& h) {
+          record = Journal::process().add(
+              TcRecord{node, state.target.netns, state.cookie, p.link.ifindex, p.link.name, h.slot().priority,
+                       h.slot().handle, h.ingress_prog_id(), h.egress_prog_id(), h.created_qdisc()});
+        };
+      }
+      auto hooks = bpf::InterfaceHooks::attach(mode_, static_cast<int>(p.link.ifindex),
+                                               progs.for_layer(*layer), options_.slot, how);
+      if (!hooks) {
+        Journal::process().retire(record);  // attach() removed what it had added
+        if (vanished(hooks.error())) {
+          b.vanished.push_back(p.link.name);
+          continue;
+        }
+        return make_error(hooks.error().code, "node {}: cannot attach to {} (ifindex {}): {}", node,
+                          p.link.name, p.link.ifindex, hooks.error().message);
+      }
+      const int replaced = (*hooks)->replaced_stale();
+      b.made.push_back(
+          {p, std::make_unique<OwnedHooks>(state.netns_fd, std::move(*hooks), record), replaced});
+    }
+    return {};
+  });
+  return b;
+}
+
+Result<std::size_t> Loader::finish_batch(TargetState& state, Batch& batch) {
+  const auto& node = state.target.node;
+  for (const auto& name : batch.vanished)
+    spdlog::info("node {}: {} vanished while podpath attached to it", node, name);
+  std::size_t n = 0;
+  for (auto& m : batch.made) {
+    const auto& link = m.plan.link;
+    if (m.replaced_stale > 0) {
+      spdlog::info("node {}: {}: replaced {} stale podpath TC filter(s) of a run that was killed", node,
+                   link.name, m.replaced_stale);
+    }
+    // On failure, the hooks of this interface and of the ones after it are detached as the
+    // batch goes.
+    if (auto r = datapath_->set_iface_role(state.cookie, link.ifindex, m.plan.role); !r) {
+      return make_error(r.error().code, "node {}: {}: {}", node, link.name, r.error().message);
+    }
+    Attachment a;
+    a.info = {node,
+              state.target.netns,
+              state.cookie,
+              link.ifindex,
+              link.name,
+              m.plan.role,
+              m.plan.role == model::InterfaceRole::PodVeth ? pod_for_veth(node, link.name) : std::string()};
+    a.hooks = std::move(m.hooks);
+    spdlog::debug("node {}: attached to {} ({}, ifindex {})", node, link.name, model::to_string(m.plan.role),
+                  link.ifindex);
+    attachments_.emplace(std::make_pair(state.cookie, link.ifindex), std::move(a));
+    ++n;
   }
-  if (auto r = datapath_->set_iface_role(state.cookie, link.ifindex, role); !r) return r;
-  Attachment a;
-  a.info = {state.target.node,
-            state.target.netns,
-            state.cookie,
-            link.ifindex,
-            link.name,
-            role,
-            role == model::InterfaceRole::PodVeth ? pod_for_veth(state.target.node, link.name)
-                                                  : std::string()};
-  a.hooks = std::move(*hooks);
-  spdlog::debug("node {}: attached to {} ({}, ifindex {})", state.target.node, link.name,
-                model::to_string(role), link.ifindex);
-  attachments_.emplace(key, std::move(a));
-  return {};
+  return n;
+}
+
+Result<std::size_t> Loader::attach_targets(const std::vector<TargetState*>& states) {
+  std::vector<NamespacePrograms> progs;  // looked up here: programs_for may load an object
+  for (auto* s : states) {
+    auto p = programs_of(s->cookie);
+    if (!p) return p.error();
+    progs.push_back(*p);
+  }
+  std::vector<Batch> batches(states.size());
+  const unsigned threads = options_.attach_threads != 0 ? options_.attach_threads : kDefaultAttachThreads;
+  parallel_for(states.size(), threads,
+               [&](std::size_t i) { batches[i] = attach_batch(*states[i], progs[i], {}); });
+  // Whatever fails, the hooks made so far are detached as `batches` goes.
+  if (cancelled()) return interrupted();
+  for (const auto& b : batches) {
+    if (!b.status) return b.status.error();
+  }
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < states.size(); ++i) {
+    auto r = finish_batch(*states[i], batches[i]);
+    if (!r) return r.error();
+    n += *r;
+  }
+  return n;
 }
 
 void Loader::forget(TargetState& state, std::uint32_t ifindex, bool interface_gone) {
@@ -242,11 +457,10 @@ void Loader::forget(TargetState& state, std::uint32_t ifindex, bool interface_go
   if (interface_gone) {
     // The kernel removed the filters (or auto-detached the links) with the device.
     it->second.hooks->abandon();
-  } else {
-    auto r = net::in_netns(state.target.netns, [&]() { return it->second.hooks->detach(); });
-    if (!r)
-      spdlog::warn("node {}: cannot detach from {}: {}", state.target.node, it->second.info.name,
-                   r.error().to_string());
+  } else if (auto r = it->second.hooks->detach(); !r) {
+    spdlog::warn("node {}: cannot detach from {}: {}", state.target.node, it->second.info.name,
+                 r.error().to_string());
+    it->second.hooks->release();
   }
   (void)datapath_->forget_iface(state.cookie, ifindex);
   spdlog::debug("node {}: forgot {} (ifindex {})", state.target.node, it->second.info.name, ifindex);
@@ -273,10 +487,14 @@ void Loader::on_link_event(const net::LinkEvent& event) {
   const auto role = role_of(*state, link);
   const bool attached = attachments_.count({state->cookie, link.ifindex}) != 0;
   if (role && !attached) {
-    if (auto r = attach(*state, link, *role); !r) {
-      if (vanished(r.error())) {
-        spdlog::info("node {}: {} vanished while podpath attached to it", state->target.node, link.name);
-      } else {
+    auto progs = programs_of(state->cookie);
+    if (!progs) {
+      spdlog::warn("node {}: {}", state->target.node, progs.error().to_string());
+    } else {
+      Batch b = attach_batch(*state, *progs, {Planned{link, *role}});
+      if (!b.status) {
+        spdlog::warn("{}", b.status.error().to_string());
+      } else if (auto r = finish_batch(*state, b); !r) {
         spdlog::warn("{}", r.error().to_string());
       }
     }
@@ -324,22 +542,112 @@ std::string Loader::pod_for_veth(const std::string& node, const std::string& vet
   return {};
 }
 
+std::vector<std::string> Loader::detach_all(const TargetState* only) {
+  // Group by namespace: classic filters are removed from inside it, one hop per namespace,
+  // the namespaces in parallel; tcx links are closed from anywhere.
+  std::vector<const TargetState*> states;
+  for (const auto& s : states_) {
+    if (only == nullptr || &s == only) states.push_back(&s);
+  }
+  std::vector<std::string> failures;
+  std::mutex mutex;
+  const auto fail = [&](const Attachment& a, const Error& e) {
+    const std::lock_guard lock(mutex);
+    failures.push_back(fmt::format("{} {}: {}", a.info.node, a.info.name, e.to_string()));
+  };
+  parallel_for(states.size(), kDefaultAttachThreads, [&](std::size_t i) {
+    const TargetState& s = *states[i];
+    std::vector<Attachment*> mine;
+    for (auto& [key, a] : attachments_) {
+      if (key.first == s.cookie) mine.push_back(&a);
+    }
+    const bool hop = mode_ == bpf::AttachMode::Clsact && s.netns_fd && *s.netns_fd;
+    const auto run = [&]() -> Result<void> {
+      for (auto* a : mine) {
+        if (auto r = a->hooks->detach_here(); !r) {
+          fail(*a, r.error());
+          a->hooks->release();
+        }
+      }
+      return {};
+    };
+    auto entered = hop ? net::in_netns(*s.netns_fd, run) : run();
+    if (!entered) {
+      for (auto* a : mine) {
+        fail(*a, entered.error());
+        a->hooks->release();
+      }
+    }
+  });
+  return failures;
+}
+
 Result<void> Loader::stop() {
   if (stopped_) return {};
   stopped_ = true;
   monitor_.reset();
-  std::vector<std::string> failures;
-  for (auto& [key, a] : attachments_) {
-    Result<void> r = mode_ == bpf::AttachMode::Tcx
-                         ? a.hooks->detach()  // closing link fds works from any namespace
-                         : net::in_netns(a.info.netns, [&]() { return a.hooks->detach(); });
-    if (!r) failures.push_back(fmt::format("{} {}: {}", a.info.node, a.info.name, r.error().to_string()));
-  }
+  const auto failures = detach_all(nullptr);
   const auto n = attachments_.size();
   attachments_.clear();
   if (!failures.empty()) return make_error(0, "podpath could not detach from: {}", join(failures, "; "));
   spdlog::info("podpath detached from {} interface(s)", n);
   return {};
+}
+
+std::vector<std::string> Loader::gone_nodes() const {
+  std::vector<std::string> out;
+  for (const auto& s : states_) {
+    if (s.target.netns.empty()) continue;  // podpath's own namespace
+    // While podpath holds the namespace open its inode cannot be given to another one; once
+    // released (a gone namespace), it can, so a released node stays gone until reattached.
+    auto inode = net::netns_inode(s.target.netns);
+    if (!s.netns_fd || !inode || *inode != s.netns_inode) out.push_back(s.target.node);
+  }
+  return out;
+}
+
+void Loader::release(const std::string& node) {
+  TargetState* state = state_for_node(node);
+  if (state == nullptr || stopped_) return;
+  // The old namespace is still open: what podpath attached there is removed properly.
+  for (const auto& f : detach_all(state)) spdlog::warn("cannot detach: {}", f);
+  for (auto it = attachments_.begin(); it != attachments_.end();) {
+    if (it->first.first != state->cookie) {
+      ++it;
+      continue;
+    }
+    (void)datapath_->forget_iface(state->cookie, it->first.second);
+    it = attachments_.erase(it);
+  }
+  monitor_->unwatch(state->target.netns);
+  state->netns_fd.reset();
+  state->bridge_ifindex = 0;
+}
+
+Result<std::size_t> Loader::reattach(const NodeTarget& target) {
+  if (stopped_) return make_error(0, "podpath has stopped");
+  TargetState* state = state_for_node(target.node);
+  if (state == nullptr) return make_error(EINVAL, "node {} is not watched", target.node);
+  release(target.node);
+  TargetState fresh;
+  fresh.target = target;
+  auto opened = open_target(fresh);
+  *state = std::move(fresh);  // lets go of the old namespace, so the kernel can free it
+  for (auto& t : targets_) {
+    if (t.node == target.node) t = target;
+  }
+  if (!opened) return opened.error();
+  if (auto r = monitor_->watch(state->target.netns, false); !r) {
+    return make_error(r.error().code, "node {}: cannot watch links: {}", target.node, r.error().to_string());
+  }
+  return attach_targets({state});
+}
+
+const NodeTarget* Loader::target(const std::string& node) const {
+  for (const auto& t : targets_) {
+    if (t.node == node) return &t;
+  }
+  return nullptr;
 }
 
 std::vector<AttachedInterface> Loader::interfaces() const {

@@ -5,6 +5,7 @@
 /// that come and go (netlink link notifications), and detaches everything it attached
 /// — and nothing else — when it stops.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -40,6 +41,11 @@ struct LoaderOptions {
   std::optional<bpf::NetnsIdMode> netns_mode;  ///< default: what the kernel supports
   bpf::TcSlot slot;                            ///< classic TC priority/handle
   bpf::DatapathOptions datapath;               ///< map sizes etc. (netns_mode is overridden)
+  /// @brief Becomes true (a signal) to interrupt attaching: start() then removes what it
+  /// attached and fails. Must outlive the loader.
+  const std::atomic<bool>* cancel = nullptr;
+  /// @brief Namespaces attached in parallel (each by one thread); 0 = default.
+  unsigned attach_threads = 0;
 };
 
 /// @brief One interface podpath attached to.
@@ -53,7 +59,8 @@ struct AttachedInterface {
   std::string pod;  ///< pod display name, for pod veths whose pod is known
 };
 
-/// @brief Owns the datapath and every attachment. Not thread-safe: call it from one thread.
+/// @brief Owns the datapath and every attachment. Not thread-safe: call it from one thread
+/// (it uses threads of its own to attach in several namespaces at once).
 class Loader {
  public:
   /// @brief Probes the kernel, loads the datapath, attaches in every target namespace and
@@ -67,6 +74,17 @@ class Loader {
 
   /// @brief Detaches everything podpath attached (idempotent).
   Result<void> stop();
+
+  /// @brief Nodes whose network namespace is gone: its name leads nowhere now, or to another
+  /// namespace (the lab was recreated). Their attachments went with the namespace.
+  [[nodiscard]] std::vector<std::string> gone_nodes() const;
+  /// @brief Lets go of a node whose namespace is gone: removes what podpath attached there
+  /// and stops watching it, so that podpath no longer holds the namespace alive.
+  void release(const std::string& node);
+  /// @brief Attaches node `target.node` anew where its namespace name leads now: what was
+  /// attached in the old namespace is removed, its links are watched instead, and its
+  /// interfaces are attached as at start. Returns the number of interfaces attached.
+  Result<std::size_t> reattach(const NodeTarget& target);
 
   /// @brief Handles link notifications that arrived (attaches new pod veths, forgets
   /// removed interfaces), waiting up to `timeout`. Returns the number of link events.
@@ -87,6 +105,8 @@ class Loader {
   [[nodiscard]] bpf::AttachMode attach_mode() const { return mode_; }
   [[nodiscard]] const bpf::Features& features() const { return features_; }
   [[nodiscard]] const std::vector<NodeTarget>& targets() const { return targets_; }
+  /// @brief The target of a node (nullptr if not watched).
+  [[nodiscard]] const NodeTarget* target(const std::string& node) const;
   /// @brief Every attached interface, by node then name.
   [[nodiscard]] std::vector<AttachedInterface> interfaces() const;
   /// @brief The cookie of a target's namespace.
@@ -97,27 +117,56 @@ class Loader {
   [[nodiscard]] std::string describe() const;
 
  private:
+  class OwnedHooks;
   struct Attachment {
     AttachedInterface info;
-    std::unique_ptr<bpf::InterfaceHooks> hooks;
+    std::unique_ptr<OwnedHooks> hooks;
   };
   struct TargetState {
     NodeTarget target;
     std::uint64_t cookie = 0;
+    std::shared_ptr<const Fd> netns_fd;  // the namespace attached in, reached even after its name goes
+    std::uint64_t netns_inode = 0;       // its identity (net::netns_inode)
     std::vector<std::string> bridge_candidates;
     std::string uplink;                // resolved uplink name ("" if none)
     std::uint32_t bridge_ifindex = 0;  // 0 while no bridge exists
   };
+  /// An interface to attach to.
+  /// A namespace's program pairs: for Ethernet devices, and for L3 devices (tun, WireGuard,
+  /// ipip) whose packets start at the IP header.
+  struct NamespacePrograms {
+    bpf::ProgramPair ethernet;
+    bpf::ProgramPair l3;
+    [[nodiscard]] const bpf::ProgramPair& for_layer(bpf::LinkLayer layer) const {
+      return layer == bpf::LinkLayer::None ? l3 : ethernet;
+    }
+  };
+  struct Planned {
+    net::Link link;
+    model::InterfaceRole role = model::InterfaceRole::Other;
+  };
+  /// What one namespace's attach produced, finished on the loader's thread.
+  struct Batch;
 
   Loader() = default;
-  Result<void> attach_target(TargetState& state);
+  [[nodiscard]] bool cancelled() const { return options_.cancel != nullptr && options_.cancel->load(); }
+  Result<void> open_target(TargetState& state);
+  /// Attaches in every state in `states` (in parallel), then records the attachments.
+  Result<std::size_t> attach_targets(const std::vector<TargetState*>& states);
+  /// In the state's namespace: lists its links when `given` is empty, attaches to each
+  /// interface podpath watches (or to those given).
+  Batch attach_batch(TargetState& state, const NamespacePrograms& progs, std::vector<Planned> given);
+  Result<NamespacePrograms> programs_of(std::uint64_t cookie);
+  Result<std::size_t> finish_batch(TargetState& state, Batch& batch);
   void on_link_event(const net::LinkEvent& event);
   /// The role `link` has for `state`, or nullopt when podpath does not watch it.
   std::optional<model::InterfaceRole> role_of(const TargetState& state, const net::Link& link) const;
-  Result<void> attach(TargetState& state, const net::Link& link, model::InterfaceRole role);
   void forget(TargetState& state, std::uint32_t ifindex, bool interface_gone);
+  /// Detaches every attachment of `state` (all of them when null), one namespace hop each.
+  std::vector<std::string> detach_all(const TargetState* state);
   std::string pod_for_veth(const std::string& node, const std::string& veth) const;
   TargetState* state_for_netns(const std::string& netns);
+  TargetState* state_for_node(const std::string& node);
 
   bpf::Features features_;
   bpf::AttachMode mode_ = bpf::AttachMode::Clsact;
@@ -128,19 +177,9 @@ class Loader {
   std::unique_ptr<bpf::Datapath> datapath_;
   std::unique_ptr<net::LinkMonitor> monitor_;
   std::map<std::pair<std::uint64_t, std::uint32_t>, Attachment> attachments_;  // (cookie, ifindex)
-  Fd slot_lock_;             // clsact mode: held while podpath owns its TC priority
-  bool clean_stale_ = true;  // no live podpath holds the slot: its filters there are stale
+  Fd slot_lock_;  // clsact mode: held while podpath owns its TC priority (loader/slot_lock.hpp)
   bool stopped_ = false;
 };
-
-/// @brief Where the lock of a classic TC slot lives: a live podpath holds
-/// /run/podpath/tc-<priority>.lock, so filters in its slot are not stale.
-inline constexpr const char* kSlotLockDir = "/run/podpath";
-
-/// @brief Takes the slot lock without waiting. An invalid Fd (and a log line) when the
-/// lock file cannot be created at all (read-only /run); an error when another live
-/// podpath holds it.
-Result<Fd> lock_tc_slot(std::uint16_t priority);
 
 /// @brief Targets for every node of a cluster (lab: each node's namespace; a discovered
 /// node: the host namespace), with the user's overrides applied.

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -48,6 +49,9 @@ struct SessionOptions {
   /// nodes' pods is counted once, by the source node's agent. Default: only the watched
   /// nodes' pod CIDRs are counted at the source; traffic from the others where it enters.
   bool matrix_per_node = false;
+  /// @brief Checks the loaded cluster before anything is attached (a filter or an endpoint
+  /// naming a pod that does not exist): its error is start()'s, and nothing was attached.
+  std::function<Result<void>(const model::Cluster&)> check_cluster;
 };
 
 /// @brief Loads the cluster, attaches, and refreshes flows on demand.
@@ -58,7 +62,8 @@ class Session {
 
   /// @brief Handles link notifications and new-flow events for up to `timeout`,
   /// returning early when `stop` becomes true (checked at least every 100 ms) or, with
-  /// `wake_on_new_flow`, soon after a flow podpath had not seen appears.
+  /// `wake_on_new_flow`, soon after a flow podpath had not seen appears. Notices a watched
+  /// namespace that is gone (follow_namespaces).
   Result<void> wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
                     bool wake_on_new_flow = false);
   /// @brief New-flow events received so far.
@@ -69,7 +74,22 @@ class Session {
   /// @brief Detaches everything (also done on destruction).
   Result<void> stop();
 
-  [[nodiscard]] const model::Cluster& cluster() const { return loaded_.cluster; }
+  /// @brief Follows nodes whose network namespace went away (e.g. `scripts/lab down && up`):
+  /// once the inventory names a namespace for such a node again, podpath attaches there
+  /// (and says so); until then it waits, saying so once. An error, one sentence, when a
+  /// namespace stays gone: `kGoneGrace` after it went, longer while the lab's directory
+  /// exists (the lab is being taken down or built).
+  Result<void> follow_namespaces();
+  /// @brief How long a namespace may stay gone before the session gives up.
+  static constexpr std::chrono::seconds kGoneGrace{5};
+  /// @brief The longest podpath waits for a lab that is being rebuilt.
+  static constexpr std::chrono::seconds kRebuildWait{300};
+
+  /// @brief The cluster as of the last refresh. A refresh may reload it: a reference
+  /// taken before one must not be used after it; hold snapshot() instead.
+  [[nodiscard]] const model::Cluster& cluster() const { return *cluster_; }
+  /// @brief The current cluster, shared: it stays valid and unchanged across refreshes.
+  [[nodiscard]] model::ClusterSnapshot snapshot() const { return cluster_; }
   [[nodiscard]] const std::string& cluster_description() const { return loaded_.description; }
   [[nodiscard]] const inventory::CidrTable& cidrs() const { return *cidrs_; }
   [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
@@ -92,14 +112,31 @@ class Session {
   Session() = default;
   Result<void> rebuild_cluster_views();
   Result<void> reload_inventory_if_changed();
+  /// Takes the Kubernetes informers' changes, if any wait, into their indexes (never blocks).
+  void take_kube_changes();
+  /// At a refresh: the indexes changed since the last one, so the cluster views follow.
+  Result<void> apply_kube_changes();
+  /// The cluster changed: CIDR table, resolver, the loader's names and CIDRs, topology.
+  Result<void> apply_cluster();
   void rebuild_topology();
   /// The nodes whose pod CIDRs count into the matrix at the source (Loader::set_cidrs).
   [[nodiscard]] std::vector<std::string> counted_at_source() const;
 
+  /// The inventory read again, whatever its modification time says.
+  Result<void> reload_inventory();
+  [[nodiscard]] bool lab_dir_exists() const;
+
   SessionOptions options_;
-  inventory::LoadedCluster loaded_;
+  inventory::LoadedCluster loaded_;  ///< where it came from; its cluster is moved to cluster_
+  model::ClusterSnapshot cluster_;
+  std::vector<std::string> gone_;  // nodes whose namespace is gone, until re-attached
+  std::optional<std::chrono::steady_clock::time_point> gone_since_;
+  std::optional<std::chrono::steady_clock::time_point> lab_dir_gone_since_;
+  std::filesystem::file_time_type gone_inventory_mtime_{};  // the inventory as it was when they went
+  std::chrono::steady_clock::time_point next_namespace_check_{};
   std::optional<std::filesystem::path> inventory_file_;
   std::filesystem::file_time_type inventory_mtime_{};
+  bool kube_changed_ = false;  ///< the informers changed pods or nodes since the last refresh
   std::unique_ptr<inventory::CidrTable> cidrs_;
   std::unique_ptr<inventory::Resolver> resolver_;
   std::unique_ptr<Loader> loader_;

@@ -4,6 +4,7 @@
 /// filled by the inventory sources (lab file, local discovery, Kubernetes API).
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -20,6 +21,10 @@ struct Container {
   std::uint64_t cgroup_id = 0;  ///< cgroup v2 id (inode of cgroup_path)
   int pid = 0;                  ///< main process, root PID namespace; 0 if unknown
   std::string command;
+  /// @brief Readiness as the Kubernetes API reports it (containerStatuses[].ready); nullopt
+  /// where the source has none (lab file, local discovery).
+  std::optional<bool> ready;
+  bool init = false;  ///< an init container (Kubernetes API): READY leaves it out, as kubectl does
 
   bool operator==(const Container&) const = default;
 };
@@ -99,5 +104,10 @@ struct Cluster {
 
   bool operator==(const Cluster&) const = default;
 };
+
+/// @brief A cluster as loaded at one moment, never changed afterwards, shared by everything
+/// that points into it (a resolved endpoint's pod, a check's evidence). A reload makes a
+/// new snapshot; the old one lives as long as something still uses it.
+using ClusterSnapshot = std::shared_ptr<const Cluster>;
 
 }  // namespace podpath::model

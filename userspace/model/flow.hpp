@@ -29,6 +29,9 @@ struct FlowKey {
   std::uint16_t dport = 0;
   std::uint8_t proto = 0;  ///< IPPROTO_*
   bool fragment = false;   ///< non-first IP fragment (ports are 0)
+  /// @brief An IPv6 packet whose two addresses are v4-mapped (::ffff:a.b.c.d): another
+  /// flow than the IPv4 packets between the same addresses, and another kernel map key.
+  bool v4_mapped_ipv6 = false;
 
   /// @brief The same flow seen from the other end (src/dst and ports swapped;
   /// ICMP echo request <-> reply).

@@ -9,11 +9,23 @@
 #include <spdlog/spdlog.h>
 
 #include <cerrno>
+#include <exception>
+#include <utility>
 
 #include "net/netlink.hpp"
 #include "net/netns.hpp"
 
 namespace podpath::net {
+namespace {
+
+/// What the libnl callbacks collect while a datagram is parsed: (link, removed) pairs, or
+/// the exception that stopped them (it must not cross libnl's C frames; poll() rethrows it).
+struct Inbox {
+  std::vector<std::pair<Link, bool>> pending;
+  std::exception_ptr thrown;
+};
+
+}  // namespace
 
 /// One watched namespace: a subscribed socket for notifications, a second one for dumps
 /// (a dump's replies must not interleave with notifications), and the links as last seen.
@@ -22,8 +34,7 @@ struct LinkMonitor::Watch {
   detail::NlSock events;
   detail::NlSock sync;
   std::map<std::uint32_t, Link> known;
-  /// Filled by the libnl callback while a datagram is parsed: (link, removed).
-  std::vector<std::pair<Link, bool>> pending;
+  Inbox inbox;
 };
 
 namespace {
@@ -33,26 +44,31 @@ constexpr int kEventBufferBytes = 1 << 20;
 constexpr int kDumpAttempts = 5;
 
 struct ParseContext {
-  std::vector<std::pair<Link, bool>>* pending;
+  Inbox* inbox;
   bool removed;
 };
 
-void on_object(nl_object* obj, void* arg) {
+void on_object(nl_object* obj, void* arg) noexcept {
   auto* ctx = static_cast<ParseContext*>(arg);
+  if (ctx->inbox->thrown) return;
   auto* link = reinterpret_cast<rtnl_link*>(obj);
   // Bridges also send AF_BRIDGE link messages about their ports; the AF_UNSPEC ones
   // describe the interfaces themselves.
   if (rtnl_link_get_family(link) != AF_UNSPEC) return;
-  ctx->pending->emplace_back(detail::to_link(link), ctx->removed);
+  try {
+    ctx->inbox->pending.emplace_back(detail::to_link(link), ctx->removed);
+  } catch (...) {
+    ctx->inbox->thrown = std::current_exception();
+  }
 }
 
-int on_message(nl_msg* msg, void* arg) {
-  auto* pending = static_cast<std::vector<std::pair<Link, bool>>*>(arg);
+int on_message(nl_msg* msg, void* arg) noexcept {
+  auto* inbox = static_cast<Inbox*>(arg);
   const auto type = nlmsg_hdr(msg)->nlmsg_type;
   if (type != RTM_NEWLINK && type != RTM_DELLINK) return NL_OK;
-  ParseContext ctx{pending, type == RTM_DELLINK};
+  ParseContext ctx{inbox, type == RTM_DELLINK};
   nl_msg_parse(msg, &on_object, &ctx);
-  return NL_OK;
+  return inbox->thrown ? NL_STOP : NL_OK;
 }
 
 Result<std::map<std::uint32_t, Link>> dump_links(nl_sock* sock, const std::string& netns) {
@@ -129,7 +145,7 @@ Result<void> LinkMonitor::watch(std::string_view netns, bool report_existing) {
 
   nl_sock* ev = w->events.get();
   nl_socket_disable_seq_check(ev);
-  nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, &on_message, &w->pending);
+  nl_socket_modify_cb(ev, NL_CB_VALID, NL_CB_CUSTOM, &on_message, &w->inbox);
   if (const int err = nl_socket_set_buffer_size(ev, kEventBufferBytes, 0); err < 0) {
     spdlog::debug("link monitor: cannot enlarge the receive buffer in {}: {}", netns_display(netns),
                   nl_geterror(err));
@@ -206,12 +222,16 @@ Result<int> LinkMonitor::poll(std::chrono::milliseconds timeout) {
         overrun = true;
         continue;
       }
+      if (w.inbox.thrown) {
+        w.inbox.pending.clear();
+        std::rethrow_exception(std::exchange(w.inbox.thrown, nullptr));
+      }
       if (err < 0 && err != -NLE_AGAIN) {
         return detail::nl_error(err, "reading link notifications from " + netns_display(w.netns) + " failed");
       }
     }
-    for (auto& [link, removed] : w.pending) apply(w.known, w.netns, std::move(link), removed, events);
-    w.pending.clear();
+    for (auto& [link, removed] : w.inbox.pending) apply(w.known, w.netns, std::move(link), removed, events);
+    w.inbox.pending.clear();
     if (overrun) {
       spdlog::warn("link monitor: notifications from {} were lost; re-reading its interfaces",
                    netns_display(w.netns));

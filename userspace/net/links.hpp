@@ -32,6 +32,7 @@ struct Link {
   std::string name;
   std::uint32_t ifindex = 0;
   std::string kind;                  ///< rtnl kind: "veth", "bridge", "vxlan"; empty for physical and lo
+  std::uint32_t link_type = 0;       ///< ARPHRD_*: 1 Ethernet, 772 loopback, 65534 none (tun, WireGuard)
   std::uint32_t master_ifindex = 0;  ///< the bridge (or bond) it is enslaved to; 0 if none
   std::uint32_t link_ifindex = 0;    ///< IFLA_LINK: a veth's peer ifindex (in the peer's namespace)
   std::optional<std::int32_t> link_netnsid;  ///< the peer's namespace id, when it lives elsewhere

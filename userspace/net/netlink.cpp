@@ -81,6 +81,7 @@ Link to_link(rtnl_link* link) {
   if (const char* name = rtnl_link_get_name(link)) out.name = name;
   out.ifindex = static_cast<std::uint32_t>(rtnl_link_get_ifindex(link));
   if (const char* kind = rtnl_link_get_type(link)) out.kind = kind;
+  out.link_type = rtnl_link_get_arptype(link);
   out.master_ifindex = static_cast<std::uint32_t>(rtnl_link_get_master(link));
   out.link_ifindex = static_cast<std::uint32_t>(rtnl_link_get_link(link));
   std::int32_t netnsid = 0;

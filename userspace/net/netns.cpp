@@ -36,19 +36,22 @@ Result<Fd> open_netns(std::string_view netns) {
   return Fd(fd);
 }
 
-Result<void> run_in_netns_thread(std::string_view netns, const std::function<void()>& fn) {
-  if (netns.empty()) {
+namespace {
+
+Result<void> run_in(const Fd& ns, std::string_view display, const std::function<void()>& fn) {
+  if (!ns) {
     fn();
     return {};
   }
-  auto ns = open_netns(netns);
-  if (!ns) return ns.error();
   Result<void> status;
   std::exception_ptr thrown;
   std::thread worker([&] {
     // Only this thread moves; it exits right after, so nothing else ever runs in it.
-    if (::setns(ns->get(), CLONE_NEWNET) != 0) {
-      status = make_error(errno, "cannot enter {}", netns_display(netns));
+    if (::setns(ns.get(), CLONE_NEWNET) != 0) {
+      const int err = errno;
+      // setns() checks CAP_SYS_ADMIN (CAP_BPF and CAP_NET_ADMIN are not enough): say which.
+      status = make_error(err, "cannot enter {}{}", display,
+                          err == EPERM ? " (entering a network namespace needs CAP_SYS_ADMIN)" : "");
       return;
     }
     try {
@@ -62,10 +65,42 @@ Result<void> run_in_netns_thread(std::string_view netns, const std::function<voi
   return status;
 }
 
+}  // namespace
+
+Result<void> run_in_netns_thread(std::string_view netns, const std::function<void()>& fn) {
+  if (netns.empty()) return run_in(Fd(), netns_display(netns), fn);
+  auto ns = open_netns(netns);
+  if (!ns) return ns.error();
+  return run_in(*ns, netns_display(netns), fn);
+}
+
+Result<void> run_in_netns_thread(const Fd& netns, const std::function<void()>& fn) {
+  return run_in(netns, "a network namespace podpath had open", fn);
+}
+
+Result<std::uint64_t> netns_inode(std::string_view netns) {
+  const std::string path = netns.empty() ? "/proc/self/ns/net" : netns_path(netns);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0)
+    return make_error(errno, "cannot inspect {} ({})", netns_display(netns), path);
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
+Result<std::uint64_t> netns_inode(const Fd& netns) {
+  struct stat st {};
+  if (::fstat(netns.get(), &st) != 0) return make_error(errno, "cannot inspect a network namespace");
+  return static_cast<std::uint64_t>(st.st_ino);
+}
+
 Result<Fd> socket_in_netns(std::string_view netns, int domain, int type, int protocol) {
   return in_netns(netns, [&]() -> Result<Fd> {
     const int fd = ::socket(domain, type | SOCK_CLOEXEC, protocol);
-    if (fd < 0) return make_error(errno, "cannot create a socket in {}", netns_display(netns));
+    if (fd < 0) {
+      const int err = errno;
+      const bool raw = (type & SOCK_RAW) == SOCK_RAW;  // SOCK_RAW is 3: check all its bits
+      return make_error(err, "cannot create a {}socket in {}{}", raw ? "raw " : "", netns_display(netns),
+                        raw && err == EPERM ? " (a raw socket needs CAP_NET_RAW)" : "");
+    }
     return Fd(fd);
   });
 }
@@ -83,8 +118,7 @@ Result<std::uint64_t> netns_cookie(std::string_view netns) {
   auto sock = socket_in_netns(netns, AF_UNIX, SOCK_DGRAM, 0);
   if (!sock) return sock.error();
   auto cookie = socket_netns_cookie(sock->get());
-  if (!cookie)
-    return make_error(cookie.error().code, "cookie of {}: {}", netns_display(netns), cookie.error().message);
+  if (!cookie) return wrap_error(cookie.error(), "cookie of {}", netns_display(netns));
   return cookie;
 }
 
@@ -92,9 +126,11 @@ Result<bool> is_current_netns(std::string_view netns) {
   if (netns.empty()) return true;
   struct stat own {};
   struct stat other {};
-  if (::stat("/proc/thread-self/ns/net", &own) != 0) return make_error(errno, "cannot stat this thread's network namespace");
+  if (::stat("/proc/thread-self/ns/net", &own) != 0)
+    return make_error(errno, "cannot stat this thread's network namespace");
   const std::string path = netns_path(netns);
-  if (::stat(path.c_str(), &other) != 0) return make_error(errno, "cannot stat {} ({})", netns_display(netns), path);
+  if (::stat(path.c_str(), &other) != 0)
+    return make_error(errno, "cannot stat {} ({})", netns_display(netns), path);
   return own.st_dev == other.st_dev && own.st_ino == other.st_ino;
 }
 

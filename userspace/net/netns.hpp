@@ -40,6 +40,11 @@ Result<Fd> open_netns(std::string_view netns);
 /// entered. An exception thrown by `fn` is rethrown in the caller.
 Result<void> run_in_netns_thread(std::string_view netns, const std::function<void()>& fn);
 
+/// @brief The same, for a namespace already open (open_netns): it is reached even after its
+/// name was deleted or given to another namespace. An invalid fd runs `fn` on the calling
+/// thread (the caller's own namespace).
+Result<void> run_in_netns_thread(const Fd& netns, const std::function<void()>& fn);
+
 /// @brief Runs `fn` (returning a Result<T>) inside `netns` and returns its Result; an
 /// error entering the namespace is returned in the same Result type.
 template <typename F> std::invoke_result_t<F&> in_netns(std::string_view netns, F&& fn) {
@@ -49,6 +54,21 @@ template <typename F> std::invoke_result_t<F&> in_netns(std::string_view netns, 
   if (!entered) return entered.error();
   return std::move(*out);
 }
+
+/// @brief in_netns for a namespace already open (see run_in_netns_thread).
+template <typename F> std::invoke_result_t<F&> in_netns(const Fd& netns, F&& fn) {
+  using R = std::invoke_result_t<F&>;
+  std::optional<R> out;
+  Result<void> entered = run_in_netns_thread(netns, [&] { out.emplace(fn()); });
+  if (!entered) return entered.error();
+  return std::move(*out);
+}
+
+/// @brief Which namespace a name leads to now: the inode of its nsfs file (unique while the
+/// namespace lives). "" is the caller's own namespace. ENOENT when the name is gone.
+Result<std::uint64_t> netns_inode(std::string_view netns);
+/// @brief The inode of an open namespace.
+Result<std::uint64_t> netns_inode(const Fd& netns);
 
 /// @brief Creates a socket inside `netns` (socket(2) arguments; SOCK_CLOEXEC is added).
 Result<Fd> socket_in_netns(std::string_view netns, int domain, int type, int protocol);

@@ -10,6 +10,7 @@
 
 #include "output/flow_json.hpp"
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
@@ -30,7 +31,7 @@ std::string endpoint_text(const flows::Endpoint& e) {
   std::string s = e.name == e.ip.to_string() || e.name == "unknown pod" ? e.ip.to_string()
                                                                         : e.name + " " + e.ip.to_string();
   if (!e.node.empty() && e.kind == flows::EndpointKind::Pod) s += " (" + e.node + ")";
-  return s;
+  return printable(s);
 }
 
 std::string proto_text(const Evidence& ev) {
@@ -73,8 +74,9 @@ void render_path(std::string& out, const char* title, const flows::Endpoint& fro
   std::size_t wn = 0, wi = 0, ws = 0, wl = 0;
   std::vector<std::array<std::string, 5>> rows;
   for (const auto& h : path.hops) {
-    std::array<std::string, 5> r{h.hop.node, h.hop.interface, flows::to_string(h.hop.direction),
-                                 hop_status(h), h.latency_ns ? latency_text(*h.latency_ns) : ""};
+    std::array<std::string, 5> r{printable(h.hop.node), printable(h.hop.interface),
+                                 flows::to_string(h.hop.direction), hop_status(h),
+                                 h.latency_ns ? latency_text(*h.latency_ns) : ""};
     wn = std::max(wn, display_width(r[0]));
     wi = std::max(wi, display_width(r[1]));
     ws = std::max(ws, display_width(r[3]));
@@ -94,10 +96,11 @@ void render_path(std::string& out, const char* title, const flows::Endpoint& fro
     if (h.hop.state == flows::HopState::Unexpected) {
       note = "not on the routed path (e.g. a copy a bridge flooded to every port)";
     }
-    out += fmt::format("  {}  {}  {}  {}  {}  {}\n", pad_right(rows[i][0], wn), pad_right(rows[i][1], wi),
-                       pad_right(rows[i][2], 7), status, pad_left(rows[i][4], wl), style.dim(note));
+    out +=
+        fmt::format("  {}  {}  {}  {}  {}  {}\n", pad_right(rows[i][0], wn), pad_right(rows[i][1], wi),
+                    pad_right(rows[i][2], 7), status, pad_left(rows[i][4], wl), style.dim(printable(note)));
   }
-  if (path.hops.empty()) out += "  (no path: " + path.composer_verdict + ")\n";
+  if (path.hops.empty()) out += "  (no path: " + printable(path.composer_verdict) + ")\n";
 }
 
 std::string probe_line(const ProbeOutcome& p) {
@@ -178,6 +181,17 @@ nlohmann::json gateway_json(const std::optional<GatewayRouteFact>& g) {
           {"wrong", g->wrong()}};
 }
 
+/// The verdict and the session line name pods, interfaces and namespaces.
+void render_verdict(std::string& out, const std::string& head, const check::Verdict& v) {
+  out += fmt::format("{}  {}\n", head, printable(v.summary));
+  for (const auto& d : v.details) out += "  · " + printable(d) + "\n";
+}
+
+std::string session_line(const std::string& cluster, const std::string& attach, const std::string& drops,
+                         const Style& style) {
+  return style.dim(printable(fmt::format("  {} · {} · {}", cluster, attach, drops))) + "\n";
+}
+
 }  // namespace
 
 std::string render_check(const check::CheckReport& r, bool color) {
@@ -186,7 +200,7 @@ std::string render_check(const check::CheckReport& r, bool color) {
   std::string out;
   out += fmt::format("{}  {} → {}   {} × {}\n", style.bold("podpath check"), endpoint_text(ev.src),
                      endpoint_text(ev.dst), proto_text(ev), ev.probes.size());
-  out += style.dim(fmt::format("  {} · {} · {}", r.cluster, r.attach, r.drops)) + "\n\n";
+  out += session_line(r.cluster, r.attach, r.drops, style) + "\n";
   render_path(out, "request", ev.src, ev.dst, ev.request, style);
   if (ev.reply.any_seen()) {
     render_path(out, "reply", ev.dst, ev.src, ev.reply, style);
@@ -203,9 +217,7 @@ std::string render_check(const check::CheckReport& r, bool color) {
                        ev.mtu->size, ev.mtu->answered);
   }
   out += "\n";
-  const std::string head = r.verdict.reachable ? style.green("REACHABLE") : style.red("NOT REACHABLE");
-  out += fmt::format("{}  {}\n", head, r.verdict.summary);
-  for (const auto& d : r.verdict.details) out += "  · " + d + "\n";
+  render_verdict(out, r.verdict.reachable ? style.green("REACHABLE") : style.red("NOT REACHABLE"), r.verdict);
   return out;
 }
 
@@ -219,15 +231,13 @@ std::string render_passive(const check::PassiveReport& r, bool color) {
                     ev.proto == Protocol::Icmp ? std::string("ICMP") : proto_text(ev));
     render_path(out, "request", ev.src, ev.dst, ev.request, style);
     if (ev.reply.any_seen()) render_path(out, "reply", ev.dst, ev.src, ev.reply, style);
-    out += fmt::format("{}  {}\n", p.verdict.reachable ? style.yellow("NOTE") : style.red("NOT REACHABLE"),
-                       p.verdict.summary);
-    for (const auto& d : p.verdict.details) out += "  · " + d + "\n";
+    render_verdict(out, p.verdict.reachable ? style.yellow("NOTE") : style.red("NOT REACHABLE"), p.verdict);
     out += "\n";
   }
   out += fmt::format("{}: {} conversation(s) observed in {:.1f} s, {} problem(s), {} drop record(s)\n",
                      style.bold("podpath check --passive"), r.conversations,
                      static_cast<double>(r.duration_ms) / 1000.0, r.problems.size(), r.drops_seen);
-  out += style.dim(fmt::format("  {} · {} · {}", r.cluster, r.attach, r.drops)) + "\n";
+  out += session_line(r.cluster, r.attach, r.drops, style);
   return out;
 }
 

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <set>
+
+#include "inventory/source.hpp"
 
 namespace podpath::output {
 namespace {
@@ -59,6 +62,27 @@ bool FlowFilter::matches(const ConversationView& view) const {
          });
 }
 
+Result<void> FlowFilter::check_names(const model::Cluster& cluster) const {
+  for (const auto& p : pods) {
+    if (cluster.find_pod(p) == nullptr)
+      return make_error(0, "--pod: {}", inventory::unknown_pod_message(cluster, p));
+  }
+  for (const auto& n : nodes) {
+    if (cluster.find_node(n) == nullptr)
+      return make_error(0, "--node: {}", inventory::unknown_node_message(cluster, n));
+  }
+  std::set<std::string> known;
+  for (const auto& p : cluster.pods) known.insert(p.ns);
+  for (const auto& ns : namespaces) {
+    if (known.count(ns) != 0) continue;
+    std::string names;
+    for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
+    return make_error(0, "--namespace: no pod is in namespace '{}' (namespaces: {})", ns,
+                      names.empty() ? "none" : names);
+  }
+  return {};
+}
+
 std::vector<ConversationView> FlowFilter::apply(std::vector<ConversationView> views) const {
   std::erase_if(views, [&](const ConversationView& v) { return !matches(v); });
   return views;
@@ -81,6 +105,14 @@ Result<std::uint8_t> parse_protocol(const std::string& text) {
                     text);
 }
 
+Result<void> check_endpoints(const model::Cluster& cluster, const std::vector<std::string>& endpoints) {
+  for (const auto& e : endpoints) {
+    if (model::IpAddress::parse(e) || cluster.find_pod(e) != nullptr) continue;
+    return make_error(0, "{}", inventory::unknown_pod_message(cluster, e));
+  }
+  return {};
+}
+
 bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints) {
   // A pod (name or ns/name) or an IP address, matched against one end of a flow.
   const auto is = [](const flows::Endpoint& e, const std::string& sel) {
@@ -93,6 +125,41 @@ bool between_endpoints(const ConversationView& view, const std::vector<std::stri
   if (endpoints.empty()) return true;
   if (endpoints.size() == 1) return is(src, endpoints[0]) || is(dst, endpoints[0]);
   return (is(src, endpoints[0]) && is(dst, endpoints[1])) || (is(src, endpoints[1]) && is(dst, endpoints[0]));
+}
+
+Result<std::vector<std::string>> split_filter_words(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  char quote = 0;
+  for (const char c : text) {
+    if (quote != 0) {
+      if (c == quote) {
+        quote = 0;
+      } else {
+        word += c;
+      }
+    } else if (c == '\'' || c == '"') {
+      quote = c;
+      in_word = true;
+    } else if (c == ' ' || c == '\t') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+    } else {
+      word += c;
+      in_word = true;
+    }
+  }
+  if (quote != 0) return make_error(EINVAL, "unterminated {} quote", quote);
+  if (in_word) words.push_back(std::move(word));
+  return words;
+}
+
+std::string quote_filter_word(const std::string& word) {
+  if (!word.empty() && word.find_first_of(" \t\"'") == std::string::npos) return word;
+  const char quote = word.find('\'') == std::string::npos ? '\'' : '"';
+  return quote + word + quote;
 }
 
 }  // namespace podpath::output

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "model/address.hpp"
+#include "model/cluster.hpp"
 #include "output/flow_view.hpp"
 #include "util/result.hpp"
 
@@ -29,6 +30,10 @@ struct FlowFilter {
   /// @brief No user criterion given (control traffic aside).
   [[nodiscard]] bool empty() const;
   [[nodiscard]] bool matches(const ConversationView& view) const;
+  /// @brief Every pod, Kubernetes namespace and node the filter names exists in `cluster`:
+  /// a filter on a name nothing has would show "no flows yet" forever. The error says which
+  /// name is unknown and lists what there is.
+  [[nodiscard]] Result<void> check_names(const model::Cluster& cluster) const;
   /// @brief Keeps the matching views.
   [[nodiscard]] std::vector<ConversationView> apply(std::vector<ConversationView> views) const;
 };
@@ -37,11 +42,21 @@ struct FlowFilter {
 /// either end of which it is, with two those between them (either way round). An endpoint is
 /// a pod ("name" or "namespace/name") or an IP address.
 bool between_endpoints(const ConversationView& view, const std::vector<std::string>& endpoints);
+/// @brief Each endpoint of `podpath paths` is an IP address or a pod of `cluster`; the
+/// error names the unknown one and the pods there are.
+Result<void> check_endpoints(const model::Cluster& cluster, const std::vector<std::string>& endpoints);
 
 /// @brief Link-local, multicast or broadcast: traffic that never crosses a router.
 bool is_control_traffic(const model::FlowKey& key);
 
 /// @brief "tcp", "udp", "icmp", "icmpv6", "sctp" (any case) or a number 0..255.
 Result<std::uint8_t> parse_protocol(const std::string& text);
+
+/// @brief Splits filter flags typed as one line (the live view's '/') into words at blanks;
+/// '...' and "..." group words with blanks in them. Fails on an unterminated quote.
+Result<std::vector<std::string>> split_filter_words(const std::string& text);
+/// @brief `word` as split_filter_words() reads it back: quoted when empty or when it holds
+/// blanks or quotes.
+std::string quote_filter_word(const std::string& word);
 
 }  // namespace podpath::output

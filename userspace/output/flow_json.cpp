@@ -18,6 +18,8 @@ json endpoint_to_json(const flows::Endpoint& e) {
     j["namespace"] = e.pod->ns;
     j["pod"] = e.pod->name;
   }
+  if (e.departed) j["deleted"] = true;
+  if (!e.candidates.empty()) j["ambiguous"] = e.candidates;
   return j;
 }
 

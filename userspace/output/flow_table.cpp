@@ -5,13 +5,26 @@
 #include <algorithm>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
 
 std::string endpoint_text(const flows::Endpoint& e) {
   if (e.name == e.ip.to_string()) return e.name;
-  return e.name + " " + e.ip.to_string();
+  return printable(e.name) + " " + e.ip.to_string();
+}
+
+/// The names in a direction come from the inventory and the kernel: shown through
+/// printable() only.
+void make_printable(DirectionView& d) {
+  d.container = printable(d.container);
+  for (auto& h : d.path.hops) {
+    h.node = printable(h.node);
+    h.interface = printable(h.interface);
+    h.note = printable(h.note);
+  }
+  d.path.verdict = printable(d.path.verdict);
 }
 
 std::string counters_text(const flows::Flow& f) {
@@ -93,13 +106,13 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
 
 std::string direction_header(const DirectionView& d) {
   const std::string src =
-      d.container.empty() ? endpoint_text(d.src) : endpoint_text(d.src) + " [" + d.container + "]";
+      d.container.empty() ? endpoint_text(d.src) : endpoint_text(d.src) + " [" + printable(d.container) + "]";
   return fmt::format("{} → {}  {} {}  {}", src, endpoint_text(d.dst), model::protocol_name(d.flow->key.proto),
                      format_ports(d.flow->key), counters_text(*d.flow));
 }
 
-std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {
-  switch (o.sort) {
+void sort_conversations(std::vector<ConversationView>& views, SortKey sort) {
+  switch (sort) {
   case SortKey::Rate:
     std::stable_sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
       if (a.bps() != b.bps()) return a.bps() > b.bps();
@@ -117,8 +130,16 @@ std::string render_flow_table(std::vector<ConversationView> views, const TableOp
   case SortKey::None:
     break;
   }
+}
+
+std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {
+  sort_conversations(views, o.sort);
   if (o.limit != 0 && views.size() > o.limit) views.resize(o.limit);
   if (views.empty()) return "no flows yet\n";
+  for (auto& v : views) {
+    make_printable(v.forward);
+    if (v.reverse) make_printable(*v.reverse);
+  }
   const Widths w = hop_widths(views, o.show_reverse);
   std::string out;
   for (std::size_t i = 0; i < views.size(); ++i) {

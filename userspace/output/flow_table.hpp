@@ -23,6 +23,9 @@ struct TableOptions {
   bool show_reverse = true;  ///< also the reply direction with its path
 };
 
+/// @brief Orders conversations as asked, busiest first (stable: equal ones keep their order).
+void sort_conversations(std::vector<ConversationView>& views, SortKey sort);
+
 /// @brief Renders conversations (sorted as asked, busiest first) as text.
 std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& options);
 

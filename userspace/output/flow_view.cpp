@@ -15,8 +15,8 @@ DirectionView describe(const flows::Flow& flow, const flows::EndpointResolver& r
                        const flows::Topology& topology) {
   DirectionView v;
   v.flow = &flow;
-  v.src = resolver.resolve(flow.key.src);
-  v.dst = resolver.resolve(flow.key.dst);
+  v.src = resolver.resolve_at(flow.key.src, flow.first_seen_ns);
+  v.dst = resolver.resolve_at(flow.key.dst, flow.first_seen_ns);
   v.path = flows::compose_path(flow, v.src, v.dst, topology);
   return v;
 }

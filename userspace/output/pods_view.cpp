@@ -4,15 +4,21 @@
 #include <array>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
 
 bool in_cidr(const PodRow& r) { return !r.node_cidr || r.node_cidr->contains(r.pod->ip); }
 
+std::size_t app_containers(const model::Pod& pod) {
+  return static_cast<std::size_t>(std::count_if(pod.containers.begin(), pod.containers.end(),
+                                                [](const model::Container& c) { return !c.init; }));
+}
+
 std::string ready_text(const PodRow& r) {
-  if (r.pod->containers.empty()) return "-";
-  return std::to_string(r.running) + "/" + std::to_string(r.pod->containers.size());
+  if (app_containers(*r.pod) == 0) return "-";
+  return std::to_string(r.running) + "/" + std::to_string(app_containers(*r.pod));
 }
 
 }  // namespace
@@ -25,8 +31,9 @@ std::vector<PodRow> pod_rows(const model::Cluster& cluster, const std::string& n
     PodRow r;
     r.pod = &pod;
     if (is_running) {
-      r.running =
-          static_cast<std::size_t>(std::count_if(pod.containers.begin(), pod.containers.end(), is_running));
+      r.running = static_cast<std::size_t>(
+          std::count_if(pod.containers.begin(), pod.containers.end(),
+                        [&](const model::Container& c) { return !c.init && is_running(c); }));
     }
     if (const model::Node* n = cluster.find_node(pod.node)) r.node_cidr = n->pod_cidr;
     rows.push_back(r);
@@ -59,8 +66,8 @@ std::string render_pod_table(const std::vector<PodRow>& rows, bool color) {
       cidr += ' ';
       cidr += style.red("(IP outside the node's CIDR!)");
     }
-    cells.push_back({r.pod->ns.empty() ? "<none>" : r.pod->ns, r.pod->name, ready_text(r),
-                     highlight_last_octet(r.pod->ip, color), r.pod->node, cidr});
+    cells.push_back({r.pod->ns.empty() ? "<none>" : printable(r.pod->ns), printable(r.pod->name),
+                     ready_text(r), highlight_last_octet(r.pod->ip, color), printable(r.pod->node), cidr});
   }
   std::array<std::size_t, 6> width{};
   for (const auto& row : cells) {

@@ -20,19 +20,20 @@ namespace podpath::output {
 /// @brief One pod with what the table shows about it.
 struct PodRow {
   const model::Pod* pod = nullptr;
-  std::size_t running = 0;               ///< containers with a live process
+  std::size_t running = 0;  ///< containers counted by `is_running` (ready, or with a live process)
   std::optional<model::Cidr> node_cidr;  ///< the pod's node's pod CIDR, if the node is known
 };
 
 /// @brief Rows for every pod of `cluster` (optionally only on `node`), ordered by node
-/// then IP; `running` counts containers for which `is_running` is true.
+/// then IP; `running` counts the containers (init containers aside) for which `is_running` is true.
 std::vector<PodRow> pod_rows(const model::Cluster& cluster, const std::string& node,
                              const std::function<bool(const model::Container&)>& is_running);
 
 /// @brief "10.10.129." + bold-yellow "2" when colour is on; the plain address otherwise.
 std::string highlight_last_octet(const model::IpAddress& ip, bool color);
 
-/// @brief NAMESPACE, NAME, READY (running/containers, "-" when containers are unknown),
+/// @brief NAMESPACE, NAME, READY (running/containers, init containers aside, as in kubectl;
+/// "-" when containers are unknown),
 /// IP, NODE, NODE CIDR; an IP outside its node's CIDR is flagged.
 std::string render_pod_table(const std::vector<PodRow>& rows, bool color);
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 
@@ -54,7 +55,7 @@ std::string format_routes_annotated(const net::RouteTable& table, const RouteOwn
     std::string line = net::format_route_n_line(*r);
     if (!o.empty())
       line = pad_right(line, line.size() - (r->dev.empty() ? 1 : r->dev.size()) + iface) + "  " + o;
-    out += line + "\n";
+    out += printable(line) + "\n";  // interface and node names are not ours
   }
   return out;
 }
@@ -96,9 +97,10 @@ std::string render_route_tables(const std::vector<inventory::ClusterRouteTable>&
   for (std::size_t i = 0; i < tables.size(); ++i) {
     const auto& t = tables[i];
     if (i > 0) out += "\n";
-    out += "# " + std::string(t.node != nullptr ? "node " : "") + t.name + " (" +
-           (t.netns.empty() ? "host network namespace" : "netns " + t.netns) +
-           (t.from_inventory ? ", routes from the inventory" : "") + ")\n";
+    out += printable("# " + std::string(t.node != nullptr ? "node " : "") + t.name + " (" +
+                     (t.netns.empty() ? "host network namespace" : "netns " + t.netns) +
+                     (t.from_inventory ? ", routes from the inventory" : "") + ")") +
+           "\n";
     out += format_routes_annotated(t.table, owner_fn(cluster, t, cidrs));
   }
   return out;

@@ -5,6 +5,7 @@
 #include "output/flow_json.hpp"
 #include "output/stats_view.hpp"
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
@@ -26,8 +27,9 @@ nlohmann::json interfaces_json(const loader::Session& s) {
 std::vector<ConversationView> describe_session(loader::Session& session) {
   auto views = describe(session.aggregator().conversations(), session.resolver(), session.topology());
   for (auto& v : views) {
-    v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod);
-    if (v.reverse) v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod);
+    v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod.get());
+    if (v.reverse)
+      v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod.get());
   }
   return views;
 }
@@ -37,8 +39,9 @@ std::string render_trace(const loader::Session& s, std::vector<ConversationView>
   const Style style(tty);
   std::string out;
   if (tty) out += "\033[H\033[2J";  // redraw in place
-  out += style.bold("podpath trace") + " — " + s.cluster_description() + " · " + s.loader().describe() +
-         " · " + clock + (tty ? "   (Ctrl-C to stop)" : "") + "\n";
+  out += style.bold("podpath trace") + " — " +
+         printable(s.cluster_description() + " · " + s.loader().describe()) + " · " + clock +
+         (tty ? "   (Ctrl-C to stop)" : "") + "\n";
   if (views.empty()) {
     out += std::string("no flows yet") + (filtered ? " matching the filters" : "") + "\n";
   } else {
@@ -71,11 +74,12 @@ nlohmann::json trace_snapshot_json(const loader::Session& s, const std::vector<C
 
 std::string render_dump(const loader::Loader& loader, const std::vector<model::FlowRecord>& flows,
                         const std::vector<bpf::MatrixCell>& matrix, const bpf::FlowCounters& counters) {
-  std::string out = "# attached: " + loader.describe() + "\n";
+  std::string out = "# attached: " + printable(loader.describe()) + "\n";
   for (const auto& i : loader.interfaces()) {
-    out += fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}\n", i.node,
-                       i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
-                       model::to_string(i.role), i.pod.empty() ? "-" : i.pod);
+    out += printable(fmt::format("iface node={} netns={} cookie={} ifindex={} name={} role={} pod={}", i.node,
+                                 i.netns.empty() ? "-" : i.netns, i.netns_cookie, i.ifindex, i.name,
+                                 model::to_string(i.role), i.pod.empty() ? "-" : i.pod)) +
+           "\n";
   }
   out += fmt::format("# flows: {} entries\n", flows.size());
   for (const auto& f : flows) {

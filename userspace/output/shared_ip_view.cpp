@@ -1,4 +1,5 @@
 #include "output/shared_ip_view.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -20,8 +21,9 @@ nlohmann::json netns_json(const inventory::NetnsLabels& labels, std::uint64_t co
 std::string render_pod(const inventory::SharedIpResult& r, const model::Cluster& cluster) {
   const model::Pod* pod = cluster.find_pod(r.pod);
   const std::string node = pod != nullptr ? pod->node : "";
-  std::string out = fmt::format("POD {}   IP {}   node {}   netns {}\n", r.pod, r.pod_ip.to_string(),
-                                node.empty() ? "?" : node, netns_label(r.labels, r.pod_netns));
+  std::string out = printable(fmt::format("POD {}   IP {}   node {}   netns {}", r.pod, r.pod_ip.to_string(),
+                                          node.empty() ? "?" : node, netns_label(r.labels, r.pod_netns))) +
+                    "\n";
   // NETNS: where the container's process is; LOCAL IP: what its sockets used, with the
   // namespace they used when that is not the process's (a socket made after setns()).
   std::vector<std::array<std::string, 8>> rows;
@@ -46,8 +48,11 @@ std::string render_pod(const inventory::SharedIpResult& r, const model::Cluster&
     }
   }
   std::array<std::size_t, 8> w{};
-  for (const auto& row : rows) {
-    for (std::size_t i = 0; i < row.size(); ++i) w[i] = std::max(w[i], row[i].size());
+  for (auto& row : rows) {
+    for (std::size_t i = 0; i < row.size(); ++i) {
+      row[i] = printable(row[i]);  // container and namespace names are not ours
+      w[i] = std::max(w[i], row[i].size());
+    }
   }
   for (const auto& row : rows) {
     std::string line = "  ";
@@ -56,7 +61,7 @@ std::string render_pod(const inventory::SharedIpResult& r, const model::Cluster&
     }
     out += line + "\n";
   }
-  out += fmt::format("  {}: {}\n\n", inventory::to_string(r.verdict), r.summary);
+  out += fmt::format("  {}: {}\n\n", inventory::to_string(r.verdict), printable(r.summary));
   return out;
 }
 

@@ -5,12 +5,14 @@
 #include <algorithm>
 
 #include "output/text.hpp"
+#include "util/text.hpp"
 
 namespace podpath::output {
 namespace {
 
 std::string cidr_text(const inventory::CidrEntry* e) {
-  return e == nullptr ? std::string("other") : fmt::format("{} ({})", e->cidr.to_string(), e->label);
+  return e == nullptr ? std::string("other")
+                      : fmt::format("{} ({})", e->cidr.to_string(), printable(e->label));
 }
 
 nlohmann::json cidr_json(const inventory::CidrEntry* e) {
@@ -59,6 +61,12 @@ nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows) {
         {{"src", cidr_json(r.src)}, {"dst", cidr_json(r.dst)}, {"packets", r.packets}, {"bytes", r.bytes}});
   }
   return out;
+}
+
+std::uint64_t datapath_losses(const bpf::FlowCounters& c) {
+  using bpf::FlowCounter;
+  return c[FlowCounter::EventsLost] + c[FlowCounter::FlowInsertFull] + c[FlowCounter::FlowInsertBusy] +
+         c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace];
 }
 
 std::string render_health(const bpf::FlowCounters& c, bool color) {

@@ -29,6 +29,9 @@ std::string render_matrix(const std::vector<MatrixRow>& rows, bool color);
 /// @brief [{"src":{"cidr","label","kind","node"},"dst":{…},"packets","bytes"}].
 nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows);
 
+/// @brief What the datapath lost: new-flow events (ring buffer full) and flows its map
+/// refused (full, busy, another error, a lost race). Not zero means the user should look.
+std::uint64_t datapath_losses(const bpf::FlowCounters& counters);
 /// @brief One line: "health: 0 events lost, 0 flow-map full, 0 busy, 0 parse errors, 12 new flows".
 std::string render_health(const bpf::FlowCounters& counters, bool color);
 

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <iostream>
 #include <string>
+#include <string_view>
 
 namespace podpath::output {
 namespace {
@@ -16,11 +17,18 @@ bool is_stdout_tty(const std::ostream& out) {
 
 }  // namespace
 
-bool use_color(const std::ostream& out) {
+bool no_color_requested() {
   const char* no_color = std::getenv("NO_COLOR");
-  if (no_color != nullptr && *no_color != '\0') return false;
-  return is_stdout_tty(out);
+  return no_color != nullptr && *no_color != '\0';
 }
+
+bool use_color(const std::ostream& out) {
+  const char* term = std::getenv("TERM");
+  const bool dumb = term != nullptr && std::string_view(term) == "dumb";
+  return !no_color_requested() && !dumb && is_stdout_tty(out);
+}
+
+bool is_interactive(const std::ostream& out) { return is_stdout_tty(out) && ::isatty(STDIN_FILENO) == 1; }
 
 std::size_t terminal_width(const std::ostream& out) {
   if (!is_stdout_tty(out)) return 0;

@@ -70,15 +70,10 @@ Result<Credentials> load_credentials(const AgentOptions& options);
 class Agent {
  public:
   Agent(const AgentOptions& options, std::string node, std::string node_netns, Credentials credentials)
-      : options_(options),
-        node_(std::move(node)),
-        node_netns_(std::move(node_netns)),
-        hub_(options.max_streams, kStreamQueue),
-        metrics_(node_, options.version),
-        builder_(node_),
-        drop_log_(node_, kDropsKept),
-        tls_(std::move(credentials.tls)),
-        token_(std::move(credentials.token)) {}
+      : options_(options), node_(std::move(node)), node_netns_(std::move(node_netns)),
+        hub_(options.max_streams, kStreamQueue), metrics_(node_, options.version), builder_(node_),
+        drop_log_(node_, kDropsKept), tls_(std::move(credentials.tls)), token_(std::move(credentials.token)) {
+  }
 
   Result<void> start_listeners();
   Result<void> attach();
@@ -234,7 +229,8 @@ void Agent::index_places() {
 }
 
 void Agent::on_drop(const bpf::DropEvent& e) {
-  const std::string location = kallsyms_ ? kallsyms_->symbolize(e.location) : fmt::format("{:#x}", e.location);
+  const std::string location =
+      kallsyms_ ? kallsyms_->symbolize(e.location) : fmt::format("{:#x}", e.location);
   if (auto placed = drop_log_.add(e, location, session_->resolver())) {
     metrics_.count_drop(e.reason_name.empty() ? "unknown" : e.reason_name, placed->role);
   }
@@ -261,9 +257,12 @@ Result<void> Agent::refresh() {
   const auto conversations = session_->aggregator().conversations();
   std::function<std::string(const model::FlowKey&, const model::Pod*)> container_of;
   if (session_->containers() != nullptr) {
-    container_of = [this](const model::FlowKey& k, const model::Pod* p) { return session_->container_of(k, p); };
+    container_of = [this](const model::FlowKey& k, const model::Pod* p) {
+      return session_->container_of(k, p);
+    };
   }
-  const FlowInputs in{conversations, session_->resolver(), session_->topology(), session_->cluster(), container_of};
+  const FlowInputs in{conversations, session_->resolver(), session_->topology(), session_->snapshot(),
+                      container_of};
   FlowChanges changes = builder_.update(in, s->flows);
   s->drops = drop_log_.entries();
 
@@ -272,8 +271,8 @@ Result<void> Agent::refresh() {
     if (auto c = drops_->read_counters()) drop_counters = *c;
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  RefreshInfo info{seq_, seconds, s->monotonic_ns, real, s->flows.size(), drop_counters, s->drops->size(),
-                   drop_log_.total()};
+  RefreshInfo info{seq_,          seconds,          s->monotonic_ns,  real, s->flows.size(),
+                   drop_counters, s->drops->size(), drop_log_.total()};
   s->node_info = node_json(*session_, node_, info_, info);
 
   auto event = std::make_shared<StreamEvent>();
@@ -285,9 +284,9 @@ Result<void> Agent::refresh() {
   hub_.publish(std::move(s), event);
 
   const auto interfaces = session_->loader().interfaces();
-  metrics_.update(MetricsInputs{session_->aggregator().flows(), interfaces, session_->matrix(), session_->cidrs(),
-                                session_->counters(), drop_counters ? &*drop_counters : nullptr, hub_.stats(),
-                                seconds});
+  metrics_.update(MetricsInputs{session_->aggregator().flows(), interfaces, session_->matrix(),
+                                session_->cidrs(), session_->counters(),
+                                drop_counters ? &*drop_counters : nullptr, hub_.stats(), seconds});
   return {};
 }
 
@@ -371,10 +370,11 @@ Result<std::string> select_agent_node(const model::Cluster& cluster, const std::
   }
   std::string names;
   for (const auto& n : cluster.nodes) names += (names.empty() ? "" : ", ") + n.name;
-  return make_error(EINVAL,
-                    "which node? the inventory lists {} ({}): pass --node NAME, or start the agent inside the "
-                    "node's network namespace",
-                    cluster.nodes.size(), names);
+  return make_error(
+      EINVAL,
+      "which node? the inventory lists {} ({}): pass --node NAME, or start the agent inside the "
+      "node's network namespace",
+      cluster.nodes.size(), names);
 }
 
 Result<void> run_agent(const AgentOptions& options, const std::atomic<bool>& stop, std::atomic<bool>& reload,
@@ -383,7 +383,10 @@ Result<void> run_agent(const AgentOptions& options, const std::atomic<bool>& sto
   if (!credentials) return credentials.error();
   auto loaded = inventory::load_cluster(options.session.source);
   if (!loaded) return loaded.error();
-  auto node = select_agent_node(loaded->cluster, options.node);
+  // From the Kubernetes API, the node is this host's (the API source found it, or --node).
+  auto node = loaded->kube && !loaded->kube->own_node().empty()
+                  ? Result<std::string>(loaded->kube->own_node())
+                  : select_agent_node(loaded->cluster, options.node);
   if (!node) return node.error();
   Agent agent(options, *node, loaded->cluster.find_node(*node)->netns, std::move(*credentials));
   Result<void> result = agent.start_listeners();

@@ -33,7 +33,7 @@ struct AgentOptions {
   std::optional<std::filesystem::path> tls_key;
   std::optional<std::filesystem::path> tls_client_ca;
   std::optional<std::filesystem::path> token_file;
-  double interval_s = 1.0;    ///< between refreshes (sooner when a new flow appears)
+  double interval_s = 1.0;  ///< between refreshes (sooner when a new flow appears)
   std::size_t max_streams = 16;
   bool drops = true;  ///< track kernel drops (tp_btf/kfree_skb)
   std::string version;

@@ -5,7 +5,9 @@
 namespace podpath::server {
 namespace {
 
-nlohmann::json or_null(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+nlohmann::json or_null(const std::string& s) {
+  return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+}
 
 }  // namespace
 
@@ -18,7 +20,8 @@ std::optional<DropPlacement> DropLog::add(const bpf::DropEvent& e, const std::st
                                           const flows::EndpointResolver& resolver) {
   DropPlacement out;
   nlohmann::json place;
-  nlohmann::json hop = {{"node", node_}, {"interface", or_null(e.ifname)}, {"ifindex", e.ifindex}, {"role", nullptr}};
+  nlohmann::json hop = {
+      {"node", node_}, {"interface", or_null(e.ifname)}, {"ifindex", e.ifindex}, {"role", nullptr}};
   const auto p = places_.find(e.netns_cookie);
   if (p != places_.end() && p->second.kind == NetnsPlace::Kind::OtherNode) return std::nullopt;
   if (p == places_.end()) {
@@ -46,8 +49,8 @@ std::optional<DropPlacement> DropLog::add(const bpf::DropEvent& e, const std::st
       {"place", place},
       {"hop", hop},
       {"flow",
-       {{"src", output::endpoint_to_json(resolver.resolve(k.src))},
-        {"dst", output::endpoint_to_json(resolver.resolve(k.dst))},
+       {{"src", output::endpoint_to_json(resolver.resolve_at(k.src, e.ts_ns))},
+        {"dst", output::endpoint_to_json(resolver.resolve_at(k.dst, e.ts_ns))},
         {"proto", model::protocol_name(k.proto)},
         {"proto_number", k.proto},
         {"sport", k.sport},

@@ -14,6 +14,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "bpf/drops.hpp"
 #include "flows/endpoint.hpp"
 #include "loader/loader.hpp"

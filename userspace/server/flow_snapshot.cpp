@@ -18,8 +18,8 @@ bool active_now(const flows::Flow* flow) {
 }  // namespace
 
 std::string conversation_id(const model::FlowKey& key) {
-  return fmt::format("{}/{}/{}/{}/{}{}", key.proto, key.src.to_string(), key.sport, key.dst.to_string(), key.dport,
-                     key.fragment ? "/frag" : "");
+  return fmt::format("{}/{}/{}/{}/{}{}", key.proto, key.src.to_string(), key.sport, key.dst.to_string(),
+                     key.dport, key.fragment ? "/frag" : "");
 }
 
 flows::Path node_path(const flows::Path& path, std::string_view node) {
@@ -43,8 +43,8 @@ flows::Path node_path(const flows::Path& path, std::string_view node) {
 
 void FlowSnapshotBuilder::note_generation(const FlowInputs& in) {
   bool changed = false;
-  if (!cluster_ || !(*cluster_ == in.cluster)) {
-    cluster_ = std::make_shared<const model::Cluster>(in.cluster);
+  if (cluster_ != in.cluster) {
+    cluster_ = in.cluster;
     changed = true;
   }
   if (!(topology_ == in.topology)) {
@@ -54,23 +54,16 @@ void FlowSnapshotBuilder::note_generation(const FlowInputs& in) {
   if (changed) ++generation_;
 }
 
-const model::Pod* FlowSnapshotBuilder::own_pod(const FlowInputs& in, const model::Pod* pod) const {
-  // The resolver's pods live in the session's cluster, which a reload replaces; the item
-  // points at the same pod of its own copy (equal to it, so the index is the same).
-  if (pod == nullptr || in.cluster.pods.empty()) return nullptr;
-  const auto index = static_cast<std::size_t>(pod - in.cluster.pods.data());
-  return index < cluster_->pods.size() ? &cluster_->pods[index] : nullptr;
-}
-
 FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conversation& c) const {
   output::ConversationView view;
   view.forward = output::describe(*c.forward, in.resolver, in.topology);
   view.forward.path = node_path(view.forward.path, node_);
-  if (in.container_of) view.forward.container = in.container_of(c.forward->key, view.forward.src.pod);
+  if (in.container_of) view.forward.container = in.container_of(c.forward->key, view.forward.src.pod.get());
   if (c.reverse != nullptr) {
     view.reverse = output::describe(*c.reverse, in.resolver, in.topology);
     view.reverse->path = node_path(view.reverse->path, node_);
-    if (in.container_of) view.reverse->container = in.container_of(c.reverse->key, view.reverse->src.pod);
+    if (in.container_of)
+      view.reverse->container = in.container_of(c.reverse->key, view.reverse->src.pod.get());
   }
 
   auto item = std::make_shared<FlowItem>();
@@ -82,13 +75,10 @@ FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conver
   item->bytes = view.bytes();
   item->pps = view.pps();
   item->bps = view.bps();
-  item->cluster = cluster_;
   item->key_flow.key = c.forward->key;
   item->view.forward.flow = &item->key_flow;
   item->view.forward.src = view.forward.src;
   item->view.forward.dst = view.forward.dst;
-  item->view.forward.src.pod = own_pod(in, view.forward.src.pod);
-  item->view.forward.dst.pod = own_pod(in, view.forward.dst.pod);
   return item;
 }
 

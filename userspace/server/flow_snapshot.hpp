@@ -40,10 +40,9 @@ struct FlowItem {
   double pps = 0;
   double bps = 0;
   /// @brief What output::FlowFilter reads: the forward key and both ends. The view points at
-  /// `key_flow` and at pods of `cluster`, both owned here.
+  /// `key_flow`, owned here; its endpoints share ownership of the pods they name.
   output::ConversationView view;
   flows::Flow key_flow;
-  std::shared_ptr<const model::Cluster> cluster;
 
   FlowItem() = default;
   FlowItem(const FlowItem&) = delete;
@@ -65,7 +64,9 @@ struct FlowInputs {
   const std::vector<flows::Conversation>& conversations;
   const flows::EndpointResolver& resolver;
   const flows::Topology& topology;
-  const model::Cluster& cluster;  ///< the pods the resolver's endpoints point into
+  /// @brief The cluster the resolver resolves in: a new snapshot (a reload, a change from the
+  /// Kubernetes API) rebuilds every item.
+  model::ClusterSnapshot cluster;
   /// @brief The container(s) that sent a direction (Session::container_of); may be empty.
   std::function<std::string(const model::FlowKey&, const model::Pod*)> container_of;
 };
@@ -106,11 +107,10 @@ class FlowSnapshotBuilder {
 
   void note_generation(const FlowInputs& in);
   FlowItemPtr build(const FlowInputs& in, const flows::Conversation& c) const;
-  const model::Pod* own_pod(const FlowInputs& in, const model::Pod* pod) const;
 
   std::string node_;
   std::map<model::FlowKey, Cached> cache_;  // by forward key
-  std::shared_ptr<const model::Cluster> cluster_;
+  model::ClusterSnapshot cluster_;
   flows::Topology topology_;
   std::uint64_t generation_ = 0;
   std::uint64_t rebuilt_ = 0;

@@ -76,7 +76,8 @@ Result<Fd> bind_tcp(const ListenAddress& a, int backlog, std::uint16_t& bound_po
     return make_error(errno, "cannot listen on {}", a.to_string());
   if (::listen(fd.get(), backlog) != 0) return make_error(errno, "cannot listen on {}", a.to_string());
   if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
-    bound_port = ntohs(v4 ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
+    bound_port = ntohs(v4 ? reinterpret_cast<sockaddr_in*>(&ss)->sin_port
+                          : reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port);
   }
   return fd;
 }
@@ -93,11 +94,13 @@ sockaddr_un unix_address(const std::string& path) {
 Result<void> clear_stale_socket(const std::string& path) {
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return {};
-  if (!S_ISSOCK(st.st_mode)) return make_error(EEXIST, "cannot listen on unix:{}: the file exists and is not a socket", path);
+  if (!S_ISSOCK(st.st_mode))
+    return make_error(EEXIST, "cannot listen on unix:{}: the file exists and is not a socket", path);
   Fd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
   const sockaddr_un sun = unix_address(path);
   if (probe && ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&sun), sizeof(sun)) == 0)
-    return make_error(EADDRINUSE, "cannot listen on unix:{}: another process listens there (another agent?)", path);
+    return make_error(EADDRINUSE, "cannot listen on unix:{}: another process listens there (another agent?)",
+                      path);
   if (::unlink(path.c_str()) != 0) return make_error(errno, "cannot remove the stale socket unix:{}", path);
   spdlog::info("replaced the stale socket unix:{} (left by a process that is gone)", path);
   return {};
@@ -117,7 +120,8 @@ Result<Fd> bind_unix(const std::string& path, int backlog) {
 }
 
 // ---------------------------------------------------------------------------- handlers
-HandlerResponse check_request(const Request& req, Response& res, const HttpContext& ctx, const TokenStore* token) {
+HandlerResponse check_request(const Request& req, Response& res, const HttpContext& ctx,
+                              const TokenStore* token) {
   if (req.method != "GET" && req.method != "HEAD") {
     res.set_header("Allow", "GET, HEAD");
     error(res, 405, "the API is read-only: only GET and HEAD");
@@ -130,8 +134,9 @@ HandlerResponse check_request(const Request& req, Response& res, const HttpConte
   std::size_t header_bytes = 0;
   for (const auto& [k, v] : req.headers) header_bytes += k.size() + v.size() + 4;
   if (req.headers.size() > ctx.limits.max_headers || header_bytes > ctx.limits.max_header_bytes) {
-    error(res, 431, fmt::format("more than {} headers or {} bytes of headers", ctx.limits.max_headers,
-                                ctx.limits.max_header_bytes));
+    error(res, 431,
+          fmt::format("more than {} headers or {} bytes of headers", ctx.limits.max_headers,
+                      ctx.limits.max_header_bytes));
     return HandlerResponse::Handled;
   }
   // cpp-httplib does not read the body of a GET: its bytes would be taken for the next
@@ -151,8 +156,9 @@ HandlerResponse check_request(const Request& req, Response& res, const HttpConte
 }
 
 std::string flows_head(const AgentSnapshot& s, std::size_t total, std::size_t returned) {
-  nlohmann::json head = {{"node", s.node},           {"seq", s.seq},     {"time", s.time},
-                         {"monotonic_ns", s.monotonic_ns}, {"total", total}, {"returned", returned}};
+  nlohmann::json head = {{"node", s.node}, {"seq", s.seq},
+                         {"time", s.time}, {"monotonic_ns", s.monotonic_ns},
+                         {"total", total}, {"returned", returned}};
   std::string out = head.dump();
   out.pop_back();  // the closing brace: "flows" follows
   return out + ",\"flows\":[";
@@ -181,7 +187,8 @@ std::string update_data(const StreamEvent& e, const output::FlowFilter& filter) 
     if (filter.matches(item->view)) removed.push_back(item->id);
   }
   if (changed.empty() && removed.empty()) return {};
-  nlohmann::json head = {{"seq", e.seq}, {"time", e.time}, {"monotonic_ns", e.monotonic_ns}, {"removed", removed}};
+  nlohmann::json head = {
+      {"seq", e.seq}, {"time", e.time}, {"monotonic_ns", e.monotonic_ns}, {"removed", removed}};
   std::string out = head.dump();
   out.pop_back();
   return out + ",\"changed\":[" + changed + "]}";
@@ -216,8 +223,8 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
       [state, heartbeat](std::size_t, httplib::DataSink& sink) {
         if (!state->started) {
           state->started = true;
-          const std::string first = "retry: 2000\n\n" + sse("snapshot", state->start->seq,
-                                                               flows_body(*state->start, state->query));
+          const std::string first =
+              "retry: 2000\n\n" + sse("snapshot", state->start->seq, flows_body(*state->start, state->query));
           state->start.reset();
           return sink.write(first.data(), first.size());
         }
@@ -225,7 +232,8 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
         // after `heartbeat` without one.
         const auto until = std::chrono::steady_clock::now() + heartbeat;
         while (true) {
-          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+          const auto left =
+              std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
           StreamEventPtr event;
           switch (state->client->next(event, std::max(left, std::chrono::milliseconds(0)))) {
           case StreamClient::Wait::Ended:
@@ -246,7 +254,8 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
       [&hub, client](bool) { hub.unsubscribe(client); });
 }
 
-void install_routes(httplib::Server& server, Surface surface, const HttpContext& ctx, const TokenStore* token) {
+void install_routes(httplib::Server& server, Surface surface, const HttpContext& ctx,
+                    const TokenStore* token) {
   server.set_pre_routing_handler(
       [&ctx, token](const Request& req, Response& res) { return check_request(req, res, ctx, token); });
   server.set_error_handler([surface](const Request& req, Response& res) {
@@ -256,11 +265,12 @@ void install_routes(httplib::Server& server, Surface surface, const HttpContext&
     if (!res.body.empty()) return;
     switch (res.status) {
     case 404:
-      return error(res, 404,
-                   fmt::format("no endpoint {} (there are {})", req.path,
-                               surface == Surface::Api
-                                   ? "/v1/node, /v1/flows, /v1/flows/stream, /v1/drops, /metrics, /healthz, /readyz"
-                                   : "/metrics, /healthz, /readyz"));
+      return error(
+          res, 404,
+          fmt::format("no endpoint {} (there are {})", req.path,
+                      surface == Surface::Api
+                          ? "/v1/node, /v1/flows, /v1/flows/stream, /v1/drops, /metrics, /healthz, /readyz"
+                          : "/metrics, /healthz, /readyz"));
     case 400:
       return error(res, 400, "malformed request");
     case 413:
@@ -299,7 +309,8 @@ void install_routes(httplib::Server& server, Surface surface, const HttpContext&
     if (!s->ready) return error(res, 503, "not ready: " + s->not_ready_reason);
     nlohmann::json body = s->node_info;
     const StreamStats st = ctx.hub.stats();
-    body["streams"] = {{"active", st.active}, {"max", st.max}, {"dropped", st.dropped}, {"refused", st.refused}};
+    body["streams"] = {
+        {"active", st.active}, {"max", st.max}, {"dropped", st.dropped}, {"refused", st.refused}};
     res.set_content(body.dump() + "\n", kJson);
   });
   server.Get("/v1/flows", [&ctx](const Request& req, Response& res) {
@@ -354,8 +365,9 @@ Listener::Listener(const HttpContext& context) : impl_(std::make_unique<Impl>(co
 
 Listener::~Listener() { stop(); }
 
-Result<std::unique_ptr<Listener>> Listener::start(const ListenAddress& address, Surface surface, TlsStore* tls,
-                                                  const TokenStore* token, const HttpContext& context) {
+Result<std::unique_ptr<Listener>> Listener::start(const ListenAddress& address, Surface surface,
+                                                  TlsStore* tls, const TokenStore* token,
+                                                  const HttpContext& context) {
   std::unique_ptr<Listener> l(new Listener(context));
   Impl& impl = *l->impl_;
   std::uint16_t port = address.port;
@@ -405,7 +417,7 @@ Result<std::unique_ptr<Listener>> Listener::start(const ListenAddress& address, 
 
 void Listener::stop() {
   Impl& impl = *impl_;
-  if (impl.stopped) return;
+  if (impl.stopped || !impl.server) return;  // never started: nothing bound, nothing runs
   impl.stopped = true;
   if (WorkerPool* pool = impl.pool.load()) pool->stop_accepting();
   impl.server->stop();

@@ -18,12 +18,13 @@
 #include "server/token.hpp"
 #include "util/fd.hpp"
 #include "util/result.hpp"
+#include <server_third_party.hpp>  // private to this layer (see there)
 
 namespace podpath::server {
 
 /// @brief Bounds on connections and requests (docs/agent.md, "Limits").
 struct HttpLimits {
-  std::size_t threads = 24;      ///< pool threads per listener (streams included)
+  std::size_t threads = 24;       ///< pool threads per listener (streams included)
   std::size_t max_waiting = 128;  ///< accepted connections waiting for a thread
   int backlog = 64;               ///< the kernel's queue of connections not yet accepted
   std::time_t keep_alive_s = 2;   ///< idle time before a kept-alive (or silent new) connection closes

@@ -30,7 +30,8 @@ Result<ListenAddress> parse_listen_address(std::string_view text, std::string_vi
     if (a.path.empty() || a.path[0] != '/')
       return make_error(EINVAL, "{} unix:PATH needs an absolute path (got '{}')", flag, text);
     // sockaddr_un.sun_path holds 108 bytes with the terminating NUL.
-    if (a.path.size() > 107) return make_error(EINVAL, "{} {}: the socket path is longer than 107 bytes", flag, text);
+    if (a.path.size() > 107)
+      return make_error(EINVAL, "{} {}: the socket path is longer than 107 bytes", flag, text);
     return a;
   }
   const auto colon = text.rfind(':');
@@ -57,10 +58,11 @@ Result<void> check_exposure(const std::vector<ListenAddress>& api, const ApiSecu
   for (const auto& a : api) {
     if (a.local_only()) continue;
     if (!security.tls || !(security.client_certs || security.token)) {
-      return make_error(EINVAL,
-                        "refusing to serve the API on {}, which is not a loopback address, without TLS "
-                        "(--tls-cert and --tls-key) and client authentication (--tls-client-ca or --token-file)",
-                        a.to_string());
+      return make_error(
+          EINVAL,
+          "refusing to serve the API on {}, which is not a loopback address, without TLS "
+          "(--tls-cert and --tls-key) and client authentication (--tls-client-ca or --token-file)",
+          a.to_string());
     }
   }
   return {};

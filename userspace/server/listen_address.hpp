@@ -17,9 +17,9 @@ namespace podpath::server {
 struct ListenAddress {
   enum class Kind { Tcp, Unix };
   Kind kind = Kind::Tcp;
-  std::string host;  ///< Tcp: an IP address literal ("127.0.0.1", "::1", "10.0.0.2")
+  std::string host;        ///< Tcp: an IP address literal ("127.0.0.1", "::1", "10.0.0.2")
   std::uint16_t port = 0;  ///< Tcp: 0 = any free port (the bound one is reported)
-  std::string path;  ///< Unix: the socket file
+  std::string path;        ///< Unix: the socket file
 
   /// @brief Only this machine can connect: a loopback address, or a unix socket (mode 0600).
   [[nodiscard]] bool local_only() const;
@@ -33,9 +33,9 @@ Result<ListenAddress> parse_listen_address(std::string_view text, std::string_vi
 
 /// @brief How the API is protected.
 struct ApiSecurity {
-  bool tls = false;         ///< --tls-cert and --tls-key
+  bool tls = false;           ///< --tls-cert and --tls-key
   bool client_certs = false;  ///< --tls-client-ca (mutual TLS)
-  bool token = false;       ///< --token-file
+  bool token = false;         ///< --token-file
 };
 
 /// @brief Refuses to expose the API: an address that is not local_only() needs TLS and

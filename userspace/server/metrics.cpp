@@ -15,7 +15,9 @@ using prometheus::Counter;
 using prometheus::Family;
 using prometheus::Gauge;
 
-const char* direction_name(model::Direction d) { return d == model::Direction::Egress ? "egress" : "ingress"; }
+const char* direction_name(model::Direction d) {
+  return d == model::Direction::Egress ? "egress" : "ingress";
+}
 
 // The label set of one observation point: role, pod (pod veths only), direction.
 using PointLabels = std::tuple<std::string, std::string, std::string>;
@@ -74,41 +76,53 @@ struct AgentMetrics::Impl {
   void update_health(const MetricsInputs& in);
 };
 
-AgentMetrics::AgentMetrics(const std::string& node, const std::string& version) : impl_(std::make_unique<Impl>()) {
+AgentMetrics::AgentMetrics(const std::string& node, const std::string& version)
+    : impl_(std::make_unique<Impl>()) {
   Impl& m = *impl_;
   m.node = {{"node", node}};
-  m.packets = &m.counter("podpath_packets_total",
-                         "Packets counted at the node's observation points: role of the interface, pod (its own "
-                         "veth only), direction");
-  m.bytes = &m.counter("podpath_bytes_total", "Bytes counted at the node's observation points (labels as packets)");
+  m.packets =
+      &m.counter("podpath_packets_total",
+                 "Packets counted at the node's observation points: role of the interface, pod (its own "
+                 "veth only), direction");
+  m.bytes =
+      &m.counter("podpath_bytes_total", "Bytes counted at the node's observation points (labels as packets)");
   m.pair_packets = &m.counter("podpath_cidr_pair_packets_total",
                               "Packets by source and destination CIDR, counted once per cluster: where they "
                               "leave their pod for pod CIDRs, where they enter the node for other sources");
   m.pair_bytes = &m.counter("podpath_cidr_pair_bytes_total", "Bytes by source and destination CIDR");
-  m.drops = &m.counter("podpath_drops_total",
-                       "Packets of the cluster's CIDRs the kernel dropped on this node, by drop reason and the role "
-                       "of the place");
+  m.drops = &m.counter(
+      "podpath_drops_total",
+      "Packets of the cluster's CIDRs the kernel dropped on this node, by drop reason and the role "
+      "of the place");
   m.parse_errors = &m.counter("podpath_parse_errors_total", "Packets the datapath could not parse, by kind");
-  m.insert_failures = &m.counter("podpath_flow_map_insert_failures_total",
-                                 "Flow entries the kernel could not create for another reason than a full map");
-  m.reloads = &m.counter("podpath_agent_reloads_total", "SIGHUP reloads of certificates and token, by result");
-  m.events_lost = &m.counter("podpath_events_lost_total", "New-flow events lost: the ring buffer was full").Add({});
-  m.map_full = &m.counter("podpath_flow_map_full_total", "Flow entries not created: the flows map was full").Add({});
+  m.insert_failures =
+      &m.counter("podpath_flow_map_insert_failures_total",
+                 "Flow entries the kernel could not create for another reason than a full map");
+  m.reloads =
+      &m.counter("podpath_agent_reloads_total", "SIGHUP reloads of certificates and token, by result");
+  m.events_lost =
+      &m.counter("podpath_events_lost_total", "New-flow events lost: the ring buffer was full").Add({});
+  m.map_full =
+      &m.counter("podpath_flow_map_full_total", "Flow entries not created: the flows map was full").Add({});
   m.drop_events_lost =
-      &m.counter("podpath_drop_events_lost_total", "Drop records lost: the drop ring buffer was full").Add({});
+      &m.counter("podpath_drop_events_lost_total", "Drop records lost: the drop ring buffer was full")
+           .Add({});
   m.streams_dropped =
-      &m.counter("podpath_agent_streams_dropped_total", "Stream clients dropped for reading too slowly").Add({});
+      &m.counter("podpath_agent_streams_dropped_total", "Stream clients dropped for reading too slowly")
+           .Add({});
   m.streams_refused = &m.counter("podpath_agent_streams_refused_total",
                                  "Stream requests refused (503): the bound on concurrent streams was reached")
                            .Add({});
   m.refreshes = &m.counter("podpath_agent_refreshes_total", "Refreshes of the flow table").Add({});
   m.flows_tracked = &m.gauge("podpath_flows_tracked", "Flow directions in the agent's flow table").Add({});
   m.streams = &m.gauge("podpath_agent_streams", "Open stream clients (GET /v1/flows/stream)").Add({});
-  m.refresh_seconds = &m.gauge("podpath_agent_refresh_duration_seconds", "Duration of the last refresh").Add({});
+  m.refresh_seconds =
+      &m.gauge("podpath_agent_refresh_duration_seconds", "Duration of the last refresh").Add({});
   m.gauge("podpath_build_info", "Always 1: the agent's version").Add({{"version", version}}).Set(1);
   // Every kind from the start at 0, so that rate() sees the first error.
   using bpf::FlowCounter;
-  for (auto c = static_cast<int>(FlowCounter::EthTruncated); c <= static_cast<int>(FlowCounter::TcpBadOffset); ++c) {
+  for (auto c = static_cast<int>(FlowCounter::EthTruncated); c <= static_cast<int>(FlowCounter::TcpBadOffset);
+       ++c) {
     const auto counter = static_cast<FlowCounter>(c);
     std::string kind = bpf::counter_name(counter);
     if (kind.rfind("parse_", 0) == 0) kind.erase(0, 6);
@@ -172,7 +186,8 @@ void AgentMetrics::Impl::update_matrix(const MetricsInputs& in) {
     const double db = grown(cell.bytes, before.second);
     before = {cell.packets, cell.bytes};
     if (dp == 0 && db == 0) continue;
-    const prometheus::Labels labels{{"src_cidr", cidr_label(cell.src_cidr)}, {"dst_cidr", cidr_label(cell.dst_cidr)}};
+    const prometheus::Labels labels{{"src_cidr", cidr_label(cell.src_cidr)},
+                                    {"dst_cidr", cidr_label(cell.dst_cidr)}};
     pair_packets->Add(labels).Increment(dp);
     pair_bytes->Add(labels).Increment(db);
   }
@@ -186,8 +201,8 @@ void AgentMetrics::Impl::update_health(const MetricsInputs& in) {
   for (const auto& [c, series] : health) series->Increment(delta(c));
   counters = in.counters;
   if (in.drop_counters != nullptr) {
-    drop_events_lost->Increment(
-        grown((*in.drop_counters)[bpf::DropCounter::EventsLost], drop_counters[bpf::DropCounter::EventsLost]));
+    drop_events_lost->Increment(grown((*in.drop_counters)[bpf::DropCounter::EventsLost],
+                                      drop_counters[bpf::DropCounter::EventsLost]));
     drop_counters = *in.drop_counters;
   }
   flows_tracked->Set(static_cast<double>(in.flows.size()));
@@ -209,7 +224,9 @@ void AgentMetrics::count_drop(const std::string& reason, const std::string& role
   impl_->drops->Add({{"reason", reason}, {"role", role}}).Increment();
 }
 
-void AgentMetrics::count_reload(bool ok) { impl_->reloads->Add({{"result", ok ? "ok" : "failed"}}).Increment(); }
+void AgentMetrics::count_reload(bool ok) {
+  impl_->reloads->Add({{"result", ok ? "ok" : "failed"}}).Increment();
+}
 
 std::string AgentMetrics::render() const {
   return prometheus::TextSerializer().Serialize(impl_->registry->Collect());

@@ -29,7 +29,10 @@ json interfaces_json(const loader::Session& s, const model::Node* node) {
     for (const auto& [name, role] : {std::pair{node->interfaces.bridge, model::InterfaceRole::Bridge},
                                      std::pair{node->interfaces.uplink, model::InterfaceRole::Uplink}}) {
       if (name.empty() || attached.count(name) != 0) continue;
-      out.push_back({{"name", name}, {"ifindex", nullptr}, {"role", model::to_string(role)}, {"pod", nullptr},
+      out.push_back({{"name", name},
+                     {"ifindex", nullptr},
+                     {"role", model::to_string(role)},
+                     {"pod", nullptr},
                      {"attached", false}});
     }
   }
@@ -50,7 +53,8 @@ json cidrs_json(const inventory::CidrTable& table) {
 
 }  // namespace
 
-json node_json(const loader::Session& s, const std::string& name, const AgentInfo& agent, const RefreshInfo& r) {
+json node_json(const loader::Session& s, const std::string& name, const AgentInfo& agent,
+               const RefreshInfo& r) {
   const model::Cluster& cluster = s.cluster();
   const model::Node* node = cluster.find_node(name);
   const flows::PathNode* path_node = s.topology().find_node(name);

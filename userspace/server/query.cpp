@@ -67,7 +67,8 @@ Result<void> split_list(const std::string& name, const std::string& value, std::
     const auto comma = value.find(',', start);
     std::string item = value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (item.empty()) return make_error(0, "'{}' needs a value (got '{}')", name, value);
-    if (out.size() >= kMaxListValues) return make_error(0, "more than {} values for '{}'", kMaxListValues, name);
+    if (out.size() >= kMaxListValues)
+      return make_error(0, "more than {} values for '{}'", kMaxListValues, name);
     out.push_back(std::move(item));
     if (comma == std::string::npos) return {};
     start = comma + 1;
@@ -89,7 +90,8 @@ Result<std::size_t> parse_limit(const std::string& value) {
   return *n;
 }
 
-Result<void> apply_flow_param(FlowQuery& q, const std::string& name, const std::string& value, bool& limit_seen) {
+Result<void> apply_flow_param(FlowQuery& q, const std::string& name, const std::string& value,
+                              bool& limit_seen) {
   output::FlowFilter& f = q.filter;
   std::vector<std::string> items;
   if (name == "pod" || name == "namespace" || name == "node" || name == "cidr" || name == "proto" ||
@@ -145,8 +147,9 @@ Result<void> apply_flow_param(FlowQuery& q, const std::string& name, const std::
     if (!n) return n.error();
     q.limit = *n;
   } else {
-    return make_error(0, "unknown parameter '{}' (use pod, namespace, node, cidr, proto, port, control, sort, limit)",
-                      name);
+    return make_error(
+        0, "unknown parameter '{}' (use pod, namespace, node, cidr, proto, port, control, sort, limit)",
+        name);
   }
   return {};
 }
@@ -163,7 +166,8 @@ Result<QueryParams> parse_query_string(std::string_view query) {
     const std::string_view pair =
         query.substr(start, amp == std::string_view::npos ? std::string_view::npos : amp - start);
     if (!pair.empty()) {
-      if (out.size() >= kMaxQueryParams) return make_error(0, "more than {} query parameters", kMaxQueryParams);
+      if (out.size() >= kMaxQueryParams)
+        return make_error(0, "more than {} query parameters", kMaxQueryParams);
       const auto eq = pair.find('=');
       auto name = decode(pair.substr(0, eq), "name");
       if (!name) return name.error();
@@ -208,7 +212,8 @@ Result<DropsQuery> parse_drops_query(std::string_view query) {
 Result<void> expect_no_params(std::string_view query) {
   auto params = parse_query_string(query);
   if (!params) return params.error();
-  if (!params->empty()) return make_error(0, "unknown parameter '{}' (this endpoint takes none)", params->front().first);
+  if (!params->empty())
+    return make_error(0, "unknown parameter '{}' (this endpoint takes none)", params->front().first);
   return {};
 }
 

@@ -41,7 +41,8 @@ void StreamClient::end(bool dropped) {
 }
 
 SnapshotHub::SnapshotHub(std::size_t max_clients, std::size_t max_queued)
-    : snapshot_(std::make_shared<const AgentSnapshot>()), max_clients_(max_clients), max_queued_(max_queued) {}
+    : snapshot_(std::make_shared<const AgentSnapshot>()), max_clients_(max_clients), max_queued_(max_queued) {
+}
 
 void SnapshotHub::publish(AgentSnapshotPtr snapshot, const StreamEventPtr& event) {
   std::lock_guard lock(mutex_);

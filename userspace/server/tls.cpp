@@ -34,7 +34,7 @@ Result<File> open_pem(const std::filesystem::path& path, const char* what) {
 
 struct TlsStore::Material {
   X509* cert = nullptr;
-  STACK_OF(X509)* chain = nullptr;
+  STACK_OF(X509) * chain = nullptr;
   EVP_PKEY* key = nullptr;
   X509_STORE* client_ca = nullptr;
 
@@ -55,16 +55,19 @@ Result<std::shared_ptr<const TlsStore::Material>> TlsStore::read(const TlsFiles&
   if (!cert_file) return cert_file.error();
   m->cert = PEM_read_X509(cert_file->get(), nullptr, nullptr, nullptr);
   if (m->cert == nullptr)
-    return make_error(EINVAL, "--tls-cert {} holds no PEM certificate: {}", files.cert.string(), openssl_error());
+    return make_error(EINVAL, "--tls-cert {} holds no PEM certificate: {}", files.cert.string(),
+                      openssl_error());
   m->chain = sk_X509_new_null();
-  while (X509* extra = PEM_read_X509(cert_file->get(), nullptr, nullptr, nullptr)) sk_X509_push(m->chain, extra);
+  while (X509* extra = PEM_read_X509(cert_file->get(), nullptr, nullptr, nullptr))
+    sk_X509_push(m->chain, extra);
   ERR_clear_error();  // the end of the file ends the loop with an error
 
   auto key_file = open_pem(files.key, "key (--tls-key)");
   if (!key_file) return key_file.error();
   m->key = PEM_read_PrivateKey(key_file->get(), nullptr, nullptr, nullptr);
   if (m->key == nullptr)
-    return make_error(EINVAL, "--tls-key {} holds no PEM private key: {}", files.key.string(), openssl_error());
+    return make_error(EINVAL, "--tls-key {} holds no PEM private key: {}", files.key.string(),
+                      openssl_error());
   if (X509_check_private_key(m->cert, m->key) != 1)
     return make_error(EINVAL, "--tls-key {} does not belong to the certificate in {}", files.key.string(),
                       files.cert.string());
@@ -72,8 +75,8 @@ Result<std::shared_ptr<const TlsStore::Material>> TlsStore::read(const TlsFiles&
   if (files.client_ca) {
     m->client_ca = X509_STORE_new();
     if (X509_STORE_load_file(m->client_ca, files.client_ca->c_str()) != 1)
-      return make_error(EINVAL, "--tls-client-ca {} holds no PEM CA certificate: {}", files.client_ca->string(),
-                        openssl_error());
+      return make_error(EINVAL, "--tls-client-ca {} holds no PEM CA certificate: {}",
+                        files.client_ca->string(), openssl_error());
   }
   return std::shared_ptr<const Material>(std::move(m));
 }

@@ -7,7 +7,7 @@
 /// a certificate callback (SSL_CTX_set_cert_cb), so a reload (SIGHUP) never touches the
 /// SSL_CTX that other threads are using.
 
-#include <openssl/ssl.h>
+#include <server_third_party.hpp>  // private to this layer (see there)
 
 #include <filesystem>
 #include <memory>
@@ -21,8 +21,8 @@ namespace podpath::server {
 
 /// @brief The files.
 struct TlsFiles {
-  std::filesystem::path cert;  ///< PEM: the server certificate, then its chain
-  std::filesystem::path key;   ///< PEM private key
+  std::filesystem::path cert;                      ///< PEM: the server certificate, then its chain
+  std::filesystem::path key;                       ///< PEM private key
   std::optional<std::filesystem::path> client_ca;  ///< PEM CA bundle: require client certificates
 };
 

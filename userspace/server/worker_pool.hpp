@@ -14,7 +14,7 @@
 ///    server's accept loop until a thread is free, and the kernel's listen backlog bounds
 ///    the rest.
 
-#include <httplib.h>
+#include <server_third_party.hpp>  // private to this layer (see there)
 
 #include <condition_variable>
 #include <cstddef>

@@ -34,6 +34,15 @@ template <typename... Args>
   return Error{fmt::format(format, std::forward<Args>(args)...), code < 0 ? -code : code};
 }
 
+/// @brief `e` with where it happened put before its message ("context: message"), its
+/// errno kept. The one way to pass an error up with more context: formatting
+/// `e.to_string()` into a new error that keeps `e.code` prints the errno text twice
+/// ("...: Operation not permitted: Operation not permitted").
+template <typename... Args>
+[[nodiscard]] Error wrap_error(const Error& e, fmt::format_string<Args...> context, Args&&... args) {
+  return Error{fmt::format(context, std::forward<Args>(args)...) + ": " + e.message, e.code};
+}
+
 /// @brief Holds either a T or an Error.
 template <typename T> class [[nodiscard]] Result {
  public:

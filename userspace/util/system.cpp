@@ -8,9 +8,7 @@
 #include <ctime>
 
 #include <cerrno>
-#include <fstream>
 #include <sstream>
-#include <system_error>
 
 namespace podpath {
 
@@ -51,28 +49,6 @@ std::string kernel_release() {
   utsname u{};
   if (uname(&u) != 0) return "unknown";
   return u.release;
-}
-
-std::optional<std::string> read_file(const std::filesystem::path& path) {
-  std::ifstream in(path);
-  if (!in) return std::nullopt;
-  std::stringstream buf;
-  buf << in.rdbuf();
-  return buf.str();
-}
-
-Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content) {
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return make_error(errno, "cannot write {}", tmp.string());
-    out << content;
-    if (!out.flush()) return make_error(errno, "cannot write {}", tmp.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return make_error(ec.value(), "cannot rename {} to {}", tmp.string(), path.string());
-  return {};
 }
 
 }  // namespace podpath

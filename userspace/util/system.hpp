@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "util/files.hpp"  // read_file, write_file_atomically: most users of this header read files
 #include "util/result.hpp"
 
 namespace podpath {
@@ -24,10 +25,5 @@ bool has_capability(int cap);
 std::uint64_t monotonic_ns();
 /// @brief `uname -r`.
 std::string kernel_release();
-/// @brief Whole file as a string; nullopt if unreadable.
-std::optional<std::string> read_file(const std::filesystem::path& path);
-/// @brief Writes `content` to `path` atomically: a temporary file beside it (PATH.tmp), then
-/// a rename, so that readers see the old file or the new one, never a part.
-Result<void> write_file_atomically(const std::filesystem::path& path, std::string_view content);
 
 }  // namespace podpath
