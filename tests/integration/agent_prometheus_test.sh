@@ -39,7 +39,9 @@ scrape_configs:
       - targets: ['10.0.0.2:9991', '10.0.0.3:9991']
 YML
 check "promtool accepts the configuration" promtool check config "$TMP/prometheus.yml"
-in_ns "$GW" prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
+# nsenter itself, not in_ns: a function in the background is a subshell, and its pid is not
+# Prometheus's (the cleanup's SIGTERM would miss the server).
+nsenter --net="/run/netns/$GW" -- prometheus --config.file="$TMP/prometheus.yml" --storage.tsdb.path="$TMP/tsdb" \
   --web.listen-address="$PROM" --log.level=warn >"$TMP/prometheus.log" 2>&1 &
 PODPATH_PIDS+=("$!")
 prom() {  # prom PATH: GET from Prometheus's HTTP API (inside the gateway's namespace)
@@ -79,8 +81,13 @@ echo "after: $after"
 check_eq "Prometheus: the counter grew by exactly the packets podpath counted" "$counted" "$((after - before))"
 check_eq "node2 counts that pair once, as node1 does (not again where it arrives)" 0 \
   "$(query 'podpath_cidr_pair_packets_total{node="node2",src_cidr="10.10.129.0/24",dst_cidr="10.10.130.0/24"}')"
-check_eq "the replies: node2 pods -> node1 pods, counted by node2's agent" "$counted" \
-  "$(query 'podpath_cidr_pair_packets_total{node="node2",src_cidr="10.10.130.0/24",dst_cidr="10.10.129.0/24"}')"
+replies=""
+for _ in $(seq 100); do  # node2's last reply reaches Prometheus at node2's next scrape
+  replies=$(query 'podpath_cidr_pair_packets_total{node="node2",src_cidr="10.10.130.0/24",dst_cidr="10.10.129.0/24"}')
+  [[ $replies == "$counted" ]] && break
+  sleep 0.2
+done
+check_eq "the replies: node2 pods -> node1 pods, counted by node2's agent" "$counted" "$replies"
 check "podpath_build_info of both nodes" test "$(query 'count(podpath_build_info)')" = 2
 in_ns "$L-node1" curl -fsS --max-time 5 http://10.0.0.2:9991/metrics >"$TMP/metrics.txt"
 check "promtool check metrics passes on node1's output" promtool check metrics <"$TMP/metrics.txt"

@@ -204,9 +204,11 @@ check "the new pod's flow was streamed within 1 s (${seen:-never} ms)" test -n "
 check "with the new pod's name" grep -q '"pod":"late-0"' "$STREAM"
 kill "$STREAM_PID" 2>/dev/null || true
 wait "$STREAM_PID" 2>/dev/null || true
+# A stream learns that its client went when it next writes: an event, or the heartbeat
+# (15 s) when nothing changes, so a slot may stay taken that long.
 streams_closed() {  # until the agent has seen every stream go (its slot is free again)
   local _
-  for _ in $(seq 50); do
+  for _ in $(seq 200); do
     [[ $(api "$SOCK" /v1/node | jq .streams.active) == 0 ]] && return 0
     sleep 0.1
   done
@@ -233,6 +235,12 @@ check_eq "the 17th: 503" 503 "$(status_of "$SOCK" /v1/flows/stream)"
 check_eq "other requests are still served meanwhile" 200 "$(status_of "$SOCK" /v1/node)"
 kill "${pids[@]}" 2>/dev/null || true
 check "closed streams give their slots back" streams_closed
+
+# A stream whose filter selects nothing gets no events: a heartbeat after 15 s (read at the
+# end of the next phases, which take longer than that).
+curl -sN --max-time 60 --unix-socket "$SOCK" "http://agent/v1/flows/stream?pod=no-such-pod" >"$TMP/quiet.sse" &
+QUIET=$!
+PODPATH_PIDS+=("$QUIET")
 
 phase "a stalled reader is dropped and does not delay the others (300 UDP flows, refresh 0.5 s)"
 "$LAB" exec --name $L "$A_NAME" -- python3 -c '
@@ -332,6 +340,38 @@ check_eq "200 idle connections open: /healthz still answers" ok "$hz"
 wait "$IDLE" || true
 check_eq "and afterwards" ok "$(api "$SOCK" /healthz)"
 check "the agent survived all of it" kill -0 "$AGENT"
+heartbeat() {  # until the quiet stream got its heartbeat (15 s after it started)
+  local _
+  for _ in $(seq 100); do
+    grep -q '^: heartbeat' "$TMP/quiet.sse" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+check "a stream with nothing to send gets a heartbeat every 15 s" heartbeat
+check "and no update" bash -c "! grep -q '^event: update' '$TMP/quiet.sse'"
+kill "$QUIET" 2>/dev/null || true
+
+phase "the Kubernetes API as the source (--kubeconfig, as a DaemonSet's agent would)"
+KAGENT_SOCK=$TMP/kube.sock
+PODPATH_PREFIX=(nsenter --net="/run/netns/$N1" --)
+start_podpath "$TMP/kube-agent.out" agent --kubeconfig "$("$LAB" kubeconfig --name $L --in-cluster)" --node node1 \
+  --listen "unix:$KAGENT_SOCK" --interval 0.5 --tc-priority 9
+PODPATH_PREFIX=()
+KAGENT=$LAST_PID
+kube_node=$(api "$KAGENT_SOCK" /v1/node)
+check_eq "it watches node1" node1 "$(jq -r .node <<<"$kube_node")"
+check "its names come from the Kubernetes API" jq -e '.inventory | test("Kubernetes API")' <<<"$kube_node"
+ping_from "$A_NAME" "$C_IP" 3
+named=""
+for _ in $(seq 50); do
+  c=$(api "$KAGENT_SOCK" "/v1/flows?proto=icmp" | jq -c --arg s "$A_IP" --arg d "$C_IP" '.flows[] | select(.forward.src == $s and .forward.dst == $d)')
+  if [[ -n $c ]] && [[ $(jq -r .src.pod <<<"$c") == "$A_NAME" || $(jq -r '.src.namespace + "/" + .src.pod' <<<"$c") == "$A_NAME" ]]; then named=1; break; fi
+  sleep 0.2
+done
+check "a flow named by the API's pods" test -n "$named"
+stop_podpath "$KAGENT" TERM
+check_eq "SIGTERM: exit 0" 0 "$STOP_RC"
 stop_podpath "$AGENT" TERM
 check_eq "SIGTERM: exit 0" 0 "$STOP_RC"
 check "the socket file is removed" test ! -e "$SOCK"
