@@ -38,6 +38,17 @@ struct {
 	__type(value, __u64);
 } pp_flows_full SEC(".maps");
 
+/* Key: struct pp_nat4_key (a translated connection's original tuple, in its namespace).
+ * Value: struct pp_nat4_value (its reply tuple). Written once per connection by the first
+ * new flow at an egress point that conntrack translated; userspace deletes an entry once no
+ * flow of its connection is left (flows/nat.hpp). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct pp_nat4_key);
+	__type(value, struct pp_nat4_value);
+} pp_nat4 SEC(".maps");
+
 /* Key: struct pp_cidr_key (prefix). Value: struct pp_cidr_info. Filled by userspace. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -199,11 +199,52 @@ enum pp_counter {
 	PP_CNT_NEW_FLOWS,	   /* flow entries created */
 	PP_CNT_PULLED, /* headers were outside the linear area: pulled in, then parsed */
 	PP_CNT_GSO,    /* skbs that carried several wire packets (GSO/GRO), counted per packet */
-	PP_CNT_FLOW_RECYCLED, /* a packet's flow entry was expired and reused for another flow
-				 while the program held it: caught before counting (the
-				 packet then counts in a new entry of its own flow) or after
-				 (the packet may have counted in the other flow) */
+	PP_CNT_FLOW_RECYCLED,	/* a packet's flow entry was expired and reused for another flow
+				   while the program held it: caught before counting (the
+				   packet then counts in a new entry of its own flow) or after
+				   (the packet may have counted in the other flow) */
+	PP_CNT_NAT_RECORDED,	/* a NAT translation recorded in pp_nat4 (a new translated flow
+				   at an egress point whose connection it did not hold yet) */
+	PP_CNT_NAT_INSERT_FAIL, /* a translation not recorded: pp_nat4 insert failed (full) */
 	PP_CNT_MAX,
+};
+
+/* ------------------------------------------------------------------------------------------
+ * NAT (kube-proxy's DNAT to a Service backend, masquerading): tc_flow records, for a new IPv4
+ * flow at an egress point, the translation conntrack made for its connection. At egress the
+ * packet has passed netfilter, so skb->_nfct points to its conntrack entry, and the entry
+ * holds both tuples: the original (what the client sent, e.g. to the ClusterIP) and the
+ * reply (what the other end sends back: from the backend). Userspace joins the flows before
+ * and after the translation with them (docs/services.md).
+ */
+
+/* pp_nat4_value.status */
+#define PP_NAT_F_DST 0x01 /* destination translated (DNAT: ClusterIP -> backend) */
+#define PP_NAT_F_SRC 0x02 /* source translated (SNAT, MASQUERADE) */
+
+/*
+ * Key of pp_nat4: a translated connection by conntrack's original tuple, in the namespace
+ * that translated it. ICMP: sport = echo identifier, dport = type << 8 | code (as flow keys).
+ */
+struct pp_nat4_key {
+	__u32 netns;   /* as pp_obs_point.netns: the namespace whose conntrack translated */
+	__u8 saddr[4]; /* original source (the client), network byte order */
+	__u8 daddr[4]; /* original destination (e.g. the ClusterIP), network byte order */
+	__u16 sport;   /* original source port, host byte order */
+	__u16 dport;   /* original destination port (the Service port), host byte order */
+	__u8 proto;    /* IP protocol number */
+	__u8 pad[3];   /* zero */
+};
+
+/* Value of pp_nat4: conntrack's reply tuple, what the other end sends back. */
+struct pp_nat4_value {
+	__u8 reply_saddr[4]; /* reply source: the backend after DNAT, network byte order */
+	__u8 reply_daddr[4]; /* reply destination: the client, or its SNAT address */
+	__u16 reply_sport;   /* reply source port (the backend's target port), host byte order */
+	__u16 reply_dport;   /* reply destination port, host byte order */
+	__u32 status;	     /* PP_NAT_F_* */
+	__u32 if_dir;	     /* where it was recorded: ifindex << 1 | direction (pp_obs_point) */
+	__u64 first_seen_ns; /* same clock as pp_flow_stats.first_seen_ns */
 };
 
 /* Tunables live in .rodata (const volatile), set by userspace between open and load. */

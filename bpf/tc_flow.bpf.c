@@ -10,6 +10,11 @@
  * point also classifies both addresses through the pp_cidrs trie and emits a pp_flow_event on the
  * pp_events ring buffer.
  *
+ * At an egress point, the first packet of a flow whose connection conntrack translated
+ * (kube-proxy's DNAT to a Service backend, masquerading) also records the translation in
+ * pp_nat4: both conntrack tuples, read through skb->_nfct (pp_nat_record). Established
+ * flows and untranslated ones pay nothing for it.
+ *
  * Entries leave the flows maps when userspace expires idle flows (or by LRU eviction
  * if userspace chose LRU_HASH). Nothing is ever dropped or rewritten: every
  * path returns TC_ACT_UNSPEC (TCX_NEXT under tcx), so the next filter runs.
@@ -45,6 +50,13 @@ const volatile __u8 pp_cfg_events = 1;	      /* emit new-flow events */
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
 const volatile __u8 pp_cfg_coarse_clock = 1;  /* bpf_ktime_get_coarse_ns exists (5.11+) */
+const volatile __u8 pp_cfg_nat = 0; /* record NAT translations: the kernel's BTF has struct nf_conn
+				       and bpf_rdonly_cast (Linux 6.3+); never in tc_flow_fixed */
+/* The kernel's BTF id of struct nf_conn, for bpf_rdonly_cast. Set by userspace: CO-RE's
+ * bpf_core_type_id_kernel(struct nf_conn) is ambiguous, the kernel also has nf_conn___init,
+ * which libbpf takes for a flavour of it. Field offsets are still CO-RE relocated (only
+ * nf_conn has the fields). */
+const volatile __u32 pp_cfg_nf_conn_btf_id = 0;
 /* Tests only: spin this many rounds between finding a flow entry and counting in it, so that
  * a test can expire and reuse the entry meanwhile. Verified away when 0. */
 const volatile __u32 pp_cfg_test_hold = 0;
@@ -52,6 +64,7 @@ const volatile __u32 pp_cfg_test_hold = 0;
 
 #ifndef PP_NETNS_FIXED
 extern void *bpf_cast_to_kern_ctx(void *) __ksym;
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
 #endif
 
 /* Low 32 bits of the cookie of the packet's network namespace (pp_obs_point.netns). */
@@ -165,15 +178,15 @@ static __always_inline void pp_count_insert_error(long err, __u64 now)
  * pp_flows) under `key`. `point` and `p->key` describe it for classification and the
  * new-flow event.
  */
-static __always_inline void pp_new_flow(void *flows, const void *key, __u16 tag,
-					const struct pp_obs_point *point, const struct pp_parsed *p,
-					struct pp_amount n, __u32 len, __u64 now)
+static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
+				       const struct pp_obs_point *point, const struct pp_parsed *p,
+				       struct pp_amount n, __u32 len, __u64 now)
 {
 	__u64 *full_until = pp_flows_full_until();
 	if (full_until && now < *full_until) {
 		/* The map was full moments ago: count the flow as lost without retrying. */
 		pp_count(PP_CNT_FLOW_INSERT_FULL);
-		return;
+		return 0;
 	}
 	struct pp_cidr_info src = {.id = PP_CIDR_UNCLASSIFIED};
 	struct pp_cidr_info dst = {.id = PP_CIDR_UNCLASSIFIED};
@@ -205,22 +218,22 @@ static __always_inline void pp_new_flow(void *flows, const void *key, __u16 tag,
 			pp_stats_add(cur, n, (__u8)p->tcp_flags, now);
 		else
 			pp_count(PP_CNT_FLOW_RACE);
-		return;
+		return 0;
 	}
 	if (err) {
 		pp_count_insert_error(err, now);
-		return;
+		return 0;
 	}
 	pp_count(PP_CNT_NEW_FLOWS);
 	if (st.flags & PP_FLOW_F_MATRIX)
 		pp_matrix_add(st.src_cidr, st.dst_cidr, n);
 
 	if (!pp_cfg_events)
-		return;
+		return 1;
 	struct pp_flow_event *ev = bpf_ringbuf_reserve(&pp_events, sizeof(*ev), 0);
 	if (!ev) {
 		pp_count(PP_CNT_RINGBUF_FULL);
-		return;
+		return 1;
 	}
 	ev->point = *point;
 	ev->flow = p->key;
@@ -233,6 +246,7 @@ static __always_inline void pp_new_flow(void *flows, const void *key, __u16 tag,
 	/* Flags 0: the kernel wakes the reader only if it had caught up, so wake-ups
 	 * batch themselves under load (forcing or suppressing them measured worse). */
 	bpf_ringbuf_submit(ev, 0);
+	return 1;
 }
 
 /*
@@ -280,10 +294,11 @@ static __always_inline __u16 pp_key_tag(__u64 h)
  * The entry's key tag says whose it is: checked before counting (a mismatch: the packet's
  * own entry is gone, so it gets a new one) and after (the reuse happened while counting:
  * counted in flow_recycled, never silent). Costs ~1 ns per packet (docs/datapath.md).
+ * Returns 1 when this packet created the flow's entry.
  */
-static __always_inline void pp_account(void *flows, const void *key, __u16 tag,
-				       const struct pp_obs_point *point, const struct pp_parsed *p,
-				       struct pp_amount n, __u32 len, __u64 now)
+static __always_inline int pp_account(void *flows, const void *key, __u16 tag,
+				      const struct pp_obs_point *point, const struct pp_parsed *p,
+				      struct pp_amount n, __u32 len, __u64 now)
 {
 	struct pp_flow_stats *st = bpf_map_lookup_elem(flows, key);
 	if (st) {
@@ -293,12 +308,82 @@ static __always_inline void pp_account(void *flows, const void *key, __u16 tag,
 			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
 			if (*(volatile __u16 *)&st->key_tag != tag)
 				pp_count(PP_CNT_FLOW_RECYCLED);
-			return;
+			return 0;
 		}
 		pp_count(PP_CNT_FLOW_RECYCLED);
 	}
-	pp_new_flow(flows, key, tag, point, p, n, len, now);
+	return pp_new_flow(flows, key, tag, point, p, n, len, now);
 }
+
+#ifndef PP_NETNS_FIXED
+#define PP_AF_INET	2
+#define PP_NFCT_PTRMASK (~7UL) /* skb->_nfct: struct nf_conn * | enum ip_conntrack_info */
+
+/* A conntrack port (network order) as a flow key holds it; ICMP: echo id, type << 8 | code. */
+static __always_inline __u16 pp_ct_sport(const struct nf_conntrack_tuple *t)
+{
+	return bpf_ntohs(t->src.u.all);
+}
+
+static __always_inline __u16 pp_ct_dport(const struct nf_conntrack_tuple *t, __u8 proto)
+{
+	if (proto == IPPROTO_ICMP)
+		return (__u16)t->dst.u.icmp.type << 8 | t->dst.u.icmp.code;
+	return bpf_ntohs(t->dst.u.all);
+}
+
+/*
+ * The packet's connection, if conntrack translated it: record both tuples in pp_nat4 (once
+ * per connection and namespace). Called for the first packet of an IPv4 flow at an egress
+ * point only: there the packet has passed netfilter's NAT hooks and skb->_nfct holds its
+ * conntrack entry (at TC ingress conntrack has not run yet). The entry is read through
+ * bpf_rdonly_cast: plain, exception-guarded loads instead of a bpf_probe_read_kernel each.
+ */
+static __always_inline void pp_nat_record(struct __sk_buff *skb, const struct pp_obs_point *point,
+					  __u64 now)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+	unsigned long nfct = kskb->_nfct & PP_NFCT_PTRMASK;
+	if (!nfct)
+		return;
+	struct nf_conn *ct = bpf_rdonly_cast((void *)nfct, pp_cfg_nf_conn_btf_id);
+	__u32 nat = 0;
+	unsigned long status = ct->status;
+	if (status & IPS_DST_NAT)
+		nat |= PP_NAT_F_DST;
+	if (status & IPS_SRC_NAT)
+		nat |= PP_NAT_F_SRC;
+	if (!nat)
+		return;
+	const struct nf_conntrack_tuple *o = &ct->tuplehash[IP_CT_DIR_ORIGINAL].tuple;
+	const struct nf_conntrack_tuple *r = &ct->tuplehash[IP_CT_DIR_REPLY].tuple;
+	if (o->src.l3num != PP_AF_INET)
+		return;
+	__u8 proto = o->dst.protonum;
+	struct pp_nat4_key key = {.netns = point->netns,
+				  .sport = pp_ct_sport(o),
+				  .dport = pp_ct_dport(o, proto),
+				  .proto = proto};
+	__u32 a = o->src.u3.ip;
+	__builtin_memcpy(key.saddr, &a, 4);
+	a = o->dst.u3.ip;
+	__builtin_memcpy(key.daddr, &a, 4);
+	struct pp_nat4_value val = {.reply_sport = pp_ct_sport(r),
+				    .reply_dport = pp_ct_dport(r, proto),
+				    .status = nat,
+				    .if_dir = point->if_dir,
+				    .first_seen_ns = now};
+	a = r->src.u3.ip;
+	__builtin_memcpy(val.reply_saddr, &a, 4);
+	a = r->dst.u3.ip;
+	__builtin_memcpy(val.reply_daddr, &a, 4);
+	long err = bpf_map_update_elem(&pp_nat4, &key, &val, BPF_NOEXIST);
+	if (err == 0)
+		pp_count(PP_CNT_NAT_RECORDED);
+	else if (err != -PP_EEXIST)
+		pp_count(PP_CNT_NAT_INSERT_FAIL);
+}
+#endif
 
 /*
  * `l3`: the interface has no link-layer header (tun, WireGuard, IP-in-IP, ...): packets
@@ -366,7 +451,13 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 		struct pp_flow_map_key mk = {.point = point, .flow = p.key};
 		pp_account(&pp_flows, &mk, tag, &point, &p, n, len, now);
 	} else {
+#ifdef PP_NETNS_FIXED
 		pp_account(&pp_flows4, &k4, tag, &point, &p, n, len, now);
+#else
+		int created = pp_account(&pp_flows4, &k4, tag, &point, &p, n, len, now);
+		if (pp_cfg_nat && created && direction == PP_DIR_EGRESS)
+			pp_nat_record(skb, &point, now);
+#endif
 	}
 	return TC_ACT_UNSPEC;
 }

@@ -12,6 +12,8 @@ What it serves (read-only, bearer-token auth, TLS):
   /version /api /apis /api/v1                         discovery, as kubectl needs it
   /api/v1/pods  /api/v1/namespaces/NS/pods[/NAME]     List (limit/continue), Get, Watch
   /api/v1/nodes[/NAME]  /api/v1/namespaces[/NAME]
+  /api/v1/services  /api/v1/namespaces/NS/services[/NAME]      (scripts/lab service add)
+  /apis/discovery.k8s.io/v1/[namespaces/NS/]endpointslices[/NAME]  their EndpointSlices
   Watch: chunked NDJSON, bookmarks (allowWatchBookmarks), timeoutSeconds; a resourceVersion
   older than the kept history gets an ERROR event with code 410 (or HTTP 410 with
   --expired-as status). Accept: ...;as=Table gets a meta.k8s.io/v1 Table (kubectl's columns).
@@ -242,6 +244,64 @@ def build_pod(lab, pod, host_ip, created):
     }
 
 
+def service_uid(lab, svc):
+    return str(uuid.uuid5(UID_NAMESPACE, f"{lab}/service/{svc['namespace']}/{svc['name']}"))
+
+
+def build_service(lab, svc, created):
+    """A ClusterIP Service (one TCP or UDP port) from its inventory record."""
+    return {
+        "kind": "Service",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": svc["name"],
+            "namespace": svc["namespace"],
+            "uid": service_uid(lab, svc),
+            "creationTimestamp": created,
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": svc["cluster_ip"],
+            "clusterIPs": [svc["cluster_ip"]],
+            "ipFamilies": ["IPv4"],
+            "ports": [{"name": svc.get("port_name", "http"), "protocol": svc["protocol"], "port": svc["port"],
+                       "targetPort": svc["target_port"]}],
+            "sessionAffinity": "None",
+        },
+        "status": {"loadBalancer": {}},
+    }
+
+
+def build_endpointslice(lab, svc, created, pods):
+    """The Service's EndpointSlice: one endpoint per backend, with its pod and node."""
+    endpoints = []
+    for b in svc.get("backends", []):
+        ns, _, name = b.get("pod", "").partition("/")
+        ep = {"addresses": [b["ip"]], "conditions": {"ready": True, "serving": True, "terminating": False},
+              "nodeName": b.get("node", "")}
+        pod = pods.get((ns, name))
+        if pod is not None:
+            ep["targetRef"] = {"kind": "Pod", "namespace": ns, "name": name, "uid": pod_uid(lab, pod)}
+        endpoints.append(ep)
+    return {
+        "kind": "EndpointSlice",
+        "apiVersion": "discovery.k8s.io/v1",
+        "metadata": {
+            "name": f"{svc['name']}-{service_uid(lab, svc)[:5]}",
+            "namespace": svc["namespace"],
+            "uid": str(uuid.uuid5(UID_NAMESPACE, f"{lab}/endpointslice/{svc['namespace']}/{svc['name']}")),
+            "creationTimestamp": created,
+            "labels": {"kubernetes.io/service-name": svc["name"],
+                       "endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io"},
+            "ownerReferences": [{"apiVersion": "v1", "kind": "Service", "name": svc["name"],
+                                 "uid": service_uid(lab, svc), "controller": True, "blockOwnerDeletion": True}],
+        },
+        "addressType": "IPv4",
+        "endpoints": endpoints,
+        "ports": [{"name": svc.get("port_name", "http"), "protocol": svc["protocol"], "port": svc["target_port"]}],
+    }
+
+
 def build_namespace(name, created):
     return {
         "kind": "Namespace",
@@ -287,7 +347,26 @@ NAMESPACE_COLUMNS = [
     ("Status", "string", "", 0, "The status of the namespace"),
     ("Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
 ]
-COLUMNS = {"pods": POD_COLUMNS, "nodes": NODE_COLUMNS, "namespaces": NAMESPACE_COLUMNS}
+SERVICE_COLUMNS = [
+    ("Name", "string", "name", 0, "Name must be unique within a namespace."),
+    ("Type", "string", "", 0, "The type of the service."),
+    ("Cluster-IP", "string", "", 0, "The cluster IP of the service."),
+    ("External-IP", "string", "", 0, "The external IP of the service."),
+    ("Port(s)", "string", "", 0, "The ports of the service."),
+    ("Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
+]
+ENDPOINTSLICE_COLUMNS = [
+    ("Name", "string", "name", 0, "Name must be unique within a namespace."),
+    ("AddressType", "string", "", 0, "The type of address carried by this EndpointSlice."),
+    ("Ports", "string", "", 0, "The ports of the endpoints."),
+    ("Endpoints", "string", "", 0, "The addresses of the endpoints."),
+    ("Age", "string", "", 0, "CreationTimestamp is a timestamp representing the server time when this object was created."),
+]
+COLUMNS = {"pods": POD_COLUMNS, "nodes": NODE_COLUMNS, "namespaces": NAMESPACE_COLUMNS,
+           "services": SERVICE_COLUMNS, "endpointslices": ENDPOINTSLICE_COLUMNS}
+KINDS = {"pods": "Pod", "nodes": "Node", "namespaces": "Namespace", "services": "Service",
+         "endpointslices": "EndpointSlice"}
+API_VERSIONS = {"endpointslices": "discovery.k8s.io/v1"}  # else v1
 
 
 def column_definitions(kind):
@@ -335,6 +414,15 @@ def table_cells(kind, obj):
             info.get("kernelVersion", ""),
             info.get("containerRuntimeVersion", ""),
         ]
+    if kind == "services":
+        ports = ",".join(f"{p['port']}/{p['protocol']}" for p in obj["spec"].get("ports", []))
+        return [obj["metadata"]["name"], obj["spec"]["type"], obj["spec"].get("clusterIP", "<none>"), "<none>",
+                ports or "<none>", age(obj)]
+    if kind == "endpointslices":
+        ports = ",".join(str(p["port"]) for p in obj.get("ports", []))
+        addrs = [a for e in obj.get("endpoints", []) for a in e["addresses"]]
+        return [obj["metadata"]["name"], obj["addressType"], ports or "<unset>", ",".join(addrs) or "<unset>",
+                age(obj)]
     return [obj["metadata"]["name"], obj["status"].get("phase", ""), age(obj)]
 
 
@@ -432,7 +520,7 @@ class Store:
     def __init__(self, history, state_file):
         self.cond = threading.Condition()
         self.rv = 0
-        self.objects = {"pods": {}, "nodes": {}, "namespaces": {}}
+        self.objects = {kind: {} for kind in KINDS}
         self.history = collections.deque(maxlen=history)
         self.oldest = 0  # watches from a resourceVersion below this are too old
         self.compactions = 0
@@ -574,7 +662,15 @@ class InventoryFollower(threading.Thread):
         for name in sorted({"default", "kube-system"} | {p["namespace"] for p in inv["pods"]}):
             uid = namespace_uid(name)
             namespaces[uid] = build_namespace(name, stamp(uid))
-        return {"nodes": nodes, "pods": pods, "namespaces": namespaces}
+        services, slices = {}, {}
+        by_name = {(p["namespace"], p["name"]): p for p in inv["pods"]}
+        for svc in inv.get("services", []):
+            uid = service_uid(lab, svc)
+            services[uid] = build_service(lab, svc, stamp(uid))
+            eps = build_endpointslice(lab, svc, stamp(uid), by_name)
+            slices[eps["metadata"]["uid"]] = eps
+        return {"nodes": nodes, "pods": pods, "namespaces": namespaces, "services": services,
+                "endpointslices": slices}
 
     def load(self):
         try:
@@ -632,7 +728,16 @@ RESOURCES = [
      "verbs": ["get", "list", "watch"], "shortNames": ["no"]},
     {"name": "pods", "singularName": "pod", "namespaced": True, "kind": "Pod",
      "verbs": ["get", "list", "watch"], "shortNames": ["po"], "categories": ["all"]},
+    {"name": "services", "singularName": "service", "namespaced": True, "kind": "Service",
+     "verbs": ["get", "list", "watch"], "shortNames": ["svc"], "categories": ["all"]},
 ]
+DISCOVERY_RESOURCES = [
+    {"name": "endpointslices", "singularName": "endpointslice", "namespaced": True, "kind": "EndpointSlice",
+     "verbs": ["get", "list", "watch"]},
+]
+DISCOVERY_GROUP = {"name": "discovery.k8s.io",
+                   "versions": [{"groupVersion": "discovery.k8s.io/v1", "version": "v1"}],
+                   "preferredVersion": {"groupVersion": "discovery.k8s.io/v1", "version": "v1"}}
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -731,17 +836,25 @@ class Handler(BaseHTTPRequestHandler):
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"{host[0]}:{host[1]}"}],
             })
         if url.path == "/apis":
-            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": []})
+            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [DISCOVERY_GROUP]})
+        if url.path == "/apis/discovery.k8s.io":
+            return self.send_json(200, dict(DISCOVERY_GROUP, kind="APIGroup", apiVersion="v1"))
+        if url.path == "/apis/discovery.k8s.io/v1":
+            return self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
+                                        "groupVersion": "discovery.k8s.io/v1", "resources": DISCOVERY_RESOURCES})
         if url.path == "/api/v1":
             return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": RESOURCES})
-        if parts[:2] != ["api", "v1"]:
+        if parts[:2] == ["api", "v1"]:
+            rest, served = parts[2:], ("pods", "nodes", "namespaces", "services")
+        elif parts[:3] == ["apis", "discovery.k8s.io", "v1"]:
+            rest, served = parts[3:], ("endpointslices",)
+        else:
             return self.send_status(404, "NotFound", "the server could not find the requested resource")
-        rest = parts[2:]
         namespace = None
-        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] == "pods":
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] in ("pods", "services", "endpointslices"):
             namespace = rest[1]
             rest = rest[2:]
-        if not rest or rest[0] not in COLUMNS or len(rest) > 2:
+        if not rest or rest[0] not in served or len(rest) > 2:
             return self.send_status(404, "NotFound", "the server could not find the requested resource")
         kind = rest[0]
         name = rest[1] if len(rest) == 2 else None
@@ -801,14 +914,15 @@ class Handler(BaseHTTPRequestHandler):
         if next_token:
             meta["continue"] = next_token
             meta["remainingItemCount"] = len(objs) - next_start
-        list_kind = {"pods": "PodList", "nodes": "NodeList", "namespaces": "NamespaceList"}[kind]
+        list_kind = KINDS[kind] + "List"
         items = []
         for o in page:
             item = dict(o)
             item.pop("kind", None)
             item.pop("apiVersion", None)
             items.append(item)
-        self.send_json(200, {"kind": list_kind, "apiVersion": "v1", "metadata": meta, "items": items})
+        self.send_json(200, {"kind": list_kind, "apiVersion": API_VERSIONS.get(kind, "v1"), "metadata": meta,
+                             "items": items})
 
     # -- watch
     def chunk(self, data):
@@ -887,8 +1001,8 @@ class Handler(BaseHTTPRequestHandler):
             if not pending:
                 last_bookmark = time.monotonic()
                 since = max(since, mark_rv)
-                mark = {"kind": {"pods": "Pod", "nodes": "Node", "namespaces": "Namespace"}[kind],
-                        "apiVersion": "v1", "metadata": {"resourceVersion": str(since)}}
+                mark = {"kind": KINDS[kind], "apiVersion": API_VERSIONS.get(kind, "v1"),
+                        "metadata": {"resourceVersion": str(since)}}
                 self.send_event(kind, "BOOKMARK", mark, False, include)
 
 

@@ -9,6 +9,7 @@
 readonly LAB_RUN=/run/podpath-lab                     # every lab's data dir lives below
 readonly LAB_SCHEMA_VERSION=1                         # docs/inventory.md "version"
 readonly UNDERLAY_CIDR=10.0.0.0/24
+readonly SERVICE_CIDR=10.96.0.0/12                    # ClusterIPs (lab_services.sh)
 readonly GW_IP=10.0.0.1
 readonly GW_BRIDGE=br-underlay
 readonly NODE_UPLINK=eth0 NODE_BRIDGE=cbr0 NODE_DOCKER=docker0 DOCKER_CIDR_IP=172.17.0.1/24

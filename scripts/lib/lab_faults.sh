@@ -11,7 +11,7 @@
 # namespaces and the data dir, so every fault goes with the lab.
 
 # shellcheck disable=SC2034  # checked by scripts/lab's cmd_break
-readonly FAULT_KINDS="gateway-route firewall veth-down wrong-route arp port-closed mtu"
+readonly FAULT_KINDS="gateway-route firewall veth-down wrong-route arp port-closed mtu service-no-endpoints backend-node-down"
 readonly FAULT_COMMENT=podpath-lab-fault
 readonly FAULT_DEFAULT_MTU=1000
 
@@ -202,6 +202,11 @@ lab_heal() {
     fi
   done
   rm -f "$file"
+  # A Service whose record came back gets its rules back (lab_services.sh).
+  if compgen -G "$(services_dir)/*.json" >/dev/null; then
+    services_sync
+    inventory_write
+  fi
   (( ! failed )) || die "$failed fault(s) could not be undone (see above); 'scripts/lab down' removes the lab"
   say "lab '$LAB': healed ($n change(s) undone)"
 }

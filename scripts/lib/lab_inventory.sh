@@ -43,6 +43,20 @@ inventory_record_pods() {
                           pid: ($c[. + 4] | tonumber), command: $cmd } ] }' >"$1"
 }
 
+# inventory_record_service FILE NAMESPACE NAME CLUSTER_IP PROTOCOL PORT TARGET_PORT PORT_NAME SVC_CHAIN:
+# a Service's record (an entry of services[], plus "servers": [] for the pids of its echo
+# servers, which the inventory leaves out) from its backends on stdin, one TSV line each:
+# POD IP NODE SEP_CHAIN (lab_services.sh).
+inventory_record_service() {
+  jq -nR --arg ns "$2" --arg name "$3" --arg ip "$4" --arg proto "$5" --argjson port "$6" \
+    --argjson tport "$7" --arg pname "$8" --arg chain "$9" '
+    { namespace: $ns, name: $name, cluster_ip: $ip, protocol: $proto, port: $port, target_port: $tport,
+      port_name: $pname, svc_chain: $chain,
+      backends: [ inputs | select(length > 0) | split("\t")
+                  | { pod: .[0], ip: .[1], node: .[2], sep_chain: .[3] } ],
+      servers: [] }' >"$1"
+}
+
 # inventory_add_container FILE NAME ID CGROUP CGROUP_ID PID COMMAND NETNS [IP]: append a
 # container to the pod record in FILE, with the network namespace (and IP) it really runs
 # in: add-pod's broken container, which does not share the pod's.
@@ -63,6 +77,7 @@ inventory_write() {
   jq -n --slurpfile lab "$LAB_DIR/lab.json" \
     --slurpfile nodes <(cat "$LAB_DIR"/nodes/*.json) \
     --slurpfile pods <(cat "$LAB_DIR"/pods/*.json 2>/dev/null || true) \
+    --slurpfile services <(cat "$LAB_DIR"/services/*.json 2>/dev/null || true) \
     --arg data_dir "$LAB_DIR" --arg cgroup_root "$LAB_CG" --arg underlay "$UNDERLAY_CIDR" \
     --arg gw_ns "$(gw_ns)" --arg gw_ip "$GW_IP" --arg gw_if "$GW_BRIDGE" '
     def nodenum: ltrimstr("node") | tonumber;
@@ -73,6 +88,8 @@ inventory_write() {
         gateway: { name: "gateway", netns: $gw_ns, ip: $gw_ip, interface: $gw_if,
                    routes: [ $n[] | { dst: .pod_cidr, via: .underlay_ip } ] },
         nodes: $n,
-        pods: ($pods | sort_by((.node | nodenum), (.ip | split(".") | map(tonumber)))) }' >"$tmp"
+        pods: ($pods | sort_by((.node | nodenum), (.ip | split(".") | map(tonumber)))),
+        service_cidr: "'"$SERVICE_CIDR"'",
+        services: [ $services | sort_by(.namespace, .name)[] | del(.servers) ] }' >"$tmp"
   mv -f "$tmp" "$(inventory_file)"
 }

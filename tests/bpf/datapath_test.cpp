@@ -938,3 +938,83 @@ TEST_F(DatapathTest, EveryCounterHasAName) {
     EXPECT_STRNE(podpath::bpf::counter_name(c), "unknown");
   }
 }
+
+// Under map pressure the aggregator evicts the quietest and oldest flows from the kernel
+// map before it fills: new flows keep being tracked (no insert fails), the flows kept keep
+// their exact counts, and each flows map (IPv4, IPv6) is relieved on its own.
+TEST_F(DatapathTest, EvictionUnderMapPressureKeepsTheBusiestAndNewestAndCountsExactly) {
+  DatapathOptions o;
+  o.max_flows = 100;       // per map; the aggregator's default marks: above 90 entries, down to 80
+  o.coarse_clock = false;  // first-seen times in creation order, not shared by a clock tick
+  load(o);
+  const auto udp4 = [](int port) {
+    return FrameBuilder()
+        .eth(kEthIpv4)
+        .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8)
+        .udp(static_cast<std::uint16_t>(port), 53)
+        .build();
+  };
+  const auto udp6 = [](int port) {
+    return FrameBuilder()
+        .eth(kEthIpv6)
+        .ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8)
+        .udp(static_cast<std::uint16_t>(port), 53)
+        .build();
+  };
+  const auto ipv4_ports = [&] {
+    std::vector<int> ports;
+    for (const auto& f : flows()) {
+      if (f.key.src.is_v4()) ports.push_back(f.key.sport);
+    }
+    std::sort(ports.begin(), ports.end());
+    return ports;
+  };
+  constexpr std::uint64_t kSecond = 1'000'000'000ULL;
+  podpath::loader::BpfFlowSource source(*dp_);
+  podpath::flows::Aggregator agg(source);
+
+  // 95 IPv4 flows, created in port order, and 20 IPv6 flows in the other map.
+  for (int i = 0; i < 95; ++i) run(udp4(1000 + i));
+  for (int i = 0; i < 20; ++i) run(udp6(2000 + i));
+  auto u = agg.update(1 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->new_flows, 115u);
+  EXPECT_EQ(u->evicted, 15u) << "95 IPv4 entries > 90: down to 80, the oldest first";
+  auto ports = ipv4_ports();
+  ASSERT_EQ(ports.size(), 80u);
+  EXPECT_EQ(ports.front(), 1015);
+  EXPECT_EQ(flows().size(), 100u) << "the 20 IPv6 entries are in a map of their own, not under pressure";
+  EXPECT_EQ(agg.entries(), 100u);
+
+  // The ten newest get traffic and 15 new flows arrive: 95 entries again. The quietest
+  // and oldest go (1015 .. 1029), not the busy ones nor the new ones.
+  for (int i = 85; i < 95; ++i) run(udp4(1000 + i), true, 3);
+  for (int i = 0; i < 15; ++i) run(udp4(3000 + i));
+  u = agg.update(2 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->new_flows, 15u);
+  EXPECT_EQ(u->evicted, 15u);
+  ports = ipv4_ports();
+  ASSERT_EQ(ports.size(), 80u);
+  EXPECT_EQ(ports.front(), 1030);
+  EXPECT_EQ(ports.back(), 3014);
+  EXPECT_EQ(counter(PP_CNT_FLOW_INSERT_FULL), 0u) << "eviction made room before the map filled";
+  EXPECT_EQ(agg.evicted_total(), 30u);
+
+  // Counting goes on exactly: the busy flows have 1 + 3 packets, then 2 more.
+  for (int i = 85; i < 95; ++i) run(udp4(1000 + i), true, 2);
+  u = agg.update(3 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_EQ(u->evicted, 0u);
+  EXPECT_EQ(u->new_flows, 0u);
+  EXPECT_EQ(u->resets, 0u);
+  std::size_t busy = 0;
+  for (const auto& f : agg.flows()) {
+    if (!f.key.src.is_v4() || f.key.sport < 1085 || f.key.sport >= 1095) continue;
+    ++busy;
+    EXPECT_EQ(f.packets(), 6u) << f.key.sport;
+  }
+  EXPECT_EQ(busy, 10u);
+  EXPECT_EQ(agg.flows().size(), 100u);
+  EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 130u) << "no evicted flow came back by itself";
+}

@@ -23,15 +23,19 @@ T1=192.168.77.1 T2=192.168.77.2 PORT=7777
 
 phase "a tun link pptun0 between node1 ($T1) and node2 ($T2), relayed over UDP $N1_IP <-> $N2_IP"
 tun_opts="tun-type=tun,tun-name=pptun0,iff-up,iff-no-pi"
-ip netns exec $L-node2 socat "UDP-LISTEN:$PORT,reuseaddr" "TUN:$T2/30,$tun_opts" &
+# Unconnected datagram sockets on both ends: each side opens its device at once, and a
+# datagram that arrives before the other side is bound (the kernel's IPv6 solicitations
+# on a new device) draws an ICMP error that an unconnected socket ignores. A connected
+# UDP client would read it as ECONNREFUSED and exit, taking its tun device with it.
+ip netns exec $L-node2 socat "UDP-DATAGRAM:$N1_IP:$PORT,bind=$N2_IP:$PORT" "TUN:$T2/30,$tun_opts" &
 PODPATH_PIDS+=("$!")
-ip netns exec $L-node1 socat "UDP:$N2_IP:$PORT,sourceport=$PORT" "TUN:$T1/30,$tun_opts" &
+ip netns exec $L-node1 socat "UDP-DATAGRAM:$N2_IP:$PORT,bind=$N1_IP:$PORT" "TUN:$T1/30,$tun_opts" &
 PODPATH_PIDS+=("$!")
 tun_up() { ip -n "$1" -o link show pptun0 2>/dev/null | grep -q 'link/none'; }
 # socat makes the devices when it runs: give a loaded machine up to 30 s.
 for _ in $(seq 300); do tun_up $L-node1 && tun_up $L-node2 && break; sleep 0.1; done
 check "pptun0 exists in both nodes, without link-layer header (link/none)" bash -c "ip -n $L-node1 -o link show pptun0 | grep -q link/none && ip -n $L-node2 -o link show pptun0 | grep -q link/none"
-# The UDP-LISTEN side learns its peer from the first datagram: prime the link.
+# Prime the link (neighbour entries in the underlay) before counting.
 tun_carries() {
   local _
   for _ in $(seq 10); do ip netns exec $L-node1 ping -q -c 1 -W 1 $T2 >/dev/null && return 0; done

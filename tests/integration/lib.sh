@@ -23,7 +23,7 @@ ROOT=${ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 LAB=$ROOT/scripts/lab
 # shellcheck source=scripts/lib/lab_procs.sh
 source "$ROOT/scripts/lib/lab_procs.sh"
-PODPATH=${PODPATH_BIN:-$ROOT/build/userspace/podpath}
+PODPATH=${PODPATH_BIN:-$ROOT/build/userspace/cli/podpath}
 
 skip() {
   echo "SKIP: $*"
@@ -161,6 +161,20 @@ lab_traces() {
   done
 }
 nothing_left() { [[ -z $(lab_traces "$1") ]]; }
+
+# Prints the path of a full device (major 1, minor 7, like /dev/full) for a test to write to:
+# one of the test's own at $1, so that a binary with the bug under test (replacing the file)
+# cannot take the machine's /dev/full with it; /dev/full itself where $1's filesystem allows
+# no device nodes (nodev).
+full_device() {
+  rm -f "$1"
+  if mknod -m 0666 "$1" c 1 7 2>/dev/null && (printf x >"$1") 2>&1 | grep -q 'No space left'; then
+    echo "$1"
+  else
+    rm -f "$1"
+    echo /dev/full
+  fi
+}
 
 inventory_of() { echo "/run/podpath-lab/$1/inventory.json"; }
 # pod_field LAB NODE INDEX FIELD: a field of the INDEX-th pod (0-based) on NODE.

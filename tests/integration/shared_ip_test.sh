@@ -12,7 +12,7 @@
 # container. All traffic stays inside the lab's namespaces.
 #
 # Exit 0 = pass, 1 = fail, 77 = skipped (not root; with PODPATH_NO_SKIP=1 that fails instead).
-# Uses $PODPATH_BIN (set by CTest), else REPO_ROOT/build/userspace/podpath. Lab name: sit.
+# Uses $PODPATH_BIN (set by CTest), else REPO_ROOT/build/userspace/cli/podpath. Lab name: sit.
 # shellcheck disable=SC2016  # jq and awk programs: their $variables are their own
 set -euo pipefail
 

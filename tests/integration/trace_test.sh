@@ -81,6 +81,40 @@ check_eq "no events lost, no map full" "0 0" "$(jq -r '"\(.health.events_lost_ri
 check "the foreign filter counted the cross-node packets too" test "$(foreign_packets)" -ge $((before + 20))
 check "no podpath program left after SIGTERM (tcx)" no_podpath_programs_left pp_tc_
 
+phase "trace --output json --limit 1 --sort packets: the busiest conversation only"
+OUT5=$TMP/trace-limit.ndjson
+start_podpath "$OUT5" trace --lab $L --output json --interval 0.5 --limit 1 --sort packets
+T5=$LAST_PID
+ping_from "$A_NAME" "$C_IP" 20
+ping_from "$A_NAME" "$B_IP" 10
+sleep 1.2
+stop_podpath $T5 TERM
+check_eq "limited trace exits 0" 0 "$STOP_RC"
+last=$(tail -n 1 "$OUT5")
+check_eq "one conversation in flows" 1 "$(jq '.flows | length' <<<"$last")"
+check_eq "conversations.shown says so" 1 "$(jq '.conversations.shown' <<<"$last")"
+check "conversations.total counts both pings' conversations" test "$(jq '.conversations.total' <<<"$last")" -ge 2
+check_eq "the busiest by packets: the cross-node ping (20 + 20)" "$A_IP $C_IP 20" \
+  "$(jq -r '.flows[0] | "\(.forward.src) \(.forward.dst) \(.forward.packets)"' <<<"$last")"
+
+phase "trace --output json --pod B: the filter applies to JSON"
+B_NAME=$(pod_field $L node1 1 name)
+OUT6=$TMP/trace-pod.ndjson
+start_podpath "$OUT6" trace --lab $L --output json --interval 0.5 --pod "$B_NAME"
+T6=$LAST_PID
+ping_from "$A_NAME" "$C_IP" 20
+ping_from "$A_NAME" "$B_IP" 10
+sleep 1.2
+stop_podpath $T6 TERM
+check_eq "filtered trace exits 0" 0 "$STOP_RC"
+last=$(tail -n 1 "$OUT6")
+check "some conversation kept" test "$(jq '.flows | length' <<<"$last")" -ge 1
+check_eq "every conversation kept has pod B at one end" "[true]" \
+  "$(jq -c --arg b "$B_IP" '[.flows[] | .forward.src == $b or .forward.dst == $b] | unique' <<<"$last")"
+check_eq "matching counts the kept ones" "$(jq '.flows | length' <<<"$last")" "$(jq '.conversations.matching' <<<"$last")"
+check "the cross-node conversation is left out but counted in total" \
+  test "$(jq '.conversations.total' <<<"$last")" -gt "$(jq '.conversations.matching' <<<"$last")"
+
 phase "matrix: 25 pings node1 pod -> node2 pod"
 MOUT=$TMP/matrix.json
 start_podpath "$MOUT" matrix --lab $L --duration 4 --output json

@@ -3,7 +3,10 @@
 #include <netinet/in.h>
 #include <netinet/ip_icmp.h>
 
+#include <algorithm>
 #include <map>
+#include <random>
+#include <span>
 
 #include "flows/aggregator.hpp"
 
@@ -26,20 +29,39 @@ class FakeSource final : public FlowSource {
  public:
   std::map<PointKey, podpath::model::FlowStats> entries;
   std::vector<PointKey> removed;
+  std::vector<podpath::model::NatRecord> nat;
+  std::vector<podpath::model::NatRecord> nat_removed;
   bool fail_read = false;
   bool fail_remove = false;
+  bool shuffle = false;  ///< hand the entries over in a different order every read
+  std::size_t capacity_ = 0;
+  std::mt19937 rng{1};
 
-  podpath::Result<std::vector<FlowRecord>> read() override {
+  podpath::Result<void> read(const podpath::flows::RecordSink& sink) override {
     if (fail_read) return podpath::make_error(EIO, "fake read failed");
     std::vector<FlowRecord> out;
     for (const auto& [k, s] : entries) out.push_back({k.point, k.key, s});
-    return out;
+    if (shuffle) std::shuffle(out.begin(), out.end(), rng);
+    // In batches, as the BPF source hands them over.
+    for (std::size_t i = 0; i < out.size(); i += 3) {
+      sink(std::span<const FlowRecord>(out).subspan(i, std::min<std::size_t>(3, out.size() - i)));
+    }
+    return {};
   }
   podpath::Result<void> remove(const std::vector<PointKey>& keys) override {
     if (fail_remove) return podpath::make_error(EBUSY, "fake remove failed");
     for (const auto& k : keys) {
       entries.erase(k);
       removed.push_back(k);
+    }
+    return {};
+  }
+  [[nodiscard]] std::size_t capacity() const override { return capacity_; }
+  podpath::Result<std::vector<podpath::model::NatRecord>> read_nat() override { return nat; }
+  podpath::Result<void> remove_nat(const std::vector<podpath::model::NatRecord>& records) override {
+    for (const auto& r : records) {
+      std::erase(nat, r);
+      nat_removed.push_back(r);
     }
     return {};
   }
@@ -281,4 +303,327 @@ TEST(Aggregator, AFailedReadChangesNothing) {
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, EIO);
   EXPECT_EQ(agg.flows().size(), 1u);
+}
+
+TEST(Aggregator, TheReadOrderDoesNotChangeTheResult) {
+  // The aggregator follows the source's order to find entries fast; any other order, with
+  // entries appearing and disappearing between reads, must give the same flows.
+  FakeSource in_order, shuffled;
+  shuffled.shuffle = true;
+  AggregatorOptions o;
+  o.idle_timeout_ns = 5 * kSecond;
+  Aggregator a(in_order, o), b(shuffled, o);
+  std::mt19937 rng(3);
+  const ObservationPoint points[] = {kVeth, kUplink, {12, 7, Direction::Egress}};
+  for (std::uint64_t t = 1; t <= 40; ++t) {
+    for (int i = 0; i < 30; ++i) {
+      const FlowKey k =
+          tcp(rng() % 2 ? "10.10.129.2" : "10.10.130.2", rng() % 2 ? "10.10.129.3" : "10.10.130.3",
+              static_cast<std::uint16_t>(rng() % 20), static_cast<std::uint16_t>(rng() % 20));
+      const ObservationPoint& p = points[rng() % 3];
+      const std::uint64_t n = rng() % 5;
+      in_order.count(p, k, n, t * kSecond);
+      shuffled.count(p, k, n, t * kSecond);
+    }
+    for (int i = 0; i < 3 && !in_order.entries.empty(); ++i) {  // the kernel evicts some
+      auto it = in_order.entries.begin();
+      std::advance(it, rng() % in_order.entries.size());
+      shuffled.entries.erase(it->first);
+      in_order.entries.erase(it);
+    }
+    auto sa = a.update(t * kSecond);
+    auto sb = b.update(t * kSecond);
+    ASSERT_TRUE(sa && sb);
+    EXPECT_EQ(sa->records, sb->records);
+    EXPECT_EQ(sa->new_flows, sb->new_flows);
+    EXPECT_EQ(sa->resets, sb->resets);
+    EXPECT_EQ(sa->expired, sb->expired);
+    ASSERT_EQ(a.flows().size(), b.flows().size()) << t;
+    for (const auto& f : a.flows()) {
+      const auto* g = b.flows().find(f.key);
+      ASSERT_NE(g, nullptr);
+      ASSERT_EQ(f.points.size(), g->points.size());
+      for (std::size_t i = 0; i < f.points.size(); ++i) {
+        EXPECT_EQ(f.points[i].point, g->points[i].point);
+        EXPECT_EQ(f.points[i].packets, g->points[i].packets);
+        EXPECT_EQ(f.points[i].delta_packets, g->points[i].delta_packets);
+        EXPECT_EQ(f.points[i].present, g->points[i].present);
+        EXPECT_DOUBLE_EQ(f.points[i].pps, g->points[i].pps);
+      }
+      EXPECT_EQ(f.last_active_ns, g->last_active_ns);
+    }
+  }
+  EXPECT_GT(a.flows().size(), 100u);
+}
+
+TEST(Aggregator, UnderMapPressureEvictsTheQuietestAndOldestAndKeepsCountingTheRest) {
+  FakeSource src;
+  src.capacity_ = 10;  // high water 9 entries, low water 8
+  Aggregator agg(src);
+  std::vector<FlowKey> idle, busy;
+  for (std::uint16_t i = 0; i < 6; ++i) {  // created a second apart, then never again
+    idle.push_back(tcp("10.10.129.2", "10.10.130.2", static_cast<std::uint16_t>(1000 + i), 80));
+    src.count(kVeth, idle.back(), 5, (1 + i) * kSecond);
+  }
+  auto s = agg.update(6 * kSecond);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->evicted, 0u);  // 6 entries: no pressure
+
+  for (std::uint16_t i = 0; i < 4; ++i) busy.push_back(tcp("10.10.129.3", "10.10.130.3", 2000 + i, 80));
+  std::uint64_t busy_packets = 0;
+  const auto tick = [&](std::uint64_t t) {
+    for (const auto& k : busy) src.count(kVeth, k, 10, t * kSecond);
+    busy_packets += 10;
+    return agg.update(t * kSecond);
+  };
+  s = tick(7);  // 10 entries > 9: down to 8, the two oldest idle flows go
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->evicted, 2u);
+  EXPECT_EQ(agg.entries(), 8u);
+  EXPECT_EQ(agg.flows().count(idle[0]), 0u);
+  EXPECT_EQ(agg.flows().count(idle[1]), 0u);
+  EXPECT_EQ(src.entries.count({kVeth, idle[0]}), 0u);  // removed from the source too
+  EXPECT_EQ(src.entries.size(), 8u);
+
+  const FlowKey fresh = tcp("10.10.129.4", "10.10.130.4", 3000, 80);
+  src.count(kVeth, fresh, 1, 8 * kSecond);
+  s = tick(8);  // 9 entries: at the high-water mark, not above
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->evicted, 0u);
+
+  // The oldest evicted flow comes back: it starts from its new entry, nothing counted twice.
+  src.count(kVeth, idle[0], 3, 9 * kSecond);
+  s = tick(9);  // 10 entries: the idle ones go first (idle[2], idle[3]), not the new ones
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->evicted, 2u);
+  EXPECT_EQ(agg.flows().count(idle[2]), 0u);
+  EXPECT_EQ(agg.flows().count(idle[3]), 0u);
+  ASSERT_EQ(agg.flows().count(idle[0]), 1u);
+  EXPECT_EQ(agg.flows().at(idle[0]).packets(), 3u);
+  EXPECT_EQ(agg.flows().at(fresh).packets(), 1u);
+  EXPECT_EQ(agg.flows().at(idle[4]).packets(), 5u);
+  for (const auto& k : busy) EXPECT_EQ(agg.flows().at(k).packets(), busy_packets);  // no count lost
+  EXPECT_EQ(agg.evicted_total(), 4u);
+  EXPECT_EQ(src.removed.size(), 4u);
+}
+
+TEST(Aggregator, AFailedEvictionForgetsNothing) {
+  FakeSource src;
+  src.capacity_ = 2;
+  Aggregator agg(src);
+  const FlowKey a = tcp("10.10.129.2", "10.10.130.2", 1, 80);
+  const FlowKey b = tcp("10.10.129.3", "10.10.130.3", 2, 80);
+  src.count(kVeth, a, 1, kSecond);
+  src.count(kVeth, b, 1, kSecond);
+  src.count(kUplink, b, 1, kSecond);
+  src.fail_remove = true;
+  auto s = agg.update(kSecond);
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->evicted, 0u);
+  EXPECT_EQ(agg.flows().size(), 2u);
+}
+
+TEST(Aggregator, SelectsTheBusiestConversationsOfThoseAFilterKeeps) {
+  FakeSource src;
+  Aggregator agg(src);
+  std::vector<FlowKey> keys;
+  for (std::uint16_t i = 0; i < 40; ++i) {
+    keys.push_back(tcp("10.10.129.2", "10.10.130.2", static_cast<std::uint16_t>(40000 + i), 80));
+    src.count(kVeth, keys.back(), 1, kSecond);
+    if (i % 4 == 0) src.count(kVeth, keys.back().reversed(), 1, kSecond);  // some with a reply
+  }
+  ASSERT_TRUE(agg.update(kSecond));
+  for (std::uint16_t i = 0; i < 40; ++i) src.count(kVeth, keys[i], (i * 7) % 40 + 1, 2 * kSecond);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+
+  const auto all = agg.conversations();
+  ASSERT_EQ(all.size(), 40u);
+  podpath::flows::SelectOptions o;
+  o.limit = 5;
+  auto top = agg.select(o);
+  EXPECT_EQ(top.total, 40u);
+  EXPECT_EQ(top.matching, 40u);
+  ASSERT_EQ(top.shown(), 5u);
+  for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(top.conversations[i].forward, all[i].forward) << i;
+
+  o.keep = [](const podpath::flows::Conversation& c) { return c.forward->key.sport % 2 == 0; };
+  o.order = podpath::flows::ConversationOrder::Packets;
+  top = agg.select(o);
+  EXPECT_EQ(top.total, 40u);
+  EXPECT_EQ(top.matching, 20u);
+  ASSERT_EQ(top.shown(), 5u);
+  for (std::size_t i = 0; i < top.shown(); ++i) {
+    EXPECT_EQ(top.conversations[i].forward->key.sport % 2, 0);
+    if (i > 0) {
+      EXPECT_GE(top.conversations[i - 1].packets(), top.conversations[i].packets());
+    }
+  }
+  o.limit = 0;  // all that match, in order
+  EXPECT_EQ(agg.select(o).shown(), 20u);
+}
+
+// ---------------------------------------------------------------------------- NAT joining
+
+namespace {
+
+const ObservationPoint kCbr0In{11, 4, Direction::Ingress};
+const ObservationPoint kCbr0Out{11, 4, Direction::Egress};
+const ObservationPoint kVeth2Out{11, 6, Direction::Egress};
+const ObservationPoint kRemoteIn{12, 2, Direction::Ingress};
+const ObservationPoint kUplinkIn{11, 2, Direction::Ingress};
+
+/// kube-proxy's DNAT of `original` (client -> ClusterIP:port) to `backend`:`port`, made
+/// in namespace 11.
+podpath::model::NatRecord dnat(const FlowKey& original, const char* backend, std::uint16_t port) {
+  podpath::model::NatRecord r;
+  r.point = kUplink;
+  r.original = original;
+  r.reply = original.reversed();
+  r.reply.src = *IpAddress::parse(backend);
+  r.reply.sport = port;
+  r.dnat = true;
+  return r;
+}
+
+/// One connection through the Service at time t: the request (before the DNAT at the client's
+/// veth and cbr0 ingress, after it where it leaves), the reply (before the reverse DNAT where it
+/// comes in, after it towards the client).
+void converse(FakeSource& src, const podpath::model::NatRecord& nat, bool remote, std::uint64_t packets,
+              std::uint64_t t) {
+  src.count(kVeth, nat.original, packets, t);
+  src.count(kCbr0In, nat.original, packets, t);
+  src.count(remote ? kUplink : kCbr0Out, nat.translated(), packets, t);
+  if (remote) src.count(kRemoteIn, nat.translated(), packets, t);
+  src.count(remote ? kUplinkIn : kCbr0In, nat.reply, packets, t + 1000);
+  src.count(kCbr0Out, nat.original.reversed(), packets, t + 1000);
+}
+
+}  // namespace
+
+TEST(AggregatorNat, JoinsTheFourDirectionsOfATranslatedConnectionIntoOneConversation) {
+  FakeSource src;
+  const auto nat = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  src.nat = {nat};
+  converse(src, nat, true, 5, kSecond);
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 1U);
+  const auto& c = convs[0];
+  ASSERT_NE(c.forward, nullptr);
+  ASSERT_NE(c.reverse, nullptr);
+  ASSERT_TRUE(c.forward->nat.has_value());
+  EXPECT_EQ(c.forward->key, nat.original);
+  EXPECT_EQ(c.forward->translated_key, tcp("10.10.129.2", "10.10.130.2", 40000, 8080));
+  EXPECT_EQ(c.reverse->key, nat.reply);
+  EXPECT_EQ(c.reverse->translated_key, tcp("10.96.0.10", "10.10.129.2", 80, 40000));
+  // Every point of the request: two before the DNAT, two after, 5 packets each.
+  ASSERT_EQ(c.forward->points.size(), 4U);
+  EXPECT_EQ(c.forward->packets(), 5U);
+  for (const auto& p : c.forward->points) {
+    EXPECT_EQ(p.packets, 5U);
+    EXPECT_EQ(p.before_nat, p.point == kVeth || p.point == kCbr0In) << p.point.ifindex;
+  }
+  ASSERT_EQ(c.reverse->points.size(), 2U);
+  EXPECT_TRUE(c.reverse->at(kUplinkIn)->before_nat);
+  EXPECT_FALSE(c.reverse->at(kCbr0Out)->before_nat);
+}
+
+TEST(AggregatorNat, APortReusedByTwoClientsJoinsEachToItsOwnBackend) {
+  FakeSource src;
+  // Two pods, the same ephemeral port, the same Service: kube-proxy picked two backends.
+  const auto a = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  const auto b = dnat(tcp("10.10.129.3", "10.96.0.10", 40000, 80), "10.10.129.4", 8080);
+  src.nat = {a, b};
+  converse(src, a, true, 3, kSecond);
+  converse(src, b, false, 7, kSecond);
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 2U);
+  for (const auto& c : convs) {
+    ASSERT_NE(c.forward, nullptr);
+    ASSERT_NE(c.reverse, nullptr);
+    ASSERT_TRUE(c.forward->nat.has_value());
+    const bool is_a = c.forward->key.src == a.original.src;
+    const auto& nat = is_a ? a : b;
+    EXPECT_EQ(c.forward->key, nat.original);
+    EXPECT_EQ(c.forward->translated_key, nat.translated());
+    EXPECT_EQ(c.reverse->key, nat.reply);
+    EXPECT_EQ(c.forward->packets(), is_a ? 3U : 7U);
+    EXPECT_EQ(c.reverse->packets(), is_a ? 3U : 7U);
+    // Client a's connection left over the uplink; b's stayed on the node (cbr0 egress).
+    EXPECT_EQ(c.forward->at(kUplink) != nullptr, is_a);
+    EXPECT_EQ(c.forward->at(kCbr0Out) != nullptr, !is_a);
+  }
+}
+
+TEST(AggregatorNat, ATranslationGoesWithTheLastOfItsFlows) {
+  FakeSource src;
+  const auto nat = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  src.nat = {nat};
+  converse(src, nat, true, 2, kSecond);
+  AggregatorOptions o;
+  o.idle_timeout_ns = 10 * kSecond;
+  Aggregator agg(src, o);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  EXPECT_EQ(agg.nat().size(), 1U);
+  ASSERT_TRUE(agg.update(30 * kSecond));  // idle: every flow expires, then the translation
+  EXPECT_TRUE(agg.flows().empty());
+  EXPECT_TRUE(agg.nat().empty());
+  ASSERT_EQ(src.nat_removed.size(), 1U);
+  EXPECT_EQ(src.nat_removed[0], nat);
+  EXPECT_TRUE(agg.conversations().empty());
+}
+
+TEST(AggregatorNat, WithoutTranslationsFlowsPairAsBefore) {
+  FakeSource src;
+  const auto k = tcp("10.10.129.2", "10.10.130.2", 40000, 8080);
+  src.count(kVeth, k, 1, kSecond);
+  src.count(kUplinkIn, k.reversed(), 1, kSecond);
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  const auto convs = agg.conversations();
+  ASSERT_EQ(convs.size(), 1U);
+  EXPECT_FALSE(convs[0].forward->nat.has_value());
+  ASSERT_NE(convs[0].reverse, nullptr);
+}
+
+TEST(AggregatorNat, TheSelectionListsAJoinedConversationOnceAndNotItsFlows) {
+  FakeSource src;
+  const auto nat = dnat(tcp("10.10.129.2", "10.96.0.10", 40000, 80), "10.10.130.2", 8080);
+  src.nat = {nat};
+  converse(src, nat, true, 9, kSecond);
+  for (std::uint16_t i = 0; i < 5; ++i) {  // quieter plain conversations around it
+    const auto k = tcp("10.10.129.3", "10.10.130.3", static_cast<std::uint16_t>(41000 + i), 8080);
+    src.count(kVeth, k, 1 + i, kSecond);
+    src.count(kUplinkIn, k.reversed(), 1, kSecond);
+  }
+  Aggregator agg(src);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  ASSERT_EQ(agg.flows().size(), 14U);  // 4 of the translated connection, 10 plain
+
+  podpath::flows::SelectOptions o;
+  o.order = podpath::flows::ConversationOrder::Packets;
+  auto all = agg.select(o);
+  EXPECT_EQ(all.total, 6U);  // the joined one and 5 plain ones: its 4 flows are not listed
+  ASSERT_EQ(all.shown(), 6U);
+  ASSERT_TRUE(all.conversations[0].forward->nat.has_value());
+  EXPECT_EQ(all.conversations[0].packets(), 18U);
+  for (std::size_t i = 1; i < all.shown(); ++i) {
+    EXPECT_FALSE(all.conversations[i].forward->nat.has_value());
+    EXPECT_NE(all.conversations[i].forward->key.dst, *IpAddress::parse("10.96.0.10"));
+    EXPECT_NE(all.conversations[i].forward->key.src, *IpAddress::parse("10.10.130.2"));
+  }
+
+  o.limit = 2;
+  o.keep = [](const podpath::flows::Conversation& c) { return !c.forward->nat.has_value(); };
+  auto plain = agg.select(o);
+  EXPECT_EQ(plain.total, 6U);
+  EXPECT_EQ(plain.matching, 5U);
+  ASSERT_EQ(plain.shown(), 2U);
+  EXPECT_EQ(plain.conversations[0].forward->key.sport, 41004);
+  EXPECT_EQ(plain.conversations[1].forward->key.sport, 41003);
 }

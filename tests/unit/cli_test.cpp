@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "../common/cli_run.hpp"
+#include "cli/command_words.hpp"
 #include "cli/doctor.hpp"
 
 using podpath::testing::run_cli;
@@ -121,4 +122,28 @@ TEST(Doctor, NamesWhatEachCommandLacks) {
   f.cap_perfmon = false;
   ASSERT_EQ(of("check").missing.size(), 1u);
   EXPECT_NE(of("check").missing[0].find("CAP_PERFMON"), std::string::npos);
+}
+
+TEST(CommandWords, EditDistanceCountsInsertDeleteAndReplace) {
+  using podpath::cli::edit_distance;
+  EXPECT_EQ(edit_distance("trace", "trace"), 0U);
+  EXPECT_EQ(edit_distance("trcae", "trace"), 2U);  // a swap is two replacements
+  EXPECT_EQ(edit_distance("pod", "pods"), 1U);
+  EXPECT_EQ(edit_distance("", "check"), 5U);
+  EXPECT_EQ(edit_distance("routes", "route"), 1U);
+}
+
+TEST(CommandWords, CommandWordSkipsOptionsAndTheLogLevelValue) {
+  using podpath::cli::command_word;
+  EXPECT_EQ(command_word({"--log-level", "debug", "-v", "trace", "--pod", "web"}), "trace");
+  EXPECT_EQ(command_word({"-vv", "--version"}), std::nullopt);
+}
+
+TEST(CommandWords, SuggestsOnlyWithinTwoEdits) {
+  using podpath::cli::unknown_command_message;
+  const std::vector<std::string> commands{"trace", "paths", "check"};
+  EXPECT_NE(unknown_command_message("chek", commands).find("(did you mean 'check'?)"), std::string::npos);
+  EXPECT_EQ(unknown_command_message("xyzzy", commands).find("did you mean"), std::string::npos);
+  EXPECT_NE(unknown_command_message("xyzzy", commands).find("the commands are: trace, paths, check"),
+            std::string::npos);
 }

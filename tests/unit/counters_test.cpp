@@ -47,7 +47,7 @@ TEST(Counters, AllListsThemInTheKernelsOrder) {
   const auto all = FlowCounters::all();
   ASSERT_EQ(all.size(), FlowCounters::kSize);
   EXPECT_EQ(all.front(), FlowCounter::Packets);
-  EXPECT_EQ(all.back(), FlowCounter::FlowRecycled);
+  EXPECT_EQ(all.back(), FlowCounter::NatInsertFailed);
   std::array<std::uint64_t, FlowCounters::kSize> raw{};
   raw[static_cast<std::size_t>(FlowCounter::NewFlows)] = 7;
   const FlowCounters c(raw);

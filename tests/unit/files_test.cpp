@@ -2,6 +2,7 @@
 // never follow a planted symlink; directory walks survive entries vanishing under them.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -84,9 +85,17 @@ TEST(WriteFileAtomically, RefusesToReplaceADeviceOrAFifo) {
   const auto r = write_file_atomically(fifo, "ready\n");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("it is a FIFO"), std::string::npos) << r.error().message;
-  const auto full = write_file_atomically("/dev/full", "ready\n");
+  // A device of the test's own, like /dev/full: a bug here must not replace the machine's.
+  const fs::path device = d.path() / "full";
+  if (::mknod(device.c_str(), S_IFCHR | 0666, ::makedev(1, 7)) != 0) {
+    GTEST_SKIP() << "the FIFO half passed; the device half needs CAP_MKNOD";
+  }
+  const auto full = write_file_atomically(device, "ready\n");
   ASSERT_FALSE(full);
   EXPECT_NE(full.error().message.find("a character device"), std::string::npos) << full.error().message;
+  struct stat st {};
+  ASSERT_EQ(::stat(device.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode)) << "the device is still a device";
 }
 
 TEST(WalkDirectories, GoesOnWhenADirectoryVanishesUnderIt) {

@@ -42,4 +42,12 @@ tsv_line default web-w49lf7rsvl-htzdc 2f0c7d0e-6c1b-4f3e-9a55-0b7d2c1e9f10 node1
   veth8f15a378 d1e10490f57cb38f4114319a56e061085a2ed7f1d620e0749cc4bc081fecc14b \
   web "$ID1" "$POD1/$ID1" 1201 4242 sidecar "$ID2" "$POD1/$ID2" 1202 4243 |
   inventory_record_pods "$LAB_DIR/pods/node1.json" "$COMMAND"
+# A Service with two endpoints (scripts/lab service add) and one without.
+mkdir -p "$LAB_DIR/services"
+printf '%s\n' "$(tsv_line default/web-w49lf7rsvl-htzdc 10.10.129.2 node1 KUBE-SEP-ZMPMFHZKP5MVSNOC)" \
+  "$(tsv_line shop/cart-jjtphbnw8v-xphr9 10.10.130.2 node2 KUBE-SEP-TYUM7WDEYZ4X5ZS3)" |
+  inventory_record_service "$LAB_DIR/services/default_web.json" default web 10.96.0.10 TCP 80 8080 http \
+    KUBE-SVC-CDGGSHYLG3RE2FKL
+inventory_record_service "$LAB_DIR/services/shop_empty.json" shop empty 10.96.0.11 UDP 53 5353 http \
+  KUBE-SVC-AAAAAAAAAAAAAAAA </dev/null
 inventory_write

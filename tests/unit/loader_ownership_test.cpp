@@ -109,13 +109,36 @@ TEST(SlotLock, ABriefHolderIsWaitedFor) {
   TempDir tmp;
   auto brief = lock_tc_slot(4242, SlotHold::Brief, tmp.path());
   ASSERT_TRUE(brief);
-  std::thread release([fd = std::move(*brief)]() mutable {
+  std::thread release([lock = std::move(*brief)]() mutable {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    fd.reset();
+    lock.release();
   });
+  // The waiter has the old file open; the holder removes it as it lets go, so the waiter
+  // must open the name again rather than hold a lock on a file nobody else can see.
   auto run = lock_tc_slot(4242, SlotHold::Run, tmp.path());
   release.join();
-  EXPECT_TRUE(run) << run.error().to_string();
+  ASSERT_TRUE(run) << run.error().to_string();
+  EXPECT_FALSE(lock_tc_slot(4242, SlotHold::Run, tmp.path())) << "the waiter's lock guards the slot";
+}
+
+TEST(SlotLock, ReleasingRemovesTheLockFile) {
+  TempDir tmp;
+  const auto file = tmp.path() / "tc-4242.lock";
+  {
+    auto lock = lock_tc_slot(4242, SlotHold::Run, tmp.path());
+    ASSERT_TRUE(lock) << lock.error().to_string();
+    EXPECT_TRUE(std::filesystem::exists(file));
+    SlotLock moved = std::move(*lock);
+    EXPECT_TRUE(moved.held());
+    EXPECT_TRUE(std::filesystem::exists(file)) << "moving a lock keeps it";
+  }
+  EXPECT_FALSE(std::filesystem::exists(file)) << "a released slot leaves no file behind";
+  tmp.write("tc-4242.lock", "999999\n");  // left by a run that was killed
+  {
+    auto lock = lock_tc_slot(4242, SlotHold::Run, tmp.path());
+    ASSERT_TRUE(lock) << "a stale file is no lock: " << lock.error().to_string();
+  }
+  EXPECT_FALSE(std::filesystem::exists(file)) << "and the next run's release removes it";
 }
 
 TEST(SlotLock, ALockThatCannotBeCreatedIsAnErrorThatSaysWhy) {

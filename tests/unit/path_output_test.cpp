@@ -1,5 +1,7 @@
 // The path composer's output: a ping across nodes, from the flows map to JSON and the table,
 // and the selection `podpath paths` makes by endpoints.
+#include <nlohmann/json.hpp>
+
 #include "output/filter.hpp"
 #include "output/flow_json.hpp"
 #include "output/flow_table.hpp"
@@ -11,7 +13,7 @@ namespace {
 /// replies, each counted at the six hooks on its way.
 class PingSource final : public podpath::flows::FlowSource {
  public:
-  podpath::Result<std::vector<podpath::model::FlowRecord>> read() override {
+  podpath::Result<void> read(const podpath::flows::RecordSink& sink) override {
     std::vector<podpath::model::FlowRecord> out;
     FlowKey req;
     req.src = ip("10.10.129.2");
@@ -43,9 +45,12 @@ class PingSource final : public podpath::flows::FlowSource {
     add(rep, kNode1, kEth0, Direction::Ingress, 109);
     add(rep, kNode1, kCbr0, Direction::Egress, 110);
     add(rep, kNode1, kVethA, Direction::Egress, 111);
-    return out;
+    out.insert(out.end(), extra.begin(), extra.end());
+    sink(out);
+    return {};
   }
   podpath::Result<void> remove(const std::vector<podpath::flows::PointKey>&) override { return {}; }
+  std::vector<podpath::model::FlowRecord> extra;  ///< more entries, after the ping's
 };
 
 /// The fixture lab after the ping, aggregated and described as the outputs see it.
@@ -112,4 +117,61 @@ TEST_F(PathOutputTest, PathsSelectsConversationsByTheirEnds) {
   EXPECT_FALSE(between_endpoints(v, {"other/db-0"}));
   EXPECT_FALSE(between_endpoints(v, {"db-0", "api-0"}));
   EXPECT_FALSE(between_endpoints(v, {"10.10.129.3"}));
+}
+
+TEST_F(PathOutputTest, TheLimitSortAndFiltersApplyToTheJsonSnapshot) {
+  // Besides the ping: 30 DNS queries from api-0 (node1) to db-0, each busier than the ping.
+  for (std::uint16_t i = 0; i < 30; ++i) {
+    podpath::model::FlowRecord r;
+    r.point = {kNode1, kVethB, Direction::Ingress};
+    r.key.src = ip("10.10.129.3");
+    r.key.dst = ip("10.10.130.2");
+    r.key.proto = IPPROTO_UDP;
+    r.key.sport = static_cast<std::uint16_t>(5000 + i);
+    r.key.dport = 53;
+    r.stats.packets = 100 + i;
+    r.stats.bytes = 100 * r.stats.packets;
+    r.stats.first_seen_ns = r.stats.last_seen_ns = 100;
+    source_.extra.push_back(r);
+  }
+  ASSERT_TRUE(agg_.update(1'000'000'000));
+  using namespace podpath::output;
+  const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
+                                              cidrs_);
+  const auto snapshot = [&](const FlowFilter& f, SortKey sort, std::size_t limit) {
+    const SelectedViews v = select_views(agg_, resolver, topo_, f, sort, limit);
+    return nlohmann::json{{"conversations", selection_to_json(v)}, {"flows", flows_to_json(v.views)}};
+  };
+
+  auto j = snapshot({}, SortKey::Packets, 10);
+  EXPECT_EQ(j["conversations"]["total"], 31);
+  EXPECT_EQ(j["conversations"]["matching"], 31);
+  EXPECT_EQ(j["conversations"]["shown"], 10);
+  ASSERT_EQ(j["flows"].size(), 10u);
+  EXPECT_EQ(j["flows"][0]["sport"], 5029);  // the busiest first
+  EXPECT_EQ(j["flows"][9]["sport"], 5020);
+
+  FlowFilter web;
+  web.pods = {"web-7d4b9-x2k4q"};
+  j = snapshot(web, SortKey::Packets, 10);
+  EXPECT_EQ(j["conversations"]["total"], 31);
+  EXPECT_EQ(j["conversations"]["matching"], 1);
+  ASSERT_EQ(j["flows"].size(), 1u);
+  EXPECT_EQ(j["flows"][0]["proto"], "ICMP");
+
+  FlowFilter port;
+  port.protos = {IPPROTO_UDP};
+  port.ports = {5003};
+  j = snapshot(port, SortKey::Rate, 0);
+  EXPECT_EQ(j["conversations"]["matching"], 1);
+  ASSERT_EQ(j["flows"].size(), 1u);
+  EXPECT_EQ(j["flows"][0]["sport"], 5003);
+
+  // Selecting before describing keeps exactly what filtering the described views keeps.
+  const auto all = describe(agg_.conversations(), resolver, topo_);
+  for (const FlowFilter& f : {FlowFilter{}, web, port, FlowFilter{{"api-0"}, {}, {}, {}, {}, {}, false},
+                              FlowFilter{{}, {"default"}, {"node2"}, {}, {}, {}, false}}) {
+    const auto chosen = select_views(agg_, resolver, topo_, f, SortKey::Rate, 0);
+    EXPECT_EQ(chosen.views.size(), f.apply(all).size());
+  }
 }

@@ -170,3 +170,82 @@ TEST_F(PathTest, NoRouteIsADrop) {
   EXPECT_NE(p.hops[1].note.find("no route to 10.10.130.2"), std::string::npos);
   EXPECT_NE(p.verdict.find("Network is unreachable"), std::string::npos);
 }
+
+// A connection to a Service, joined across kube-proxy's DNAT on node1: the request's path runs
+// from the client to the backend the Service picked, and the DNAT shows on the hop after which
+// it happened (node1's cbr0 ingress: PREROUTING runs right after it), with the Service and rule.
+TEST_F(PathTest, TheDnatOfAServiceShowsAtTheHopWhereItHappenedWithItsRule) {
+  podpath::model::Service web;
+  web.ns = "default";
+  web.name = "web";
+  web.cluster_ip = ip("10.96.0.10");
+  web.proto = IPPROTO_TCP;
+  web.port = 80;
+  web.target_port = 8080;
+  web.backends.push_back({"default/db-0", ip("10.10.130.2"), "node2", "KUBE-SEP-TESTTESTTESTTEST"});
+  cluster_.services.push_back(web);
+
+  Flow f = flow("10.10.129.2", "10.96.0.10",
+                {{kNode1, kVethA, In},
+                 {kNode1, kCbr0, In},
+                 {kNode1, kEth0, Out},
+                 {kNode2, kEth0, In},
+                 {kNode2, kCbr0, Out},
+                 {kNode2, kVethA, Out}});
+  f.key.proto = IPPROTO_TCP;
+  f.key.sport = 43512;
+  f.key.dport = 80;
+  f.translated_key = f.key;
+  f.translated_key.dst = ip("10.10.130.2");
+  f.translated_key.dport = 8080;
+  podpath::model::NatRecord nat;
+  nat.point = {kNode1, kEth0, Out};
+  nat.original = f.key;
+  nat.reply = f.translated_key.reversed();
+  nat.dnat = true;
+  f.nat = nat;
+  for (auto& p : f.points) p.before_nat = p.point.netns_cookie == kNode1 && p.point.ifindex != kEth0;
+
+  const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
+                                              cidrs_);
+  EXPECT_EQ(resolver.resolve(ip("10.96.0.10")).name, "default/web");
+  Path p = podpath::flows::compose_path(f, resolver.resolve(f.key.src),
+                                        resolver.resolve(f.translated_key.dst), topo_);
+  podpath::flows::annotate_nat(p, f, resolver.explain_nat(nat));
+  EXPECT_EQ(hops(p), "node1:veth3a9c1f02:ingress:observed\n"
+                     "node1:cbr0:ingress:observed\n"
+                     "node1:eth0:egress:observed\n"
+                     "gateway:br-underlay:forward:virtual\n"
+                     "node2:eth0:ingress:observed\n"
+                     "node2:cbr0:egress:observed\n"
+                     "node2:vethb61703ca:egress:observed\n");
+  ASSERT_EQ(p.hops.size(), 7u);
+  EXPECT_EQ(p.hops[1].nat,
+            "DNAT 10.96.0.10:80 → 10.10.130.2:8080 (service default/web, rule KUBE-SEP-TESTTESTTESTTEST)");
+  for (std::size_t i = 0; i < p.hops.size(); ++i) {
+    if (i != 1) {
+      EXPECT_EQ(p.hops[i].nat, "") << i;
+    }
+  }
+  EXPECT_TRUE(p.complete);
+
+  // The reply: from the backend, reverse-translated on node1 after its eth0 ingress.
+  Flow r = flow("10.10.130.2", "10.10.129.2",
+                {{kNode2, kVethA, In},
+                 {kNode2, kCbr0, In},
+                 {kNode2, kEth0, Out},
+                 {kNode1, kEth0, In},
+                 {kNode1, kCbr0, Out},
+                 {kNode1, kVethA, Out}});
+  r.key = nat.reply;
+  r.translated_key = nat.original.reversed();
+  r.nat = nat;
+  for (auto& pt : r.points) pt.before_nat = !(pt.point.netns_cookie == kNode1 && pt.point.ifindex != kEth0);
+  Path rp = podpath::flows::compose_path(r, resolver.resolve(r.key.src), resolver.resolve(r.key.dst), topo_);
+  podpath::flows::annotate_nat(rp, r, resolver.explain_nat(nat));
+  ASSERT_EQ(rp.hops.size(), 7u);
+  EXPECT_EQ(rp.hops[4].interface, "eth0");
+  EXPECT_EQ(
+      rp.hops[4].nat,
+      "reverse DNAT 10.10.130.2:8080 → 10.96.0.10:80 (service default/web, rule KUBE-SEP-TESTTESTTESTTEST)");
+}

@@ -339,7 +339,7 @@ TEST(ServerMetrics, SeriesAreBoundedAndGoWithTheirPod) {
   eth0.ifindex = 2;
   eth0.role = InterfaceRole::Uplink;
   eth0.pod.clear();
-  std::map<FlowKey, Flow> flows;
+  podpath::flows::FlowStore flows;
   Flow f;
   f.key.src = ip("10.10.129.2");
   f.key.dst = ip("10.10.130.2");
@@ -352,7 +352,7 @@ TEST(ServerMetrics, SeriesAreBoundedAndGoWithTheirPod) {
   PointStats at_eth0 = at_veth;
   at_eth0.point = {9, 2, Direction::Egress};
   f.points = {at_veth, at_eth0};
-  flows[f.key] = f;
+  flows[flows.insert(f.key)] = f;
   auto cidrs = podpath::inventory::CidrTable::build({});
   ASSERT_TRUE(cidrs);
   const auto node1_pods = cidrs->add(*Cidr::parse("10.10.129.0/24"), "node1 pods",

@@ -31,6 +31,8 @@ static_assert(static_cast<int>(FlowCounter::NewFlows) == PP_CNT_NEW_FLOWS);
 static_assert(static_cast<int>(FlowCounter::HeadersPulled) == PP_CNT_PULLED);
 static_assert(static_cast<int>(FlowCounter::GsoSkbs) == PP_CNT_GSO);
 static_assert(static_cast<int>(FlowCounter::FlowRecycled) == PP_CNT_FLOW_RECYCLED);
+static_assert(static_cast<int>(FlowCounter::NatRecorded) == PP_CNT_NAT_RECORDED);
+static_assert(static_cast<int>(FlowCounter::NatInsertFailed) == PP_CNT_NAT_INSERT_FAIL);
 
 static_assert(CgroupCounters::kSize == PP_CG_CNT_MAX, "name the new counter in bpf/counters.hpp");
 static_assert(static_cast<int>(CgroupCounter::Packets) == PP_CG_CNT_PACKETS);
@@ -66,6 +68,39 @@ model::FlowKey from_abi(const pp_flow_key& key) {
   k.proto = key.proto;
   k.fragment = (key.flags & PP_KEY_F_FRAGMENT) != 0;
   k.v4_mapped_ipv6 = (key.flags & PP_KEY_F_IPV6) != 0 && k.src.is_v4() && k.dst.is_v4();
+  return k;
+}
+
+model::NatRecord to_model(const pp_nat4_key& key, const pp_nat4_value& value, std::uint64_t netns_cookie) {
+  model::NatRecord r;
+  r.point.netns_cookie = netns_cookie;
+  r.point.ifindex = PP_POINT_IFINDEX(value.if_dir);
+  r.point.direction = PP_POINT_DIRECTION(value.if_dir) == PP_DIR_EGRESS ? model::Direction::Egress
+                                                                        : model::Direction::Ingress;
+  r.original.src = model::IpAddress::from_bytes(key.saddr, 4);
+  r.original.dst = model::IpAddress::from_bytes(key.daddr, 4);
+  r.original.sport = key.sport;
+  r.original.dport = key.dport;
+  r.original.proto = key.proto;
+  r.reply.src = model::IpAddress::from_bytes(value.reply_saddr, 4);
+  r.reply.dst = model::IpAddress::from_bytes(value.reply_daddr, 4);
+  r.reply.sport = value.reply_sport;
+  r.reply.dport = value.reply_dport;
+  r.reply.proto = key.proto;
+  r.dnat = (value.status & PP_NAT_F_DST) != 0;
+  r.snat = (value.status & PP_NAT_F_SRC) != 0;
+  r.first_seen_ns = value.first_seen_ns;
+  return r;
+}
+
+pp_nat4_key to_nat_key(const model::NatRecord& record) {
+  pp_nat4_key k{};
+  k.netns = static_cast<__u32>(record.point.netns_cookie);
+  std::memcpy(k.saddr, record.original.src.bytes.data() + 12, 4);
+  std::memcpy(k.daddr, record.original.dst.bytes.data() + 12, 4);
+  k.sport = record.original.sport;
+  k.dport = record.original.dport;
+  k.proto = record.original.proto;
   return k;
 }
 

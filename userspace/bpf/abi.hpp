@@ -63,6 +63,12 @@ static_assert(offsetof(pp_flow_event, len) == 56);
 static_assert(offsetof(pp_flow_event, src_cidr) == 60);
 static_assert(offsetof(pp_flow_event, tcp_flags) == 64);
 static_assert(sizeof(pp_iface_key) == 8);
+static_assert(sizeof(pp_nat4_key) == 20);
+static_assert(offsetof(pp_nat4_key, sport) == 12);
+static_assert(offsetof(pp_nat4_key, proto) == 16);
+static_assert(sizeof(pp_nat4_value) == 32);
+static_assert(offsetof(pp_nat4_value, status) == 12);
+static_assert(offsetof(pp_nat4_value, first_seen_ns) == 24);
 static_assert(sizeof(pp_iface_info) == 8);
 
 /// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
@@ -93,6 +99,11 @@ pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKe
 /// pp_flows (v4-mapped addresses), and back: the IPv4 map's key carries the same fields.
 pp_flow_map_key widen(const pp_flow4_map_key& key);
 pp_flow4_map_key narrow(const pp_flow_map_key& key);
+
+/// @brief A NAT-map entry -> the model's record (`netns_cookie`: the full cookie behind
+/// key.netns), and the record back to its key.
+model::NatRecord to_model(const pp_nat4_key& key, const pp_nat4_value& value, std::uint64_t netns_cookie);
+pp_nat4_key to_nat_key(const model::NatRecord& record);
 
 /// @brief A container-flows entry -> its plain form, and back to the key.
 CgroupFlowRecord to_record(const pp_cg_flow_key& key, const pp_cg_flow_stats& stats);

@@ -36,6 +36,8 @@ const char* counter_name(FlowCounter counter) {
       "headers_pulled",
       "gso_skbs",
       "flow_recycled",
+      "nat_recorded",
+      "nat_insert_failed",
   };
   return name_of(counter, kNames);
 }

@@ -35,6 +35,8 @@ enum class FlowCounter : std::uint8_t {
   HeadersPulled,    ///< headers outside the linear area, pulled in before parsing
   GsoSkbs,          ///< skbs that carried several wire packets (GSO/GRO), counted per packet
   FlowRecycled,     ///< a flow entry expired and reused for another flow while a program held it
+  NatRecorded,      ///< a NAT translation (DNAT to a Service backend, SNAT) recorded
+  NatInsertFailed,  ///< a NAT translation not recorded: its map was full
   Count,            ///< not a counter: how many there are
 };
 

@@ -1,6 +1,7 @@
 #include "bpf/datapath.hpp"
 
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <net/if_arp.h>
 #include <spdlog/spdlog.h>
@@ -14,6 +15,7 @@
 #include <utility>
 
 #include "bpf/abi.hpp"
+#include "bpf/handles.hpp"
 #include "bpf/object.hpp"
 #include "tc_flow.skel.h"
 #include "tc_flow_fixed.skel.h"
@@ -23,8 +25,8 @@ namespace podpath::bpf {
 namespace {
 
 // Maps shared by every object instance (Fixed mode reuses the first object's).
-constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4", "pp_cidrs",    "pp_matrix",
-                                       "pp_ifaces", "pp_events", "pp_counters", "pp_flows_full"};
+constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",   "pp_cidrs",      "pp_matrix", "pp_ifaces",
+                                       "pp_events", "pp_counters", "pp_flows_full", "pp_nat4"};
 
 bpf_map_type to_map_type(FlowMapKind kind) {
   switch (kind) {
@@ -34,6 +36,15 @@ bpf_map_type to_map_type(FlowMapKind kind) {
     break;
   }
   return BPF_MAP_TYPE_HASH;
+}
+
+// The kernel's BTF id of struct nf_conn (0: none in vmlinux's BTF), for tc_flow's
+// bpf_rdonly_cast: CO-RE cannot name it, nf_conn___init looks like a flavour of it.
+__u32 nf_conn_btf_id() {
+  const BtfPtr vmlinux = load_vmlinux_btf();
+  if (!vmlinux) return 0;
+  const int id = btf__find_by_name_kind(vmlinux.get(), "nf_conn", BTF_KIND_STRUCT);
+  return id > 0 ? static_cast<__u32>(id) : 0;
 }
 
 template <typename Skel> struct SkelOps;
@@ -61,6 +72,12 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
   skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
+  const __u32 nf_conn = o.nat && o.netns_mode == NetnsIdMode::KernCtx ? nf_conn_btf_id() : 0;
+  skel->rodata->pp_cfg_nat = nf_conn != 0 ? 1 : 0;
+  skel->rodata->pp_cfg_nf_conn_btf_id = nf_conn;
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_nat4, o.max_nat); err != 0) {
+    return make_error(err, "cannot size the NAT map to {} entries", o.max_nat);
+  }
 
   for (bpf_map* flows : {skel->maps.pp_flows4, skel->maps.pp_flows}) {
     if (int err = bpf_map__set_type(flows, to_map_type(o.flow_map)); err != 0) {
@@ -93,6 +110,9 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
 }
 
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
+
+// Flow records handed to a reader at a time: the kernel's batch size, 1024 entries.
+constexpr std::size_t kFlowBatch = 1024;
 
 // Which map holds a key: IPv4 packets are in pp_flows4, IPv6 packets in pp_flows.
 bool in_ipv4_map(const pp_flow_map_key& k) { return (k.flow.flags & PP_KEY_F_IPV6) == 0; }
@@ -144,6 +164,10 @@ Result<void> delete_keys(int fd, const std::vector<Key>& keys, std::vector<std::
 }
 
 }  // namespace
+
+FlowMap flow_map_of(const model::FlowKey& key) {
+  return in_ipv4_map(to_abi(model::ObservationPoint{}, key)) ? FlowMap::Ipv4 : FlowMap::Ipv6;
+}
 
 Datapath::Datapath(DatapathOptions options) : options_(options) {}
 Datapath::~Datapath() = default;
@@ -256,14 +280,60 @@ Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t if
   return {};
 }
 
-Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
-  std::vector<model::FlowRecord> out;
+Result<void> Datapath::read_flows(const FlowRecordSink& sink) const {
+  // Converted a batch at a time into one reused buffer: no allocation per entry.
+  std::vector<model::FlowRecord> batch;
+  batch.reserve(kFlowBatch);
+  std::uint32_t last_low = 0;
+  std::uint64_t last_cookie = full_netns_cookie(0);
   const auto add = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
-    out.push_back(to_model(key, stats, full_netns_cookie(key.point.netns)));
+    if (key.point.netns != last_low) {  // entries of one namespace come in runs
+      last_low = key.point.netns;
+      last_cookie = full_netns_cookie(last_low);
+    }
+    batch.push_back(to_model(key, stats, last_cookie));
+    if (batch.size() == kFlowBatch) {
+      sink(batch);
+      batch.clear();
+    }
   };
   if (auto r = for_each_flow<pp_flow4_map_key>(flows4_map_fd(), add); !r) return r.error();
   if (auto r = for_each_flow<pp_flow_map_key>(flows_map_fd(), add); !r) return r.error();
+  if (!batch.empty()) sink(batch);
+  return {};
+}
+
+Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
+  std::vector<model::FlowRecord> out;
+  auto r = read_flows(
+      [&](std::span<const model::FlowRecord> batch) { out.insert(out.end(), batch.begin(), batch.end()); });
+  if (!r) return r.error();
   return out;
+}
+
+Result<std::vector<model::NatRecord>> Datapath::read_nat() const {
+  std::vector<model::NatRecord> out;
+  auto r = for_each_entry(map_fd("pp_nat4"), sizeof(pp_nat4_key), sizeof(pp_nat4_value),
+                          [&](const std::uint8_t* k, const std::uint8_t* v) {
+                            pp_nat4_key key{};
+                            pp_nat4_value value{};
+                            std::memcpy(&key, k, sizeof(key));
+                            std::memcpy(&value, v, sizeof(value));
+                            out.push_back(to_model(key, value, full_netns_cookie(key.netns)));
+                          });
+  if (!r) return r.error();
+  return out;
+}
+
+Result<void> Datapath::delete_nat(const std::vector<model::NatRecord>& records) {
+  const int fd = map_fd("pp_nat4");
+  for (const auto& rec : records) {
+    const pp_nat4_key key = to_nat_key(rec);
+    if (bpf_map_delete_elem(fd, &key) != 0 && errno != ENOENT) {
+      return make_error(errno, "cannot delete a NAT entry");
+    }
+  }
+  return {};
 }
 
 Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {

@@ -5,9 +5,11 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -44,6 +46,10 @@ struct DatapathOptions {
   bool bench_unique_flows = false;           ///< benchmarks only: randomise ports so every packet is new
   std::uint32_t test_hold_loops = 0;  ///< tests only: spin between finding a flow entry and counting in it
   bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
+  /// @brief Record NAT translations (Features::nat; KernCtx mode only): a new flow at an egress
+  /// point whose connection conntrack translated records both of its tuples.
+  bool nat = false;
+  std::uint32_t max_nat = 16384;  ///< translated connections the NAT map holds
 };
 
 /// @brief What precedes the IP header in an interface's packets at the TC hooks.
@@ -81,6 +87,17 @@ struct MatrixCell {
   bool operator==(const MatrixCell&) const = default;
 };
 
+/// @brief Receives flow entries, a batch at a time.
+using FlowRecordSink = std::function<void(std::span<const model::FlowRecord>)>;
+
+/// @brief The kernel maps that hold flow entries, each of DatapathOptions::max_flows.
+enum class FlowMap : std::uint8_t {
+  Ipv4,  ///< pp_flows4: IPv4 packets
+  Ipv6,  ///< pp_flows: IPv6 packets, v4-mapped ones included
+};
+/// @brief The map that holds the entries of a flow direction.
+FlowMap flow_map_of(const model::FlowKey& key);
+
 /// @brief One flow entry to delete: where and which.
 struct FlowId {
   model::ObservationPoint point;
@@ -113,11 +130,19 @@ class Datapath {
   Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, model::InterfaceRole role);
   Result<void> forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex);
 
-  /// @brief Every flow entry (batch lookups; per-CPU values summed).
+  /// @brief Hands every flow entry to `sink`, a batch at a time (batch lookups; per-CPU
+  /// values summed), in the map's order: stable from one read to the next.
+  Result<void> read_flows(const FlowRecordSink& sink) const;
+  /// @brief Every flow entry, in one vector (debug dump, tests).
   [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
   /// @brief Deletes flow entries (batch delete). Entries already gone are not an error; an
   /// entry whose key did not convert back exactly is found and deleted by its own key.
   Result<void> delete_flows(const std::vector<FlowId>& ids);
+  /// @brief Every translated connection recorded (empty unless options().nat).
+  [[nodiscard]] Result<std::vector<model::NatRecord>> read_nat() const;
+  /// @brief Forgets translated connections (by original tuple and namespace). Entries
+  /// already gone are not an error.
+  Result<void> delete_nat(const std::vector<model::NatRecord>& records);
   /// @brief Non-empty CIDR matrix cells, summed over CPUs.
   [[nodiscard]] Result<std::vector<MatrixCell>> read_matrix() const;
   /// @brief Health counters, summed over CPUs.

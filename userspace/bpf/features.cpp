@@ -42,6 +42,12 @@ bool kernel_has_kfunc(const char* name) {
   return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_FUNC) > 0;
 }
 
+bool kernel_has_struct(const char* name) {
+  const BtfPtr vmlinux = load_vmlinux_btf();
+  if (!vmlinux) return false;
+  return btf__find_by_name_kind(vmlinux.get(), name, BTF_KIND_STRUCT) > 0;
+}
+
 Features probe_features() {
   Features f;
   f.kernel_release = kernel_release();
@@ -61,6 +67,8 @@ Features probe_features() {
     f.ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, nullptr) == 1;
     f.lpm_trie = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_LPM_TRIE, nullptr) == 1;
     if (f.btf && kernel_has_kfunc("bpf_cast_to_kern_ctx")) f.netns_id = NetnsIdMode::KernCtx;
+    f.nat = f.netns_id == NetnsIdMode::KernCtx && kernel_has_kfunc("bpf_rdonly_cast") &&
+            kernel_has_struct("nf_conn");
     f.tcx = probe_tcx();
     f.coarse_clock =
         libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 1;

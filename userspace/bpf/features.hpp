@@ -34,11 +34,17 @@ struct Features {
   bool coarse_clock = false;  ///< bpf_ktime_get_coarse_ns (Linux 5.11+)
   bool tcx = false;           ///< tcx attachment (Linux 6.6+)
   NetnsIdMode netns_id = NetnsIdMode::Fixed;
+  /// @brief NAT can be followed: KernCtx mode, bpf_rdonly_cast and conntrack's struct nf_conn
+  /// in the kernel's own BTF (not a module's). Without it, flows before and after a Service's
+  /// DNAT show as two conversations.
+  bool nat = false;
   bool tracefs = false;  ///< /sys/kernel/tracing (or debugfs tracing) mounted
 };
 
 /// @brief True when the kernel's BTF has a function (kfunc) of this name.
 bool kernel_has_kfunc(const char* name);
+/// @brief True when the kernel's own BTF (vmlinux, not a module's) has a struct of this name.
+bool kernel_has_struct(const char* name);
 
 /// @brief Probes the kernel (loads tiny programs where needed; attaches nothing).
 Features probe_features();

@@ -50,7 +50,8 @@ Protocol protocol_of(std::uint8_t proto) {
 /// The flow records of the aggregator's flows (what correlate_path reads).
 std::vector<model::FlowRecord> records_of(const flows::Aggregator& aggregator) {
   std::vector<model::FlowRecord> out;
-  for (const auto& [key, flow] : aggregator.flows()) {
+  for (const auto& flow : aggregator.flows()) {
+    const model::FlowKey& key = flow.key;
     for (const auto& ps : flow.points) {
       model::FlowRecord r;
       r.point = ps.point;

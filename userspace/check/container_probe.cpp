@@ -6,7 +6,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "inventory/processes.hpp"
+#include "util/child.hpp"
 #include "util/fd.hpp"
 #include "util/files.hpp"
 
@@ -40,13 +40,6 @@ struct ChildReport {
   Step step = Step::Connected;
   int err = 0;
 };
-
-/// pidfd_open(2) and pidfd_send_signal(2) by syscall: glibc 2.36's <sys/pidfd.h> declares
-/// them without extern "C", so C++ cannot link against it.
-int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int kill_by_pidfd(int pidfd) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0));
-}
 
 /// Writes the step the child reached to the parent, and ends the child.
 [[noreturn]] void report_and_exit(int report_fd, Step step, int err) {
@@ -70,12 +63,6 @@ int kill_by_pidfd(int pidfd) {
   report_and_exit(report_fd, n == 0 ? Step::NoAnswer : Step::Connected, 0);
 }
 
-/// True once the process behind `pidfd` has exited (its pidfd is readable then).
-bool exited(int pidfd, std::chrono::milliseconds wait) {
-  pollfd p{pidfd, POLLIN, 0};
-  return ::poll(&p, 1, static_cast<int>(wait.count())) > 0;
-}
-
 /// The network namespace of the container's process, opened here and proven to be that
 /// process's: the PID was chosen earlier and may have been reused since. A pidfd pins the
 /// process; it must be in the container's cgroup, and still alive once the namespace is open
@@ -84,7 +71,7 @@ Result<Fd> open_container_netns(const ContainerPlace& place) {
   int pid = place.pid;
   for (int attempt = 0; attempt < kPidAttempts; ++attempt, pid = inventory::first_pid_of(place.cgroup_path)) {
     if (pid <= 0) return make_error(ESRCH, "no process runs in its cgroup {}", place.cgroup_path);
-    Fd pidfd(open_pidfd(pid));
+    Fd pidfd = open_pidfd(pid);
     if (!pidfd) {
       if (errno == ESRCH) continue;  // gone: pick another
       return make_error(errno, "cannot pin its process {}", pid);
@@ -100,7 +87,7 @@ Result<Fd> open_container_netns(const ContainerPlace& place) {
                               "podpath lacks)"
                             : "");
     }
-    if (exited(pidfd.get(), std::chrono::milliseconds(0))) continue;
+    if (pidfd_exited(pidfd.get(), std::chrono::milliseconds(0))) continue;
     return ns;
   }
   return make_error(ESRCH, "its processes kept exiting while podpath looked at them ({} tries)",
@@ -175,27 +162,21 @@ Result<void> probe_from_container(const ContainerPlace& place, const model::IpAd
   report_write.reset();
 
   // Never wait forever: the child joins a cgroup its container can freeze at any moment.
-  Fd child_fd(open_pidfd(child));
-  bool killed = false;
-  if (child_fd && !exited(child_fd.get(), kProbeDeadline)) {
-    (void)kill_by_pidfd(child_fd.get());
-    killed = true;
-    if (!exited(child_fd.get(), kKillGrace)) {
-      return make_error(0,
-                        "the probe process {} did not finish within {} s, nor die when killed (is the "
-                        "container's cgroup frozen?)",
-                        child, std::chrono::duration_cast<std::chrono::seconds>(kProbeDeadline).count());
-    }
+  const ChildWait waited = wait_child(child, kProbeDeadline, kKillGrace);
+  const auto deadline_s = std::chrono::duration_cast<std::chrono::seconds>(kProbeDeadline).count();
+  if (waited.end == ChildEnd::Stuck) {
+    return make_error(0,
+                      "the probe process {} did not finish within {} s, nor die when killed (is the "
+                      "container's cgroup frozen?)",
+                      child, deadline_s);
   }
-  int status = 0;
-  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (killed) {
+  if (waited.end == ChildEnd::Killed) {
     return make_error(0,
                       "the probe did not finish within {} s and was killed (was the container's cgroup "
                       "frozen meanwhile?)",
-                      std::chrono::duration_cast<std::chrono::seconds>(kProbeDeadline).count());
+                      deadline_s);
   }
+  const int status = waited.status;
   ChildReport report;
   if (::read(report_read.get(), &report, sizeof(report)) != static_cast<ssize_t>(sizeof(report))) {
     return make_error(0, "the probe process ended without a report (status {})", status);

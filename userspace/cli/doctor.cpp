@@ -91,6 +91,9 @@ class DoctorCommand final : public Command {
         f.netns_id == bpf::NetnsIdMode::KernCtx
             ? "from skb->dev (bpf_cast_to_kern_ctx): one BPF object for all namespaces"
             : "kernel < 6.3: one BPF object per observed namespace");
+    row("NAT following", f.nat,
+        f.nat ? "conntrack's translations (Services) joined into one conversation (skb->_nfct)"
+              : "needs Linux 6.3+ with conntrack built in: Service traffic shows before and after the DNAT");
     row("cgroup v2", !f.cgroup2_mount.empty(),
         f.cgroup2_mount.empty() ? "not mounted: no per-container attribution" : f.cgroup2_mount);
     if (f.cap_bpf) {

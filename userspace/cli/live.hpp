@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/filter_flags.hpp"
 #include "inventory/source.hpp"
 #include "loader/session.hpp"
 #include "output/filter.hpp"
@@ -55,28 +56,6 @@ struct AttachFlags {
   /// that a signal interrupts attaching. `node_hint`: the command's --node.
   [[nodiscard]] loader::SessionOptions session_options(const std::vector<std::string>& node_hint = {}) const;
 };
-
-/// @brief --pod, --namespace, --node, --cidr, --proto, --port.
-struct FilterFlags {
-  std::vector<std::string> pods;
-  std::vector<std::string> namespaces;
-  std::vector<std::string> nodes;
-  std::vector<std::string> cidrs;
-  std::vector<std::string> protos;
-  std::vector<std::uint16_t> ports;
-  bool control = false;
-
-  void add_to(CLI::App& sub);
-  /// @brief Throws UserError naming a bad CIDR or protocol.
-  [[nodiscard]] output::FlowFilter filter() const;
-  /// @brief The flags as a user would type them: "--pod web --proto tcp" ("" for none).
-  [[nodiscard]] std::string to_args() const;
-};
-
-/// @brief Parses filter flags typed as one line ("--pod web --proto tcp", quotes allowed),
-/// with the same options and checks as the command line; "" gives the empty filter. The
-/// error is one sentence for a status line.
-Result<output::FlowFilter> parse_filter(const std::string& text);
 
 /// @brief Sets the stop flag on SIGINT, SIGTERM, SIGHUP (the terminal went away) and SIGQUIT
 /// while alive (no SA_RESTART, so waits return). Attaching checks the same flag, so a

@@ -54,8 +54,10 @@ class PathsCommand final : public Command {
     write_ready_file(ready_file_, session->loader().describe());
     observe_for(*session, duration_s_, stop);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-    auto views = filter.apply(
-        output::describe(session->aggregator().conversations(), session->resolver(), session->topology()));
+    flows::SelectOptions select;
+    select.keep = filter.keeper(session->resolver());
+    auto views = output::describe(session->aggregator().select(select).conversations, session->resolver(),
+                                  session->topology());
     std::erase_if(
         views, [&](const output::ConversationView& v) { return !output::between_endpoints(v, endpoints_); });
 

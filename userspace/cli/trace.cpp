@@ -46,10 +46,12 @@ class TraceCommand final : public Command {
     sub->add_flag("--plain", plain_,
                   "Print plain snapshots, one after another, even on a terminal (no full-screen view)");
     add_output_option(*sub, format_, "table or json (NDJSON: one object per refresh)");
-    sub->add_option("--sort", sort_, "Order flows by rate, packets or bytes")
+    sub->add_option("--sort", sort_, "Order conversations by rate, packets or bytes (table and JSON)")
         ->check(CLI::IsMember({"rate", "packets", "bytes"}))
         ->capture_default_str();
-    sub->add_option("--limit", limit_, "Show at most this many conversations (0 = all)")
+    sub->add_option("--limit", limit_,
+                    "Show at most this many conversations, the busiest in --sort order (0 = all); applies to "
+                    "--output json too")
         ->capture_default_str();
     sub->add_flag("--no-reply", no_reply_, "Hide the reply direction of each conversation");
     sub->add_flag("--no-containers", no_containers_,
@@ -101,7 +103,7 @@ class TraceCommand final : public Command {
         throw UserError(r.error().to_string());
       }
       if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
-      auto views = filter.apply(output::describe_session(*session));
+      auto views = output::describe_session(*session, filter, table.sort, limit_);
       if (json) {
         io.out << json_text(output::trace_snapshot_json(*session, views, std::time(nullptr))) << "\n";
       } else {

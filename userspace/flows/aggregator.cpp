@@ -5,12 +5,16 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <set>
+#include <unordered_set>
 
 namespace podpath::flows {
 namespace {
 
 constexpr double kNsPerSecond = 1e9;
+
+/// How far ahead in the last read order a record found by key is looked for, to follow
+/// the read order again after a run of deleted entries.
+constexpr std::size_t kResyncWindow = 16;
 
 /// The source's counters went backwards or the entry was created anew: the map entry
 /// was evicted (LRU) or deleted and has started again.
@@ -19,198 +23,324 @@ bool was_reset(const model::FlowStats& before, const model::FlowStats& now) {
          (before.first_seen_ns != 0 && now.first_seen_ns != before.first_seen_ns);
 }
 
-/// First-seen times closer than this are a tie: the kernel's coarse clock ticks every
-/// 1-10 ms, so a request and its reply often share a timestamp.
-constexpr std::uint64_t kSameTickNs = 10'000'000;
-
-/// True when `a` should be shown as the forward direction of the pair (a, b): an ICMP echo
-/// request (it is the initiator whatever the clocks say: podpath attaching in the middle of
-/// a ping, interface by interface, can see a reply before its request); else the one seen
-/// clearly first; else the one towards the lower port (clients use high ephemeral ports,
-/// servers listen on low ones); else by key.
-bool initiated_first(const Flow& a, const Flow& b) {
-  if (a.key.is_echo_request() != b.key.is_echo_request()) return a.key.is_echo_request();
-  if (a.first_seen_ns != 0 && b.first_seen_ns != 0) {
-    const auto gap = a.first_seen_ns > b.first_seen_ns ? a.first_seen_ns - b.first_seen_ns
-                                                       : b.first_seen_ns - a.first_seen_ns;
-    if (gap > kSameTickNs) return a.first_seen_ns < b.first_seen_ns;
-  }
-  const bool a_to_server = a.key.dport < a.key.sport;
-  const bool b_to_server = b.key.dport < b.key.sport;
-  if (a_to_server != b_to_server && !a.key.is_icmp()) return a_to_server;
-  return a.key < b.key;
-}
-
 }  // namespace
 
-std::uint64_t Flow::packets() const {
-  std::uint64_t best = 0;
-  for (const auto& p : points) best = std::max(best, p.packets);
-  return best;
-}
-
-std::uint64_t Flow::bytes() const {
-  std::uint64_t best = 0;
-  for (const auto& p : points) best = std::max(best, p.bytes);
-  return best;
-}
-
-double Flow::pps() const {
-  double best = 0;
-  for (const auto& p : points) best = std::max(best, p.pps);
-  return best;
-}
-
-double Flow::bps() const {
-  double best = 0;
-  for (const auto& p : points) best = std::max(best, p.bps);
-  return best;
-}
-
-std::uint32_t Flow::tcp_flags() const {
-  std::uint32_t flags = 0;
-  for (const auto& p : points) flags |= p.stats.tcp_flags;
-  return flags;
-}
-
-const PointStats* Flow::at(const model::ObservationPoint& point) const {
-  const auto it =
-      std::find_if(points.begin(), points.end(), [&](const PointStats& p) { return p.point == point; });
-  return it == points.end() ? nullptr : &*it;
-}
-
-double Conversation::bps() const { return (forward ? forward->bps() : 0) + (reverse ? reverse->bps() : 0); }
-double Conversation::pps() const { return (forward ? forward->pps() : 0) + (reverse ? reverse->pps() : 0); }
-std::uint64_t Conversation::packets() const {
-  return (forward ? forward->packets() : 0) + (reverse ? reverse->packets() : 0);
-}
-
 Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
-  auto records = source_.read();
-  if (!records) return records.error();
   UpdateSummary summary;
-  summary.records = records->size();
   const std::uint64_t interval = updated_once_ && now_ns > last_update_ns_ ? now_ns - last_update_ns_ : 0;
-  const double seconds = static_cast<double>(interval) / kNsPerSecond;
+  if (++update_id_ == 0) ++update_id_;  // 0 is "never read"
+  now_ns_ = now_ns;
+  seconds_ = static_cast<double>(interval) / kNsPerSecond;
+  summary_ = &summary;
+  cursor_ = 0;
+  next_order_.clear();
+  next_order_.reserve(order_.size());
+  auto read = source_.read([this](std::span<const model::FlowRecord> records) {
+    for (const auto& rec : records) apply(rec);
+  });
+  summary_ = nullptr;
+  if (!read) return read.error();
+  std::swap(order_, next_order_);
 
-  start_interval();
-  for (const auto& rec : *records) apply(rec, now_ns, seconds, summary);
-  for (auto& [key, flow] : flows_) settle(flow);
-  expire_idle(now_ns, summary);
+  std::vector<std::uint32_t> idle;
+  std::vector<std::size_t> per_pool(std::max<std::size_t>(source_.pools(), 1), 0);
+  settle(idle, per_pool);
+  if (!idle.empty()) {
+    std::vector<std::size_t> removed(per_pool.size(), 0);
+    for (const std::uint32_t pos : idle) removed[pool_of(flows_[pos])] += present_points(flows_[pos]);
+    if (auto r = remove(idle); r) {
+      summary.expired = idle.size();
+      for (std::size_t i = 0; i < per_pool.size(); ++i) per_pool[i] -= removed[i];
+    } else {
+      // Keep them: forgetting flows whose entries survive would count them again later.
+      spdlog::warn("cannot remove {} idle flows: {}", idle.size(), r.error().to_string());
+    }
+  }
+  relieve_pressure(per_pool, summary);
+  read_nat();
+  join_nat();
 
+  entries_ = 0;
+  for (const std::size_t n : per_pool) entries_ += n;
   last_update_ns_ = now_ns;
   interval_ns_ = interval;
   updated_once_ = true;
   return summary;
 }
 
-void Aggregator::start_interval() {
-  for (auto& [key, flow] : flows_) {
-    for (auto& p : flow.points) {
-      p.present = false;
-      p.delta_packets = p.delta_bytes = 0;
-      p.pps = p.bps = 0;
-    }
-  }
+std::size_t Aggregator::pool_of(const Flow& flow) const {
+  return std::min(source_.pool(flow.key), std::max<std::size_t>(source_.pools(), 1) - 1);
 }
 
-void Aggregator::apply(const model::FlowRecord& rec, std::uint64_t now_ns, double seconds,
-                       UpdateSummary& summary) {
-  auto [it, inserted] = flows_.try_emplace(rec.key);
-  Flow& flow = it->second;
-  if (inserted) {
-    flow.key = rec.key;
-    ++summary.new_flows;
+std::uint32_t Aggregator::present_points(const Flow& flow) {
+  std::uint32_t n = 0;
+  for (const auto& p : flow.points) n += p.present ? 1 : 0;
+  return n;
+}
+
+Aggregator::EntryRef Aggregator::locate(const model::FlowRecord& rec) {
+  const auto matches = [&](EntryRef ref) {
+    if (ref.flow >= flows_.size()) return false;
+    const Flow& f = flows_[ref.flow];
+    return ref.point < f.points.size() && f.points[ref.point].point == rec.point && f.key == rec.key;
+  };
+  // The entry after the previous record's, or one or two further (entries deleted since).
+  const std::size_t n = order_.size();
+  for (std::size_t k = cursor_; k < std::min(n, cursor_ + 3); ++k) {
+    if (matches(order_[k])) {
+      cursor_ = k + 1;
+      return order_[k];
+    }
   }
-  auto pit = std::find_if(flow.points.begin(), flow.points.end(),
-                          [&](const PointStats& p) { return p.point == rec.point; });
-  if (pit == flow.points.end()) {
-    PointStats fresh;
-    fresh.point = rec.point;
-    fresh.delta_packets = rec.stats.packets;
-    fresh.delta_bytes = rec.stats.bytes;
-    fresh.last_active_ns = now_ns;
-    fresh.stats = rec.stats;
-    flow.points.push_back(fresh);
-    pit = flow.points.end() - 1;
-  } else if (pit->present) {
-    return;  // the same entry twice in one read: keep the first
-  } else if (was_reset(pit->stats, rec.stats)) {
-    ++summary.resets;
-    pit->delta_packets = rec.stats.packets;
-    pit->delta_bytes = rec.stats.bytes;
-  } else {
-    pit->delta_packets = rec.stats.packets - pit->stats.packets;
-    pit->delta_bytes = rec.stats.bytes - pit->stats.bytes;
+  EntryRef ref{flows_.position(rec.key), 0};
+  if (ref.flow == FlowStore::kNone) return ref;
+  const auto& points = flows_[ref.flow].points;
+  ref.point = static_cast<std::uint32_t>(
+      std::lower_bound(points.begin(), points.end(), rec.point,
+                       [](const PointStats& p, const model::ObservationPoint& pt) { return p.point < pt; }) -
+      points.begin());
+  // Found by key: pick the read order up again from there if it is close ahead.
+  for (std::size_t k = cursor_; k < std::min(n, cursor_ + kResyncWindow); ++k) {
+    if (order_[k].flow == ref.flow && order_[k].point == ref.point) {
+      cursor_ = k + 1;
+      break;
+    }
   }
-  PointStats& p = *pit;
-  p.stats = rec.stats;
+  return ref;
+}
+
+void Aggregator::apply(const model::FlowRecord& rec) {
+  ++summary_->records;
+  EntryRef ref = locate(rec);
+  if (ref.flow == FlowStore::kNone) {
+    ref.flow = flows_.insert(rec.key);
+    ++summary_->new_flows;
+  }
+  Flow& flow = flows_[ref.flow];
+  if (ref.point >= flow.points.size() || !(flow.points[ref.point].point == rec.point)) {
+    add_point(flow, ref.point, rec);
+    next_order_.push_back(ref);
+    return;
+  }
+  PointStats& p = flow.points[ref.point];
+  if (p.read_in == update_id_) return;  // the same entry twice in one read: keep the first
+  p.read_in = update_id_;
   p.present = true;
+  next_order_.push_back(ref);
+  if (rec.stats == p.stats) {  // idle: nothing to add, no rate
+    p.delta_packets = p.delta_bytes = 0;
+    p.pps = p.bps = 0;
+    return;
+  }
+  if (was_reset(p.stats, rec.stats)) {
+    ++summary_->resets;
+    p.delta_packets = rec.stats.packets;
+    p.delta_bytes = rec.stats.bytes;
+  } else {
+    p.delta_packets = rec.stats.packets - p.stats.packets;
+    p.delta_bytes = rec.stats.bytes - p.stats.bytes;
+  }
+  p.stats = rec.stats;
+  count_delta(p);
+  flow.settle_times();
+}
+
+void Aggregator::add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec) {
+  PointStats fresh;
+  fresh.point = rec.point;
+  fresh.stats = rec.stats;
+  fresh.delta_packets = rec.stats.packets;
+  fresh.delta_bytes = rec.stats.bytes;
+  fresh.last_active_ns = now_ns_;
+  fresh.read_in = update_id_;
+  count_delta(fresh);
+  flow.points.insert(flow.points.begin() + at, fresh);
+  flow.settle_times();
+}
+
+void Aggregator::count_delta(PointStats& p) const {
   p.packets += p.delta_packets;
   p.bytes += p.delta_bytes;
-  if (p.delta_packets > 0 || p.delta_bytes > 0) p.last_active_ns = now_ns;
-  if (seconds > 0) {
-    p.pps = static_cast<double>(p.delta_packets) / seconds;
-    p.bps = static_cast<double>(p.delta_bytes) * 8.0 / seconds;
-  }
+  if (p.delta_packets > 0 || p.delta_bytes > 0) p.last_active_ns = now_ns_;
+  p.pps = seconds_ > 0 ? static_cast<double>(p.delta_packets) / seconds_ : 0;
+  p.bps = seconds_ > 0 ? static_cast<double>(p.delta_bytes) * 8.0 / seconds_ : 0;
 }
 
-void Aggregator::settle(Flow& flow) {
-  std::sort(flow.points.begin(), flow.points.end(),
-            [](const PointStats& a, const PointStats& b) { return a.point < b.point; });
-  flow.first_seen_ns = 0;
-  flow.last_seen_ns = 0;
-  flow.last_active_ns = 0;
-  for (const auto& p : flow.points) {
-    if (p.stats.first_seen_ns != 0 &&
-        (flow.first_seen_ns == 0 || p.stats.first_seen_ns < flow.first_seen_ns)) {
-      flow.first_seen_ns = p.stats.first_seen_ns;
-    }
-    flow.last_seen_ns = std::max(flow.last_seen_ns, p.stats.last_seen_ns);
-    flow.last_active_ns = std::max(flow.last_active_ns, p.last_active_ns);
-  }
-}
-
-void Aggregator::expire_idle(std::uint64_t now_ns, UpdateSummary& summary) {
-  std::vector<PointKey> doomed;
-  std::vector<model::FlowKey> expired;
-  for (const auto& [key, flow] : flows_) {
-    if (now_ns > flow.last_active_ns && now_ns - flow.last_active_ns > options_.idle_timeout_ns) {
-      expired.push_back(key);
-      for (const auto& p : flow.points) doomed.push_back({p.point, key});
-    }
-  }
-  if (expired.empty()) return;
-  if (auto removed = source_.remove(doomed); removed) {
-    for (const auto& key : expired) flows_.erase(key);
-    summary.expired = expired.size();
-  } else {
-    // Keep them: forgetting flows whose entries survive would count them again later.
-    spdlog::warn("cannot remove {} idle flow entries: {}", doomed.size(), removed.error().to_string());
-  }
-}
-
-std::vector<Conversation> Aggregator::conversations() const {
-  std::vector<Conversation> out;
-  std::set<model::FlowKey> paired;
-  for (const auto& [key, flow] : flows_) {
-    if (paired.count(key) != 0) continue;
-    Conversation c{&flow, nullptr};
-    const model::FlowKey rkey = key.reversed();
-    if (!(rkey == key)) {
-      if (const auto rit = flows_.find(rkey); rit != flows_.end()) {
-        paired.insert(rkey);
-        c.reverse = &rit->second;
-        if (!initiated_first(flow, rit->second)) std::swap(c.forward, c.reverse);
+void Aggregator::settle(std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool) {
+  const bool pooled = per_pool.size() > 1;
+  for (std::uint32_t pos = 0; pos < flows_.size(); ++pos) {
+    Flow& flow = flows_[pos];
+    std::size_t present = 0;
+    for (auto& p : flow.points) {
+      if (p.read_in == update_id_) {
+        ++present;
+      } else if (p.present || p.delta_packets != 0 || p.delta_bytes != 0) {
+        p.present = false;  // gone from the source (evicted, or deleted by someone else)
+        p.delta_packets = p.delta_bytes = 0;
+        p.pps = p.bps = 0;
       }
     }
-    out.push_back(c);
+    per_pool[pooled ? pool_of(flow) : 0] += present;
+    if (now_ns_ > flow.last_active_ns && now_ns_ - flow.last_active_ns > options_.idle_timeout_ns) {
+      idle.push_back(pos);
+    }
   }
-  std::stable_sort(out.begin(), out.end(), [](const Conversation& a, const Conversation& b) {
-    if (a.bps() != b.bps()) return a.bps() > b.bps();
-    return a.packets() > b.packets();
-  });
-  return out;
+}
+
+Result<void> Aggregator::remove(const std::vector<std::uint32_t>& doomed) {
+  std::vector<PointKey> entries;
+  for (const std::uint32_t pos : doomed) {
+    const Flow& flow = flows_[pos];
+    for (const auto& p : flow.points) entries.push_back({p.point, flow.key});
+  }
+  if (auto r = source_.remove(entries); !r) return r;
+  flows_.erase(doomed);
+  // Positions moved: the read order is rebuilt by the next read (its hints are checked).
+  return {};
+}
+
+void Aggregator::relieve_pressure(std::vector<std::size_t>& per_pool, UpdateSummary& summary) {
+  const std::size_t capacity = source_.capacity();
+  if (capacity == 0) return;
+  const auto high = static_cast<std::size_t>(static_cast<double>(capacity) * options_.high_water);
+  const auto low = static_cast<std::size_t>(static_cast<double>(capacity) * options_.low_water);
+  for (std::size_t pool = 0; pool < per_pool.size(); ++pool) {
+    if (per_pool[pool] <= high) continue;
+    // The flows holding entries in this pool, the ones to give up first at the front:
+    // longest idle, then slowest, then oldest.
+    struct Candidate {
+      std::uint64_t last_active_ns;
+      double pps;
+      std::uint64_t first_seen_ns;
+      std::uint32_t pos;
+      std::uint32_t entries;
+    };
+    std::vector<Candidate> candidates;
+    for (std::uint32_t pos = 0; pos < flows_.size(); ++pos) {
+      const Flow& f = flows_[pos];
+      if (pool_of(f) != pool) continue;
+      if (const std::uint32_t n = present_points(f); n != 0) {
+        candidates.push_back({f.last_active_ns, f.pps(), f.first_seen_ns, pos, n});
+      }
+    }
+    std::sort(candidates.begin(), candidates.end(), [](const Candidate& a, const Candidate& b) {
+      if (a.last_active_ns != b.last_active_ns) return a.last_active_ns < b.last_active_ns;
+      if (a.pps != b.pps) return a.pps < b.pps;
+      return a.first_seen_ns < b.first_seen_ns;
+    });
+    std::vector<std::uint32_t> doomed;
+    std::size_t left = per_pool[pool];
+    for (const auto& c : candidates) {
+      if (left <= low) break;
+      doomed.push_back(c.pos);
+      left -= c.entries;
+    }
+    if (auto r = remove(doomed); !r) {
+      spdlog::warn("cannot evict {} flows from a full flows map: {}", doomed.size(), r.error().to_string());
+      continue;
+    }
+    per_pool[pool] = left;
+    summary.evicted += doomed.size();
+    evicted_total_ += doomed.size();
+  }
+}
+
+// The NAT records, without those none of whose four flow directions is left (deleted from
+// the source; kept if that fails, like flows).
+void Aggregator::read_nat() {
+  auto records = source_.read_nat();
+  if (!records) {
+    spdlog::warn("cannot read the NAT translations: {}", records.error().to_string());
+    return;
+  }
+  std::vector<model::NatRecord> keep;
+  std::vector<model::NatRecord> gone;
+  for (auto& r : *records) {
+    const bool live = flows_.count(r.original) != 0 || flows_.count(r.translated()) != 0 ||
+                      flows_.count(r.reply) != 0 || flows_.count(r.original.reversed()) != 0;
+    (live ? keep : gone).push_back(std::move(r));
+  }
+  if (!gone.empty()) {
+    if (auto removed = source_.remove_nat(gone); !removed) {
+      spdlog::warn("cannot remove {} NAT translations: {}", gone.size(), removed.error().to_string());
+    }
+  }
+  nat_ = std::move(keep);
+}
+
+namespace {
+
+// One direction of a translated connection: the flow before the translation and the one
+// after it, as one Flow (the union of their points, each marked before_nat or not).
+std::optional<Flow> join_direction(const FlowStore& flows, const model::FlowKey& before,
+                                   const model::FlowKey& after, const model::NatRecord& nat) {
+  const Flow* b = flows.find(before);
+  const Flow* a = flows.find(after);
+  if (b == nullptr && a == nullptr) return std::nullopt;
+  Flow joined;
+  joined.key = before;
+  joined.translated_key = after;
+  joined.nat = nat;
+  if (b != nullptr) {
+    for (PointStats p : b->points) {
+      p.before_nat = true;
+      joined.points.push_back(p);
+    }
+  }
+  if (a != nullptr) {
+    for (const PointStats& p : a->points) joined.points.push_back(p);
+  }
+  std::sort(joined.points.begin(), joined.points.end(),
+            [](const PointStats& x, const PointStats& y) { return x.point < y.point; });
+  for (const Flow* f : {b, a}) {
+    if (f == nullptr) continue;
+    if (f->first_seen_ns != 0 && (joined.first_seen_ns == 0 || f->first_seen_ns < joined.first_seen_ns)) {
+      joined.first_seen_ns = f->first_seen_ns;
+    }
+    joined.last_seen_ns = std::max(joined.last_seen_ns, f->last_seen_ns);
+    joined.last_active_ns = std::max(joined.last_active_ns, f->last_active_ns);
+  }
+  return joined;
+}
+
+}  // namespace
+
+// A connection a NAT translated has four flow directions (model::NatRecord): the request
+// before and after the translation, the reply before and after the reverse one. Each pair
+// becomes one direction, the two one conversation.
+void Aggregator::join_nat() {
+  joined_.clear();
+  joined_conversations_.clear();
+  in_joined_.assign(nat_.empty() ? 0 : flows_.size(), 0);
+  // The keys of the connections joined so far (a key is joined once), tracked or not.
+  const auto key_hash = [](const model::FlowKey& k) { return static_cast<std::size_t>(hash_key(k)); };
+  std::unordered_set<model::FlowKey, decltype(key_hash)> taken(nat_.size() * 4, key_hash);
+  for (const auto& nat : nat_) {
+    if (taken.count(nat.original) != 0 || taken.count(nat.translated()) != 0) continue;
+    auto request = join_direction(flows_, nat.original, nat.translated(), nat);
+    auto reply = join_direction(flows_, nat.reply, nat.original.reversed(), nat);
+    if (!request && !reply) continue;
+    for (const auto& k : {nat.original, nat.translated(), nat.reply, nat.original.reversed()}) {
+      taken.insert(k);
+      if (const std::uint32_t pos = flows_.position(k); pos != FlowStore::kNone) in_joined_[pos] = 1;
+    }
+    if (request) {
+      joined_.emplace_back(std::move(*request), std::move(reply));
+    } else {
+      joined_.emplace_back(std::move(*reply), std::nullopt);
+    }
+  }
+  // joined_ is complete: its flows no longer move.
+  joined_conversations_.reserve(joined_.size());
+  for (const auto& [request, reply] : joined_) {
+    joined_conversations_.push_back({&request, reply ? &*reply : nullptr});
+  }
+}
+
+std::vector<Conversation> Aggregator::conversations() const { return select(SelectOptions{}).conversations; }
+
+Selection Aggregator::select(const SelectOptions& options) const {
+  return select_conversations(flows_, options, joined_conversations_, in_joined_);
 }
 
 }  // namespace podpath::flows

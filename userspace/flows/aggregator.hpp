@@ -6,9 +6,14 @@
 
 #include <compare>
 #include <cstdint>
-#include <map>
+#include <functional>
+#include <optional>
+#include <span>
+#include <utility>
 #include <vector>
 
+#include "flows/flow_store.hpp"
+#include "flows/select.hpp"
 #include "model/flow.hpp"
 #include "util/result.hpp"
 
@@ -21,63 +26,34 @@ struct PointKey {
   auto operator<=>(const PointKey&) const = default;
 };
 
+/// @brief Receives a source's entries, a batch at a time.
+using RecordSink = std::function<void(std::span<const model::FlowRecord>)>;
+
 /// @brief Where flow counters come from. Implemented over the BPF flows map
 /// (userspace/bpf) and by fakes in tests.
 class FlowSource {
  public:
   virtual ~FlowSource() = default;
-  /// @brief Every entry, with counters cumulative since the entry was created.
-  virtual Result<std::vector<model::FlowRecord>> read() = 0;
-  /// @brief Deletes entries (expired flows). Entries already gone are not an error.
+  /// @brief Hands every entry to `sink`, in batches, with counters cumulative since the
+  /// entry was created. The order should be the same from one read to the next as far as
+  /// the entries are (the aggregator reads fastest then); any order is correct.
+  virtual Result<void> read(const RecordSink& sink) = 0;
+  /// @brief Deletes entries (expired or evicted flows). Entries already gone are not an error.
   virtual Result<void> remove(const std::vector<PointKey>& entries) = 0;
-};
-
-/// @brief One flow direction at one observation point, as of the latest update.
-struct PointStats {
-  model::ObservationPoint point;
-  model::FlowStats stats;  ///< the source's counters as last read
-  /// @brief Totals since podpath first saw the entry, kept across resets (an entry
-  /// evicted and recreated starts again at 0 in the map, not here).
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t delta_packets = 0;  ///< since the previous update
-  std::uint64_t delta_bytes = 0;
-  double pps = 0;                    ///< packets/s over the last interval
-  double bps = 0;                    ///< bits/s over the last interval
-  std::uint64_t last_active_ns = 0;  ///< update time when the counters last grew
-  bool present = true;               ///< still in the source at the last read
-};
-
-/// @brief One direction of a flow (one FlowKey) with its counters at every point that saw it.
-struct Flow {
-  model::FlowKey key;
-  std::vector<PointStats> points;    ///< ordered by observation point
-  std::uint64_t first_seen_ns = 0;   ///< earliest first_seen over points (source clock)
-  std::uint64_t last_seen_ns = 0;    ///< latest last_seen over points (source clock)
-  std::uint64_t last_active_ns = 0;  ///< update time when any counter last grew
-
-  /// @brief The flow's packets: the most any single point counted (every point on the
-  /// path counts the same packets, so summing would multiply them).
-  [[nodiscard]] std::uint64_t packets() const;
-  [[nodiscard]] std::uint64_t bytes() const;
-  /// @brief Rates of the busiest point.
-  [[nodiscard]] double pps() const;
-  [[nodiscard]] double bps() const;
-  /// @brief The TCP flags seen at any point: the OR of every point's flags byte (0 if not TCP).
-  [[nodiscard]] std::uint32_t tcp_flags() const;
-  /// @brief The point's stats, or nullptr if the flow was not seen there.
-  [[nodiscard]] const PointStats* at(const model::ObservationPoint& point) const;
-};
-
-/// @brief A flow and its reverse direction, for display: `forward` is the direction
-/// seen first (the initiator's, as far as podpath can tell).
-struct Conversation {
-  const Flow* forward = nullptr;
-  const Flow* reverse = nullptr;  ///< nullptr when no reply was seen
-
-  [[nodiscard]] double bps() const;
-  [[nodiscard]] double pps() const;
-  [[nodiscard]] std::uint64_t packets() const;
+  /// @brief Entries one pool of the source holds at most; 0 when it has no known limit.
+  [[nodiscard]] virtual std::size_t capacity() const { return 0; }
+  /// @brief How many pools (kernel maps) the entries are spread over, each of capacity().
+  [[nodiscard]] virtual std::size_t pools() const { return 1; }
+  /// @brief The pool that holds the entries of a flow direction: 0 .. pools()-1.
+  [[nodiscard]] virtual std::size_t pool(const model::FlowKey& /*key*/) const { return 0; }
+  /// @brief Connections a NAT translated (kube-proxy's DNAT to a Service backend, SNAT);
+  /// empty where the datapath does not follow NAT.
+  virtual Result<std::vector<model::NatRecord>> read_nat() { return std::vector<model::NatRecord>{}; }
+  /// @brief Forgets translated connections none of whose flows is left.
+  virtual Result<void> remove_nat(const std::vector<model::NatRecord>& records) {
+    (void)records;
+    return {};
+  }
 };
 
 /// @brief Tunables.
@@ -85,6 +61,12 @@ struct AggregatorOptions {
   /// @brief A flow whose counters did not grow for this long is expired and removed
   /// from the source.
   std::uint64_t idle_timeout_ns = 30'000'000'000ULL;
+  /// @brief Map pressure: when a pool of the source holds more than this share of its
+  /// capacity, the quietest and oldest flows are evicted (removed from the source and
+  /// forgotten) until it holds at most `low_water`. The kernel map then always has room
+  /// for new flows, and what it keeps is the busiest and newest.
+  double high_water = 0.9;
+  double low_water = 0.8;
 };
 
 /// @brief What one update did.
@@ -92,10 +74,13 @@ struct UpdateSummary {
   std::size_t records = 0;    ///< entries read
   std::size_t new_flows = 0;  ///< flow directions seen for the first time
   std::size_t expired = 0;    ///< flows expired and removed from the source
+  std::size_t evicted = 0;    ///< flows evicted under map pressure (see AggregatorOptions)
   std::size_t resets = 0;     ///< entries whose counters went backwards (evicted and recreated)
 };
 
-/// @brief Turns successive reads of a FlowSource into flows with rates.
+/// @brief Turns successive reads of a FlowSource into flows with rates. One update costs
+/// one pass over the source's entries and one over the flows; an entry whose counters did
+/// not change costs a comparison.
 class Aggregator {
  public:
   explicit Aggregator(FlowSource& source, AggregatorOptions options = {})
@@ -104,31 +89,76 @@ class Aggregator {
   /// @brief Reads the source and updates every flow; `now_ns` is the caller's clock
   /// (CLOCK_MONOTONIC in production), used for rates and idleness. Rates are computed
   /// over the time since the previous update; the first update has no interval and
-  /// reports rates of 0. A failed read changes nothing.
+  /// reports rates of 0. A failed read is returned as an error and expires, evicts or
+  /// forgets nothing; entries read before the failure keep what was read (no count is
+  /// taken twice).
   Result<UpdateSummary> update(std::uint64_t now_ns);
 
-  /// @brief Every live flow direction, by key.
-  [[nodiscard]] const std::map<model::FlowKey, Flow>& flows() const { return flows_; }
+  /// @brief Every live flow direction (find(key), at(key), iteration).
+  [[nodiscard]] const FlowStore& flows() const { return flows_; }
+  /// @brief The translated connections the source reported at the last update.
+  [[nodiscard]] const std::vector<model::NatRecord>& nat() const { return nat_; }
   /// @brief Flows paired with their reverse direction, each flow in exactly one
-  /// conversation, busiest (bits/s, then packets) first. Pointers stay valid until the
-  /// next update().
+  /// conversation, busiest (bits/s, then packets/s, then packets) first. A connection a
+  /// NAT translated is one conversation: its flows before and after the translation joined
+  /// into one direction each (Flow::nat). Pointers stay valid until the next update().
   [[nodiscard]] std::vector<Conversation> conversations() const;
+  /// @brief The conversations a view shows (select_conversations() over the flows).
+  [[nodiscard]] Selection select(const SelectOptions& options) const;
   /// @brief Length of the last update's interval (0 before the second update).
   [[nodiscard]] std::uint64_t interval_ns() const { return interval_ns_; }
+  /// @brief Source entries read by the last update.
+  [[nodiscard]] std::size_t entries() const { return entries_; }
+  /// @brief Flows evicted under map pressure since the aggregator started.
+  [[nodiscard]] std::uint64_t evicted_total() const { return evicted_total_; }
 
  private:
-  // One update, phase by phase: clear the last interval's deltas and rates, apply each
-  // record, recompute each flow's times from its points, expire the idle flows.
-  void start_interval();
-  void apply(const model::FlowRecord& rec, std::uint64_t now_ns, double seconds, UpdateSummary& summary);
-  static void settle(Flow& flow);
-  void expire_idle(std::uint64_t now_ns, UpdateSummary& summary);
+  /// An entry's place: flow position and index in its points (the insert position when
+  /// the flow has no such point yet).
+  struct EntryRef {
+    std::uint32_t flow = FlowStore::kNone;
+    std::uint32_t point = 0;
+  };
+
+  // One update, phase by phase: apply each record (counters, deltas, rates), then one pass
+  // over the flows (entries gone from the source, idle flows), then relieve map pressure,
+  // then read the NAT translations and join their flows.
+  void apply(const model::FlowRecord& rec);
+  EntryRef locate(const model::FlowRecord& rec);
+  void add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec);
+  void count_delta(PointStats& p) const;
+  void settle(std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool);
+  Result<void> remove(const std::vector<std::uint32_t>& doomed);
+  void relieve_pressure(std::vector<std::size_t>& per_pool, UpdateSummary& summary);
+  [[nodiscard]] std::size_t pool_of(const Flow& flow) const;
+  static std::uint32_t present_points(const Flow& flow);
+  void read_nat();
+  void join_nat();
 
   FlowSource& source_;
   AggregatorOptions options_;
-  std::map<model::FlowKey, Flow> flows_;
+  FlowStore flows_;
+  // The entries in the order of the last read, and the next read's, being built. Sources
+  // return their entries in a stable order, so the entry a record belongs to is almost
+  // always the one after the previous record's: found without hashing, in memory order.
+  std::vector<EntryRef> order_, next_order_;
+  std::size_t cursor_ = 0;
+  // The update being applied.
+  std::uint32_t update_id_ = 0;
+  std::uint64_t now_ns_ = 0;
+  double seconds_ = 0;
+  UpdateSummary* summary_ = nullptr;
+
+  std::vector<model::NatRecord> nat_;
+  // Directions joined across a NAT, rebuilt at every update: (request, reply) pairs, their
+  // conversations, and by flow position whether flows_ holds a flow shown only through them.
+  std::vector<std::pair<Flow, std::optional<Flow>>> joined_;
+  std::vector<Conversation> joined_conversations_;
+  std::vector<std::uint8_t> in_joined_;
   std::uint64_t last_update_ns_ = 0;
   std::uint64_t interval_ns_ = 0;
+  std::size_t entries_ = 0;
+  std::uint64_t evicted_total_ = 0;
   bool updated_once_ = false;
 };
 

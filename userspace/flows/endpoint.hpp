@@ -11,6 +11,7 @@
 
 #include "model/address.hpp"
 #include "model/cluster.hpp"
+#include "model/flow.hpp"
 
 namespace podpath::flows {
 
@@ -45,9 +46,21 @@ struct Endpoint {
   [[nodiscard]] std::string veth() const { return pod != nullptr ? pod->veth : std::string(); }
 };
 
+/// @brief Who made a NAT translation: the Service whose ClusterIP was translated and
+/// kube-proxy's rule that picked the backend (either may be empty when unknown).
+struct NatExplanation {
+  std::string service;  ///< "default/web"
+  std::string rule;     ///< "KUBE-SEP-..." (iptables mode)
+};
+
 /// @brief Turns addresses into endpoints.
 class EndpointResolver {
  public:
+  /// @brief The Service and rule behind a translation; sources without Services know neither.
+  [[nodiscard]] virtual NatExplanation explain_nat(const model::NatRecord& nat) const {
+    (void)nat;
+    return {};
+  }
   virtual ~EndpointResolver() = default;
   /// @brief Never fails: an unknown address is External.
   [[nodiscard]] virtual Endpoint resolve(const model::IpAddress& ip) const = 0;
@@ -58,6 +71,9 @@ class EndpointResolver {
     (void)first_seen_ns;
     return resolve(ip);
   }
+  /// @brief True when resolve_at() depends on the time (a source with history): an
+  /// address's endpoint can then differ from flow to flow and may not be cached by address.
+  [[nodiscard]] virtual bool resolves_by_time() const { return false; }
 };
 
 }  // namespace podpath::flows

@@ -502,4 +502,49 @@ Path compose_path(const Flow& flow, const Endpoint& src, const Endpoint& dst, co
   return path;
 }
 
+std::string describe_nat(const Flow& flow, const NatExplanation& why) {
+  if (!flow.nat) return {};
+  const model::NatRecord& nat = *flow.nat;
+  const auto ep = [](const model::IpAddress& ip, std::uint16_t port) {
+    return ip.to_string() + ":" + std::to_string(port);
+  };
+  const bool request = flow.key == nat.original;
+  const model::FlowKey& before = flow.key;
+  const model::FlowKey& after = flow.translated_key;
+  std::string text;
+  if (nat.dnat) {
+    // The request's destination changes; the reply's source changes back.
+    text = request ? "DNAT " + ep(before.dst, before.dport) + " → " + ep(after.dst, after.dport)
+                   : "reverse DNAT " + ep(before.src, before.sport) + " → " + ep(after.src, after.sport);
+  }
+  if (nat.snat) {
+    if (!text.empty()) text += ", ";
+    text += request ? "SNAT " + ep(before.src, before.sport) + " → " + ep(after.src, after.sport)
+                    : "reverse SNAT " + ep(before.dst, before.dport) + " → " + ep(after.dst, after.dport);
+  }
+  std::vector<std::string> why_parts;
+  if (!why.service.empty()) why_parts.push_back("service " + why.service);
+  if (!why.rule.empty()) why_parts.push_back("rule " + why.rule);
+  if (!why_parts.empty()) {
+    text += " (" + why_parts[0];
+    for (std::size_t i = 1; i < why_parts.size(); ++i) text += ", " + why_parts[i];
+    text += ")";
+  }
+  return text;
+}
+
+void annotate_nat(Path& path, const Flow& flow, const NatExplanation& why) {
+  if (!flow.nat) return;
+  const std::uint64_t netns = flow.nat->point.netns_cookie;
+  Hop* last_before = nullptr;
+  Hop* first_after = nullptr;
+  for (auto& h : path.hops) {
+    if (!h.stats) continue;
+    if (h.stats->before_nat && h.stats->point.netns_cookie == netns) last_before = &h;
+    if (!h.stats->before_nat && first_after == nullptr) first_after = &h;
+  }
+  Hop* at = last_before != nullptr ? last_before : first_after;
+  if (at != nullptr) at->nat = describe_nat(flow, why);
+}
+
 }  // namespace podpath::flows

@@ -123,6 +123,9 @@ struct Hop {
   std::optional<PointStats> stats;  ///< the counters, when observed
   std::string route;  ///< the route applied at this hop ("10.10.130.0/24 dev cbr0"); may be empty
   std::string note;   ///< the explanation for a human
+  /// @brief The address translation that happened right after this hop ("DNAT 10.96.0.10:80 →
+  /// 10.10.130.2:8080 (service default/web, rule KUBE-SEP-...)"); empty for most hops.
+  std::string nat;
 
   [[nodiscard]] bool observed() const { return state == HopState::Observed || state == HopState::Unexpected; }
 };
@@ -140,5 +143,15 @@ struct Path {
 /// addresses, resolved). Observed points the topology does not know are shown as
 /// unexpected hops named by cookie and ifindex.
 Path compose_path(const Flow& flow, const Endpoint& src, const Endpoint& dst, const Topology& topology);
+
+/// @brief "DNAT 10.96.0.10:80 → 10.10.130.2:8080" for a request, "reverse DNAT 10.10.130.2:8080 →
+/// 10.96.0.10:80" for its reply (SNAT alike), with "(service S, rule R)" when known.
+std::string describe_nat(const Flow& flow, const NatExplanation& why);
+
+/// @brief For a direction joined across a NAT (Flow::nat): puts describe_nat() on the hop after
+/// which the translation happened, the last hop in the translating namespace that saw the
+/// packets before it; without one (the client's side unwatched), on the first hop that saw
+/// them after it. A flow without NAT is left alone.
+void annotate_nat(Path& path, const Flow& flow, const NatExplanation& why);
 
 }  // namespace podpath::flows

@@ -12,6 +12,8 @@
 #include <utility>
 #include <vector>
 
+#include <netinet/in.h>
+
 #include <nlohmann/json.hpp>
 
 namespace podpath::inventory {
@@ -140,6 +142,36 @@ model::Gateway parse_gateway(const json& j, const std::string& path) {
   return g;
 }
 
+// A Service as scripts/lab service add records it (docs/inventory.md).
+model::Service parse_service(const json& obj, const std::string& path) {
+  model::Service s;
+  s.ns = get_string(obj, path, "namespace");
+  s.name = get_string(obj, path, "name");
+  s.cluster_ip = get_ip(obj, path, "cluster_ip");
+  const std::string proto = get_string(obj, path, "protocol");
+  if (proto == "TCP") {
+    s.proto = IPPROTO_TCP;
+  } else if (proto == "UDP") {
+    s.proto = IPPROTO_UDP;
+  } else {
+    throw FieldError{path + ".protocol", "is '" + proto + "', not TCP or UDP"};
+  }
+  s.port = get_uint<std::uint16_t>(obj, path, "port");
+  s.target_port = get_uint<std::uint16_t>(obj, path, "target_port");
+  s.rule = get_string_or(obj, "svc_chain", "");
+  const json& backends = get_array(obj, path, "backends");
+  for (std::size_t i = 0; i < backends.size(); ++i) {
+    const std::string bpath = path + ".backends[" + std::to_string(i) + "]";
+    model::ServiceBackend b;
+    b.pod = get_string_or(backends[i], "pod", "");
+    b.ip = get_ip(backends[i], bpath, "ip");
+    b.node = get_string_or(backends[i], "node", "");
+    b.rule = get_string_or(backends[i], "sep_chain", "");
+    s.backends.push_back(std::move(b));
+  }
+  return s;
+}
+
 model::Cluster parse_cluster(const json& root) {
   if (!root.is_object()) throw FieldError{"(document)", "is not a JSON object"};
   const int version = get_uint<int>(root, "", "version");
@@ -165,6 +197,13 @@ model::Cluster parse_cluster(const json& root) {
     if (c.find_node(pod.node) == nullptr)
       throw FieldError{path + ".node", "names unknown node '" + pod.node + "'"};
     c.pods.push_back(std::move(pod));
+  }
+  if (root.contains("service_cidr")) c.service_cidr = get_cidr(root, "", "service_cidr");
+  if (root.contains("services")) {
+    const json& services = get_array(root, "", "services");
+    for (std::size_t i = 0; i < services.size(); ++i) {
+      c.services.push_back(parse_service(services[i], ".services[" + std::to_string(i) + "]"));
+    }
   }
   return c;
 }
@@ -248,6 +287,25 @@ std::string to_lab_inventory_json(const model::Cluster& c) {
   for (const auto& n : c.nodes) root["nodes"].push_back(node_to_json(n));
   root["pods"] = json::array();
   for (const auto& p : c.pods) root["pods"].push_back(pod_to_json(p));
+  if (c.service_cidr) root["service_cidr"] = c.service_cidr->to_string();
+  if (c.service_cidr || !c.services.empty()) {
+    root["services"] = json::array();
+    for (const auto& s : c.services) {
+      json backends = json::array();
+      for (const auto& b : s.backends) {
+        backends.push_back(
+            {{"pod", b.pod}, {"ip", b.ip.to_string()}, {"node", b.node}, {"sep_chain", b.rule}});
+      }
+      root["services"].push_back({{"namespace", s.ns},
+                                  {"name", s.name},
+                                  {"cluster_ip", s.cluster_ip.to_string()},
+                                  {"protocol", s.proto == IPPROTO_UDP ? "UDP" : "TCP"},
+                                  {"port", s.port},
+                                  {"target_port", s.target_port},
+                                  {"svc_chain", s.rule},
+                                  {"backends", backends}});
+    }
+  }
   return json_text(root, 2) + "\n";
 }
 

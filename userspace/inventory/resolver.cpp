@@ -15,6 +15,15 @@ Resolver::Resolver(model::ClusterSnapshot cluster, const CidrTable& cidrs, const
   }
 }
 
+flows::NatExplanation Resolver::explain_nat(const model::NatRecord& nat) const {
+  flows::NatExplanation why;
+  const model::Service* svc = cluster_->find_service(nat.original.dst, nat.original.dport);
+  if (svc == nullptr) return why;
+  why.service = svc->full_name();
+  if (const model::ServiceBackend* b = svc->backend(nat.reply.src)) why.rule = b->rule;
+  return why;
+}
+
 Endpoint Resolver::resolve(const model::IpAddress& ip) const { return resolve_when(ip, clocks_.wall()); }
 
 Endpoint Resolver::resolve_at(const model::IpAddress& ip, std::uint64_t first_seen_ns) const {
@@ -90,6 +99,11 @@ Endpoint Resolver::resolve_when(const model::IpAddress& ip, kube::Time when) con
     e.kind = EndpointKind::Pod;
     e.name = "unknown pod";
     e.node = cidr->node;
+    return e;
+  }
+  if (const model::Service* svc = cluster.find_service(ip)) {
+    e.kind = EndpointKind::Service;
+    e.name = svc->full_name();
     return e;
   }
   if (cidr != nullptr && cidr->kind == CidrKind::Services) {

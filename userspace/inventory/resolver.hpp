@@ -50,6 +50,11 @@ class Resolver final : public flows::EndpointResolver {
   /// flow was first seen: the pod created last at or before then (a deleted one is kept
   /// for the grace period, marked departed); two live pods claiming it make it ambiguous.
   [[nodiscard]] Endpoint resolve_at(const model::IpAddress& ip, std::uint64_t first_seen_ns) const override;
+  /// @brief With a history.
+  [[nodiscard]] bool resolves_by_time() const override { return history_ != nullptr; }
+  /// @brief The Service whose ClusterIP and port the translation's original destination is,
+  /// and the rule of the backend it picked (the reply's source).
+  [[nodiscard]] flows::NatExplanation explain_nat(const model::NatRecord& nat) const override;
 
  private:
   [[nodiscard]] Endpoint resolve_when(const model::IpAddress& ip, kube::Time when) const;

@@ -11,8 +11,19 @@ namespace podpath::loader {
 class BpfFlowSource final : public flows::FlowSource {
  public:
   explicit BpfFlowSource(bpf::Datapath& datapath) : datapath_(datapath) {}
-  Result<std::vector<model::FlowRecord>> read() override { return datapath_.read_flows(); }
+  Result<void> read(const flows::RecordSink& sink) override { return datapath_.read_flows(sink); }
   Result<void> remove(const std::vector<flows::PointKey>& entries) override;
+  /// @brief The size of each flows map (--max-flows): the aggregator evicts before one fills.
+  [[nodiscard]] std::size_t capacity() const override { return datapath_.options().max_flows; }
+  /// @brief Two pools: pp_flows4 (IPv4) and pp_flows (IPv6), each of capacity().
+  [[nodiscard]] std::size_t pools() const override { return 2; }
+  [[nodiscard]] std::size_t pool(const model::FlowKey& key) const override {
+    return bpf::flow_map_of(key) == bpf::FlowMap::Ipv4 ? 0 : 1;
+  }
+  Result<std::vector<model::NatRecord>> read_nat() override { return datapath_.read_nat(); }
+  Result<void> remove_nat(const std::vector<model::NatRecord>& records) override {
+    return datapath_.delete_nat(records);
+  }
 
  private:
   bpf::Datapath& datapath_;

@@ -18,7 +18,7 @@ namespace podpath::loader {
 namespace {
 
 /// The lock of each classic TC priority met so far, or why it could not be taken.
-using SlotLocks = std::map<std::uint16_t, std::variant<Fd, std::string>>;
+using SlotLocks = std::map<std::uint16_t, std::variant<SlotLock, std::string>>;
 
 const char* verb(const CleanupOptions& o) { return o.dry_run ? "would remove" : "removed"; }
 

@@ -213,6 +213,11 @@ Result<std::unique_ptr<Loader>> Loader::start(std::vector<NodeTarget> targets, c
   bpf::DatapathOptions dp = options.datapath;
   dp.netns_mode = options.netns_mode.value_or(l->features_.netns_id);
   dp.coarse_clock = dp.coarse_clock && l->features_.coarse_clock;
+  dp.nat = l->features_.nat && dp.netns_mode == bpf::NetnsIdMode::KernCtx;
+  if (!dp.nat) {
+    spdlog::info("NAT is not followed on this kernel (needs Linux 6.3+ with conntrack built in and BTF): "
+                 "connections to a Service show as two conversations, before and after kube-proxy's DNAT");
+  }
   if (dp.netns_mode == bpf::NetnsIdMode::KernCtx && l->features_.netns_id != bpf::NetnsIdMode::KernCtx) {
     return make_error(ENOTSUP, "this kernel lacks bpf_cast_to_kern_ctx (Linux 6.3+): use --netns-mode fixed");
   }

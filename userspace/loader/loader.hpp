@@ -19,6 +19,7 @@
 #include "bpf/features.hpp"
 #include "flows/path.hpp"
 #include "inventory/cidrs.hpp"
+#include "loader/slot_lock.hpp"
 #include "model/cluster.hpp"
 #include "net/link_monitor.hpp"
 #include "util/fd.hpp"
@@ -177,7 +178,7 @@ class Loader {
   std::unique_ptr<bpf::Datapath> datapath_;
   std::unique_ptr<net::LinkMonitor> monitor_;
   std::map<std::pair<std::uint64_t, std::uint32_t>, Attachment> attachments_;  // (cookie, ifindex)
-  Fd slot_lock_;  // clsact mode: held while podpath owns its TC priority (loader/slot_lock.hpp)
+  SlotLock slot_lock_;  // clsact mode: held while podpath owns its TC priority (loader/slot_lock.hpp)
   bool stopped_ = false;
 };
 

@@ -227,13 +227,48 @@ Result<flows::UpdateSummary> Session::refresh() {
   auto summary = aggregator_->update(monotonic_ns());
   if (!summary) return summary.error();
   if (auto c = loader_->datapath().read_counters()) counters_ = *c;
-  if (auto m = loader_->datapath().read_matrix()) matrix_ = std::move(*m);
+  if (auto m = loader_->datapath().read_matrix()) {
+    matrix_ = std::move(*m);
+    count_backends_in_matrix();
+  }
   if (tracker_) {
     if (auto r = tracker_->refresh(); !r) spdlog::warn("containers: {}", r.error().to_string());
     if (auto c = tracker_->datapath().read_counters()) container_counters_ = *c;
   }
   rebuild_topology();
   return summary;
+}
+
+// The kernel counts a request into the matrix where it leaves the client's pod, before
+// kube-proxy's DNAT: towards the ClusterIP range. For a connection joined across the DNAT,
+// its packets move to the backend's CIDR (what they were counted as since their flow entry
+// was created at that point; an entry expired and made again leaves its earlier packets).
+void Session::count_backends_in_matrix() {
+  const auto cell = [this](std::uint16_t src, std::uint16_t dst) -> bpf::MatrixCell& {
+    for (auto& c : matrix_) {
+      if (c.src_cidr == src && c.dst_cidr == dst) return c;
+    }
+    matrix_.push_back({src, dst, 0, 0});
+    return matrix_.back();
+  };
+  for (const auto& conv : aggregator_->conversations()) {
+    const flows::Flow* f = conv.forward;
+    if (f == nullptr || !f->nat || !f->nat->dnat || !(f->key == f->nat->original)) continue;
+    const inventory::CidrEntry* backend = cidrs_->lookup(f->translated_key.dst);
+    const std::uint16_t to = backend != nullptr ? backend->id : inventory::kCidrOther;
+    for (const auto& p : f->points) {
+      if (!p.before_nat || !p.stats.in_matrix || p.stats.dst_cidr == to) continue;
+      bpf::MatrixCell& from = cell(p.stats.src_cidr, p.stats.dst_cidr);
+      const std::uint64_t packets = std::min(from.packets, p.stats.packets);
+      const std::uint64_t bytes = std::min(from.bytes, p.stats.bytes);
+      from.packets -= packets;
+      from.bytes -= bytes;
+      bpf::MatrixCell& into = cell(p.stats.src_cidr, to);
+      into.packets += packets;
+      into.bytes += bytes;
+    }
+  }
+  std::erase_if(matrix_, [](const bpf::MatrixCell& c) { return c.packets == 0 && c.bytes == 0; });
 }
 
 std::string Session::container_of(const model::FlowKey& key, const model::Pod* pod) {

@@ -121,6 +121,8 @@ class Session {
   void rebuild_topology();
   /// The nodes whose pod CIDRs count into the matrix at the source (Loader::set_cidrs).
   [[nodiscard]] std::vector<std::string> counted_at_source() const;
+  /// Requests to a Service: their matrix counts move from the ClusterIP range to the backend's CIDR.
+  void count_backends_in_matrix();
 
   /// The inventory read again, whatever its modification time says.
   Result<void> reload_inventory();

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,6 +38,16 @@ Holder holder_of(int fd) {
 
 std::string describe(const Holder& h) { return h.pid > 0 ? describe_process(h.pid) : "another process"; }
 
+/// True when `name` in `dir` is still the file `fd` has open: a holder removes the file when
+/// it releases the lock, so a lock taken on a removed file guards nothing.
+bool still_linked(int dir, const std::string& name, int fd) {
+  struct stat open_file {};
+  struct stat named {};
+  if (::fstat(fd, &open_file) != 0) return false;
+  if (::fstatat(dir, name.c_str(), &named, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  return open_file.st_dev == named.st_dev && open_file.st_ino == named.st_ino;
+}
+
 }  // namespace
 
 std::string describe_process(int pid) {
@@ -52,8 +63,28 @@ std::string describe_process(int pid) {
   return fmt::format("pid {}: {}", pid, *cmdline);
 }
 
-Result<Fd> lock_tc_slot(std::uint16_t priority, SlotHold hold, const std::filesystem::path& dir) {
-  const std::string path = (dir / lock_name(priority)).string();
+SlotLock& SlotLock::operator=(SlotLock&& other) noexcept {
+  if (this != &other) {
+    release();
+    dir_ = std::move(other.dir_);
+    name_ = std::move(other.name_);
+    file_ = std::move(other.file_);
+  }
+  return *this;
+}
+
+void SlotLock::release() {
+  if (!file_) return;
+  // Removed while still locked: whoever opens the name next gets a new file, and whoever
+  // waits on this one finds it unlinked and opens the name again.
+  ::unlinkat(dir_.get(), name_.c_str(), 0);
+  file_.reset();
+  dir_.reset();
+}
+
+Result<SlotLock> lock_tc_slot(std::uint16_t priority, SlotHold hold, const std::filesystem::path& dir) {
+  const std::string name = lock_name(priority);
+  const std::string path = (dir / name).string();
   const auto unguarded = [&](const Error& e) {
     return make_error(e.code,
                       "cannot take the lock of classic TC priority {} ({}): {}; without it a second podpath "
@@ -63,10 +94,15 @@ Result<Fd> lock_tc_slot(std::uint16_t priority, SlotHold hold, const std::filesy
   };
   auto dir_fd = open_state_dir(AT_FDCWD, dir.string(), 0755);
   if (!dir_fd) return unguarded(dir_fd.error());
-  auto fd = open_state_file(dir_fd->get(), lock_name(priority), O_RDWR | O_CREAT, 0644);
-  if (!fd) return unguarded(fd.error());
   const auto deadline = std::chrono::steady_clock::now() + kBriefWait;
-  while (::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
+  Result<Fd> fd = make_error(ENOENT, "not opened");
+  for (;;) {
+    fd = open_state_file(dir_fd->get(), name, O_RDWR | O_CREAT, 0644);
+    if (!fd) return unguarded(fd.error());
+    if (::flock(fd->get(), LOCK_EX | LOCK_NB) == 0) {
+      if (still_linked(dir_fd->get(), name, fd->get())) break;
+      continue;  // its holder released it and removed the file: open the name again
+    }
     if (errno != EWOULDBLOCK) return unguarded(make_error(errno, "flock failed"));
     const Holder h = holder_of(fd->get());
     if (h.brief && std::chrono::steady_clock::now() < deadline) {
@@ -83,7 +119,7 @@ Result<Fd> lock_tc_slot(std::uint16_t priority, SlotHold hold, const std::filesy
   if (::ftruncate(fd->get(), 0) != 0 || ::pwrite(fd->get(), pid.data(), pid.size(), 0) < 0) {
     return unguarded(make_error(errno, "cannot write the lock file"));
   }
-  return fd;
+  return SlotLock(std::move(*dir_fd), name, std::move(*fd));
 }
 
 }  // namespace podpath::loader

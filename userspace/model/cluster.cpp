@@ -22,4 +22,25 @@ const Pod* Cluster::find_pod_by_ip(const IpAddress& ip) const {
   return it == pods.end() ? nullptr : &*it;
 }
 
+const ServiceBackend* Service::backend(const IpAddress& ip) const {
+  for (const auto& b : backends) {
+    if (b.ip == ip) return &b;
+  }
+  return nullptr;
+}
+
+const Service* Cluster::find_service(const IpAddress& cluster_ip, std::uint16_t port) const {
+  for (const auto& s : services) {
+    if (s.cluster_ip == cluster_ip && (port == 0 || s.port == port)) return &s;
+  }
+  return nullptr;
+}
+
+const Service* Cluster::find_service(std::string_view name) const {
+  for (const auto& s : services) {
+    if (s.full_name() == name || s.name == name) return &s;
+  }
+  return nullptr;
+}
+
 }  // namespace podpath::model

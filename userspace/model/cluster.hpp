@@ -86,6 +86,33 @@ struct Gateway {
   bool operator==(const Gateway&) const = default;
 };
 
+/// @brief One endpoint of a Service, as kube-proxy programs it.
+struct ServiceBackend {
+  std::string pod;  ///< "namespace/name" of the pod behind it; empty if unknown
+  IpAddress ip;
+  std::string node;
+  std::string rule;  ///< kube-proxy's chain for it (iptables mode: KUBE-SEP-...); empty if unknown
+
+  bool operator==(const ServiceBackend&) const = default;
+};
+
+/// @brief A Service of type ClusterIP with one port.
+struct Service {
+  std::string ns;
+  std::string name;
+  IpAddress cluster_ip;
+  std::uint8_t proto = 0;  ///< IPPROTO_TCP or IPPROTO_UDP
+  std::uint16_t port = 0;
+  std::uint16_t target_port = 0;
+  std::string rule;  ///< kube-proxy's chain for the port (KUBE-SVC-...); empty if unknown
+  std::vector<ServiceBackend> backends;
+
+  [[nodiscard]] std::string full_name() const { return ns + "/" + name; }
+  /// @brief The backend with this address, or nullptr.
+  [[nodiscard]] const ServiceBackend* backend(const IpAddress& ip) const;
+  bool operator==(const Service&) const = default;
+};
+
 /// @brief Everything an inventory source knows.
 struct Cluster {
   std::string lab;      ///< lab prefix; empty for a real cluster
@@ -96,8 +123,14 @@ struct Cluster {
   std::optional<Gateway> gateway;
   std::vector<Node> nodes;
   std::vector<Pod> pods;
+  std::optional<Cidr> service_cidr;  ///< where ClusterIPs come from; unset if unknown
+  std::vector<Service> services;
 
   [[nodiscard]] const Node* find_node(std::string_view name) const;
+  /// @brief The Service with this ClusterIP (and port, if non-zero), or nullptr.
+  [[nodiscard]] const Service* find_service(const IpAddress& cluster_ip, std::uint16_t port = 0) const;
+  /// @brief By "ns/name" or bare name (first match), or nullptr.
+  [[nodiscard]] const Service* find_service(std::string_view name) const;
   /// @brief By "ns/name" or bare name (first match).
   [[nodiscard]] const Pod* find_pod(std::string_view name) const;
   [[nodiscard]] const Pod* find_pod_by_ip(const IpAddress& ip) const;

@@ -71,6 +71,26 @@ struct FlowRecord {
   bool operator==(const FlowRecord&) const = default;
 };
 
+/// @brief A connection whose addresses conntrack translated (kube-proxy's DNAT from a
+/// ClusterIP to a Service backend, SNAT/MASQUERADE), recorded by the datapath in the
+/// namespace that translated it. Its four flow directions:
+///   original              what the client sent (client -> ClusterIP:port)
+///   reply.reversed()      the same packets after the translation (client -> backend:target)
+///   reply                 what the other end sends back (backend -> client)
+///   original.reversed()   the reply after the reverse translation (ClusterIP -> client)
+struct NatRecord {
+  ObservationPoint point;  ///< where it was recorded (an egress point of the translating namespace)
+  FlowKey original;
+  FlowKey reply;
+  bool dnat = false;                ///< the destination was translated
+  bool snat = false;                ///< the source was translated
+  std::uint64_t first_seen_ns = 0;  ///< same clock as FlowStats::first_seen_ns
+
+  /// @brief The client's packets after the translation.
+  [[nodiscard]] FlowKey translated() const { return reply.reversed(); }
+  bool operator==(const NatRecord&) const = default;
+};
+
 /// @brief The dport of an ICMP/ICMPv6 flow key: type << 8 | code.
 constexpr std::uint16_t icmp_type_code(std::uint8_t type, std::uint8_t code = 0) {
   return static_cast<std::uint16_t>(type << 8 | code);

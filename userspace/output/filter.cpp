@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstring>
+#include <memory>
 #include <set>
+#include <unordered_map>
 
 #include "inventory/source.hpp"
 
@@ -33,6 +36,16 @@ bool is_link_local_or_multicast(const model::IpAddress& a) {
          a == model::IpAddress{};                                                      // :: (DAD probes)
 }
 
+/// Addresses as hash keys (the last 8 bytes differ most: the IPv4 address sits there).
+struct AddressHash {
+  std::size_t operator()(const model::IpAddress& a) const {
+    std::uint64_t hi = 0, lo = 0;
+    std::memcpy(&hi, a.bytes.data(), 8);
+    std::memcpy(&lo, a.bytes.data() + 8, 8);
+    return std::hash<std::uint64_t>()(lo * 0x9e3779b97f4a7c15ULL ^ hi);
+  }
+};
+
 }  // namespace
 
 bool is_control_traffic(const model::FlowKey& key) {
@@ -44,22 +57,63 @@ bool FlowFilter::empty() const {
          ports.empty();
 }
 
-bool FlowFilter::matches(const ConversationView& view) const {
-  const auto& src = view.forward.src;
-  const auto& dst = view.forward.dst;
-  const auto& key = view.forward.flow->key;
+bool FlowFilter::matches_flow(const flows::Flow& flow) const {
+  const model::FlowKey& key = flow.key;
   if (!control_traffic && is_control_traffic(key)) return false;
+  const model::FlowKey& between = flow.between_key();
+  return any_or_empty(cidrs,
+                      [&](const auto& c) {
+                        // Through a Service, its ClusterIP is an end too (--cidr 10.96.0.0/12).
+                        return c.contains(between.src) || c.contains(between.dst) ||
+                               (flow.nat && c.contains(flow.nat->original.dst));
+                      }) &&
+         any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
+           return has_ports(key.proto) && (key.sport == p || key.dport == p);
+         });
+}
+
+bool FlowFilter::matches_ends(const flows::Endpoint& src, const flows::Endpoint& dst) const {
   return any_or_empty(pods, [&](const auto& p) { return pod_matches(src, p) || pod_matches(dst, p); }) &&
          any_or_empty(namespaces,
                       [&](const auto& ns) {
                         return (src.pod != nullptr && src.pod->ns == ns) ||
                                (dst.pod != nullptr && dst.pod->ns == ns);
                       }) &&
-         any_or_empty(nodes, [&](const auto& n) { return src.node == n || dst.node == n; }) &&
-         any_or_empty(cidrs, [&](const auto& c) { return c.contains(src.ip) || c.contains(dst.ip); }) &&
-         any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
-           return has_ports(key.proto) && (key.sport == p || key.dport == p);
-         });
+         any_or_empty(nodes, [&](const auto& n) { return src.node == n || dst.node == n; });
+}
+
+bool FlowFilter::matches(const ConversationView& view) const {
+  return matches_flow(*view.forward.flow) && matches_ends(view.forward.src, view.forward.dst);
+}
+
+std::function<bool(const flows::Conversation&)>
+FlowFilter::keeper(const flows::EndpointResolver& resolver) const {
+  if (pods.empty() && namespaces.empty() && nodes.empty()) {
+    return [filter = *this](const flows::Conversation& c) { return filter.matches_flow(*c.forward); };
+  }
+  // The ends as describe() resolves them: by the forward flow's first-seen time.
+  if (resolver.resolves_by_time()) {
+    return [filter = *this, &resolver](const flows::Conversation& c) {
+      if (!filter.matches_flow(*c.forward)) return false;
+      const model::FlowKey& key = c.forward->between_key();
+      const std::uint64_t t = c.forward->first_seen_ns;
+      return filter.matches_ends(resolver.resolve_at(key.src, t), resolver.resolve_at(key.dst, t));
+    };
+  }
+  // Without a history an address always resolves the same: many conversations share one,
+  // so resolve each once.
+  auto cache = std::make_shared<std::unordered_map<model::IpAddress, flows::Endpoint, AddressHash>>();
+  return [filter = *this, &resolver, cache](const flows::Conversation& c) {
+    if (!filter.matches_flow(*c.forward)) return false;
+    const model::FlowKey& key = c.forward->between_key();
+    const auto end = [&](const model::IpAddress& ip) -> const flows::Endpoint& {
+      auto it = cache->find(ip);
+      if (it == cache->end()) it = cache->emplace(ip, resolver.resolve(ip)).first;
+      return it->second;
+    };
+    const flows::Endpoint& src = end(key.src);
+    return filter.matches_ends(src, end(key.dst));
+  };
 }
 
 Result<void> FlowFilter::check_names(const model::Cluster& cluster) const {

@@ -4,6 +4,7 @@
 /// --proto, --port), applied to resolved views.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -30,6 +31,18 @@ struct FlowFilter {
   /// @brief No user criterion given (control traffic aside).
   [[nodiscard]] bool empty() const;
   [[nodiscard]] bool matches(const ConversationView& view) const;
+  /// @brief The same test on a conversation not yet described, for selecting before
+  /// describing: criteria on the flow key cost nothing; the ends are resolved only for
+  /// --pod, --namespace and --node, as describe() resolves them (by the forward flow's
+  /// first-seen time), and once per address over the returned function's life when the
+  /// resolver has no history.
+  [[nodiscard]] std::function<bool(const flows::Conversation&)>
+  keeper(const flows::EndpointResolver& resolver) const;
+  /// @brief The criteria on the flow alone (protocol, port, CIDR, control traffic). CIDRs
+  /// match the ends between the pods (Flow::between_key) and, across a NAT, the ClusterIP.
+  [[nodiscard]] bool matches_flow(const flows::Flow& flow) const;
+  /// @brief The criteria on the resolved ends (pod, namespace, node).
+  [[nodiscard]] bool matches_ends(const flows::Endpoint& src, const flows::Endpoint& dst) const;
   /// @brief Every pod, Kubernetes namespace and node the filter names exists in `cluster`:
   /// a filter on a name nothing has would show "no flows yet" forever. The error says which
   /// name is unknown and lists what there is.

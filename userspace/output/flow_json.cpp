@@ -31,7 +31,8 @@ json hop_to_json(const flows::Hop& h) {
             {"state", flows::to_string(h.state)},
             {"observed", h.observed()},
             {"route", or_null(h.route)},
-            {"note", h.note}};
+            {"note", h.note},
+            {"nat", or_null(h.nat)}};
   if (h.stats) {
     j["packets"] = h.stats->packets;
     j["bytes"] = h.stats->bytes;
@@ -63,7 +64,8 @@ json direction_to_json(const DirectionView& v) {
           {"tcp_flags", f.tcp_flags()},
           {"complete", v.path.complete},
           {"verdict", v.path.verdict},
-          {"hops", hops}};
+          {"hops", hops},
+          {"nat", or_null(v.nat)}};
 }
 
 json conversation_to_json(const ConversationView& v) {
@@ -80,7 +82,21 @@ json conversation_to_json(const ConversationView& v) {
   if (k.is_icmp()) {
     j["icmp"] = {{"type", k.icmp_type()}, {"code", k.icmp_code()}, {"id", k.sport}};
   }
+  // Through a Service: the ClusterIP the client addressed, and the backend it got ("dst").
+  const flows::Flow& f = *v.forward.flow;
+  if (v.forward.service && f.nat) {
+    const bool request = f.key == f.nat->original;
+    j["service"] = endpoint_to_json(*v.forward.service);
+    j["service"]["port"] = f.nat->original.dport;
+    j["backend"] = endpoint_to_json(v.forward.dst);
+    j["backend"]["port"] = request ? f.translated_key.dport : f.key.sport;
+    j["nat"] = {{"dnat", f.nat->dnat}, {"snat", f.nat->snat}, {"translation", v.forward.nat}};
+  }
   return j;
+}
+
+json selection_to_json(const SelectedViews& views) {
+  return {{"total", views.total}, {"matching", views.matching}, {"shown", views.views.size()}};
 }
 
 json flows_to_json(const std::vector<ConversationView>& views) {

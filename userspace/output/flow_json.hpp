@@ -23,6 +23,9 @@ nlohmann::json hop_to_json(const flows::Hop& hop);
 nlohmann::json direction_to_json(const DirectionView& view);
 /// @brief One conversation: src, dst, proto, ports, "forward" and "reverse" (null without a reply).
 nlohmann::json conversation_to_json(const ConversationView& view);
+/// @brief {"total","matching","shown"}: how many conversations were tracked, how many the
+/// filters keep, how many are in "flows" (at most --limit).
+nlohmann::json selection_to_json(const SelectedViews& views);
 /// @brief An array of conversations, in the given order.
 nlohmann::json flows_to_json(const std::vector<ConversationView>& views);
 

@@ -23,7 +23,9 @@ void make_printable(DirectionView& d) {
     h.node = printable(h.node);
     h.interface = printable(h.interface);
     h.note = printable(h.note);
+    h.nat = printable(h.nat);
   }
+  d.nat = printable(d.nat);
   d.path.verdict = printable(d.path.verdict);
 }
 
@@ -78,7 +80,7 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
                              "  " + pad_left(hop_count(h), 11) + "  ";
     const std::size_t room =
         o.width > display_width(lead) ? o.width - display_width(lead) : (o.width == 0 ? 0 : 1);
-    std::string line = lead + truncate(h.note, room);
+    std::string line = lead + truncate(h.nat.empty() ? h.note : h.nat + "; " + h.note, room);
     switch (h.state) {
     case flows::HopState::Missing:
       line = style.red(line);
@@ -107,29 +109,60 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
 std::string direction_header(const DirectionView& d) {
   const std::string src =
       d.container.empty() ? endpoint_text(d.src) : endpoint_text(d.src) + " [" + printable(d.container) + "]";
+  if (d.service) {
+    // "client → default/web 10.96.0.10 ⇒ backend default/db-0 10.10.130.2  TCP 43512→80⇒8080"
+    const bool request = d.flow->nat && d.flow->key == d.flow->nat->original;
+    const model::FlowKey& k = request ? d.flow->key : d.flow->translated_key;
+    const model::FlowKey& t = request ? d.flow->translated_key : d.flow->key;
+    const std::string ports = request ? fmt::format("{}→{}⇒{}", k.sport, k.dport, t.dport)
+                                      : fmt::format("{}⇒{}→{}", t.sport, k.sport, k.dport);
+    if (request) {
+      return fmt::format("{} → {} ⇒ backend {}  {} {}  {}", src, endpoint_text(*d.service),
+                         endpoint_text(d.dst), model::protocol_name(k.proto), ports, counters_text(*d.flow));
+    }
+    return fmt::format("backend {} as {} → {}  {} {}  {}", src, endpoint_text(*d.service),
+                       endpoint_text(d.dst), model::protocol_name(k.proto), ports, counters_text(*d.flow));
+  }
   return fmt::format("{} → {}  {} {}  {}", src, endpoint_text(d.dst), model::protocol_name(d.flow->key.proto),
                      format_ports(d.flow->key), counters_text(*d.flow));
 }
 
-void sort_conversations(std::vector<ConversationView>& views, SortKey sort) {
+flows::ConversationOrder conversation_order(SortKey sort) {
   switch (sort) {
-  case SortKey::Rate:
-    std::stable_sort(views.begin(), views.end(), [](const auto& a, const auto& b) {
-      if (a.bps() != b.bps()) return a.bps() > b.bps();
-      return a.pps() > b.pps();
-    });
-    break;
   case SortKey::Packets:
-    std::stable_sort(views.begin(), views.end(),
-                     [](const auto& a, const auto& b) { return a.packets() > b.packets(); });
-    break;
+    return flows::ConversationOrder::Packets;
   case SortKey::Bytes:
-    std::stable_sort(views.begin(), views.end(),
-                     [](const auto& a, const auto& b) { return a.bytes() > b.bytes(); });
-    break;
+    return flows::ConversationOrder::Bytes;
+  case SortKey::Rate:
   case SortKey::None:
     break;
   }
+  return flows::ConversationOrder::Rate;
+}
+
+void sort_conversations(std::vector<ConversationView>& views, SortKey sort) {
+  if (sort == SortKey::None) return;
+  const auto conversation = [](const ConversationView& v) {
+    return flows::Conversation{v.forward.flow, v.reverse ? v.reverse->flow : nullptr};
+  };
+  std::sort(views.begin(), views.end(), [&](const ConversationView& a, const ConversationView& b) {
+    return flows::shown_before(conversation(a), conversation(b), conversation_order(sort));
+  });
+}
+
+SelectedViews select_views(const flows::Aggregator& aggregator, const flows::EndpointResolver& resolver,
+                           const flows::Topology& topology, const FlowFilter& filter, SortKey sort,
+                           std::size_t limit) {
+  flows::SelectOptions select;
+  select.order = conversation_order(sort);
+  select.limit = limit;
+  select.keep = filter.keeper(resolver);
+  const flows::Selection chosen = aggregator.select(select);
+  SelectedViews out;
+  out.total = chosen.total;
+  out.matching = chosen.matching;
+  out.views = describe(chosen.conversations, resolver, topology);
+  return out;
 }
 
 std::string render_flow_table(std::vector<ConversationView> views, const TableOptions& o) {

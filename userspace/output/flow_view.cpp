@@ -15,9 +15,18 @@ DirectionView describe(const flows::Flow& flow, const flows::EndpointResolver& r
                        const flows::Topology& topology) {
   DirectionView v;
   v.flow = &flow;
-  v.src = resolver.resolve_at(flow.key.src, flow.first_seen_ns);
-  v.dst = resolver.resolve_at(flow.key.dst, flow.first_seen_ns);
+  // Across a NAT the path runs between the pods: the request after the translation
+  // (client -> backend), the reply before the reverse one (backend -> client).
+  const model::FlowKey& between = flow.between_key();
+  v.src = resolver.resolve_at(between.src, flow.first_seen_ns);
+  v.dst = resolver.resolve_at(between.dst, flow.first_seen_ns);
   v.path = flows::compose_path(flow, v.src, v.dst, topology);
+  if (flow.nat) {
+    v.service = resolver.resolve_at(flow.nat->original.dst, flow.first_seen_ns);
+    const flows::NatExplanation why = resolver.explain_nat(*flow.nat);
+    v.nat = flows::describe_nat(flow, why);
+    flows::annotate_nat(v.path, flow, why);
+  }
   return v;
 }
 

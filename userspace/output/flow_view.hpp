@@ -21,6 +21,11 @@ struct DirectionView {
   /// @brief The container(s) of the source pod that sent this direction ("app",
   /// "app,sidecar"); empty when attribution is off or unknown.
   std::string container;
+  /// @brief A direction joined across a NAT (Flow::nat): src and dst are the addresses the
+  /// packets carry between the pods (the client and the backend a Service picked), and
+  /// `service` is the ClusterIP the client addressed.
+  std::optional<flows::Endpoint> service;
+  std::string nat;  ///< the translation, as its hop shows it (flows::describe_nat)
 };
 
 /// @brief A conversation: the initiator's direction and the reply, if any.
@@ -32,6 +37,13 @@ struct ConversationView {
   [[nodiscard]] double pps() const;
   [[nodiscard]] std::uint64_t packets() const;
   [[nodiscard]] std::uint64_t bytes() const;
+};
+
+/// @brief Conversations a view selected, described, and what they were chosen from.
+struct SelectedViews {
+  std::vector<ConversationView> views;  ///< the selected conversations, in order
+  std::size_t total = 0;                ///< conversations tracked
+  std::size_t matching = 0;             ///< of those, the ones the filters keep
 };
 
 /// @brief Resolves both ends and composes the path of every direction. The views point

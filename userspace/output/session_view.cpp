@@ -24,30 +24,46 @@ nlohmann::json interfaces_json(const loader::Session& s) {
 
 }  // namespace
 
-std::vector<ConversationView> describe_session(loader::Session& session) {
-  auto views = describe(session.aggregator().conversations(), session.resolver(), session.topology());
-  for (auto& v : views) {
+SelectedViews describe_session(loader::Session& session, const FlowFilter& filter, SortKey sort,
+                               std::size_t limit) {
+  SelectedViews out =
+      select_views(session.aggregator(), session.resolver(), session.topology(), filter, sort, limit);
+  for (auto& v : out.views) {
     v.forward.container = session.container_of(v.forward.flow->key, v.forward.src.pod.get());
     if (v.reverse)
       v.reverse->container = session.container_of(v.reverse->flow->key, v.reverse->src.pod.get());
   }
-  return views;
+  return out;
 }
 
-std::string render_trace(const loader::Session& s, std::vector<ConversationView> views,
-                         const TableOptions& table, bool tty, bool filtered, const std::string& clock) {
+std::vector<ConversationView> describe_session(loader::Session& session) {
+  FlowFilter everything;
+  everything.control_traffic = true;
+  return describe_session(session, everything, SortKey::None, 0).views;
+}
+
+std::string render_trace(const loader::Session& s, SelectedViews views, const TableOptions& table, bool tty,
+                         bool filtered, const std::string& clock) {
   const Style style(tty);
   std::string out;
   if (tty) out += "\033[H\033[2J";  // redraw in place
   out += style.bold("podpath trace") + " — " +
          printable(s.cluster_description() + " · " + s.loader().describe()) + " · " + clock +
          (tty ? "   (Ctrl-C to stop)" : "") + "\n";
-  if (views.empty()) {
+  if (views.views.size() < views.total) {
+    const std::string why = views.matching == views.total ? " (--limit)"
+                            : filtered ? fmt::format(" ({} match the filters)", views.matching)
+                                       : fmt::format(" ({} are link-local or multicast control traffic)",
+                                                     views.total - views.matching);
+    out += style.dim(fmt::format("showing {} of {} conversations{}", views.views.size(), views.total, why)) +
+           "\n";
+  }
+  if (views.views.empty()) {
     out += std::string("no flows yet") + (filtered ? " matching the filters" : "") + "\n";
   } else {
-    out += render_flow_table(std::move(views), table);
+    out += render_flow_table(std::move(views.views), table);
   }
-  out += render_health(s.counters(), tty);
+  out += render_health(s.counters(), tty, s.aggregator().evicted_total());
   if (const auto& cc = s.container_counters(); cc && (*cc)[bpf::CgroupCounter::InsertFull] != 0) {
     out += style.red(fmt::format("containers: {} flows lost (container map full)",
                                  (*cc)[bpf::CgroupCounter::InsertFull])) +
@@ -57,17 +73,19 @@ std::string render_trace(const loader::Session& s, std::vector<ConversationView>
   return out;
 }
 
-nlohmann::json trace_snapshot_json(const loader::Session& s, const std::vector<ConversationView>& views,
-                                   std::time_t now) {
+nlohmann::json trace_snapshot_json(const loader::Session& s, const SelectedViews& views, std::time_t now) {
   nlohmann::json snapshot = {
       {"type", "snapshot"},
       {"time", now},
       {"attach", s.loader().describe()},
       {"interfaces", interfaces_json(s)},
-      {"flows", flows_to_json(views)},
+      {"conversations", selection_to_json(views)},
+      {"flows", flows_to_json(views.views)},
       {"matrix", matrix_to_json(matrix_rows(s.matrix(), s.cidrs()))},
       {"health", health_to_json(s.counters())},
   };
+  // Not a kernel counter: the aggregator's, beside them.
+  snapshot["health"]["flows_evicted"] = s.aggregator().evicted_total();
   if (const auto& cc = s.container_counters()) snapshot["container_health"] = counters_to_json(*cc);
   return snapshot;
 }

@@ -69,20 +69,25 @@ std::uint64_t datapath_losses(const bpf::FlowCounters& c) {
          c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace];
 }
 
-std::string render_health(const bpf::FlowCounters& c, bool color) {
+std::string render_health(const bpf::FlowCounters& c, bool color, std::uint64_t evicted) {
   using bpf::FlowCounter;
   const Style style(color);
   auto item = [&](std::uint64_t n, const char* what, bool bad_if_nonzero) {
     const std::string text = fmt::format("{} {}", n, what);
     return bad_if_nonzero && n != 0 ? style.red(text) : text;
   };
+  // Evictions appear once there were some: they keep the map from filling, and say why
+  // quiet flows went away.
+  const std::string evictions =
+      evicted != 0 ? ", " + style.yellow(fmt::format("{} quiet flows evicted (map pressure)", evicted)) : "";
   return fmt::format(
-      "health: {}, {}, {}, {}, {} new flows, {} packets seen\n",
+      "health: {}, {}, {}{}, {}, {} new flows, {} packets seen\n",
       item(c[FlowCounter::EventsLost], "events lost", true),
       item(c[FlowCounter::FlowInsertFull], "flows lost (map full)", true),
       item(c[FlowCounter::FlowInsertBusy] + c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace],
            "flows lost (busy/other)", true),
-      item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows], c[FlowCounter::Packets]);
+      evictions, item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows],
+      c[FlowCounter::Packets]);
 }
 
 }  // namespace podpath::output

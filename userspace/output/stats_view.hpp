@@ -32,8 +32,10 @@ nlohmann::json matrix_to_json(const std::vector<MatrixRow>& rows);
 /// @brief What the datapath lost: new-flow events (ring buffer full) and flows its map
 /// refused (full, busy, another error, a lost race). Not zero means the user should look.
 std::uint64_t datapath_losses(const bpf::FlowCounters& counters);
-/// @brief One line: "health: 0 events lost, 0 flow-map full, 0 busy, 0 parse errors, 12 new flows".
-std::string render_health(const bpf::FlowCounters& counters, bool color);
+/// @brief One line: "health: 0 events lost, 0 flow-map full, 0 busy, 0 parse errors, 12 new flows";
+/// with `evicted` (flows the aggregator evicted under map pressure, since the start) when
+/// not 0.
+std::string render_health(const bpf::FlowCounters& counters, bool color, std::uint64_t evicted = 0);
 
 /// @brief Every counter by its stable name: {"packets": 12, "parse_ipv4_truncated": 0, ...}.
 template <typename Counter> nlohmann::json counters_to_json(const bpf::CounterSet<Counter>& counters) {

@@ -76,9 +76,11 @@ FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conver
   item->pps = view.pps();
   item->bps = view.bps();
   item->key_flow.key = c.forward->key;
+  item->key_flow.nat = c.forward->nat;
   item->view.forward.flow = &item->key_flow;
   item->view.forward.src = view.forward.src;
   item->view.forward.dst = view.forward.dst;
+  item->view.forward.service = view.forward.service;
   return item;
 }
 

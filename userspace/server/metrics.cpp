@@ -144,7 +144,7 @@ void AgentMetrics::Impl::update_points(const MetricsInputs& in) {
     by_point[{i.netns_cookie, i.ifindex}] = &i;
     if (i.role == model::InterfaceRole::PodVeth) live_pods.insert(i.pod.empty() ? "unknown" : i.pod);
   }
-  for (const auto& [key, flow] : in.flows) {
+  for (const auto& flow : in.flows) {
     for (const auto& p : flow.points) {
       if (p.delta_packets == 0 && p.delta_bytes == 0) continue;
       auto it = by_point.find({p.point.netns_cookie, p.point.ifindex});

@@ -25,7 +25,7 @@ namespace podpath::server {
 
 /// @brief What one refresh gives the metrics.
 struct MetricsInputs {
-  const std::map<model::FlowKey, flows::Flow>& flows;
+  const flows::FlowStore& flows;
   const std::vector<loader::AttachedInterface>& interfaces;
   const std::vector<bpf::MatrixCell>& matrix;
   const inventory::CidrTable& cidrs;

@@ -113,12 +113,13 @@ hostile_dev_zero_inventory() {
 hostile_case ready_file_full
 hostile_ready_file_full() {
   hostile_lab
-  local rc=0
-  timeout 60 "$PODPATH" trace --lab "$L" --once --ready-file /dev/full >/dev/null 2>"$TMP/ready.err" || rc=$?
-  check_eq "trace --ready-file /dev/full exits 2" 2 "$rc"
-  check "... saying it cannot write it" grep -qF 'cannot write --ready-file /dev/full' "$TMP/ready.err"
-  check "/dev/full is still the device" test -c /dev/full
-  check "no /dev/full.tmp left" test ! -e /dev/full.tmp
+  local rc=0 full
+  full=$(full_device "$TMP/full")
+  timeout 60 "$PODPATH" trace --lab "$L" --once --ready-file "$full" >/dev/null 2>"$TMP/ready.err" || rc=$?
+  check_eq "trace --ready-file on a full device exits 2" 2 "$rc"
+  check "... saying it cannot write it" grep -qF "cannot write --ready-file $full" "$TMP/ready.err"
+  check "the device is still the device" test -c "$full"
+  check "no $full.tmp left" test ! -e "$full.tmp"
 }
 
 # ------------------------------------------------------------------------------- item 14

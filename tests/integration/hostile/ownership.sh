@@ -82,14 +82,15 @@ hostile_hangup_quit() {
 hostile_case full_stdout
 hostile_full_stdout() {
   hostile_lab
-  local rc=0
-  timeout 60 "$PODPATH" trace --lab "$L" --attach clsact --output json --interval 0.2 >/dev/full \
+  local rc=0 full
+  full=$(full_device "$TMP/full")
+  timeout 60 "$PODPATH" trace --lab "$L" --attach clsact --output json --interval 0.2 >"$full" \
     2>"$TMP/full.err" || rc=$?
   check_eq "trace >/dev/full fails" 2 "$rc"
   check "and says why" grep -q "podpath trace: cannot write the output: No space left on device" "$TMP/full.err"
   check_eq "and detaches" 0 "$(podpath_filters "$N1" eth0)"
   rc=0
-  "$PODPATH" pods --lab "$L" >/dev/full 2>"$TMP/full-pods.err" || rc=$?
+  "$PODPATH" pods --lab "$L" >"$full" 2>"$TMP/full-pods.err" || rc=$?
   check_eq "pods >/dev/full fails too" 2 "$rc"
   check "and says why" grep -q "podpath pods: cannot write the output" "$TMP/full-pods.err"
   scrub_leftovers

@@ -1,0 +1,276 @@
+// Userspace at scale: one refresh of N flows-map entries, read and aggregated, next to the
+// kernel's batch lookup of the same entries (the floor); a `podpath trace --output json
+// --limit 10` cycle's CPU at a 1 s interval; userspace memory per entry and the kernel's
+// map memory. Prints a Markdown table, one row per N. Needs root.
+//
+// The entries are made by the real tc_flow program under BPF_PROG_TEST_RUN: one frame per
+// flow (distinct ports), so every entry is a flow of its own at one observation point (the
+// most conversations per entry: the worst case for userspace). "Busy" refreshes follow a
+// pass that sends every flow one more packet (not timed); "idle" ones a map left alone.
+// Each row runs in a child process of its own, so its memory is measured from a clean start.
+//
+// Usage: podpath_bench_scale [--refreshes R] [--data FILE] N...
+// --data also writes the rows as tab-separated numbers, for the plot (scripts/bench scale).
+#include <bpf/bpf.h>
+#include <fmt/format.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "bench_util.hpp"
+#include "bpf/datapath.hpp"
+#include "flows/path.hpp"
+#include "inventory/cidrs.hpp"
+#include "inventory/resolver.hpp"
+#include "loader/bpf_flow_source.hpp"
+#include "output/filter.hpp"
+#include "output/flow_json.hpp"
+#include "output/flow_table.hpp"
+
+using namespace podpath;
+using bench::median;
+
+namespace {
+
+/// What one row measured (plain data: it crosses a pipe from the child).
+struct Row {
+  std::uint64_t entries = 0;
+  double lookup_ms = 0;         ///< the kernel's batch lookup of every entry, nothing else
+  double first_ms = 0;          ///< the first refresh: every entry new
+  double idle_ms = 0;           ///< a refresh with no counter changed (median)
+  double busy_ms = 0;           ///< a refresh with every counter changed (median)
+  double render_ms = 0;         ///< select the top 10, describe them, JSON (median)
+  double cycle_cpu_idle = 0;    ///< CPU ms of one refresh + render, idle map (median)
+  double cycle_cpu_busy = 0;    ///< the same, every counter changed
+  double rss_mb = 0;            ///< the process's resident memory at the end
+  double rss_per_entry = 0;     ///< its growth per entry, from before the first refresh
+  double kernel_mb = 0;         ///< both flows maps' memlock (IPv4 and IPv6, each --max-flows)
+  double kernel_per_entry = 0;  ///< the IPv4 map's memlock per entry it can hold
+  std::uint64_t max_flows = 0;
+};
+
+double rss_bytes() {
+  std::ifstream in("/proc/self/statm");
+  std::uint64_t size = 0, resident = 0;
+  in >> size >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double ms_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+}
+
+double cpu_ms() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+[[noreturn]] void die(const std::string& what) {
+  std::fprintf(stderr, "podpath_bench_scale: %s\n", what.c_str());
+  std::exit(1);
+}
+
+/// Sends one TCP segment of each of flows [0, n) through the program: flow i has source
+/// port 1024 + i % 64000 and destination port 1 + i / 64000.
+void send_flows(int prog, std::uint64_t n) {
+  auto frame = bench::tcp4(1024, 1);
+  constexpr std::size_t kSport = 14 + 20, kDport = kSport + 2;  // Ethernet + IPv4 header
+  for (std::uint64_t i = 0; i < n; ++i) {
+    const auto sport = static_cast<std::uint16_t>(1024 + i % 64000);
+    const auto dport = static_cast<std::uint16_t>(1 + i / 64000);
+    frame[kSport] = static_cast<std::uint8_t>(sport >> 8);
+    frame[kSport + 1] = static_cast<std::uint8_t>(sport);
+    frame[kDport] = static_cast<std::uint8_t>(dport >> 8);
+    frame[kDport + 1] = static_cast<std::uint8_t>(dport);
+    if (auto r = bpf::test_run(prog, frame, 1); !r) die(r.error().to_string());
+  }
+}
+
+/// The kernel's part of a read: batch lookups of every entry into one reused buffer.
+double batch_lookup_ms(int fd) {
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) die("cannot read the flows map's info");
+  constexpr std::uint32_t kBatch = 1024;
+  std::vector<std::uint8_t> keys(kBatch * info.key_size), values(kBatch * info.value_size);
+  const auto t0 = std::chrono::steady_clock::now();
+  std::uint64_t in = 0, out = 0;
+  bool first = true;
+  for (;;) {
+    std::uint32_t count = kBatch;
+    LIBBPF_OPTS(bpf_map_batch_opts, opts);
+    const int err =
+        bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), values.data(), &count, &opts);
+    if (err != 0 && errno != ENOENT) die("batch lookup failed");
+    if (err != 0) break;
+    in = out;
+    first = false;
+  }
+  return ms_since(t0);
+}
+
+Row measure(std::uint64_t n, int refreshes) {
+  Row row;
+  row.entries = n;
+  bpf::DatapathOptions o;
+  // Room above the aggregator's high-water mark (90 %): nothing is evicted here.
+  o.max_flows = static_cast<std::uint32_t>(std::max<std::uint64_t>(1024, n + n / 4));
+  o.events = false;
+  row.max_flows = o.max_flows;
+  auto dp = bpf::Datapath::load(o);
+  if (!dp) die(dp.error().to_string());
+  const auto progs = (*dp)->programs_for(0);
+  if (!progs) die(progs.error().to_string());
+  send_flows(progs->ingress, n);
+  const auto counters = (*dp)->read_counters();
+  if (!counters || (*counters)[bpf::FlowCounter::NewFlows] != n) die("the flows were not all created");
+
+  // What `podpath trace` resolves against: an empty inventory (every address external).
+  model::Cluster cluster;
+  auto cidrs = inventory::CidrTable::build(cluster);
+  if (!cidrs) die(cidrs.error().to_string());
+  const inventory::Resolver resolver(std::make_shared<const model::Cluster>(cluster), *cidrs);
+  const flows::Topology topology;
+  const output::FlowFilter filter;
+
+  const double rss0 = rss_bytes();
+  loader::BpfFlowSource source(**dp);
+  flows::Aggregator aggregator(source);
+  std::uint64_t now = 1'000'000'000;
+  const auto refresh = [&] {
+    now += 1'000'000'000;
+    const auto t0 = std::chrono::steady_clock::now();
+    if (auto s = aggregator.update(now); !s || aggregator.entries() != n) die("refresh failed");
+    return ms_since(t0);
+  };
+  const auto render = [&] {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto views =
+        output::select_views(aggregator, resolver, topology, filter, output::SortKey::Rate, 10);
+    const std::string text = nlohmann::json{{"conversations", output::selection_to_json(views)},
+                                            {"flows", output::flows_to_json(views.views)}}
+                                 .dump();
+    if (views.views.size() != std::min<std::uint64_t>(10, n) || text.empty()) die("render failed");
+    return ms_since(t0);
+  };
+
+  row.first_ms = refresh();
+  std::vector<double> lookup, idle, busy, draw, cpu_idle, cpu_busy;
+  for (int r = 0; r < refreshes; ++r) {
+    lookup.push_back(batch_lookup_ms((*dp)->flows4_map_fd()));
+    const double c0 = cpu_ms();
+    idle.push_back(refresh());
+    draw.push_back(render());
+    cpu_idle.push_back(cpu_ms() - c0);
+  }
+  for (int r = 0; r < refreshes; ++r) {
+    send_flows(progs->ingress, n);
+    const double c0 = cpu_ms();
+    busy.push_back(refresh());
+    (void)render();
+    cpu_busy.push_back(cpu_ms() - c0);
+  }
+  row.lookup_ms = median(lookup);
+  row.idle_ms = median(idle);
+  row.busy_ms = median(busy);
+  row.render_ms = median(draw);
+  row.cycle_cpu_idle = median(cpu_idle);
+  row.cycle_cpu_busy = median(cpu_busy);
+  const double rss1 = rss_bytes();
+  row.rss_mb = rss1 / 1e6;
+  row.rss_per_entry = (rss1 - rss0) / static_cast<double>(n);
+  // IPv4 entries live in pp_flows4; pp_flows (IPv6) is allocated at the same size beside it.
+  const auto memlock4 = static_cast<double>(bench::map_memlock((*dp)->flows4_map_fd()));
+  const auto memlock6 = static_cast<double>(bench::map_memlock((*dp)->flows_map_fd()));
+  row.kernel_mb = (memlock4 + memlock6) / 1e6;
+  row.kernel_per_entry = memlock4 / static_cast<double>(o.max_flows);
+  return row;
+}
+
+/// Runs measure(n) in a child: every row starts with a fresh heap.
+Row measure_in_child(std::uint64_t n, int refreshes) {
+  int fds[2];
+  if (pipe(fds) != 0) die("pipe failed");
+  const pid_t pid = fork();
+  if (pid < 0) die("fork failed");
+  if (pid == 0) {
+    close(fds[0]);
+    const Row row = measure(n, refreshes);
+    const bool ok = write(fds[1], &row, sizeof(row)) == static_cast<ssize_t>(sizeof(row));
+    _exit(ok ? 0 : 1);
+  }
+  close(fds[1]);
+  Row row;
+  const bool got = read(fds[0], &row, sizeof(row)) == static_cast<ssize_t>(sizeof(row));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die(fmt::format("the {}-entry row failed", n));
+  return row;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (geteuid() != 0) die("run as root (loads BPF programs)");
+  int refreshes = 5;
+  std::string data_file;
+  std::vector<std::uint64_t> rows;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--refreshes" && i + 1 < argc) {
+      refreshes = std::max(1, std::atoi(argv[++i]));
+    } else if (a == "--data" && i + 1 < argc) {
+      data_file = argv[++i];
+    } else if (std::atoll(a.c_str()) > 0) {
+      rows.push_back(static_cast<std::uint64_t>(std::atoll(a.c_str())));
+    } else {
+      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] N...");
+    }
+  }
+  if (rows.empty()) rows = {1'000, 10'000, 100'000, 1'000'000};
+
+  fmt::print(
+      "| entries | batch lookup (floor) | refresh, first | refresh, idle | refresh, busy | busy / floor | "
+      "top 10 + JSON | CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
+      "kernel flows maps (IPv4 + IPv6, --max-flows each) |\n");
+  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  std::fflush(stdout);
+  std::ofstream data;
+  if (!data_file.empty()) {
+    data.open(data_file);
+    data << "# entries\tlookup_ms\tidle_ms\tbusy_ms\tcpu_idle_ms\tcpu_busy_ms\trss_mb\tkernel_mb\t"
+            "rss_per_entry_b\n";
+  }
+  for (const std::uint64_t n : rows) {
+    const Row r = measure_in_child(n, refreshes);
+    const double per = 1e6 / static_cast<double>(n);  // ms -> ns per entry
+    fmt::print(
+        "| {} | {:.2f} ms ({:.0f} ns/entry) | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} "
+        "ns/entry) | {:.1f}x | {:.2f} ms | {:.1f} ms ({:.2f} %) | {:.1f} ms ({:.2f} %) | {:.1f} MB | {:.0f} "
+        "B | "
+        "{:.1f} MB ({} each; IPv4 {:.0f} B/entry) |\n",
+        r.entries, r.lookup_ms, r.lookup_ms * per, r.first_ms, r.idle_ms, r.idle_ms * per, r.busy_ms,
+        r.busy_ms * per, r.lookup_ms > 0 ? r.busy_ms / r.lookup_ms : 0, r.render_ms, r.cycle_cpu_idle,
+        r.cycle_cpu_idle / 10, r.cycle_cpu_busy, r.cycle_cpu_busy / 10, r.rss_mb, r.rss_per_entry,
+        r.kernel_mb, r.max_flows, r.kernel_per_entry);
+    std::fflush(stdout);
+    if (data.is_open()) {
+      data << r.entries << '\t' << r.lookup_ms << '\t' << r.idle_ms << '\t' << r.busy_ms << '\t'
+           << r.cycle_cpu_idle << '\t' << r.cycle_cpu_busy << '\t' << r.rss_mb << '\t' << r.kernel_mb << '\t'
+           << r.rss_per_entry << '\n';
+      data.flush();
+    }
+    std::fprintf(stderr, "podpath_bench_scale: %llu entries done\n", static_cast<unsigned long long>(n));
+  }
+  return 0;
+}

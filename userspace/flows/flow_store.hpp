@@ -1,0 +1,125 @@
+#pragma once
+/// @file
+/// @brief The flows the aggregator tracks and how it finds them: a dense array of flows,
+/// an open-addressing hash index from flow key to position, and each flow's link to its
+/// reverse direction, kept up to date as flows come and go. Sized for a million flows:
+/// a lookup is one hash and (mostly) one probe, iteration is a walk over one array.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <vector>
+
+#include "model/flow.hpp"
+
+namespace podpath::flows {
+
+/// @brief One flow direction at one observation point, as of the latest update.
+struct PointStats {
+  model::ObservationPoint point;
+  model::FlowStats stats;  ///< the source's counters as last read
+  /// @brief Totals since podpath first saw the entry, kept across resets (an entry
+  /// evicted and recreated starts again at 0 in the map, not here).
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t delta_packets = 0;  ///< since the previous update
+  std::uint64_t delta_bytes = 0;
+  double pps = 0;                    ///< packets/s over the last interval
+  double bps = 0;                    ///< bits/s over the last interval
+  std::uint64_t last_active_ns = 0;  ///< update time when the counters last grew
+  bool present = true;               ///< still in the source at the last read
+  /// @brief The aggregator's update in which the entry was last read (its bookkeeping).
+  std::uint32_t read_in = 0;
+  /// @brief In a flow joined across a NAT: this point saw the packets before the translation
+  /// (with the flow's `key`), not after it (with its `translated_key`).
+  bool before_nat = false;
+};
+
+/// @brief One direction of a flow (one FlowKey) with its counters at every point that saw it.
+struct Flow {
+  model::FlowKey key;
+  std::vector<PointStats> points;    ///< ordered by observation point
+  std::uint64_t first_seen_ns = 0;   ///< earliest first_seen over points (source clock)
+  std::uint64_t last_seen_ns = 0;    ///< latest last_seen over points (source clock)
+  std::uint64_t last_active_ns = 0;  ///< update time when any counter last grew
+  /// @brief Set on a direction joined across a NAT (Aggregator::conversations): the
+  /// translation, and the direction's key after it. The request's `key` is what the client
+  /// sent (to the ClusterIP), its translated key goes to the backend; the reply's `key`
+  /// comes from the backend, its translated key from the ClusterIP. Points carry
+  /// PointStats::before_nat.
+  std::optional<model::NatRecord> nat;
+  model::FlowKey translated_key;
+
+  /// @brief The key whose ends are the two pods: across a NAT the request after the
+  /// translation (client -> backend), the reply before the reverse one (backend -> client);
+  /// else `key`.
+  [[nodiscard]] const model::FlowKey& between_key() const {
+    return nat && key == nat->original ? translated_key : key;
+  }
+  /// @brief The flow's packets: the most any single point counted (every point on the
+  /// path counts the same packets, so summing would multiply them).
+  [[nodiscard]] std::uint64_t packets() const;
+  [[nodiscard]] std::uint64_t bytes() const;
+  /// @brief Rates of the busiest point.
+  [[nodiscard]] double pps() const;
+  [[nodiscard]] double bps() const;
+  /// @brief The TCP flags seen at any point: the OR of every point's flags byte (0 if not TCP).
+  [[nodiscard]] std::uint32_t tcp_flags() const;
+  /// @brief The point's stats, or nullptr if the flow was not seen there.
+  [[nodiscard]] const PointStats* at(const model::ObservationPoint& point) const;
+  /// @brief Recomputes first/last seen and last active from the points.
+  void settle_times();
+};
+
+/// @brief The tracked flows. Positions are dense (0 .. size()-1) and stay valid until the
+/// next insert() or erase(); erase() moves the last flow into the hole.
+class FlowStore {
+ public:
+  static constexpr std::uint32_t kNone = 0xffffffffU;
+
+  [[nodiscard]] std::size_t size() const { return flows_.size(); }
+  [[nodiscard]] bool empty() const { return flows_.empty(); }
+  [[nodiscard]] auto begin() const { return flows_.cbegin(); }
+  [[nodiscard]] auto end() const { return flows_.cend(); }
+  [[nodiscard]] const Flow& operator[](std::uint32_t pos) const { return flows_[pos]; }
+  [[nodiscard]] Flow& operator[](std::uint32_t pos) { return flows_[pos]; }
+
+  /// @brief Position of the flow with this key, or kNone.
+  [[nodiscard]] std::uint32_t position(const model::FlowKey& key) const;
+  /// @brief The flow with this key, or nullptr.
+  [[nodiscard]] const Flow* find(const model::FlowKey& key) const;
+  /// @brief 1 if a flow has this key, else 0 (as std::map::count).
+  [[nodiscard]] std::size_t count(const model::FlowKey& key) const { return find(key) != nullptr ? 1 : 0; }
+  /// @brief The flow with this key; throws std::out_of_range when there is none.
+  [[nodiscard]] const Flow& at(const model::FlowKey& key) const;
+  /// @brief Position of the flow's reverse direction (key.reversed()), or kNone when no
+  /// reply has been seen (or the key is its own reverse).
+  [[nodiscard]] std::uint32_t reverse_of(std::uint32_t pos) const { return reverse_[pos]; }
+
+  /// @brief Adds a flow with this key (which must not be present), linked to its reverse
+  /// direction if that is tracked; returns its position.
+  std::uint32_t insert(const model::FlowKey& key);
+  /// @brief Removes the flows at these positions (any order, no duplicates). Other flows
+  /// may move.
+  void erase(std::vector<std::uint32_t> positions);
+
+ private:
+  struct Slot {
+    std::uint32_t pos = kNone;  ///< position in flows_, kNone when empty
+    std::uint32_t tag = 0;      ///< high bits of the key's hash: most mismatches stop here
+  };
+  [[nodiscard]] std::size_t slot_of(std::uint32_t pos) const;
+  void place(std::uint32_t pos, std::uint64_t hash);
+  void grow();
+  void erase_one(std::uint32_t pos);
+
+  std::vector<Flow> flows_;
+  std::vector<std::uint32_t> reverse_;  // parallel to flows_
+  std::vector<Slot> slots_;             // power-of-two size, linear probing
+};
+
+/// @brief A 64-bit hash of every field of a flow key.
+std::uint64_t hash_key(const model::FlowKey& key);
+
+}  // namespace podpath::flows
