@@ -2,12 +2,14 @@
 # scripts/lib/lab_teardown.sh — removing a lab from its names alone (no inventory needed, so a
 # half-built lab goes too): teardown, used by 'up' to clean remains and failures, and
 # 'scripts/lab down' (lab_down). Sourced by scripts/lab; uses lab_state.sh, lab_cni.sh
-# (cni_del_all) and lab_containers.sh (cgroup_kill_tree, cgroup_remove_tree).
+# (cni_del_all), lab_containers.sh (cgroup_kill_tree, cgroup_remove_tree) and lab_agents.sh
+# (agents_stop_all).
 
 # Remove everything of the lab, from names alone (cgroup dir, namespace names, data dir).
 teardown() {
   local ns
   local -a nss
+  agents_stop_all 1   # before their namespaces go
   if [[ -n $LAB_CG && -d $LAB_CG ]]; then cgroup_kill_tree "$LAB_CG" || true; fi
   cni_del_all
   mapfile -t nss < <(lab_netns)

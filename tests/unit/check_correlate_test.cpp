@@ -1,6 +1,7 @@
 // Correlation of probe observations into hops (seen counts, latency, where they stop), of
 // drop records into findings, and the drop-reason names read from BTF-style enumerators.
 #include <gtest/gtest.h>
+#include <netinet/tcp.h>
 
 #include "check/correlate.hpp"
 #include "check_fixture.hpp"
@@ -171,6 +172,18 @@ TEST_F(CorrelateTest, LocationOnlyDropsOfIcmpInRawReceiveAreBenign) {
   ASSERT_EQ(f.size(), 1u);
   EXPECT_TRUE(f[0].reason.empty());
   EXPECT_EQ(f[0].function(), "nft_do_chain");
+}
+
+TEST_F(CorrelateTest, AClosedTcpSocketsPurgedQueueIsBenignButNotASyn) {
+  // A probe's socket closed right after its handshake frees the peer's FIN unread.
+  podpath::model::FlowKey k = echo(0).reversed();
+  k.proto = IPPROTO_TCP;
+  auto e = drop_event(k, kWebNs, "QUEUE_PURGE", 0x300, "eth0");
+  e.tcp_flags = TH_FIN | TH_ACK;
+  const podpath::check::Place web_ns = place_of(kWebNs);
+  EXPECT_TRUE(podpath::check::benign_drop(e, "sk_stream_kill_queues", web_ns, web_ns.name));
+  e.tcp_flags = TH_SYN | TH_ACK;
+  EXPECT_FALSE(podpath::check::benign_drop(e, "sk_stream_kill_queues", web_ns, web_ns.name));
 }
 
 TEST(DropReasonNames, FromBtfEnumerators) {

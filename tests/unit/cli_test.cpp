@@ -37,7 +37,7 @@ TEST(Cli, HelpListsEveryCommandOnOneLineThenSaysWhereToGoNext) {
     names.push_back(line.substr(2, line.find(' ', 2) - 2));
   }
   EXPECT_EQ(names, (std::vector<std::string>{"trace", "paths", "check", "shared-ip", "matrix", "routes",
-                                             "pods", "doctor", "cleanup", "debug"}));
+                                             "agent", "pods", "doctor", "cleanup", "debug"}));
   EXPECT_NE(r.out.find("Run 'podpath COMMAND --help'"), std::string::npos) << r.out;
   // The whole description stays in the command's own help, without the top-level footer.
   const auto trace = run_cli({"trace", "--help"});

@@ -136,24 +136,36 @@ Result<void> check_probe_addresses(const model::IpAddress& src, const model::IpA
   return {};
 }
 
-Result<void> resolve_endpoints(const loader::SessionOptions& options,
-                               const std::vector<std::string>& endpoints, bool first_is_source) {
+Result<std::optional<ServiceTarget>> resolve_endpoints(const loader::SessionOptions& options,
+                                                       const std::vector<std::string>& endpoints,
+                                                       bool first_is_source, const DestinationHints& hints) {
   auto loaded = inventory::load_cluster(options.source);
   if (!loaded) return loaded.error();
   auto cidrs = inventory::CidrTable::build(loaded->cluster, options.cidrs);
   if (!cidrs) return cidrs.error();
   const auto cluster = std::make_shared<const model::Cluster>(std::move(loaded->cluster));
   const inventory::Resolver resolver(cluster, *cidrs);
+  std::optional<ServiceTarget> service;
+  if (first_is_source && endpoints.size() == 2) {
+    auto s = resolve_service(*cluster, endpoints[1], hints.port, hints.proto);
+    if (!s) return s.error();
+    service = std::move(*s);
+  }
   std::vector<Target> targets;
   for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    if (i == 1 && service) break;
     auto t = resolve_target(*cluster, resolver, endpoints[i], i == 0 && first_is_source);
     if (!t) return t.error();
     targets.push_back(std::move(*t));
   }
-  if (first_is_source && targets.size() == 2) {
-    return check_probe_addresses(targets[0].endpoint.ip, targets[1].endpoint.ip);
+  if (service && !targets.empty()) {
+    if (auto r = check_probe_addresses(targets[0].endpoint.ip, service->service.cluster_ip); !r)
+      return r.error();
   }
-  return {};
+  if (first_is_source && targets.size() == 2) {
+    if (auto r = check_probe_addresses(targets[0].endpoint.ip, targets[1].endpoint.ip); !r) return r.error();
+  }
+  return service;
 }
 
 Result<std::unique_ptr<Checker>> Checker::start(loader::Session& session, const bpf::DropOptions& options) {
@@ -324,36 +336,26 @@ Result<CheckReport> Checker::run(const CheckRequest& request) {
   spec.interval = request.interval;
   spec.timeout = request.timeout;
   spec.size = request.size;
-  if (auto r = poll_drops(0); !r) return r.error();
-  events_.clear();
-  auto probes = send_probes(spec);
-  if (!probes) {
-    return wrap_error(probes.error(), "cannot send probes from {}", src->endpoint.name);
-  }
-  std::atomic<bool> no_stop{false};
-  if (auto r = session_.wait(kGrace, no_stop); !r) return r.error();
-  if (auto r = poll_drops(0); !r) return r.error();
-
-  Evidence ev;
-  ev.proto = request.proto;
-  ev.port = request.port;
-  ev.src = src->endpoint;
-  ev.dst = dst->endpoint;
-  ev.probes = std::move(*probes);
-  ev.outcome = summarize(ev.probes);
-  ev.drops_tracked = tracker_ != nullptr;
-  ev.drop_reasons = tracker_ != nullptr && tracker_->reasons();
-  const ProbeKeys keys = probe_keys(ev.probes);
+  auto probes = probe_and_settle(spec, src->endpoint.name);
+  if (!probes) return probes.error();
   auto records = flow_records();  // also the routes as they are now
   if (!records) return records.error();
-  ev.request = correlate_path(keys.request, *records, ev.src, ev.dst, session_.topology());
-  ev.reply = correlate_path(keys.reply, *records, ev.dst, ev.src, session_.topology());
-  ev.drops = findings(keys.request, keys.reply, ev.src, ev.dst);
+  Evidence ev = probe_evidence(request.proto, request.port, std::move(*probes), src->endpoint, dst->endpoint,
+                               {}, *records, cluster);
   if (request.mtu_probe && ev.outcome.answered > 0) ev.mtu = probe_mtu(request, *src, *dst);
-  gather_facts(ev, cluster, session_.topology());
   CheckReport report = report_for(std::move(ev));
   report.duration_ms = elapsed_ms(started);
   return report;
+}
+
+Result<std::vector<ProbeOutcome>> Checker::probe_and_settle(const ProbeSpec& spec, const std::string& from) {
+  if (auto r = poll_drops(0); !r) return r.error();
+  events_.clear();
+  auto probes = send_probes(spec);
+  if (!probes) return wrap_error(probes.error(), "cannot send probes from {}", from);
+  if (auto r = session_.wait(kGrace, std::atomic<bool>(false)); !r) return r.error();
+  if (auto r = poll_drops(0); !r) return r.error();
+  return probes;
 }
 
 Result<std::vector<model::FlowRecord>> Checker::flow_records() {

@@ -19,6 +19,8 @@
 #include "check/evidence.hpp"
 #include "check/passive.hpp"
 #include "check/probe.hpp"
+#include "check/service_target.hpp"
+#include "check/service_verdict.hpp"
 #include "loader/session.hpp"
 #include "model/cluster.hpp"
 #include "util/kallsyms.hpp"
@@ -42,11 +44,21 @@ Result<Target> resolve_target(const model::Cluster& cluster, const flows::Endpoi
 /// destination gets one sentence saying why podpath cannot check it (no verdict).
 Result<void> check_probe_addresses(const model::IpAddress& src, const model::IpAddress& dst);
 
+/// @brief What the command line says about DST's port and protocol (--port, and --proto when given).
+struct DestinationHints {
+  std::uint16_t port = 0;
+  std::optional<Protocol> proto;
+};
+
 /// @brief Resolves every endpoint against the cluster `options` load (the first one as a
 /// source when `first_is_source`), without attaching anything: a bad name is one sentence
 /// before the datapath loads. Two endpoints with a source are held to check_probe_addresses.
-Result<void> resolve_endpoints(const loader::SessionOptions& options,
-                               const std::vector<std::string>& endpoints, bool first_is_source);
+/// A DST that is a Service (resolve_service, with `hints`) is returned, settled; nullopt for
+/// a pod, node or address.
+Result<std::optional<ServiceTarget>> resolve_endpoints(const loader::SessionOptions& options,
+                                                       const std::vector<std::string>& endpoints,
+                                                       bool first_is_source,
+                                                       const DestinationHints& hints = {});
 
 /// @brief What to probe.
 struct CheckRequest {
@@ -68,6 +80,25 @@ struct CheckReport {
   std::string cluster;  ///< where the inventory came from
   std::string attach;   ///< how podpath attached
   std::string drops;    ///< how drops were tracked
+  std::uint64_t duration_ms = 0;
+};
+
+/// @brief Connections to a Service (`podpath check POD SERVICE`).
+struct ServiceCheckRequest {
+  std::string src;
+  ServiceTarget target;  ///< settled by resolve_service()
+  int connections = 6;
+  std::chrono::milliseconds interval{200};
+  std::chrono::milliseconds timeout{2000};
+};
+
+/// @brief The result of a check to a Service.
+struct ServiceReport {
+  ServiceEvidence evidence;
+  ServiceVerdict verdict;
+  std::string cluster;
+  std::string attach;
+  std::string drops;
   std::uint64_t duration_ms = 0;
 };
 
@@ -101,6 +132,10 @@ class Checker {
 
   /// @brief Probes SRC -> DST and judges.
   Result<CheckReport> run(const CheckRequest& request);
+  /// @brief Sends the connections to the Service's ClusterIP from inside SRC, finds the
+  /// backend kube-proxy's DNAT picked for each (the datapath's NAT records), and judges every
+  /// backend on its connections, then the Service (check/service_verdict.hpp).
+  Result<ServiceReport> run_service(const ServiceCheckRequest& request);
   /// @brief Watches traffic for the duration (or until `stop`), then judges every
   /// conversation between the selected pods.
   Result<PassiveReport> observe(const PassiveRequest& request, const std::atomic<bool>& stop);
@@ -120,6 +155,15 @@ class Checker {
   [[nodiscard]] static std::string place_name_of(const flows::Endpoint& e);
   std::optional<MtuProbe> probe_mtu(const CheckRequest& request, const Target& src, const Target& dst);
   CheckReport report_for(Evidence evidence) const;
+  /// @brief The evidence of some probes from `src` to `dst`: paths, drops and facts. With
+  /// `nat` (parallel to the probes: each one's translation), each direction is joined across it.
+  Evidence probe_evidence(Protocol proto, std::uint16_t port, std::vector<ProbeOutcome> probes,
+                          const flows::Endpoint& src, const flows::Endpoint& dst,
+                          const std::vector<model::NatRecord>& nat,
+                          const std::vector<model::FlowRecord>& records, const model::Cluster& cluster);
+  /// @brief Sends the probes with drop records of their own (earlier ones are dropped), then
+  /// waits for stragglers (late answers, drop records). `from` names the source in an error.
+  Result<std::vector<ProbeOutcome>> probe_and_settle(const ProbeSpec& spec, const std::string& from);
   /// @brief The flow records run() and observe() correlate: the session refreshed (routes as
   /// they are now), then every point of every flow the aggregator holds.
   Result<std::vector<model::FlowRecord>> flow_records();

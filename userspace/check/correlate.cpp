@@ -30,18 +30,34 @@ ProbeKeys probe_keys(const std::vector<ProbeOutcome>& probes) {
 
 PathReport correlate_path(const std::vector<model::FlowKey>& keys,
                           const std::vector<model::FlowRecord>& records, const flows::Endpoint& from,
-                          const flows::Endpoint& to, const flows::Topology& topology) {
+                          const flows::Endpoint& to, const flows::Topology& topology, const NatJoin* nat) {
   std::map<model::FlowKey, std::size_t> probe_of;
   for (std::size_t i = 0; i < keys.size(); ++i) probe_of.emplace(keys[i], i);
+  // After the translation: the same probe under another key, at points marked as such.
+  std::map<model::FlowKey, std::size_t> translated_of;
+  if (nat != nullptr) {
+    for (std::size_t i = 0; i < nat->translated.size() && i < keys.size(); ++i)
+      translated_of.emplace(nat->translated[i], i);
+  }
 
   // Per point: the sum over the probes, and each probe's first time there.
   std::map<model::ObservationPoint, flows::PointStats> points;
   std::map<model::ObservationPoint, std::map<std::size_t, std::uint64_t>> first_seen;
   for (const auto& r : records) {
-    const auto it = probe_of.find(r.key);
-    if (it == probe_of.end() || r.stats.packets == 0) continue;
+    std::size_t probe = 0;
+    bool before = false;
+    if (const auto it = probe_of.find(r.key); it != probe_of.end()) {
+      probe = it->second;
+      before = true;
+    } else if (const auto t = translated_of.find(r.key); t != translated_of.end()) {
+      probe = t->second;
+    } else {
+      continue;
+    }
+    if (r.stats.packets == 0) continue;
     auto& ps = points[r.point];
     ps.point = r.point;
+    ps.before_nat = ps.before_nat || (before && nat != nullptr);
     ps.stats.packets += r.stats.packets;
     ps.stats.bytes += r.stats.bytes;
     ps.stats.tcp_flags |= r.stats.tcp_flags;
@@ -50,13 +66,20 @@ PathReport correlate_path(const std::vector<model::FlowKey>& keys,
     ps.stats.last_seen_ns = std::max(ps.stats.last_seen_ns, r.stats.last_seen_ns);
     ps.packets = ps.stats.packets;
     ps.bytes = ps.stats.bytes;
-    first_seen[r.point][it->second] = r.stats.first_seen_ns;
+    // A point that saw a probe under both keys keeps its first time there.
+    const auto [seen, fresh] = first_seen[r.point].emplace(probe, r.stats.first_seen_ns);
+    if (!fresh) seen->second = std::min(seen->second, r.stats.first_seen_ns);
   }
   flows::Flow flow;
   if (!keys.empty()) flow.key = keys.front();
   for (auto& [point, ps] : points) flow.points.push_back(ps);
 
-  const flows::Path path = flows::compose_path(flow, from, to, topology);
+  flows::Path path = flows::compose_path(flow, from, to, topology);
+  if (nat != nullptr && !nat->translated.empty()) {
+    flow.nat = nat->nat;
+    flow.translated_key = nat->translated.front();
+    flows::annotate_nat(path, flow, nat->why);
+  }
   PathReport out;
   out.composer_verdict = path.verdict;
   out.complete = path.complete;
@@ -95,6 +118,12 @@ bool benign_drop(const bpf::DropEvent& event, const std::string& function, const
   if (event.key.proto == IPPROTO_TCP && (event.tcp_flags & TH_SYN) == 0 &&
       (function == "tcp_v4_rcv" || function == "tcp_v6_rcv") &&
       (!event.has_reason || event.reason_name == "NOT_SPECIFIED")) {
+    return true;
+  }
+  // The same at a socket being closed (a probe's, right after its handshake): what it had not
+  // read yet (the peer's FIN) is freed with it.
+  if (event.key.proto == IPPROTO_TCP && (event.tcp_flags & TH_SYN) == 0 && event.has_reason &&
+      event.reason_name == "QUEUE_PURGE") {
     return true;
   }
   if (event.has_reason) {

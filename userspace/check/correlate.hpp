@@ -26,12 +26,24 @@ struct ProbeKeys {
 };
 ProbeKeys probe_keys(const std::vector<ProbeOutcome>& probes);
 
+/// @brief A direction a NAT translated on its way (kube-proxy's DNAT to a Service backend, or
+/// its reverse on the reply): each probe's key after the translation, and one probe's
+/// translation with who made it (the hop after which it happened shows it, as in trace).
+struct NatJoin {
+  std::vector<model::FlowKey> translated;  ///< parallel to the keys: probe i's key after the translation
+  model::NatRecord nat;                    ///< the first probe's translation
+  flows::NatExplanation why;
+};
+
 /// @brief The path of one direction: `keys[i]` is probe i's flow key in that direction
 /// (the request's, or its reversed() for the reply); `records` may hold anything, only
 /// the probes' keys are used. `from`/`to` are the direction's source and destination.
+/// With `nat`, a probe's records under its translated key count for it too, and the hop
+/// where the translation happened carries it (Hop::nat).
 PathReport correlate_path(const std::vector<model::FlowKey>& keys,
                           const std::vector<model::FlowRecord>& records, const flows::Endpoint& from,
-                          const flows::Endpoint& to, const flows::Topology& topology);
+                          const flows::Endpoint& to, const flows::Topology& topology,
+                          const NatJoin* nat = nullptr);
 
 /// @brief Names a network namespace by cookie; PlaceKind::Unknown when it is not the cluster's.
 using Placer = std::function<Place(std::uint64_t netns_cookie)>;

@@ -319,15 +319,16 @@ Verdict refused(const Evidence& ev) {
     break;
   }
   // An ICMP port unreachable names its sender: the destination, or a router rejecting for it.
-  if (ev.proto == Protocol::Udp && ev.outcome.icmp) from_destination = ev.outcome.icmp->from == ev.dst.ip;
+  // (TCP too: a REJECT with ICMP port unreachable refuses a connect as a RST does.)
+  if (ev.outcome.icmp) from_destination = ev.outcome.icmp->from == ev.dst.ip;
   Verdict v;
-  if (ev.proto == Protocol::Udp) {
+  if (ev.proto == Protocol::Udp || ev.outcome.icmp) {
     const std::string from = ev.outcome.icmp ? ev.outcome.icmp->from.to_string() : std::string("the path");
     v = make(VerdictKind::PortClosed,
              from_destination
-                 ? fmt::format("ICMP port unreachable from destination (UDP port {} closed)", ev.port)
-                 : fmt::format("ICMP port unreachable from {} for UDP port {} (a firewall there rejects it)",
-                               from, ev.port),
+                 ? fmt::format("ICMP port unreachable from destination ({} closed)", what(ev))
+                 : fmt::format("ICMP port unreachable from {} for {} (a firewall there rejects it)", from,
+                               what(ev)),
              last_seen_hop(ev.request));
   } else {
     v = make(VerdictKind::PortClosed,

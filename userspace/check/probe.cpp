@@ -340,7 +340,8 @@ class Prober {
       return;
     }
     if (err == ECONNREFUSED) {
-      finish(i, ProbeResult::Refused, std::nullopt, err);
+      // A RST, or an ICMP port unreachable (a REJECT): the error queue tells them apart.
+      finish(i, ProbeResult::Refused, read_error_queue(fd), err);
       return;
     }
     if (auto icmp = read_error_queue(fd)) {

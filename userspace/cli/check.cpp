@@ -6,9 +6,9 @@
 #include <ostream>
 
 #include "check/checker.hpp"
+#include "cli/check_run.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
-#include "output/check_view.hpp"
 #include "output/terminal.hpp"
 #include "util/text.hpp"
 
@@ -24,26 +24,39 @@ constexpr const char* kDescription =
     "  podpath check web-1 db-0                      ICMP echo from pod web-1 to pod db-0\n"
     "  podpath check web-1 db-0 --proto tcp --port 5432\n"
     "  podpath check default/web-1 10.10.130.9       a pod (namespace/name) to an address\n"
+    "  podpath check web-1 web                       TCP connections through Service web's ClusterIP\n"
+    "  podpath check web-1 10.96.0.10:80             the same, by ClusterIP:PORT\n"
     "  podpath check --passive --duration 30         no probes: judge the traffic already flowing\n"
-    "Exit status: 0 reachable (passive: no problem seen), 1 not reachable (passive: problems seen),\n"
+    "A Service DST (a Service name [NAMESPACE/]NAME, or CLUSTER_IP:PORT) gets --connections TCP (UDP if its\n"
+    "port is UDP) connections through kube-proxy's DNAT: each backend picked is shown with its connections,\n"
+    "its path across the DNAT and a verdict (answers, port closed, its node unreachable, a firewall drop),\n"
+    "then one for the Service: reachable, partially reachable, no endpoints (kube-proxy's REJECT), not\n"
+    "reachable. A name that is both a pod's and a Service's means the pod.\n"
+    "Exit status: 0 reachable (a Service: every connection answered; passive: no problem seen), 1 not\n"
+    "reachable (a Service: any connection failed; passive: problems seen),\n"
     "2 the check could not run (bad input, no privileges, no lab).";
 
 class CheckCommand final : public Command {
  public:
   CLI::App* add_to(CLI::App& parent) override {
     CLI::App* sub = parent.add_subcommand("check", kDescription);
-    sub->add_option("endpoints", endpoints_,
-                    "SRC and DST: pod names (name or namespace/name), node names or IP addresses; SRC must "
-                    "be a pod or node (probes are sent from inside it). --passive: optional filter")
+    sub->add_option(
+           "endpoints", endpoints_,
+           "SRC and DST: pod names (name or namespace/name), node names or IP addresses; DST may be a "
+           "Service ([NAMESPACE/]NAME or CLUSTER_IP:PORT). SRC must be a pod or node (probes are sent "
+           "from inside it). --passive: optional filter")
         ->type_name("SRC DST")
         ->expected(0, -1);
     // Values are checked in validated(), so that a mistake is one line like every other error.
-    sub->add_option("--proto", proto_,
-                    "What to probe with: icmp (echo), tcp (a connect to --port), udp "
-                    "(datagrams to --port; an echoing service confirms delivery)")
-        ->capture_default_str();
-    sub->add_option("--port", port_, "Destination port for --proto tcp/udp (1-65535)");
-    sub->add_option("--count", count_, "Number of probes (1-100)")->capture_default_str();
+    proto_opt_ = sub->add_option("--proto", proto_,
+                                 "What to probe with: icmp (echo), tcp (a connect to --port), udp (datagrams "
+                                 "to --port; an echoing service confirms delivery). A Service: its port's")
+                     ->capture_default_str();
+    sub->add_option("--port", port_, "Destination port for --proto tcp/udp (1-65535); a Service's port");
+    count_opt_ = sub->add_option("--count", count_, "Number of probes (1-100)")->capture_default_str();
+    connections_opt_ =
+        sub->add_option("--connections", connections_, "A Service: connections through it (1-100)")
+            ->capture_default_str();
     sub->add_option("--interval", interval_s_, "Seconds between probes (0.01-10)")->capture_default_str();
     sub->add_option("--timeout", timeout_s_, "Seconds to wait for each probe's answer (0.1-60)")
         ->capture_default_str();
@@ -69,8 +82,11 @@ class CheckCommand final : public Command {
     const StopOnSignal stop;
     auto options = attach_.session_options();
     // Bad names fail here, in one line, before anything is attached.
-    if (auto r = check::resolve_endpoints(options, endpoints_, !passive_); !r)
-      throw UserError(r.error().to_string());
+    check::DestinationHints hints{request.port, std::nullopt};
+    if (proto_opt_->count() > 0) hints.proto = request.proto;
+    const auto service = check::resolve_endpoints(options, endpoints_, !passive_, hints);
+    if (!service) throw UserError(service.error().to_string());
+    validate_for(service->has_value(), request);
     options.loader.datapath.coarse_clock = false;  // per-hop latency needs the precise clock
     auto session = loader::Session::start(options);
     if (!session) throw UserError(session.error().to_string());
@@ -80,28 +96,17 @@ class CheckCommand final : public Command {
     const bool json = format_ == "json";
     const bool color = !json && output::use_color(io.out);
     int rc = kExitOk;
-    if (passive_) {
+    if (*service) {
+      check::ServiceCheckRequest sr{request.src, **service, connections_, request.interval, request.timeout};
+      rc = run_service_check(**checker, sr, io.out, json, color);
+    } else if (passive_) {
       check::PassiveRequest p;
       if (!endpoints_.empty()) p.src = endpoints_[0];
       if (endpoints_.size() > 1) p.dst = endpoints_[1];
       p.duration = std::chrono::milliseconds(std::llround(duration_s_ * 1000));
-      auto report = (*checker)->observe(p, stop.flag());
-      if (!report) throw UserError(report.error().to_string());
-      if (json) {
-        io.out << json_text(output::passive_to_json(*report), 2) << "\n";
-      } else {
-        io.out << output::render_passive(*report, color);
-      }
-      rc = report->problems.empty() ? kExitOk : kExitNegative;
+      rc = run_passive_check(**checker, p, stop.flag(), io.out, json, color);
     } else {
-      auto report = (*checker)->run(request);
-      if (!report) throw UserError(report.error().to_string());
-      if (json) {
-        io.out << json_text(output::check_to_json(*report), 2) << "\n";
-      } else {
-        io.out << output::render_check(*report, color);
-      }
-      rc = report->verdict.reachable ? kExitOk : kExitNegative;
+      rc = run_pod_check(**checker, request, io.out, json, color);
     }
     io.out.flush();
     checker->reset();
@@ -119,6 +124,8 @@ class CheckCommand final : public Command {
       throw UserError(fmt::format("--proto must be icmp, tcp or udp (got '{}')", proto_));
     if (port_ < 0 || port_ > 65535) throw UserError(fmt::format("--port must be 1-65535 (got {})", port_));
     if (!in(count_, 1, 100)) throw UserError(fmt::format("--count must be 1-100 (got {})", count_));
+    if (!in(connections_, 1, 100))
+      throw UserError(fmt::format("--connections must be 1-100 (got {})", connections_));
     if (!in(interval_s_, 0.01, 10))
       throw UserError(fmt::format("--interval must be 0.01-10 s (got {})", interval_s_));
     if (!in(timeout_s_, 0.1, 60))
@@ -132,10 +139,6 @@ class CheckCommand final : public Command {
     r.proto = proto_ == "tcp"   ? check::Protocol::Tcp
               : proto_ == "udp" ? check::Protocol::Udp
                                 : check::Protocol::Icmp;
-    if (r.proto != check::Protocol::Icmp && port_ == 0 && !passive_)
-      throw UserError(fmt::format("--proto {} needs --port", proto_));
-    if (r.proto == check::Protocol::Icmp && port_ != 0)
-      throw UserError("--port is only used with --proto tcp or udp");
     if (r.proto == check::Protocol::Tcp && size_ != 0)
       throw UserError("--size is only used with --proto icmp or udp");
     if (!passive_ && endpoints_.size() != 2) {
@@ -156,7 +159,26 @@ class CheckCommand final : public Command {
     return r;
   }
 
+  /// The flags that apply to a Service DST, or to any other.
+  void validate_for(bool service, const check::CheckRequest& r) const {
+    if (service) {
+      if (count_opt_->count() > 0 || size_ != 0 || no_mtu_probe_)
+        throw UserError("--count, --size and --no-mtu-probe are for pods; a Service takes --connections N");
+      return;
+    }
+    if (connections_opt_->count() > 0)
+      throw UserError("--connections is for a Service DST; pods take --count");
+    if (r.proto != check::Protocol::Icmp && port_ == 0 && !passive_)
+      throw UserError(fmt::format("--proto {} needs --port", proto_));
+    if (r.proto == check::Protocol::Icmp && port_ != 0)
+      throw UserError("--port is only used with --proto tcp or udp (or a Service DST)");
+  }
+
   AttachFlags attach_;
+  CLI::Option* proto_opt_ = nullptr;
+  CLI::Option* count_opt_ = nullptr;
+  CLI::Option* connections_opt_ = nullptr;
+  int connections_ = 6;
   std::vector<std::string> endpoints_;
   std::string proto_ = "icmp";
   int port_ = 0;

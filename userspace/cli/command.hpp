@@ -47,6 +47,7 @@ std::unique_ptr<Command> make_routes_command();
 std::unique_ptr<Command> make_shared_ip_command();
 std::unique_ptr<Command> make_check_command();
 std::unique_ptr<Command> make_cleanup_command();
+std::unique_ptr<Command> make_agent_command();
 
 /// @brief Every subcommand, in the order `--help` lists them (cli/registry.cpp).
 std::vector<std::unique_ptr<Command>> all_commands();

@@ -11,6 +11,7 @@ std::vector<std::unique_ptr<Command>> all_commands() {
   commands.push_back(make_shared_ip_command());
   commands.push_back(make_matrix_command());
   commands.push_back(make_routes_command());
+  commands.push_back(make_agent_command());
   commands.push_back(make_pods_command());
   commands.push_back(make_doctor_command());
   commands.push_back(make_cleanup_command());

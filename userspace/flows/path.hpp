@@ -41,6 +41,8 @@ struct ObservedInterface {
   std::string name;  ///< interface name inside the node's namespace
   model::InterfaceRole role = model::InterfaceRole::Other;
   std::string pod;  ///< PodVeth: the pod's display name ("default/web-1"), if known
+
+  bool operator==(const ObservedInterface&) const = default;
 };
 
 /// @brief A node as the composer sees it.
@@ -64,6 +66,7 @@ struct PathNode {
                           const std::optional<model::Cidr>& underlay,
                           const std::optional<model::IpAddress>& gateway);
   [[nodiscard]] bool is_local(const model::IpAddress& ip) const;
+  bool operator==(const PathNode&) const = default;
 };
 
 /// @brief The underlay router. It is not observed; it appears as a virtual hop.
@@ -75,6 +78,7 @@ struct PathGateway {
 
   /// @brief From an inventory gateway (routes as the inventory lists them).
   static PathGateway from(const model::Gateway& gateway, const std::optional<model::Cidr>& underlay);
+  bool operator==(const PathGateway&) const = default;
 };
 
 /// @brief Everything the composer knows about the cluster's forwarding.
@@ -88,6 +92,7 @@ struct Topology {
   [[nodiscard]] const PathNode* node_with_address(const model::IpAddress& ip) const;
   /// @brief True if an interface `name` of node `node` is watched.
   [[nodiscard]] bool watched(std::string_view node, std::string_view name) const;
+  bool operator==(const Topology&) const = default;
 };
 
 /// @brief Direction of a hop; Forward is a virtual hop through an unobserved router.

@@ -58,15 +58,16 @@ Result<std::unique_ptr<Session>> Session::start(const SessionOptions& options) {
     });
   }
   if (watched.nodes.empty()) return make_error(EINVAL, "the inventory lists no node to watch");
+  if (options.in_node_netns) {
+    for (auto& n : watched.nodes) n.netns.clear();
+  }
 
   if (auto r = s->rebuild_cluster_views(); !r) return r.error();
   auto loader = Loader::start(targets_for(watched, options.bridge, options.uplink, options.extra),
                               options.loader, *s->cluster_);
   if (!loader) return loader.error();
   s->loader_ = std::move(*loader);
-  std::vector<std::string> observed;
-  for (const auto& t : s->loader_->targets()) observed.push_back(t.node);
-  if (auto r = s->loader_->set_cidrs(*s->cidrs_, observed); !r) return r.error();
+  if (auto r = s->loader_->set_cidrs(*s->cidrs_, s->counted_at_source()); !r) return r.error();
   s->source_ = std::make_unique<BpfFlowSource>(s->loader_->datapath());
   s->aggregator_ = std::make_unique<flows::Aggregator>(*s->source_, options.aggregator);
   if (options.containers) {
@@ -145,11 +146,19 @@ Result<void> Session::apply_cluster() {
   if (auto r = rebuild_cluster_views(); !r) return r;
   loader_->set_cluster(*cluster_);
   if (tracker_) tracker_->set_cluster(cluster_);
-  std::vector<std::string> observed;
-  for (const auto& t : loader_->targets()) observed.push_back(t.node);
-  if (auto r = loader_->set_cidrs(*cidrs_, observed); !r) return r;
+  if (auto r = loader_->set_cidrs(*cidrs_, counted_at_source()); !r) return r;
   rebuild_topology();
   return {};
+}
+
+std::vector<std::string> Session::counted_at_source() const {
+  std::vector<std::string> nodes;
+  if (options_.matrix_per_node) {
+    for (const auto& n : cluster_->nodes) nodes.push_back(n.name);
+  } else {
+    for (const auto& t : loader_->targets()) nodes.push_back(t.node);
+  }
+  return nodes;
 }
 
 void Session::rebuild_topology() {
@@ -331,9 +340,7 @@ Result<void> Session::follow_namespaces() {
       gone_since_.reset();
       lab_dir_gone_since_.reset();
       rebuild_topology();
-      std::vector<std::string> observed;
-      for (const auto& t : loader_->targets()) observed.push_back(t.node);
-      return loader_->set_cidrs(*cidrs_, observed);
+      return loader_->set_cidrs(*cidrs_, counted_at_source());
     }
   }
 

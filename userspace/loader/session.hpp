@@ -40,6 +40,15 @@ struct SessionOptions {
   /// @brief Attribute pod traffic to containers (cgroup_skb, docs/containers.md); when the
   /// machine cannot, the session runs without and says why.
   bool containers = false;
+  /// @brief podpath runs inside the namespace of the node it watches (an agent started in
+  /// its node's namespace): attach and read routes there without entering it, so no
+  /// setns(2) and no CAP_SYS_ADMIN are needed.
+  bool in_node_netns = false;
+  /// @brief One agent per node (`podpath agent`): every node's pod CIDR counts into the
+  /// CIDR matrix where its packets leave their pods, on that node, so traffic between two
+  /// nodes' pods is counted once, by the source node's agent. Default: only the watched
+  /// nodes' pod CIDRs are counted at the source; traffic from the others where it enters.
+  bool matrix_per_node = false;
   /// @brief Checks the loaded cluster before anything is attached (a filter or an endpoint
   /// naming a pod that does not exist): its error is start()'s, and nothing was attached.
   std::function<Result<void>(const model::Cluster&)> check_cluster;
@@ -110,6 +119,8 @@ class Session {
   /// The cluster changed: CIDR table, resolver, the loader's names and CIDRs, topology.
   Result<void> apply_cluster();
   void rebuild_topology();
+  /// The nodes whose pod CIDRs count into the matrix at the source (Loader::set_cidrs).
+  [[nodiscard]] std::vector<std::string> counted_at_source() const;
   /// Requests to a Service: their matrix counts move from the ClusterIP range to the backend's CIDR.
   void count_backends_in_matrix();
 

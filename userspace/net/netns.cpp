@@ -122,6 +122,18 @@ Result<std::uint64_t> netns_cookie(std::string_view netns) {
   return cookie;
 }
 
+Result<bool> is_current_netns(std::string_view netns) {
+  if (netns.empty()) return true;
+  struct stat own {};
+  struct stat other {};
+  if (::stat("/proc/thread-self/ns/net", &own) != 0)
+    return make_error(errno, "cannot stat this thread's network namespace");
+  const std::string path = netns_path(netns);
+  if (::stat(path.c_str(), &other) != 0)
+    return make_error(errno, "cannot stat {} ({})", netns_display(netns), path);
+  return own.st_dev == other.st_dev && own.st_ino == other.st_ino;
+}
+
 std::vector<std::string> named_netns(std::string_view prefix) {
   std::vector<std::string> out;
   std::error_code ec;

@@ -81,6 +81,10 @@ Result<std::uint64_t> socket_netns_cookie(int socket_fd);
 /// namespace's lifetime, never reused while the system runs.
 Result<std::uint64_t> netns_cookie(std::string_view netns);
 
+/// @brief True when `netns` is the namespace the calling thread is in (same namespace file:
+/// device and inode). "" is always true.
+Result<bool> is_current_netns(std::string_view netns);
+
 /// @brief The names of the namespaces in /run/netns (`ip netns list`) that start with
 /// `prefix`, sorted.
 std::vector<std::string> named_netns(std::string_view prefix = {});

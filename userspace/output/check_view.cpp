@@ -8,12 +8,13 @@
 #include <cstring>
 #include <vector>
 
+#include "output/check_parts.hpp"
 #include "output/flow_json.hpp"
 #include "output/text.hpp"
 #include "util/text.hpp"
 
 namespace podpath::output {
-namespace {
+namespace check_parts {
 
 using check::DropFinding;
 using check::Evidence;
@@ -99,6 +100,7 @@ void render_path(std::string& out, const char* title, const flows::Endpoint& fro
     out +=
         fmt::format("  {}  {}  {}  {}  {}  {}\n", pad_right(rows[i][0], wn), pad_right(rows[i][1], wi),
                     pad_right(rows[i][2], 7), status, pad_left(rows[i][4], wl), style.dim(printable(note)));
+    if (!h.hop.nat.empty()) out += fmt::format("  {}  ↳ {}\n", std::string(wn, ' '), printable(h.hop.nat));
   }
   if (path.hops.empty()) out += "  (no path: " + printable(path.composer_verdict) + ")\n";
 }
@@ -138,7 +140,8 @@ nlohmann::json path_json(const PathReport& path) {
                     {"packets", h.packets},
                     {"latency_ns", h.latency_ns ? nlohmann::json(*h.latency_ns) : nlohmann::json(nullptr)},
                     {"route", h.hop.route},
-                    {"note", h.hop.note}});
+                    {"note", h.hop.note},
+                    {"nat", h.hop.nat.empty() ? nlohmann::json(nullptr) : nlohmann::json(h.hop.nat)}});
   }
   nlohmann::json out = {{"complete", path.complete}, {"hops", hops}, {"path_verdict", path.composer_verdict}};
   const auto last = path.last_seen();
@@ -181,6 +184,20 @@ nlohmann::json gateway_json(const std::optional<GatewayRouteFact>& g) {
           {"wrong", g->wrong()}};
 }
 
+void render_probed(std::string& out, const Evidence& ev, const char* probes_title, const Style& style) {
+  render_path(out, "request", ev.src, ev.dst, ev.request, style);
+  if (ev.reply.any_seen()) {
+    render_path(out, "reply", ev.dst, ev.src, ev.reply, style);
+  } else if (ev.outcome.icmp) {
+    out += style.bold("reply") + fmt::format("  none seen (ICMP {} came back from {})\n",
+                                             ev.outcome.icmp->describe(), ev.outcome.icmp->from.to_string());
+  } else {
+    out += style.bold("reply") + "  none seen\n";
+  }
+  out += style.bold(probes_title) + "\n";
+  for (const auto& p : ev.probes) out += "  " + probe_line(p) + "\n";
+}
+
 /// The verdict and the session line name pods, interfaces and namespaces.
 void render_verdict(std::string& out, const std::string& head, const check::Verdict& v) {
   out += fmt::format("{}  {}\n", head, printable(v.summary));
@@ -192,7 +209,9 @@ std::string session_line(const std::string& cluster, const std::string& attach, 
   return style.dim(printable(fmt::format("  {} · {} · {}", cluster, attach, drops))) + "\n";
 }
 
-}  // namespace
+}  // namespace check_parts
+
+using namespace check_parts;
 
 std::string render_check(const check::CheckReport& r, bool color) {
   const Style style(color);
@@ -201,17 +220,7 @@ std::string render_check(const check::CheckReport& r, bool color) {
   out += fmt::format("{}  {} → {}   {} × {}\n", style.bold("podpath check"), endpoint_text(ev.src),
                      endpoint_text(ev.dst), proto_text(ev), ev.probes.size());
   out += session_line(r.cluster, r.attach, r.drops, style) + "\n";
-  render_path(out, "request", ev.src, ev.dst, ev.request, style);
-  if (ev.reply.any_seen()) {
-    render_path(out, "reply", ev.dst, ev.src, ev.reply, style);
-  } else if (ev.outcome.icmp) {
-    out += style.bold("reply") + fmt::format("  none seen (ICMP {} came back from {})\n",
-                                             ev.outcome.icmp->describe(), ev.outcome.icmp->from.to_string());
-  } else {
-    out += style.bold("reply") + "  none seen\n";
-  }
-  out += style.bold("probes") + "\n";
-  for (const auto& p : ev.probes) out += "  " + probe_line(p) + "\n";
+  render_probed(out, ev, "probes", style);
   if (ev.mtu) {
     out += fmt::format("  large-packet probe: {} × {} bytes with DF set: {} answered\n", ev.mtu->sent,
                        ev.mtu->size, ev.mtu->answered);

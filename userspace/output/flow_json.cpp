@@ -38,11 +38,12 @@ json hop_to_json(const flows::Hop& h) {
     j["bytes"] = h.stats->bytes;
     j["pps"] = h.stats->pps;
     j["bps"] = h.stats->bps;
+    j["ifindex"] = h.stats->point.ifindex;
+    j["first_seen_ns"] = h.stats->stats.first_seen_ns;
+    j["last_seen_ns"] = h.stats->stats.last_seen_ns;
   } else {
-    j["packets"] = nullptr;
-    j["bytes"] = nullptr;
-    j["pps"] = nullptr;
-    j["bps"] = nullptr;
+    for (const char* field : {"packets", "bytes", "pps", "bps", "ifindex", "first_seen_ns", "last_seen_ns"})
+      j[field] = nullptr;
   }
   return j;
 }

@@ -16,7 +16,8 @@ namespace podpath::output {
 /// @brief {"kind","name","ip","node","cidr","cidr_id"} (+ "namespace","pod" for a known pod).
 nlohmann::json endpoint_to_json(const flows::Endpoint& endpoint);
 /// @brief
-/// {"node","interface","direction","role","state","observed","packets","bytes","pps","bps","route","note"}.
+/// {"node","interface","direction","role","state","observed","packets","bytes","pps","bps","ifindex",
+/// "first_seen_ns","last_seen_ns","route","note"}: what the hop counted, null when not observed.
 nlohmann::json hop_to_json(const flows::Hop& hop);
 /// @brief One direction: counters, rates, verdict, complete, hops[].
 nlohmann::json direction_to_json(const DirectionView& view);

@@ -1,0 +1,399 @@
+#include "server/agent.hpp"
+
+#include <linux/capability.h>
+#include <unistd.h>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+
+#include "bpf/drops.hpp"
+#include "inventory/source.hpp"
+#include "net/netns.hpp"
+#include "server/drop_log.hpp"
+#include "server/flow_snapshot.hpp"
+#include "server/http.hpp"
+#include "server/metrics.hpp"
+#include "server/node_view.hpp"
+#include "server/snapshot_hub.hpp"
+#include "util/capabilities.hpp"
+#include "util/kallsyms.hpp"
+#include "util/system.hpp"
+
+namespace podpath::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+/// Events a stream client may have waiting: at 1 refresh/s, a client that has read nothing
+/// for this many seconds is dropped.
+constexpr std::size_t kStreamQueue = 8;
+/// Drops kept for /v1/drops.
+constexpr std::size_t kDropsKept = 1024;
+/// A new flow brings the next refresh forward, but no closer than this to the last one.
+constexpr milliseconds kMinRefreshGap{100};
+/// The main loop polls drops and checks for SIGHUP at least this often.
+constexpr milliseconds kSlice{200};
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+/// The capabilities the main thread keeps once attached: CAP_NET_ADMIN and CAP_BPF attach
+/// the veths of pods that start later; CAP_SYS_ADMIN only while the node's namespace must be
+/// entered (setns) to read its routes and attach there; container attribution reads other
+/// processes' /proc entries. Loading programs (CAP_PERFMON for the drop program) and reading
+/// kernel addresses (CAP_SYSLOG) are over by then.
+CapabilitySet capabilities_after_attach(bool enters_netns, bool containers) {
+  CapabilitySet keep = capability_set({CAP_NET_ADMIN, CAP_BPF});
+  if (enters_netns) keep |= capability_set({CAP_SYS_ADMIN});
+  if (containers) keep |= capability_set({CAP_SYS_ADMIN, CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH});
+  return keep;
+}
+
+/// What the API listeners are protected with.
+struct Credentials {
+  std::unique_ptr<TlsStore> tls;
+  std::unique_ptr<TokenStore> token;
+};
+
+/// The security rules, then the TLS material and the token: checked before anything else,
+/// so that a bad combination is refused at once.
+Result<Credentials> load_credentials(const AgentOptions& options);
+
+class Agent {
+ public:
+  Agent(const AgentOptions& options, std::string node, std::string node_netns, Credentials credentials)
+      : options_(options), node_(std::move(node)), node_netns_(std::move(node_netns)),
+        hub_(options.max_streams, kStreamQueue), metrics_(node_, options.version), builder_(node_),
+        drop_log_(node_, kDropsKept), tls_(std::move(credentials.tls)), token_(std::move(credentials.token)) {
+  }
+
+  Result<void> start_listeners();
+  Result<void> attach();
+  Result<void> loop(const std::atomic<bool>& stop, std::atomic<bool>& reload,
+                    const std::function<void(const std::string&)>& on_ready);
+  void shutdown();
+
+ private:
+  void publish_not_ready(const std::string& reason);
+  void start_drop_tracking();
+  void index_places();
+  void on_drop(const bpf::DropEvent& e);
+  Result<void> refresh();
+  void do_reload();
+
+  AgentOptions options_;
+  std::string node_;
+  std::string node_netns_;  // as the inventory names it; "" = the host's
+  SnapshotHub hub_;
+  AgentMetrics metrics_;
+  FlowSnapshotBuilder builder_;
+  DropLog drop_log_;
+  std::unique_ptr<TlsStore> tls_;
+  std::unique_ptr<TokenStore> token_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unique_ptr<loader::Session> session_;
+  std::unique_ptr<bpf::DropTracker> drops_;
+  std::optional<Kallsyms> kallsyms_;
+  std::vector<bpf::DropEvent> pending_drops_;
+  AgentInfo info_;
+  bool enters_netns_ = false;
+  std::uint64_t seq_ = 0;
+  std::size_t places_pods_ = 0;
+};
+
+Result<Credentials> load_credentials(const AgentOptions& options) {
+  ApiSecurity security{options.tls_cert.has_value() && options.tls_key.has_value(),
+                       options.tls_client_ca.has_value(), options.token_file.has_value()};
+  if (options.tls_cert.has_value() != options.tls_key.has_value())
+    return make_error(EINVAL, "--tls-cert and --tls-key go together");
+  if (auto r = check_exposure(options.listen, security); !r) return r.error();
+  Credentials c;
+  if (security.tls) {
+    auto tls = TlsStore::load(TlsFiles{*options.tls_cert, *options.tls_key, options.tls_client_ca});
+    if (!tls) return tls.error();
+    c.tls = std::move(*tls);
+    spdlog::info("TLS: {}", c.tls->describe());
+  }
+  if (options.token_file) {
+    auto token = TokenStore::load(*options.token_file);
+    if (!token) return token.error();
+    c.token = std::move(*token);
+  }
+  return c;
+}
+
+Result<void> Agent::start_listeners() {
+  publish_not_ready("attaching");
+  HttpContext context{hub_, metrics_, HttpLimits{}};
+  context.limits.threads = options_.max_streams + 8;
+  for (const auto& address : options_.listen) {
+    auto l = Listener::start(address, Surface::Api, tls_.get(), token_.get(), context);
+    if (!l) return l.error();
+    info_.listen.push_back((*l)->url());
+    listeners_.push_back(std::move(*l));
+  }
+  if (options_.metrics_listen) {
+    context.limits.threads = 4;
+    auto l = Listener::start(*options_.metrics_listen, Surface::Metrics, nullptr, nullptr, context);
+    if (!l) return l.error();
+    info_.metrics_listen = (*l)->url();
+    listeners_.push_back(std::move(*l));
+  }
+  for (const auto& l : listeners_) spdlog::info("serving {}", l->url());
+  return {};
+}
+
+void Agent::publish_not_ready(const std::string& reason) {
+  auto s = std::make_shared<AgentSnapshot>();
+  s->node = node_;
+  s->not_ready_reason = reason;
+  hub_.publish(std::move(s), nullptr);
+}
+
+Result<void> Agent::attach() {
+  loader::SessionOptions o = options_.session;
+  o.nodes = {node_};
+  o.matrix_per_node = true;
+  if (!node_netns_.empty()) {
+    auto here = net::is_current_netns(node_netns_);
+    o.in_node_netns = here && *here;
+    enters_netns_ = !o.in_node_netns;
+  }
+  auto session = loader::Session::start(o);
+  if (!session) return session.error();
+  session_ = std::move(*session);
+  if (options_.drops) start_drop_tracking();
+  index_places();
+  if (auto r = thread_keep_capabilities(capabilities_after_attach(enters_netns_, o.containers)); !r)
+    spdlog::warn("cannot drop capabilities: {}", r.error().to_string());
+  info_.capabilities = capability_names(effective_capabilities());
+  info_.version = options_.version;
+  info_.started = std::time(nullptr);
+  info_.interval_s = options_.interval_s;
+  spdlog::info("agent for {}: {} (capabilities now: {})", node_, session_->loader().describe(),
+               info_.capabilities.empty() ? "none" : info_.capabilities);
+  return {};
+}
+
+void Agent::start_drop_tracking() {
+  auto tracker = bpf::DropTracker::start(bpf::DropOptions{}, [this](const bpf::DropEvent& e) {
+    if (pending_drops_.size() < kDropsKept) pending_drops_.push_back(e);
+  });
+  if (!tracker) {
+    info_.drops = "not tracked: " + tracker.error().to_string();
+    spdlog::warn("drops {}", info_.drops);
+    return;
+  }
+  drops_ = std::move(*tracker);
+  std::vector<model::Cidr> cidrs;
+  for (const auto& e : session_->cidrs().entries()) cidrs.push_back(e.cidr);
+  if (auto r = drops_->set_cidrs(cidrs); !r) spdlog::warn("drops: {}", r.error().to_string());
+  info_.drops = drops_->describe();
+  if (auto k = Kallsyms::load()) {
+    kallsyms_ = std::move(*k);
+  } else {
+    spdlog::info("{}: drop locations stay numeric", k.error().to_string());
+  }
+}
+
+void Agent::index_places() {
+  // Drops carry the cookie of the namespace they happened in. The node's own is known from
+  // attaching; the others need entering each namespace once (CAP_SYS_ADMIN): without it,
+  // drops in pods are shown by cookie.
+  const model::Cluster& cluster = session_->cluster();
+  std::map<std::uint64_t, NetnsPlace> places;
+  places[session_->loader().netns_cookie(node_)] = {NetnsPlace::Kind::Node, node_};
+  if (has_capability(CAP_SYS_ADMIN)) {
+    for (const auto& n : cluster.nodes) {
+      if (n.name == node_ || n.netns.empty()) continue;
+      if (auto c = net::netns_cookie(n.netns)) places[*c] = {NetnsPlace::Kind::OtherNode, n.name};
+    }
+    for (const auto& p : cluster.pods) {
+      if (p.netns.empty()) continue;
+      if (auto c = net::netns_cookie(p.netns)) {
+        places[*c] = {p.node == node_ ? NetnsPlace::Kind::Pod : NetnsPlace::Kind::OtherNode,
+                      p.node == node_ ? p.full_name() : p.node};
+      }
+    }
+  }
+  places_pods_ = cluster.pods.size();
+  drop_log_.set_places(std::move(places));
+}
+
+void Agent::on_drop(const bpf::DropEvent& e) {
+  const std::string location =
+      kallsyms_ ? kallsyms_->symbolize(e.location) : fmt::format("{:#x}", e.location);
+  if (auto placed = drop_log_.add(e, location, session_->resolver())) {
+    metrics_.count_drop(e.reason_name.empty() ? "unknown" : e.reason_name, placed->role);
+  }
+}
+
+Result<void> Agent::refresh() {
+  const auto t0 = Clock::now();
+  if (auto r = session_->refresh(); !r) return r.error();
+  if (session_->cluster().pods.size() != places_pods_) index_places();
+  drop_log_.set_interfaces(session_->loader().interfaces());
+  for (const auto& e : pending_drops_) on_drop(e);
+  pending_drops_.clear();
+
+  ++seq_;
+  auto s = std::make_shared<AgentSnapshot>();
+  s->seq = seq_;
+  s->node = node_;
+  s->ready = true;
+  s->time = std::time(nullptr);
+  const std::uint64_t mono_before = monotonic_ns();
+  const std::int64_t real = realtime_ns();
+  s->monotonic_ns = (mono_before + monotonic_ns()) / 2;
+
+  const auto conversations = session_->aggregator().conversations();
+  std::function<std::string(const model::FlowKey&, const model::Pod*)> container_of;
+  if (session_->containers() != nullptr) {
+    container_of = [this](const model::FlowKey& k, const model::Pod* p) {
+      return session_->container_of(k, p);
+    };
+  }
+  const FlowInputs in{conversations, session_->resolver(), session_->topology(), session_->snapshot(),
+                      container_of};
+  FlowChanges changes = builder_.update(in, s->flows);
+  s->drops = drop_log_.entries();
+
+  std::optional<bpf::DropCounters> drop_counters;
+  if (drops_) {
+    if (auto c = drops_->read_counters()) drop_counters = *c;
+  }
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
+  RefreshInfo info{seq_,          seconds,          s->monotonic_ns,  real, s->flows.size(),
+                   drop_counters, s->drops->size(), drop_log_.total()};
+  s->node_info = node_json(*session_, node_, info_, info);
+
+  auto event = std::make_shared<StreamEvent>();
+  event->seq = s->seq;
+  event->time = s->time;
+  event->monotonic_ns = s->monotonic_ns;
+  event->changed = std::move(changes.changed);
+  event->removed = std::move(changes.removed);
+  hub_.publish(std::move(s), event);
+
+  const auto interfaces = session_->loader().interfaces();
+  metrics_.update(MetricsInputs{session_->aggregator().flows(), interfaces, session_->matrix(),
+                                session_->cidrs(), session_->counters(),
+                                drop_counters ? &*drop_counters : nullptr, hub_.stats(), seconds});
+  return {};
+}
+
+void Agent::do_reload() {
+  bool ok = true;
+  if (tls_) {
+    if (auto r = tls_->reload(); !r) {
+      ok = false;
+      spdlog::error("SIGHUP: keeping the previous certificate: {}", r.error().to_string());
+    } else {
+      spdlog::info("SIGHUP: TLS reloaded: {}", tls_->describe());
+    }
+  }
+  if (token_) {
+    if (auto r = token_->reload(); !r) {
+      ok = false;
+      spdlog::error("SIGHUP: keeping the previous token: {}", r.error().to_string());
+    } else {
+      spdlog::info("SIGHUP: token reloaded");
+    }
+  }
+  metrics_.count_reload(ok);
+}
+
+Result<void> Agent::loop(const std::atomic<bool>& stop, std::atomic<bool>& reload,
+                         const std::function<void(const std::string&)>& on_ready) {
+  const auto interval = milliseconds(static_cast<long>(options_.interval_s * 1000));
+  if (auto r = refresh(); !r) return r.error();
+  std::string ready = session_->loader().describe() + "; serving";
+  for (const auto& url : info_.listen) ready += " " + url;
+  if (!info_.metrics_listen.empty()) ready += "; metrics " + info_.metrics_listen;
+  if (on_ready) on_ready(ready);
+  auto last = Clock::now();
+  while (!stop.load()) {
+    const auto now = Clock::now();
+    const auto due = last + interval;
+    const auto slice = std::min(kSlice, std::chrono::duration_cast<milliseconds>(due - now));
+    const auto events_before = session_->new_flow_events();
+    const bool may_hurry = now - last >= kMinRefreshGap;
+    if (slice.count() > 0) {
+      if (auto r = session_->wait(slice, stop, may_hurry); !r) return r.error();
+    }
+    if (drops_) {
+      if (auto r = drops_->poll(0); !r) spdlog::warn("drops: {}", r.error().to_string());
+    }
+    if (reload.exchange(false)) do_reload();
+    const bool new_flow = may_hurry && session_->new_flow_events() != events_before;
+    if (stop.load() || (Clock::now() < due && !new_flow)) continue;
+    last = Clock::now();
+    if (auto r = refresh(); !r) spdlog::warn("refresh failed: {}", r.error().to_string());
+  }
+  return {};
+}
+
+void Agent::shutdown() {
+  hub_.close();
+  for (auto& l : listeners_) l->stop();
+  listeners_.clear();
+  drops_.reset();
+  if (session_) {
+    if (auto r = session_->stop(); !r) spdlog::warn("{}", r.error().to_string());
+  }
+}
+
+}  // namespace
+
+Result<std::string> select_agent_node(const model::Cluster& cluster, const std::string& requested) {
+  if (!requested.empty()) {
+    if (cluster.find_node(requested) == nullptr)
+      return make_error(EINVAL, "{}", inventory::unknown_node_message(cluster, requested));
+    return requested;
+  }
+  if (cluster.nodes.size() == 1) return cluster.nodes.front().name;
+  for (const auto& n : cluster.nodes) {
+    if (n.netns.empty()) continue;
+    if (auto here = net::is_current_netns(n.netns); here && *here) return n.name;
+  }
+  char host[256] = {};
+  if (::gethostname(host, sizeof(host) - 1) == 0) {
+    if (cluster.find_node(host) != nullptr) return std::string(host);
+  }
+  std::string names;
+  for (const auto& n : cluster.nodes) names += (names.empty() ? "" : ", ") + n.name;
+  return make_error(
+      EINVAL,
+      "which node? the inventory lists {} ({}): pass --node NAME, or start the agent inside the "
+      "node's network namespace",
+      cluster.nodes.size(), names);
+}
+
+Result<void> run_agent(const AgentOptions& options, const std::atomic<bool>& stop, std::atomic<bool>& reload,
+                       const std::function<void(const std::string&)>& on_ready) {
+  auto credentials = load_credentials(options);
+  if (!credentials) return credentials.error();
+  auto loaded = inventory::load_cluster(options.session.source);
+  if (!loaded) return loaded.error();
+  // From the Kubernetes API, the node is this host's (the API source found it, or --node).
+  auto node = loaded->kube && !loaded->kube->own_node().empty()
+                  ? Result<std::string>(loaded->kube->own_node())
+                  : select_agent_node(loaded->cluster, options.node);
+  if (!node) return node.error();
+  Agent agent(options, *node, loaded->cluster.find_node(*node)->netns, std::move(*credentials));
+  Result<void> result = agent.start_listeners();
+  if (result) result = agent.attach();
+  if (result) result = agent.loop(stop, reload, on_ready);
+  agent.shutdown();
+  return result;
+}
+
+}  // namespace podpath::server
