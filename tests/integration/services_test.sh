@@ -97,6 +97,12 @@ check "paths --cidr 10.96.0.0/12 lists a conversation through the Service" \
   jq -e --arg v "$VIP" '[(if type == "array" then .[] else .flows[] end) | select(.service.ip == $v)] | length > 0' \
   "$TMP/paths.json"
 
+phase "scripts/lab traffic talks to the Service too"
+"$LAB" traffic --name $L --duration 2 >"$TMP/traffic.out" 2>&1 || true
+check "traffic: the Service's connections all answered" \
+  grep -qE "service default/web $VIP:80 +service +tcp .* 4 +4 +ok" "$TMP/traffic.out"
+check "traffic: every flow answered" grep -q "and 1 Service(s), all .* messages answered" "$TMP/traffic.out"
+
 phase "break service-no-endpoints: kube-proxy's REJECT"
 "$LAB" break --name $L service-no-endpoints web >/dev/null
 check "node1 rejects the ClusterIP" grep -q -- "default/web:http has no endpoints" <(ip netns exec $L-node1 iptables-save -t filter)
