@@ -29,9 +29,15 @@ traffic_cleanup() {
 #   flow  KIND PROTO FROM FROM_IP TO TO_IP CONTAINER CGROUP PID
 #                                               a client in a container of the source pod,
 #                                               one per pair and protocol
+#   svc   PROTO FROM FROM_IP SERVICE CLUSTER_IP PORT CONTAINER CGROUP PID
+#                                               connections to a Service from the first pod
+#                                               that is not one of its backends, in that
+#                                               pod's first container (Services without
+#                                               endpoints are left out)
 # Pairs: per node (in order), its first pod to its second pod (same-node) and its first pod
 # to the last pod of the next node (cross-node). The source pod's containers take turns:
-# ping in the first, TCP in the second, UDP in the third, wrapping around.
+# ping in the first, TCP in the second, UDP in the third, wrapping around. The backends of a
+# Service run their echo servers already ('service add').
 traffic_plan() {
   jq -r '
     def full: .namespace + "/" + .name;
@@ -50,7 +56,14 @@ traffic_plan() {
       ( $pairs[] as $pair | $pair.src.value.containers as $cs
         | $protos | to_entries[] | $cs[.key % ($cs | length)] as $c
         | [ "flow", $pair.kind, .value, ($pair.src.value | full), $pair.src.value.ip,
-            ($pair.dst.value | full), $pair.dst.value.ip, $c.name, $c.cgroup, ($c.pid | tostring) ] )
+            ($pair.dst.value | full), $pair.dst.value.ip, $c.name, $c.cgroup, ($c.pid | tostring) ] ),
+      ( (.services // [])[] | select(.backends | length > 0) as $s
+        | [ $s.backends[].pod ] as $b
+        | first($pods[].value | select(full as $p | $b | index($p) | not)) as $client
+        | $client.containers[0] as $c
+        | [ "svc", ($s.protocol | ascii_downcase), ($client | full), $client.ip,
+            "\($s.namespace)/\($s.name)", $s.cluster_ip, ($s.port | tostring), $c.name, $c.cgroup,
+            ($c.pid | tostring) ] )
     | @tsv' "$(inventory_file)" --args "${TRAFFIC_PROTOS[@]}"
 }
 
@@ -69,15 +82,35 @@ wait_listening() {
   return 1
 }
 
+# traffic_tally PROTO OUT RC COUNT: one client's outcome from its output file OUT and exit
+# code RC, in lab_traffic's variables: got (messages answered), result (ok or FAILED with
+# the client's last words), and the totals sent_total, recv_total and failed.
+traffic_tally() {
+  local proto=$1 out=$2 rc=$3 count=$4
+  if [[ $proto == icmp ]]; then
+    got=$(sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' "$out" | head -n1)
+  else
+    got=$(grep -c "^podpath-lab $proto " "$out" || true)
+  fi
+  got=${got:-0}
+  sent_total=$(( sent_total + count )) recv_total=$(( recv_total + got ))
+  result=ok
+  if (( got != count )); then
+    result="FAILED (exit $rc: $(grep -v '^podpath-lab' "$out" | tail -n 2 | tr '\n' ' ' | cut -c1-80))"
+    failed=$(( failed + 1 ))
+  fi
+}
+
 # lab_traffic DURATION: 'scripts/lab traffic' on the selected lab (which must be up).
 lab_traffic() {
   local duration=$1 kind rest
-  local -a ctrs=() srvs=() flows=()
+  local -a ctrs=() srvs=() flows=() svcs=()
   while IFS=$'\t' read -r kind rest; do
     case $kind in
       ctr) ctrs+=("$rest") ;;
       srv) srvs+=("$rest") ;;
       flow) flows+=("$rest") ;;
+      svc) svcs+=("$rest") ;;
     esac
   done < <(traffic_plan)
   (( ${#flows[@]} )) || die "traffic needs at least two pods (this lab has $(jq '.pods | length' "$(inventory_file)"))"
@@ -98,6 +131,9 @@ lab_traffic() {
 
   local count=$(( duration * 2 ))
   say "traffic for ${duration} s: $pairs pod pair(s) x {ping, TCP :$TRAFFIC_TCP_PORT, UDP :$TRAFFIC_UDP_PORT}, $count messages each"
+  if (( ${#svcs[@]} )); then
+    say "and ${#svcs[@]} Service(s) with endpoints: $count connections each, one message per connection (kube-proxy picks a backend per connection)"
+  fi
 
   # Echo servers in each destination pod's first container (they stop by themselves after
   # the duration plus a margin, should this script be killed).
@@ -136,6 +172,24 @@ lab_traffic() {
     client[i]=$!
     TRAFFIC_PIDS+=("$!")
   done
+  # Service clients: a new connection (a new source port) per message, so kube-proxy's
+  # random choice spreads them over the backends. Flow i for i >= ${#flows[@]}.
+  local svc vip vport j
+  # shellcheck disable=SC2016
+  local conns='i=0; while [ "$i" -lt "$1" ]; do i=$((i + 1))
+    echo "podpath-lab $2 $i" | socat -t 1 - "$3:$4:$5$6"; sleep 0.5; done'
+  for j in "${!svcs[@]}"; do
+    IFS=$'\t' read -r proto from from_ip svc vip vport cname cg pid <<<"${svcs[j]}"
+    i=$(( ${#flows[@]} + j ))
+    out=$TRAFFIC_DIR/flow-$i.out
+    if [[ $proto == tcp ]]; then
+      container_run "$cg" "$pid" sh -c "$conns" lab-svc "$count" tcp TCP "$vip" "$vport" ,connect-timeout=3 >"$out" 2>&1 &
+    else
+      container_run "$cg" "$pid" sh -c "$conns" lab-svc "$count" udp UDP "$vip" "$vport" "" >"$out" 2>&1 &
+    fi
+    client[i]=$!
+    TRAFFIC_PIDS+=("$!")
+  done
 
   local rc got result failed=0 sent_total=0 recv_total=0
   local -a rows=()
@@ -144,24 +198,21 @@ lab_traffic() {
     rc=0
     wait "${client[i]}" || rc=$?
     IFS=$'\t' read -r path proto from from_ip to to_ip cname cg pid <<<"${flows[i]}"
-    out=$TRAFFIC_DIR/flow-$i.out
-    if [[ $proto == icmp ]]; then
-      got=$(sed -n 's/.* \([0-9][0-9]*\) received.*/\1/p' "$out" | head -n1)
-    else
-      got=$(grep -c "^podpath-lab $proto " "$out" || true)
-    fi
-    got=${got:-0}
-    sent_total=$(( sent_total + count )) recv_total=$(( recv_total + got ))
-    result=ok
-    if (( got != count )); then
-      result="FAILED (exit $rc: $(grep -v '^podpath-lab' "$out" | tail -n 2 | tr '\n' ' ' | cut -c1-80))"
-      failed=$(( failed + 1 ))
-    fi
+    traffic_tally "$proto" "$TRAFFIC_DIR/flow-$i.out" "$rc" "$count"
     rows+=("$(tsv_line "$from $from_ip" "$to $to_ip" "$path" "$proto" "$cname" "$count" "$got" "$result")")
   done
+  for j in "${!svcs[@]}"; do
+    i=$(( ${#flows[@]} + j ))
+    rc=0
+    wait "${client[i]}" || rc=$?
+    IFS=$'\t' read -r proto from from_ip svc vip vport cname cg pid <<<"${svcs[j]}"
+    traffic_tally "$proto" "$TRAFFIC_DIR/flow-$i.out" "$rc" "$count"
+    rows+=("$(tsv_line "$from $from_ip" "service $svc $vip:$vport" service "$proto" "$cname" "$count" "$got" "$result")")
+  done
   printf '%s\n' "${rows[@]}" | print_table
+  local total=$(( ${#flows[@]} + ${#svcs[@]} ))
   if (( failed )); then
-    die "traffic: $failed of ${#flows[@]} flow(s) failed ($recv_total of $sent_total messages answered)"
+    die "traffic: $failed of $total flow(s) failed ($recv_total of $sent_total messages answered)"
   fi
-  say "traffic: ${#flows[@]} flow(s) between $pairs pod pair(s), all $sent_total messages answered"
+  say "traffic: $total flow(s): $pairs pod pair(s)$( (( ${#svcs[@]} )) && printf ' and %s Service(s)' "${#svcs[@]}"), all $sent_total messages answered"
 }

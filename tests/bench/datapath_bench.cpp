@@ -3,6 +3,7 @@
 // tracked flow. Prints a Markdown report. Needs root. Usage: podpath_bench_datapath [rounds]
 #include <fmt/format.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
 #include "bpf/test_run.hpp"
+#include "ct_lookup.skel.h"
 #include "empty_tc.skel.h"
 
 using podpath::bpf::Datapath;
@@ -127,6 +129,54 @@ struct Case {
 
 }  // namespace
 
+// The NAT-following candidate podpath did not take (docs/services.md): bpf_skb_ct_lookup by
+// the packet's tuple, without an entry and with one, each round against the empty program.
+// Runs in a network namespace of its own (entered for the rest of the process), where
+// conntrack(8) adds the entry of the frame's tuple for the second case.
+void ct_lookup_report(int rounds, int empty_fd, const FrameBuilder::Bytes& f4) {
+  fmt::print("## NAT lookup by tuple: bpf_skb_ct_lookup (the candidate podpath does not use)\n\n");
+  if (unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET) failed");
+  ct_lookup* skel = ct_lookup__open_and_load();
+  if (skel == nullptr) {
+    fmt::print(
+        "Not measured: this kernel refused a program calling bpf_skb_ct_lookup (no conntrack kfuncs).\n\n");
+    return;
+  }
+  const int fd = bpf_program__fd(skel->progs.pp_tc_bench_ct_lookup);
+  const auto measure = [&](std::vector<double>& ns, std::vector<double>& over) {
+    for (int r = 0; r < rounds; ++r) {
+      const double e = ns_per_packet(empty_fd, f4, kRepeat);
+      ns.push_back(ns_per_packet(fd, f4, kRepeat));
+      const double e2 = ns_per_packet(empty_fd, f4, kRepeat);
+      over.push_back(ns.back() - (e + e2) / 2);
+    }
+  };
+  const auto found_after_one = [&] {
+    const auto before = skel->bss->pp_bench_ct_found;
+    ns_per_packet(fd, f4, 1);
+    return skel->bss->pp_bench_ct_found > before;
+  };
+  fmt::print(
+      "| case | bpf_skb_ct_lookup (median) | over the empty program (median per round) |\n|---|---|---|\n");
+  std::vector<double> miss, miss_over;
+  if (found_after_one()) die("a conntrack entry exists in a new network namespace");
+  measure(miss, miss_over);
+  fmt::print("| no entry (a connection's first packet before conntrack saw it) | {:.0f} ns | {:+.0f} ns |\n",
+             median(miss), median(miss_over));
+  // The frame's tuple (tcp4: 10.10.129.2:43512 -> 10.10.130.2:5432), in this namespace only.
+  const int rc = std::system(
+      "conntrack -I -p tcp -s 10.10.129.2 -d 10.10.130.2 --sport 43512 --dport 5432 --state ESTABLISHED "
+      "-t 300 -u ASSURED >/dev/null 2>&1");
+  if (rc != 0 || !found_after_one()) {
+    fmt::print("| entry found | not measured: conntrack(8) could not add the entry | |\n\n");
+  } else {
+    std::vector<double> hit, hit_over;
+    measure(hit, hit_over);
+    fmt::print("| entry found (and released) | {:.0f} ns | {:+.0f} ns |\n\n", median(hit), median(hit_over));
+  }
+  ct_lookup__destroy(skel);
+}
+
 int main(int argc, char** argv) {
   if (geteuid() != 0) {
     std::fprintf(stderr, "podpath_bench_datapath: run as root (loads BPF programs)\n");
@@ -227,6 +277,7 @@ int main(int argc, char** argv) {
     fmt::print("| {} | {:.0f} B | {:.0f} B |\n", kind_name(kind),
                per(da->flows4_map_fd(), db->flows4_map_fd()), per(da->flows_map_fd(), db->flows_map_fd()));
   }
+  ct_lookup_report(rounds, empty_fd, tcp4(43512));
   empty_tc__destroy(empty);
   return 0;
 }

@@ -86,6 +86,17 @@ check_eq "to node2's backend: observed hops in order" \
   "node1/pod_veth/ingress node1/bridge/ingress node1/uplink/egress node2/uplink/ingress node2/bridge/egress node2/pod_veth/egress" \
   "$(jq -r '[.forward.hops[] | select(.observed) | "\(.node)/\(.role)/\(.direction)"] | join(" ")' <<<"$remote")"
 check_eq "health: NAT recorded without failures" 0 "$(jq '.health.nat_insert_failed // 0' <<<"$last")"
+# The CIDR matrix counts a request where it leaves the client's pod, before the DNAT: the
+# session moves it from the ClusterIP range to the backend's CIDR. Only these connections
+# ran, so node1 pods -> node2 pods holds exactly the requests to node2's backend.
+cell() { jq --arg s "$1" --arg d "$2" '[.matrix[] | select(.src.cidr == $s and .dst.cidr == $d) | .packets] | add // 0' <<<"$last"; }
+N1_CIDR=$(jq -r '.nodes[] | select(.name == "node1") | .pod_cidr' "$(inventory_of $L)")
+N2_CIDR=$(jq -r '.nodes[] | select(.name == "node2") | .pod_cidr' "$(inventory_of $L)")
+check_eq "matrix: nothing counted towards the service CIDR" 0 \
+  "$(jq '[.matrix[] | select(.dst.kind == "services") | .packets] | add // 0' <<<"$last")"
+check_eq "matrix: node1 pods -> node2 pods = the requests to node2's backend, to the packet" \
+  "$(jq --arg b "$B2_IP" '[.[] | select(.backend.ip == $b) | .forward.packets] | add // 0' <<<"$convs")" \
+  "$(cell "$N1_CIDR" "$N2_CIDR")"
 
 phase "paths --cidr 10.96.0.0/12 shows the Service's conversations"
 start_podpath "$TMP/paths.json" paths --lab $L --output json --duration 3 --cidr 10.96.0.0/12
@@ -96,6 +107,12 @@ wait "$P" || true
 check "paths --cidr 10.96.0.0/12 lists a conversation through the Service" \
   jq -e --arg v "$VIP" '[(if type == "array" then .[] else .flows[] end) | select(.service.ip == $v)] | length > 0' \
   "$TMP/paths.json"
+
+phase "scripts/lab traffic talks to the Service too"
+"$LAB" traffic --name $L --duration 2 >"$TMP/traffic.out" 2>&1 || true
+check "traffic: the Service's connections all answered" \
+  grep -qE "service default/web $VIP:80 +service +tcp .* 4 +4 +ok" "$TMP/traffic.out"
+check "traffic: every flow answered" grep -q "and 1 Service(s), all .* messages answered" "$TMP/traffic.out"
 
 phase "break service-no-endpoints: kube-proxy's REJECT"
 "$LAB" break --name $L service-no-endpoints web >/dev/null
