@@ -67,11 +67,19 @@ wait_packets() {  # wait_packets FILE SRC DST N: the count once it reached N (or
   echo "$n"
 }
 
-# The last snapshot's ICMP conversation SRC -> DST: packets at every observed hop, both ways.
+# The last snapshot's ICMP conversation SRC -> DST: packets at every observed hop, both ways,
+# once they agree on one count (or after 20 s). A snapshot read while the last reply was
+# still on its way shows it at the hops it had crossed: the next refresh has it at all.
 hop_counts() {  # hop_counts FILE SRC DST
-  tail -n 1 "$1" | jq -c --arg s "$2" --arg d "$3" \
-    '[.flows[] | select(.proto == "ICMP" and .forward.src == $s and .forward.dst == $d)
-      | (.forward.hops + .reverse.hops)[] | select(.observed) | .packets] | unique'
+  local counts _
+  for _ in $(seq 200); do
+    counts=$(tail -n 1 "$1" | jq -c --arg s "$2" --arg d "$3" \
+      '[.flows[] | select(.proto == "ICMP" and .forward.src == $s and .forward.dst == $d)
+        | (.forward.hops + .reverse.hops)[] | select(.observed) | .packets] | unique')
+    [[ $counts =~ ^\[[0-9]+\]$ ]] && break
+    sleep 0.1
+  done
+  echo "$counts"
 }
 observed_hops() {  # observed_hops FILE SRC DST
   tail -n 1 "$1" | jq --arg s "$2" --arg d "$3" \
