@@ -1,7 +1,8 @@
 // libFuzzer harness for the watch-stream parser: the input is a watch body; its first byte
 // chooses the chunk size it arrives in. The lines must not depend on how the body is cut,
-// and every line either parses into an event (whose object the pod and node parsers then
-// read) or yields an error; never a crash.
+// and every line either parses into an event (whose object the pod, node, Service and
+// EndpointSlice parsers then read, and the Service join joins) or yields an error; never a
+// crash.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -53,6 +54,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto node = podpath::kube::parse_node(event->object);
     if (!node && node.error().message.empty()) std::abort();
     if (node) (void)podpath::kube::to_model_node(*node);
+    const auto svc = podpath::kube::parse_service(event->object);
+    if (!svc && svc.error().message.empty()) std::abort();
+    const auto slice = podpath::kube::parse_endpointslice(event->object);
+    if (!slice && slice.error().message.empty()) std::abort();
+    if (svc || slice) {
+      // The join, with whatever parsed: the object is both Service and slice if it can be.
+      std::vector<const podpath::kube::Service*> services;
+      std::vector<const podpath::kube::EndpointSlice*> slices;
+      if (svc) services.push_back(&*svc);
+      if (slice) slices.push_back(&*slice);
+      (void)podpath::kube::to_model_services(services, slices);
+    }
   }
   return 0;
 }

@@ -12,7 +12,11 @@
 #   5. the API server is stopped for 5 s and started again: podpath keeps running, warns
 #      once, and names a pod added meanwhile;
 #   6. podpath shared-ip with the API as the source: containers by cgroup from the pods'
-#      containerStatuses.
+#      containerStatuses;
+#   7. doctor names the source;
+#   8. a Service (scripts/lab service add): kubectl get services,endpointslices -A lists
+#      it, and podpath check POD SERVICE --kubeconfig resolves it, its backends and kube-proxy's
+#      rule names from the API's Service and EndpointSlice.
 # Exit 0 pass, 1 fail, 77 skipped (not root).
 set -euo pipefail
 ROOT=${1:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -31,6 +35,8 @@ K=$("$LAB" kubeconfig --name $L)
 KIN=$("$LAB" kubeconfig --name $L --in-cluster)
 A_NAME=$(pod_field $L node1 0 name) A_IP=$(pod_field $L node1 0 ip) A_NS=$(pod_field $L node1 0 namespace)
 C_NAME=$(pod_field $L node2 0 name) C_IP=$(pod_field $L node2 0 ip)
+B1=$(pod_field $L node1 1 name) B1_IP=$(pod_field $L node1 1 ip)
+B2=$(pod_field $L node2 1 name) B2_IP=$(pod_field $L node2 1 ip)
 echo "pods: $A_NAME $A_IP (node1), $C_NAME $C_IP (node2); kubeconfig $K"
 
 # wait_line FILE REGEX [SECONDS]: until a line of FILE matches (extended regex).
@@ -153,5 +159,35 @@ phase "7. doctor names the source"
 nsenter --net=/run/netns/$L-node1 "$PODPATH" doctor --kubeconfig "$KIN" >"$TMP/doctor.out" 2>&1 || true
 check "doctor: the Kubernetes API is used" grep -qE '^  Kubernetes API +used +the Kubernetes API at https://10\.0\.0\.1:6443' "$TMP/doctor.out"
 check "doctor: why not the lab" grep -qE '^  lab +no +--kubeconfig was given' "$TMP/doctor.out"
+
+phase "8. a Service from the API: kubectl lists it, check resolves it with --kubeconfig"
+"$LAB" service --name $L add web --port 80 --target-port 8080 --backends "$B1,$B2" >"$TMP/svc.out" 2>&1 ||
+  { cat "$TMP/svc.out"; fail "service add"; }
+VIP=$(jq -r '.services[0].cluster_ip' "$INV")
+SEP2=$(jq -r --arg b "$B2_IP" '.services[0].backends[] | select(.ip == $b) | .sep_chain' "$INV")
+for kc in "${kubectls[@]}"; do
+  v=$("$kc" version --client -o json 2>/dev/null | jq -r '.clientVersion.gitVersion')
+  out=$TMP/get-svc.$RANDOM
+  "$kc" --kubeconfig "$K" --cache-dir "$TMP/cache" get services,endpointslices -A >"$out" 2>&1 || true
+  check "kubectl $v get services,endpointslices -A: the Service" \
+    grep -qE "^default +service/web +ClusterIP +${VIP//./\\.} +<none> +80/TCP " "$out"
+  check "kubectl $v get services,endpointslices -A: its EndpointSlice" \
+    grep -qE "^default +endpointslice\.discovery\.k8s\.io/web-[0-9a-f]+ +IPv4 +8080 +${B1_IP//./\\.},${B2_IP//./\\.} " "$out"
+done
+# The client on node1, the agent's view from node1 (in-cluster kubeconfig): the Service, its
+# backends and kube-proxy's rule names all come from the API.
+CHECK=$TMP/check-kube.json RC=0
+nsenter --net=/run/netns/$L-node1 "$PODPATH" check --kubeconfig "$KIN" "$B1" web --connections 8 --output json \
+  >"$CHECK" 2>"$CHECK.err" || RC=$?
+check_eq "check POD web --kubeconfig exits 0" 0 "$RC"
+check_eq "the Service resolved from the API" "default/web $VIP:80" \
+  "$(jq -r '"\(.service.name) \(.service.cluster_ip):\(.service.port)"' "$CHECK" 2>/dev/null)"
+check_eq "its backends, named by their pods, from the EndpointSlice" "default/$B1 $B1_IP,default/$B2 $B2_IP" \
+  "$(jq -r '[.service.backends[] | "\(.pod) \(.ip)"] | sort | join(",")' "$CHECK" 2>/dev/null)"
+check_eq "kube-proxy's rule name computed as the lab wrote it" "$SEP2" \
+  "$(jq -r --arg b "$B2_IP" '.service.backends[] | select(.ip == $b) | .rule' "$CHECK" 2>/dev/null)"
+check "the DNAT hop names the Service" \
+  grep -q "(service default/web, rule KUBE-SEP-" <(jq -r '.backends[].request.hops[] | select(.nat != null) | .nat' "$CHECK" 2>/dev/null)
+"$LAB" service --name $L del web >/dev/null
 
 finish kube_test

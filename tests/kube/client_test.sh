@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The C++ client (userspace/kube, through tests/kube/kube_probe) against the lab API
 # server fixture on 127.0.0.1, no root:
-#   1. lists pods and nodes and watches them: an added and a deleted pod arrive;
+#   1. lists pods, nodes, Services and EndpointSlices and watches them: an added and a
+#      deleted pod arrive, and a Service with its EndpointSlice, added then deleted;
 #   2. the server stops for a few seconds: the client keeps its last view, warns once, and
 #      after the restart picks up a pod added meanwhile;
 #   3. a forced 410 (watches muted, a pod deleted, history compacted): the relist emits
@@ -30,6 +31,8 @@ fixture_start
 start_probe "$KUBECONFIG_FILE" "$OUT"
 wait_for "$OUT" '^SYNCED pods$'
 wait_for "$OUT" '^SYNCED nodes$'
+wait_for "$OUT" '^SYNCED services$'
+wait_for "$OUT" '^SYNCED endpointslices$'
 grep -qE '^ADDED pod default/web-7d4b9-x2k4q 10\.10\.129\.2 node1 uid=2f0c7d0e-6c1b-4f3e-9a55-0b7d2c1e9f10 containers=containerd://bb0{61}1,containerd://bb0{61}2$' "$OUT" ||
   fail "web pod as listed: $(grep web "$OUT")"
 grep -qE '^ADDED node node2 10\.0\.0\.3 10\.10\.130\.0/24$' "$OUT" || fail "node2 as listed"
@@ -39,6 +42,18 @@ wait_for "$OUT" '^ADDED pod default/cache-0 10\.10\.130\.9 node2 '
 del_pod db-0
 wait_for "$OUT" '^DELETED pod default/db-0 '
 wait_for "$OUT" '^VIEW default/cache-0,default/web-7d4b9-x2k4q$'
+# A Service as scripts/lab service add records it: the fixture serves it and its EndpointSlice.
+jq '.service_cidr = "10.96.0.0/12" | .services = [{namespace: "default", name: "web", cluster_ip: "10.96.0.10",
+      protocol: "TCP", port: 80, target_port: 8080, port_name: "http", svc_chain: "KUBE-SVC-CDGGSHYLG3RE2FKL",
+      backends: [{pod: "default/web-7d4b9-x2k4q", ip: "10.10.129.2", node: "node1",
+                  sep_chain: "KUBE-SEP-MEPOT2LTMZIBUOBL"}]}]' "$INV" >"$INV.tmp"
+mv "$INV.tmp" "$INV"
+wait_for "$OUT" '^ADDED service default/web 10\.96\.0\.10$'
+wait_for "$OUT" '^ADDED endpointslice default/web-[0-9a-f]+ service=web endpoints=1$'
+jq '.services = []' "$INV" >"$INV.tmp"
+mv "$INV.tmp" "$INV"
+wait_for "$OUT" '^DELETED service default/web '
+wait_for "$OUT" '^DELETED endpointslice default/web-[0-9a-f]+ '
 
 echo "== 2. the API server goes away for a few seconds"
 fixture_stop

@@ -33,13 +33,13 @@ volatile std::sig_atomic_t g_stop = 0;
 void on_signal(int) { g_stop = 1; }
 
 void print_change(const Change& c) {
-  const char* resource = c.resource == Resource::Pods ? "pods" : "nodes";
+  const std::string resource(resource_name(c.resource));
   switch (c.type) {
   case ChangeType::Synced:
-    std::printf("SYNCED %s\n", resource);
+    std::printf("SYNCED %s\n", resource.c_str());
     return;
   case ChangeType::Health:
-    std::printf("HEALTH %s %s: %s\n", resource, c.healthy ? "back" : "lost", c.message.c_str());
+    std::printf("HEALTH %s %s: %s\n", resource.c_str(), c.healthy ? "back" : "lost", c.message.c_str());
     return;
   default:
     break;
@@ -58,6 +58,12 @@ void print_change(const Change& c) {
     for (const auto& k : n->pod_cidrs) cidrs += (cidrs.empty() ? "" : ",") + k.to_string();
     std::printf("%s node %s %s %s\n", type, n->name.c_str(),
                 n->internal_ip ? n->internal_ip->to_string().c_str() : "-", cidrs.c_str());
+  } else if (const auto* s = std::get_if<Service>(&c.object)) {
+    std::printf("%s service %s %s\n", type, s->full_name().c_str(),
+                s->cluster_ip ? s->cluster_ip->to_string().c_str() : "-");
+  } else if (const auto* e = std::get_if<EndpointSlice>(&c.object)) {
+    std::printf("%s endpointslice %s/%s service=%s endpoints=%zu\n", type, e->ns.c_str(), e->name.c_str(),
+                e->service.c_str(), e->endpoints.size());
   }
 }
 

@@ -241,11 +241,11 @@ TEST(KubeInformer, ForbiddenIsOneClearLineLoggedOnceThenRecovery) {
   EXPECT_EQ(h.informer.list(), Informer::Next::Retry);
   const auto health = h.informer.health();
   EXPECT_FALSE(health.healthy);
-  EXPECT_EQ(
-      health.last_error.rfind("pods is forbidden: the service account needs get, list and watch on pods and "
-                              "nodes (see deploy/)",
-                              0),
-      0u)
+  EXPECT_EQ(health.last_error.rfind(
+                "pods is forbidden: the service account needs get, list and watch on pods, nodes, "
+                "services and endpointslices (discovery.k8s.io) (see docs/kubernetes.md)",
+                0),
+            0u)
       << health.last_error;
   EXPECT_NE(health.last_error.find("cannot list resource"), std::string::npos)
       << "the server's reason is kept";

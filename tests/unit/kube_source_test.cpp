@@ -34,7 +34,7 @@ json read_json(const fs::path& file) {
 
 model::IpAddress ip(const char* text) { return *model::IpAddress::parse(text); }
 
-kube::Change change(kube::ChangeType type, std::variant<std::monostate, kube::Pod, kube::Node> object) {
+kube::Change change(kube::ChangeType type, decltype(kube::Change::object) object) {
   kube::Change c;
   c.resource = std::holds_alternative<kube::Node>(object) ? kube::Resource::Nodes : kube::Resource::Pods;
   c.type = type;
@@ -418,15 +418,25 @@ std::string list_body(const char* kind, const json& items, const char* rv) {
       .dump();
 }
 
+/// A server with one list of `kind` holding `items`, then a quiet watch.
+std::shared_ptr<FakeState> listing(const char* kind, const json& items = json::array()) {
+  auto state = std::make_shared<FakeState>();
+  state->script.push_back(kube::testing::ok({list_body(kind, items, "10")}));
+  return state;
+}
+
 inventory::KubeSourceOptions fake_options(const std::shared_ptr<FakeState>& pods,
-                                          const std::shared_ptr<FakeState>& nodes) {
+                                          const std::shared_ptr<FakeState>& nodes,
+                                          std::shared_ptr<FakeState> services = nullptr,
+                                          std::shared_ptr<FakeState> slices = nullptr) {
   inventory::KubeSourceOptions o;
-  auto first = std::make_shared<bool>(true);
-  // ClusterWatch makes the pods' transport first, then the nodes'.
+  if (!services) services = listing("ServiceList");
+  if (!slices) slices = listing("EndpointSliceList");
+  auto made = std::make_shared<std::size_t>(0);
+  // ClusterWatch makes the transports in kResources order: pods, nodes, services, endpointslices.
   o.transports = [=]() -> std::unique_ptr<kube::HttpTransport> {
-    const bool is_pods = *first;
-    *first = false;
-    return std::make_unique<FakeTransport>(is_pods ? pods : nodes);
+    const std::shared_ptr<FakeState> states[] = {pods, nodes, services, slices};
+    return std::make_unique<FakeTransport>(states[(*made)++ % 4]);
   };
   o.node = "node1";
   o.start_timeout = std::chrono::milliseconds(3000);
@@ -459,6 +469,25 @@ TEST(KubeSourceConnect, ListsPodsAndNodesThenFollowsTheirChanges) {
   ASSERT_EQ(c.pods.size(), 1u);
   EXPECT_EQ(c.pods[0].full_name(), "default/web-7d4b9-x2k4q");
   EXPECT_TRUE((*source)->healthy());
+}
+
+TEST(KubeSourceConnect, ListsServicesAndEndpointSlicesIntoTheClustersServices) {
+  auto pods = listing("PodList", json::array({read_json(kData / "pod.json")}));
+  auto nodes = listing("NodeList", json::array({read_json(kData / "node.json")}));
+  auto services = listing("ServiceList", json::array({read_json(kData / "service.json")}));
+  auto slices = listing("EndpointSliceList", json::array({read_json(kData / "endpointslice.json")}));
+  auto source = inventory::KubeSource::connect(fake_options(pods, nodes, services, slices), fake_config());
+  ASSERT_TRUE(source) << source.error().to_string();
+  const model::Cluster c = (*source)->cluster();
+  ASSERT_EQ(c.services.size(), 1u);
+  EXPECT_EQ(c.services[0].full_name(), "default/web");
+  EXPECT_EQ(c.find_service(*model::IpAddress::parse("10.96.0.10"), 80), &c.services[0]);
+  ASSERT_EQ(c.services[0].backends.size(), 2u);
+  EXPECT_EQ(c.services[0].backends[0].pod, "default/web-7d4b9-x2k4q");
+  std::lock_guard lock(slices->mutex);
+  ASSERT_FALSE(slices->targets.empty());
+  EXPECT_EQ(slices->targets[0].rfind("/apis/discovery.k8s.io/v1/endpointslices?limit=", 0), 0u)
+      << slices->targets[0];
 }
 
 TEST(KubeSourceConnect, APodWhoseNameBreaksTheRulesIsLeftOut) {
@@ -494,8 +523,9 @@ TEST(KubeSourceConnect, ForbiddenFailsAtOnceWithTheRbacHint) {
   ASSERT_FALSE(source);
   EXPECT_EQ(
       source.error().message.rfind(
-          "pods is forbidden: the service account needs get, list and watch on pods and nodes (see deploy/); "
-          "the API server said: pods is forbidden",
+          "pods is forbidden: the service account needs get, list and watch on pods, nodes, services and "
+          "endpointslices (discovery.k8s.io) (see docs/kubernetes.md); the API server said: pods is "
+          "forbidden",
           0),
       0u)
       << source.error().message;

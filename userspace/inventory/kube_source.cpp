@@ -99,6 +99,21 @@ Result<void> check_api_names(const kube::Change& change) {
   } else if (const auto* node = std::get_if<kube::Node>(&change.object)) {
     object = "node " + printable(node->name);
     if (!bad(node->name, "metadata.name")) return {};
+  } else if (const auto* svc = std::get_if<kube::Service>(&change.object)) {
+    object = "service " + printable(svc->full_name());
+    if (!bad(svc->ns, "metadata.namespace") && !bad(svc->name, "metadata.name")) return {};
+  } else if (const auto* slice = std::get_if<kube::EndpointSlice>(&change.object)) {
+    object = "endpointslice " + printable(slice->ns + "/" + slice->name);
+    bool refused = bad(slice->ns, "metadata.namespace") || bad(slice->name, "metadata.name");
+    for (std::size_t i = 0; !refused && i < slice->endpoints.size(); ++i) {
+      const auto& e = slice->endpoints[i];
+      const auto slash = e.pod.find('/');
+      refused = (!e.node.empty() && bad(e.node, "endpoints[].nodeName")) ||
+                (!e.pod.empty() &&
+                 (bad(std::string_view(e.pod).substr(0, slash), "endpoints[].targetRef.namespace") ||
+                  bad(std::string_view(e.pod).substr(slash + 1), "endpoints[].targetRef.name")));
+    }
+    if (!refused) return {};
   } else {
     return {};
   }
@@ -109,7 +124,8 @@ Result<void> check_api_names(const kube::Change& change) {
 }
 
 model::Cluster cluster_from_kube(const kube::NodeIndex& nodes, const kube::PodIndex& pods,
-                                 const std::string& own_node, const HostFacts& host) {
+                                 const std::string& own_node, const HostFacts& host,
+                                 const kube::ServiceIndex& services) {
   model::Cluster cluster;
   const model::Cluster* local = host.discovery ? &host.discovery->cluster : nullptr;
   for (const auto* n : nodes.all()) {
@@ -147,6 +163,7 @@ model::Cluster cluster_from_kube(const kube::NodeIndex& nodes, const kube::PodIn
     }
     cluster.pods.push_back(std::move(pod));
   }
+  cluster.services = services.model_services();
   return cluster;
 }
 
@@ -200,6 +217,12 @@ bool KubeSource::admit(const kube::Change& change) {
   return false;
 }
 
+void KubeSource::apply(const kube::Change& change, kube::Time now) {
+  pods_.apply(change, now);
+  nodes_.apply(change);
+  services_.apply(change);
+}
+
 bool KubeSource::poll(kube::Time now) {
   bool changed = false;
   for (const auto& change : watch_->queue().drain()) {
@@ -208,8 +231,7 @@ bool KubeSource::poll(kube::Time now) {
     case kube::ChangeType::Added:
     case kube::ChangeType::Modified:
     case kube::ChangeType::Deleted:
-      pods_.apply(change, now);
-      nodes_.apply(change);
+      apply(change, now);
       changed = true;
       break;
     case kube::ChangeType::Health:
@@ -227,13 +249,13 @@ void KubeSource::note_health(const kube::Change& change) {
   const bool was_healthy = healthy();
   healthy_[change.resource] = change.healthy;
   if (!change.healthy) {
-    // One line per outage for both informers (and one more if its kind changes).
+    // One line per outage for all informers (and one more if its kind changes).
     if (was_healthy || change.failure != outage_) {
-      spdlog::warn("kubernetes: {}; keeping the last view of pods and nodes, retrying", change.message);
+      spdlog::warn("kubernetes: {}; keeping the last view of the cluster, retrying", change.message);
     }
     outage_ = change.failure;
   } else if (!was_healthy && healthy()) {
-    spdlog::info("kubernetes: {} answers again; pods and nodes are current", description_);
+    spdlog::info("kubernetes: {} answers again; pods, nodes and Services are current", description_);
     outage_ = kube::Failure::None;
   }
 }
@@ -275,14 +297,14 @@ void KubeSource::locate_own_pods(const model::Cluster& cluster) {
 }
 
 model::Cluster KubeSource::cluster() {
-  model::Cluster cluster = cluster_from_kube(nodes_, pods_, own_node_, host_);
+  model::Cluster cluster = cluster_from_kube(nodes_, pods_, own_node_, host_, services_);
   refresh_cgroups(cluster);
   const std::size_t located = host_.pod_netns.size();
   const std::size_t cgroups = host_.cgroups.size();
-  cluster = cluster_from_kube(nodes_, pods_, own_node_, host_);
+  cluster = cluster_from_kube(nodes_, pods_, own_node_, host_, services_);
   locate_own_pods(cluster);
   if (host_.pod_netns.size() != located || host_.cgroups.size() != cgroups)
-    cluster = cluster_from_kube(nodes_, pods_, own_node_, host_);
+    cluster = cluster_from_kube(nodes_, pods_, own_node_, host_, services_);
   return cluster;
 }
 
@@ -295,17 +317,17 @@ Result<std::unique_ptr<KubeSource>> KubeSource::connect(const KubeSourceOptions&
   for (const auto& w : config.warnings) spdlog::warn("kubernetes: {}", w);
   kube::InformerOptions informer = options.informer;
   informer.server = config.server;
-  informer.log_health = false;  // note_health() logs one line for both informers
+  informer.log_health = false;  // note_health() logs one line for all informers
   const kube::TransportFactory transports =
       options.transports ? options.transports : kube::curl_transport_factory(config);
   s->watch_ = std::make_unique<kube::ClusterWatch>(transports, informer);
   s->watch_->start();
 
-  // The first full list of both resources, or the first failure that waiting cannot cure.
+  // The first full list of every resource, or the first failure that waiting cannot cure.
   const auto deadline = std::chrono::steady_clock::now() + options.start_timeout;
   std::map<kube::Resource, bool> synced;
   std::string last_problem;
-  while (synced.size() < 2) {
+  while (synced.size() < std::size(kube::ClusterWatch::kResources)) {
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
@@ -318,8 +340,7 @@ Result<std::unique_ptr<KubeSource>> KubeSource::connect(const KubeSourceOptions&
     if (n < 0 && errno != EINTR) return make_error(errno, "poll on the Kubernetes informers");
     for (const auto& change : s->watch_->queue().drain()) {
       if (!s->admit(change)) continue;
-      s->pods_.apply(change, std::chrono::system_clock::now());
-      s->nodes_.apply(change);
+      s->apply(change, std::chrono::system_clock::now());
       if (change.type == kube::ChangeType::Synced) synced[change.resource] = true;
       if (change.type == kube::ChangeType::Health && !change.healthy) {
         if (!kube::transient(change.failure)) return make_error(EACCES, "{}", change.message);
@@ -327,7 +348,7 @@ Result<std::unique_ptr<KubeSource>> KubeSource::connect(const KubeSourceOptions&
       }
     }
   }
-  s->healthy_ = {{kube::Resource::Pods, true}, {kube::Resource::Nodes, true}};
+  for (const kube::Resource r : kube::ClusterWatch::kResources) s->healthy_[r] = true;
 
   auto own = find_own_node(s->nodes_, options.node, this_host());
   if (!own) return own.error();

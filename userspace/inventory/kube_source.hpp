@@ -1,7 +1,7 @@
 #pragma once
 /// @file
-/// @brief The Kubernetes API as an inventory source: the informers' pods and nodes turned
-/// into the cluster model, the node this process runs on, and the pods of that node
+/// @brief The Kubernetes API as an inventory source: the informers' pods, nodes, Services
+/// and EndpointSlices turned into the cluster model, the node this process runs on, and the pods of that node
 /// located on this host (network namespace, host-side veth, container cgroups).
 
 #include <chrono>
@@ -64,10 +64,11 @@ struct HostFacts {
   std::map<std::string, DiscoveredCgroup> cgroups;  ///< container id -> its cgroup
 };
 
-/// @brief The names in a pod or node from the API are others' choices, held to the rules of
-/// an inventory's (inventory/validate.hpp): a pod's namespace, name and node, its
-/// containers' names and ids, a node's name. The error is one line naming the object and
-/// the field, safe to show (printable()). Other changes pass.
+/// @brief The names in a pod, node, Service or EndpointSlice from the API are others'
+/// choices, held to the rules of an inventory's (inventory/validate.hpp): a pod's namespace,
+/// name and node, its containers' names and ids, a node's name, a Service's namespace and
+/// name, a slice's namespace, name and its endpoints' nodes and pods. The error is one line naming the object
+/// and the field, safe to show (printable()). Other changes pass.
 Result<void> check_api_names(const kube::Change& change);
 
 /// @brief The cluster the API describes, from the informers' indexes (pure):
@@ -77,9 +78,12 @@ Result<void> check_api_names(const kube::Change& change);
 /// - every pod that holds an address now: not hostNetwork (they carry the node's IP), not
 ///   Succeeded or Failed (their IP is free), not without an IP yet; with its containers
 ///   (ids from containerStatuses), and for pods of `own_node` the namespace, veth and
-///   container cgroups found on this host.
+///   container cgroups found on this host;
+/// - every Service with a ClusterIP, one per TCP/UDP port, with its ready endpoints as
+///   backends and kube-proxy's chain names (kube::to_model_services).
 model::Cluster cluster_from_kube(const kube::NodeIndex& nodes, const kube::PodIndex& pods,
-                                 const std::string& own_node, const HostFacts& host);
+                                 const std::string& own_node, const HostFacts& host,
+                                 const kube::ServiceIndex& services = kube::ServiceIndex{});
 
 /// @brief The network namespace and host-side veth of a pod of this node: the namespace of
 /// one of its containers' processes that holds the pod IP, and the veth whose peer is the
@@ -90,11 +94,12 @@ struct PodPlace {
 };
 std::optional<PodPlace> locate_pod(const model::Pod& pod, const std::vector<net::Link>& host_links);
 
-/// @brief The Kubernetes API source: informers for pods and nodes on their own threads, the
+/// @brief The Kubernetes API source: informers for pods, nodes, Services and EndpointSlices
+/// on their own threads, the
 /// indexes they feed (on the caller's thread), and the cluster built from them.
 class KubeSource {
  public:
-  /// @brief Starts the informers and waits for the first full list of pods and nodes.
+  /// @brief Starts the informers and waits for the first full list of each resource.
   /// Fails with the informer's one line (401, 403 with the RBAC hint, TLS, unreachable
   /// after `start_timeout`).
   static Result<std::unique_ptr<KubeSource>> connect(const KubeSourceOptions& options,
@@ -114,11 +119,12 @@ class KubeSource {
 
   [[nodiscard]] const kube::PodIndex& pods() const { return pods_; }
   [[nodiscard]] const kube::NodeIndex& nodes() const { return nodes_; }
+  [[nodiscard]] const kube::ServiceIndex& services() const { return services_; }
   /// @brief The node this host is; "" when it is none of them.
   [[nodiscard]] const std::string& own_node() const { return own_node_; }
   /// @brief "the Kubernetes API at https://... (kubeconfig F, context C)".
   [[nodiscard]] const std::string& description() const { return description_; }
-  /// @brief The API server answered the last request of both informers.
+  /// @brief The API server answered the last request of every informer.
   [[nodiscard]] bool healthy() const;
   /// @brief Lines worth a log line at start (how this node was found, discovery notes).
   [[nodiscard]] const std::vector<std::string>& notes() const { return notes_; }
@@ -130,11 +136,14 @@ class KubeSource {
   void refresh_cgroups(const model::Cluster& cluster);
   /// A change the indexes may take: check_api_names(), else skipped with one warning per object.
   bool admit(const kube::Change& change);
+  /// Feeds an object change to the indexes.
+  void apply(const kube::Change& change, kube::Time now);
 
   KubeSourceOptions options_;
   std::unique_ptr<kube::ClusterWatch> watch_;
   kube::PodIndex pods_;
   kube::NodeIndex nodes_;
+  kube::ServiceIndex services_;
   std::string own_node_;
   std::string description_;
   std::vector<std::string> notes_;

@@ -20,7 +20,7 @@ using nlohmann::json;
 /// this much longer before it counts as hung.
 constexpr std::chrono::seconds kWatchTimeoutMargin{30};
 
-const std::string& uid_of(const std::variant<Pod, Node>& object) {
+const std::string& uid_of(const std::variant<Pod, Node, Service, EndpointSlice>& object) {
   return std::visit([](const auto& o) -> const std::string& { return o.uid; }, object);
 }
 
@@ -88,10 +88,32 @@ bool transient(Failure failure) {
   return failure == Failure::Unreachable || failure == Failure::Http || failure == Failure::Malformed;
 }
 
-std::string_view resource_name(Resource resource) { return resource == Resource::Pods ? "pods" : "nodes"; }
+std::string_view resource_name(Resource resource) {
+  switch (resource) {
+  case Resource::Pods:
+    return "pods";
+  case Resource::Nodes:
+    return "nodes";
+  case Resource::Services:
+    return "services";
+  case Resource::EndpointSlices:
+    break;
+  }
+  return "endpointslices";
+}
 
 std::string_view resource_path(Resource resource) {
-  return resource == Resource::Pods ? "/api/v1/pods" : "/api/v1/nodes";
+  switch (resource) {
+  case Resource::Pods:
+    return "/api/v1/pods";
+  case Resource::Nodes:
+    return "/api/v1/nodes";
+  case Resource::Services:
+    return "/api/v1/services";
+  case Resource::EndpointSlices:
+    break;
+  }
+  return "/apis/discovery.k8s.io/v1/endpointslices";
 }
 
 ChangeQueue::ChangeQueue() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
@@ -190,14 +212,21 @@ void Informer::run() {
 }
 
 Result<Informer::Object> Informer::parse_object(const json& object) const {
-  if (resource_ == Resource::Pods) {
-    auto pod = parse_pod(object);
-    if (!pod) return pod.error();
-    return Object(std::move(*pod));
+  const auto wrap = [](auto parsed) -> Result<Object> {
+    if (!parsed) return parsed.error();
+    return Object(std::move(*parsed));
+  };
+  switch (resource_) {
+  case Resource::Pods:
+    return wrap(parse_pod(object));
+  case Resource::Nodes:
+    return wrap(parse_node(object));
+  case Resource::Services:
+    return wrap(parse_service(object));
+  case Resource::EndpointSlices:
+    break;
   }
-  auto node = parse_node(object);
-  if (!node) return node.error();
-  return Object(std::move(*node));
+  return wrap(parse_endpointslice(object));
 }
 
 void Informer::emit(ChangeType type, const Object& object) {
@@ -281,8 +310,8 @@ std::string Informer::describe(const HttpResponse& r, const std::string& target)
                        server);
   case 403:
     return fmt::format(
-        "{} is forbidden: the service account needs get, list and watch on pods and nodes (see "
-        "deploy/); the API server said: {}",
+        "{} is forbidden: the service account needs get, list and watch on pods, nodes, services "
+        "and endpointslices (discovery.k8s.io) (see docs/kubernetes.md); the API server said: {}",
         resource_name(resource_), status_message(r.body));
   default:
     return fmt::format("the Kubernetes API at {} answered GET {} with HTTP {}: {}", server, target, r.status,
@@ -480,18 +509,18 @@ Informer::Next Informer::watch() {
   return Next::Watch;  // the server ended the watch at timeoutSeconds: reopen it
 }
 
-ClusterWatch::ClusterWatch(const TransportFactory& transports, InformerOptions options)
-    : pods_(std::make_unique<Informer>(Resource::Pods, transports(), queue_, options)),
-      nodes_(std::make_unique<Informer>(Resource::Nodes, transports(), queue_, options)) {}
+ClusterWatch::ClusterWatch(const TransportFactory& transports, InformerOptions options) {
+  for (const Resource r : kResources) {
+    informers_.push_back(std::make_unique<Informer>(r, transports(), queue_, options));
+  }
+}
 
 void ClusterWatch::start() {
-  pods_->start();
-  nodes_->start();
+  for (auto& i : informers_) i->start();
 }
 
 void ClusterWatch::stop() {
-  pods_->stop();
-  nodes_->stop();
+  for (auto& i : informers_) i->stop();
 }
 
 }  // namespace podpath::kube

@@ -1,6 +1,7 @@
 #pragma once
 /// @file
-/// @brief List+Watch informers for pods (cluster-wide) and nodes. Each runs on its own
+/// @brief List+Watch informers for pods, nodes, Services and EndpointSlices (all
+/// cluster-wide). Each runs on its own
 /// thread and hands its changes to the caller's thread through a ChangeQueue, whose file
 /// descriptor the caller polls: the informers never block the caller.
 
@@ -25,11 +26,12 @@
 
 namespace podpath::kube {
 
-enum class Resource { Pods, Nodes };
+enum class Resource { Pods, Nodes, Services, EndpointSlices };
 
-/// @brief "pods", "nodes".
+/// @brief "pods", "nodes", "services", "endpointslices".
 std::string_view resource_name(Resource resource);
-/// @brief The cluster-wide collection: "/api/v1/pods", "/api/v1/nodes".
+/// @brief The cluster-wide collection: "/api/v1/pods", "/api/v1/nodes", "/api/v1/services",
+/// "/apis/discovery.k8s.io/v1/endpointslices".
 std::string_view resource_path(Resource resource);
 
 /// @brief What went wrong with the API server, as far as retrying is concerned: an
@@ -61,10 +63,10 @@ enum class ChangeType {
 struct Change {
   Resource resource = Resource::Pods;
   ChangeType type = ChangeType::Added;
-  std::variant<std::monostate, Pod, Node> object;  ///< Added/Modified/Deleted
-  bool healthy = true;                             ///< Health: the API answers again
-  Failure failure = Failure::None;                 ///< Health: what went wrong (when !healthy)
-  std::string message;                             ///< Health: the line that was logged
+  std::variant<std::monostate, Pod, Node, Service, EndpointSlice> object;  ///< Added/Modified/Deleted
+  bool healthy = true;                                                     ///< Health: the API answers again
+  Failure failure = Failure::None;  ///< Health: what went wrong (when !healthy)
+  std::string message;              ///< Health: the line that was logged
 };
 
 /// @brief A thread-safe queue with an eventfd that is readable while changes wait.
@@ -95,7 +97,7 @@ struct InformerOptions {
   std::chrono::milliseconds backoff_max{30'000};      ///< retries never wait longer
   std::uint64_t seed = 0;                             ///< jitter; 0 = random
   /// @brief Log outages and recoveries here; false when the caller logs the Health
-  /// changes itself (one line for both informers).
+  /// changes itself (one line for all informers).
   bool log_health = true;
 };
 
@@ -146,7 +148,7 @@ class Informer {
   std::chrono::milliseconds backoff(unsigned attempt);
 
  private:
-  using Object = std::variant<Pod, Node>;
+  using Object = std::variant<Pod, Node, Service, EndpointSlice>;
   struct Cached {
     std::string resource_version;
     Object object;
@@ -182,20 +184,26 @@ class Informer {
   std::thread thread_;
 };
 
-/// @brief The two informers a podpath process needs, sharing one queue.
+/// @brief The informers a podpath process needs, one per resource (in kResources order:
+/// pods, nodes, services, endpointslices), sharing one queue.
 class ClusterWatch {
  public:
+  static constexpr Resource kResources[] = {Resource::Pods, Resource::Nodes, Resource::Services,
+                                            Resource::EndpointSlices};
+
   ClusterWatch(const TransportFactory& transports, InformerOptions options = {});
   void start();
   void stop();
   [[nodiscard]] ChangeQueue& queue() { return queue_; }
-  [[nodiscard]] const Informer& pods() const { return *pods_; }
-  [[nodiscard]] const Informer& nodes() const { return *nodes_; }
+  [[nodiscard]] const Informer& informer(Resource resource) const {
+    return *informers_.at(static_cast<std::size_t>(resource));
+  }
+  [[nodiscard]] const Informer& pods() const { return informer(Resource::Pods); }
+  [[nodiscard]] const Informer& nodes() const { return informer(Resource::Nodes); }
 
  private:
   ChangeQueue queue_;
-  std::unique_ptr<Informer> pods_;
-  std::unique_ptr<Informer> nodes_;
+  std::vector<std::unique_ptr<Informer>> informers_;  ///< indexed by Resource
 };
 
 }  // namespace podpath::kube

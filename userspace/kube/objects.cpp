@@ -1,6 +1,13 @@
 #include "kube/objects.hpp"
 
+#include <netinet/in.h>
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <array>
 #include <ctime>
+#include <set>
+#include <tuple>
 
 #include <nlohmann/json.hpp>
 
@@ -82,6 +89,15 @@ Meta parse_meta(const json& object) {
   return meta;
 }
 
+/// The identity every object carries: uid, name, resourceVersion, and the namespace of a
+/// namespaced one.
+template <typename T> void take_identity(Meta& meta, T& out) {
+  out.uid = std::move(meta.uid);
+  out.name = std::move(meta.name);
+  out.resource_version = std::move(meta.resource_version);
+  if constexpr (requires { out.ns; }) out.ns = std::move(meta.ns);
+}
+
 void parse_container_statuses(const json& status, const char* list, bool init, Pod& pod) {
   const json& statuses = array_field(status, "status.", list);
   for (std::size_t i = 0; i < statuses.size(); ++i) {
@@ -101,10 +117,7 @@ void parse_container_statuses(const json& status, const char* list, bool init, P
 Pod parse_pod_object(const json& object) {
   Meta meta = parse_meta(object);
   Pod pod;
-  pod.uid = std::move(meta.uid);
-  pod.ns = std::move(meta.ns);
-  pod.name = std::move(meta.name);
-  pod.resource_version = std::move(meta.resource_version);
+  take_identity(meta, pod);
   pod.created = meta.created;
   pod.terminating = meta.terminating;
   pod.labels = std::move(meta.labels);
@@ -142,9 +155,7 @@ Pod parse_pod_object(const json& object) {
 Node parse_node_object(const json& object) {
   Meta meta = parse_meta(object);
   Node node;
-  node.uid = std::move(meta.uid);
-  node.name = std::move(meta.name);
-  node.resource_version = std::move(meta.resource_version);
+  take_identity(meta, node);
   const json& spec = object_or_empty(object, "spec");
   const json& cidrs = array_field(spec, "spec.", "podCIDRs");
   std::vector<std::string> texts;
@@ -178,6 +189,127 @@ Node parse_node_object(const json& object) {
   return node;
 }
 
+/// A port number, 1-65535.
+std::uint16_t port_value(const json& v, const std::string& field) {
+  if (!v.is_number_integer()) throw FieldError{field, "must be a port number"};
+  const auto n = v.get<std::int64_t>();
+  if (n < 1 || n > 65535) throw FieldError{field, "is " + std::to_string(n) + ", not a port (1-65535)"};
+  return static_cast<std::uint16_t>(n);
+}
+
+std::string protocol_field(const json& obj, const std::string& path) {
+  std::string p = string_field(obj, path, "protocol");
+  return p.empty() ? "TCP" : p;
+}
+
+Service parse_service_object(const json& object) {
+  Meta meta = parse_meta(object);
+  Service svc;
+  take_identity(meta, svc);
+  const json& spec = object_or_empty(object, "spec");
+  svc.type = string_field(spec, "spec.", "type");
+  if (svc.type.empty()) svc.type = "ClusterIP";
+  // Headless ("None") and ExternalName Services (no clusterIP) get no ClusterIP.
+  if (const auto ip = string_field(spec, "spec.", "clusterIP"); !ip.empty() && ip != "None")
+    svc.cluster_ip = ip_value(ip, "spec.clusterIP");
+  const json& ports = array_field(spec, "spec.", "ports");
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    const std::string path = "spec.ports[" + std::to_string(i) + "].";
+    ServicePort p;
+    p.name = string_field(ports[i], path, "name");
+    p.protocol = protocol_field(ports[i], path);
+    const json* port = member(ports[i], "port");
+    if (port == nullptr) throw FieldError{path + "port", "is missing"};
+    p.port = port_value(*port, path + "port");
+    if (const json* target = member(ports[i], "targetPort"); target == nullptr) {
+      p.target_number = p.port;
+    } else if (target->is_string()) {
+      p.target_name = target->get<std::string>();
+      if (p.target_name.empty()) throw FieldError{path + "targetPort", "is empty"};
+    } else {
+      p.target_number = port_value(*target, path + "targetPort");
+    }
+    svc.ports.push_back(std::move(p));
+  }
+  return svc;
+}
+
+EndpointSlice parse_endpointslice_object(const json& object) {
+  Meta meta = parse_meta(object);
+  EndpointSlice slice;
+  take_identity(meta, slice);
+  if (const auto it = meta.labels.find(kServiceNameLabel); it != meta.labels.end())
+    slice.service = it->second;
+  slice.address_type = string_field(object, "", "addressType");
+  const bool ip_slice = slice.address_type == "IPv4" || slice.address_type == "IPv6";
+  const json& endpoints = array_field(object, "", "endpoints");
+  for (std::size_t i = 0; i < endpoints.size(); ++i) {
+    const std::string path = "endpoints[" + std::to_string(i) + "].";
+    Endpoint ep;
+    const json& addresses = array_field(endpoints[i], path, "addresses");
+    for (std::size_t a = 0; a < addresses.size(); ++a) {
+      const std::string field = path + "addresses[" + std::to_string(a) + "]";
+      if (!addresses[a].is_string()) throw FieldError{field, "must be a string"};
+      if (ip_slice) ep.addresses.push_back(ip_value(addresses[a].get<std::string>(), field));
+    }
+    const json& conditions = object_or_empty(endpoints[i], "conditions");
+    if (const json* ready = member(conditions, "ready"); ready != nullptr) {
+      if (!ready->is_boolean()) throw FieldError{path + "conditions.ready", "must be true or false"};
+      ep.ready = ready->get<bool>();
+    }
+    ep.node = string_field(endpoints[i], path, "nodeName");
+    const json& ref = object_or_empty(endpoints[i], "targetRef");
+    if (string_field(ref, path + "targetRef.", "kind") == "Pod") {
+      std::string ns = string_field(ref, path + "targetRef.", "namespace");
+      const std::string name = string_field(ref, path + "targetRef.", "name");
+      if (!name.empty()) ep.pod = (ns.empty() ? slice.ns : ns) + "/" + name;
+    }
+    slice.endpoints.push_back(std::move(ep));
+  }
+  const json& ports = array_field(object, "", "ports");
+  for (std::size_t i = 0; i < ports.size(); ++i) {
+    const std::string path = "ports[" + std::to_string(i) + "].";
+    EndpointPort p;
+    p.name = string_field(ports[i], path, "name");
+    p.protocol = protocol_field(ports[i], path);
+    if (const json* port = member(ports[i], "port"); port != nullptr)
+      p.port = port_value(*port, path + "port");
+    slice.ports.push_back(std::move(p));
+  }
+  return slice;
+}
+
+/// kube-proxy's portProtoHash: base32 (RFC 4648, padded) of SHA-256(text), first 16 characters.
+std::string kube_proxy_hash(const std::string& text) {
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int size = 0;
+  if (EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string out;
+  // 16 characters of base32 are 80 bits: the first 10 bytes.
+  std::uint64_t bits = 0;
+  int held = 0;
+  for (unsigned i = 0; i < 10 && i < size; ++i) {
+    bits = (bits << 8) | digest[i];
+    held += 8;
+    while (held >= 5) {
+      held -= 5;
+      out += kAlphabet[(bits >> held) & 31];
+    }
+  }
+  return out;
+}
+
+/// kube-proxy's ServicePortName.String(): "ns/name:port", or "ns/name" for an unnamed port.
+std::string service_port_name(const Service& service, const ServicePort& port) {
+  return service.full_name() + (port.name.empty() ? "" : ":" + port.name);
+}
+
+std::string lower(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(), [](unsigned char c) { return std::tolower(c); });
+  return text;
+}
+
 /// "pod default/web" or "node node1" for messages; best effort on a broken object.
 std::string describe(const json& object, const char* kind) {
   std::string out = kind;
@@ -208,6 +340,14 @@ bool Pod::claims_ips() const { return !host_network && phase != "Succeeded" && p
 Result<Pod> parse_pod(const json& object) { return guarded<Pod>(object, "pod", parse_pod_object); }
 
 Result<Node> parse_node(const json& object) { return guarded<Node>(object, "node", parse_node_object); }
+
+Result<Service> parse_service(const json& object) {
+  return guarded<Service>(object, "service", parse_service_object);
+}
+
+Result<EndpointSlice> parse_endpointslice(const json& object) {
+  return guarded<EndpointSlice>(object, "endpointslice", parse_endpointslice_object);
+}
 
 std::optional<Time> parse_rfc3339(std::string_view text) {
   // YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm)
@@ -304,6 +444,65 @@ model::Node to_model_node(const Node& node) {
     }
   }
   if (out.pod_cidr == model::Cidr{} && !node.pod_cidrs.empty()) out.pod_cidr = node.pod_cidrs.front();
+  return out;
+}
+
+std::string kube_proxy_service_chain(const Service& service, const ServicePort& port) {
+  return "KUBE-SVC-" + kube_proxy_hash(service_port_name(service, port) + lower(port.protocol));
+}
+
+std::string kube_proxy_endpoint_chain(const Service& service, const ServicePort& port,
+                                      const model::IpAddress& ip, std::uint16_t target_port) {
+  const std::string endpoint =
+      (ip.is_v4() ? ip.to_string() : "[" + ip.to_string() + "]") + ":" + std::to_string(target_port);
+  return "KUBE-SEP-" + kube_proxy_hash(service_port_name(service, port) + lower(port.protocol) + endpoint);
+}
+
+std::vector<model::Service> to_model_services(const std::vector<const Service*>& services,
+                                              const std::vector<const EndpointSlice*>& slices) {
+  std::vector<model::Service> out;
+  for (const Service* s : services) {
+    if (!s->has_cluster_ip()) continue;
+    for (const auto& port : s->ports) {
+      model::Service m;
+      if (port.protocol == "TCP") {
+        m.proto = IPPROTO_TCP;
+      } else if (port.protocol == "UDP") {
+        m.proto = IPPROTO_UDP;
+      } else {
+        continue;  // SCTP: podpath follows TCP and UDP
+      }
+      m.ns = s->ns;
+      m.name = s->name;
+      m.cluster_ip = *s->cluster_ip;
+      m.port = port.port;
+      m.target_port = port.target_number;
+      m.rule = kube_proxy_service_chain(*s, port);
+      const std::string family = s->cluster_ip->is_v4() ? "IPv4" : "IPv6";
+      std::set<model::IpAddress> seen;
+      for (const EndpointSlice* slice : slices) {
+        if (slice->ns != s->ns || slice->service != s->name || slice->address_type != family) continue;
+        const auto p = std::find_if(slice->ports.begin(), slice->ports.end(), [&](const EndpointPort& e) {
+          return e.name == port.name && e.protocol == port.protocol && e.port.has_value();
+        });
+        if (p == slice->ports.end()) continue;
+        for (const auto& ep : slice->endpoints) {
+          if (!ep.ready || ep.addresses.empty() || !seen.insert(ep.addresses.front()).second) continue;
+          if (m.backends.empty()) m.target_port = *p->port;
+          model::ServiceBackend b;
+          b.pod = ep.pod;
+          b.ip = ep.addresses.front();
+          b.node = ep.node;
+          b.rule = kube_proxy_endpoint_chain(*s, port, b.ip, *p->port);
+          m.backends.push_back(std::move(b));
+        }
+      }
+      out.push_back(std::move(m));
+    }
+  }
+  std::stable_sort(out.begin(), out.end(), [](const model::Service& a, const model::Service& b) {
+    return std::tie(a.ns, a.name, a.port, a.proto) < std::tie(b.ns, b.name, b.port, b.proto);
+  });
   return out;
 }
 

@@ -1,9 +1,11 @@
 #pragma once
 /// @file
-/// @brief The parts of Kubernetes v1 Pod and Node objects podpath uses, as plain data, and
-/// their conversion to model::Pod / model::Node for the inventory layer.
+/// @brief The parts of Kubernetes v1 Pod, Node and Service and discovery.k8s.io/v1
+/// EndpointSlice objects podpath uses, as plain data, and their conversion to model::Pod /
+/// model::Node / model::Service for the inventory layer.
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -68,11 +70,78 @@ struct Node {
   bool operator==(const Node&) const = default;
 };
 
+/// @brief One port of a Service (spec.ports[]).
+struct ServicePort {
+  std::string name;      ///< may be empty on a single-port Service
+  std::string protocol;  ///< "TCP", "UDP", "SCTP"; "TCP" when absent
+  std::uint16_t port = 0;
+  std::uint16_t target_number = 0;  ///< targetPort as a number; 0 when named (or absent: = port)
+  std::string target_name;          ///< targetPort as a name (a container port's name)
+
+  bool operator==(const ServicePort&) const = default;
+};
+
+/// @brief A v1 Service, reduced.
+struct Service {
+  std::string uid;
+  std::string ns;
+  std::string name;
+  std::string resource_version;
+  std::string type;                            ///< spec.type; "ClusterIP" when absent
+  std::optional<model::IpAddress> cluster_ip;  ///< spec.clusterIP; nullopt when headless ("None") or unset
+  std::vector<ServicePort> ports;
+
+  [[nodiscard]] std::string full_name() const { return ns + "/" + name; }
+  /// @brief What kube-proxy gives a ClusterIP: any type but ExternalName, with a clusterIP.
+  [[nodiscard]] bool has_cluster_ip() const { return type != "ExternalName" && cluster_ip.has_value(); }
+  bool operator==(const Service&) const = default;
+};
+
+/// @brief One endpoint of an EndpointSlice.
+struct Endpoint {
+  std::vector<model::IpAddress> addresses;  ///< kube-proxy uses the first
+  bool ready = true;                        ///< conditions.ready; absent counts as ready
+  std::string node;                         ///< nodeName
+  std::string pod;                          ///< targetRef of kind Pod: "namespace/name"; else empty
+
+  bool operator==(const Endpoint&) const = default;
+};
+
+/// @brief One port of an EndpointSlice: the backends' port for the Service port of that name.
+struct EndpointPort {
+  std::string name;
+  std::string protocol;               ///< "TCP" when absent
+  std::optional<std::uint16_t> port;  ///< unset: "all ports" (no Service port can use it)
+
+  bool operator==(const EndpointPort&) const = default;
+};
+
+/// @brief A discovery.k8s.io/v1 EndpointSlice, reduced.
+struct EndpointSlice {
+  std::string uid;
+  std::string ns;
+  std::string name;
+  std::string resource_version;
+  std::string service;       ///< label kubernetes.io/service-name; empty: no Service's
+  std::string address_type;  ///< "IPv4", "IPv6", "FQDN"
+  std::vector<Endpoint> endpoints;
+  std::vector<EndpointPort> ports;
+
+  bool operator==(const EndpointSlice&) const = default;
+};
+
+/// @brief The label that ties an EndpointSlice to its Service.
+inline constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
+
 /// @brief Parses a v1 Pod object. Errors name the field ("pod default/web: status.podIP
 /// is not an IP address: 'x'").
 Result<Pod> parse_pod(const nlohmann::json& object);
 /// @brief Parses a v1 Node object.
 Result<Node> parse_node(const nlohmann::json& object);
+/// @brief Parses a v1 Service object (any type: has_cluster_ip() tells the ones kube-proxy serves).
+Result<Service> parse_service(const nlohmann::json& object);
+/// @brief Parses a discovery.k8s.io/v1 EndpointSlice object.
+Result<EndpointSlice> parse_endpointslice(const nlohmann::json& object);
 
 /// @brief RFC 3339 UTC ("2026-11-26T03:30:00Z", fractions allowed); nullopt otherwise.
 std::optional<Time> parse_rfc3339(std::string_view text);
@@ -86,5 +155,23 @@ model::Pod to_model_pod(const Pod& pod);
 /// @brief As model::Node: name, InternalIP as the underlay IP, the first pod CIDR of the
 /// InternalIP's family (else the first). The bridge address stays unset.
 model::Node to_model_node(const Node& node);
+
+/// @brief kube-proxy's (iptables mode) chain of a Service port: "KUBE-SVC-" and the first 16
+/// characters of the base32 of SHA-256("ns/name:portname" + protocol in lower case); no
+/// ":portname" when the port has no name.
+std::string kube_proxy_service_chain(const Service& service, const ServicePort& port);
+/// @brief kube-proxy's chain of one endpoint of it: "KUBE-SEP-" and the same hash of
+/// "ns/name:portname" + protocol + "IP:PORT" (IPv6 in brackets).
+std::string kube_proxy_endpoint_chain(const Service& service, const ServicePort& port,
+                                      const model::IpAddress& ip, std::uint16_t target_port);
+
+/// @brief The model's Services (one per TCP or UDP port of each Service with a ClusterIP,
+/// as kube-proxy programs them), sorted by namespace/name and port. A port's backends are
+/// the ready endpoints (first address) of the Service's EndpointSlices (same namespace,
+/// label kubernetes.io/service-name) of the ClusterIP's family that carry a port of the
+/// same name and protocol; its target port is that port's number, else a numeric
+/// targetPort, else 0 (a named targetPort without endpoints). Each backend appears once.
+std::vector<model::Service> to_model_services(const std::vector<const Service*>& services,
+                                              const std::vector<const EndpointSlice*>& slices);
 
 }  // namespace podpath::kube

@@ -1,6 +1,7 @@
 #include "kube/pod_index.hpp"
 
 #include <algorithm>
+#include <tuple>
 
 namespace podpath::kube {
 
@@ -165,6 +166,35 @@ std::vector<const Node*> NodeIndex::all() const {
   std::vector<const Node*> out;
   for (const auto& [name, node] : nodes_) out.push_back(&node);
   return out;
+}
+
+void ServiceIndex::apply(const Change& change) {
+  const bool deleted = change.type == ChangeType::Deleted;
+  if (const auto* svc = std::get_if<Service>(&change.object)) {
+    if (deleted) {
+      services_.erase(svc->uid);
+    } else {
+      services_.insert_or_assign(svc->uid, *svc);
+    }
+  } else if (const auto* slice = std::get_if<EndpointSlice>(&change.object)) {
+    if (deleted) {
+      slices_.erase(slice->uid);
+    } else {
+      slices_.insert_or_assign(slice->uid, *slice);
+    }
+  }
+}
+
+std::vector<model::Service> ServiceIndex::model_services() const {
+  std::vector<const Service*> services;
+  std::vector<const EndpointSlice*> slices;
+  for (const auto& [uid, s] : services_) services.push_back(&s);
+  for (const auto& [uid, s] : slices_) slices.push_back(&s);
+  // Slices in name order: a Service's backends come in the same order whatever the UIDs.
+  std::sort(slices.begin(), slices.end(), [](const EndpointSlice* a, const EndpointSlice* b) {
+    return std::tie(a->ns, a->name) < std::tie(b->ns, b->name);
+  });
+  return to_model_services(services, slices);
 }
 
 }  // namespace podpath::kube

@@ -1,7 +1,8 @@
 #pragma once
 /// @file
 /// @brief Who holds an address, and when: pods by UID with their IPs, deleted pods kept as
-/// tombstones for a grace period, IP reuse resolved by time, nodes by name. Fed with the
+/// tombstones for a grace period, IP reuse resolved by time, nodes by name, Services and
+/// their EndpointSlices. Fed with the
 /// informers' changes on the caller's thread; not thread-safe.
 
 #include <chrono>
@@ -90,6 +91,23 @@ class PodIndex {
   std::unordered_map<std::string, Record> records_;             ///< by UID
   std::map<model::IpAddress, std::vector<std::string>> by_ip_;  ///< IP -> UIDs
   std::unordered_map<std::string, std::string> containers_;     ///< container id -> UID
+};
+
+/// @brief Services and EndpointSlices by UID, joined into the model's Services on demand
+/// (to_model_services): a slice that arrives before its Service waits for it; deleting
+/// either takes it out of the join.
+class ServiceIndex {
+ public:
+  /// @brief Applies an informer change (services and endpointslices; others are ignored).
+  void apply(const Change& change);
+  /// @brief The Services with a ClusterIP, one per TCP or UDP port, with their ready backends.
+  [[nodiscard]] std::vector<model::Service> model_services() const;
+  [[nodiscard]] std::size_t services() const { return services_.size(); }
+  [[nodiscard]] std::size_t slices() const { return slices_.size(); }
+
+ private:
+  std::map<std::string, Service, std::less<>> services_;      ///< by UID
+  std::map<std::string, EndpointSlice, std::less<>> slices_;  ///< by UID
 };
 
 /// @brief Nodes by name.
