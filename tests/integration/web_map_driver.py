@@ -121,7 +121,11 @@ def main():
     p.add_argument("--lab-script", required=True)
     p.add_argument("--trace-pid", type=int, required=True)
     p.add_argument("--screenshots", required=True)
+    p.add_argument("--scale", action="store_true",
+                   help="only measure: the time to draw the map (median of the renders over 15 s) and a screenshot")
     args = p.parse_args()
+    if args.scale:
+        return scale(args)
     inventory = json.load(open(f"/run/podpath-lab/{args.lab}/inventory.json"))
     pods = inventory["pods"]
     nodes = [n["name"] for n in inventory["nodes"]]
@@ -227,6 +231,41 @@ def main():
             lambda: d.execute_script(
                 "return document.getElementById('stream-state').dataset.state") in ("stopped", "stale"), 10)
         check("the page says its stream stopped when the server went away", stopped)
+    finally:
+        d.quit()
+    return FAILS
+
+
+def scale(args):
+    """Render times of the page on a big lab, for docs/web.md (no assertion beyond drawing)."""
+    d = browser()
+    try:
+        t0 = time.monotonic()
+        d.get(args.url)
+        wait_for(lambda: d.execute_script("return window.podpathMap.flows.size > 0 && "
+                                          "document.querySelectorAll('#map g.pod').length > 0"), 30)
+        first = time.monotonic() - t0
+        samples = []
+        last = d.execute_script("return window.podpathMap.renders")
+        end = time.monotonic() + 15
+        while time.monotonic() < end:
+            n, ms = d.execute_script("return [window.podpathMap.renders, window.podpathMap.renderMs]")
+            if n != last:
+                samples.append(ms)
+                last = n
+            time.sleep(0.05)
+        pods = d.execute_script("return document.querySelectorAll('#map g.pod').length")
+        flows = d.execute_script("return window.podpathMap.flows.size")
+        edges = d.execute_script("return document.querySelectorAll('#map .edge').length")
+        samples.sort()
+        med = samples[len(samples) // 2] if samples else float("nan")
+        print(f"pods drawn {pods}, conversations {flows}, edges {edges}, first full draw {first:.2f} s, "
+              f"renders {len(samples)}, render median {med:.1f} ms, max {max(samples or [0]):.1f} ms")
+        click(d, "#map g.pod")
+        click(d, "#pod-panel .conv")
+        time.sleep(1)
+        d.save_screenshot(os.path.join(args.screenshots, "web-map-100.png"))
+        check("no console error", not console_errors(d))
     finally:
         d.quit()
     return FAILS
