@@ -86,9 +86,14 @@ def lab(args, *rest, check_rc=True):
     return r
 
 
+# One echo identifier for every ping: the conversation is keyed by it, so the second ping
+# counts on the same conversation (and the same hops) as the first.
+ECHO_ID = "4242"
+
+
 def ping(args, pod, ip, count):
-    return lab(args, "exec", pod, "--", "ping", "-q", "-c", str(count), "-i", "0.2", "-W", "1", ip,
-               check_rc=False)
+    return lab(args, "exec", pod, "--", "ping", "-q", "-e", ECHO_ID, "-c", str(count), "-i", "0.2", "-W", "1",
+               ip, check_rc=False)
 
 
 def click(d, css, text=None):

@@ -294,7 +294,7 @@
       state.anchors.set(anchorKey(n.node, uplink), upA);
       state.anchors.set(anchorKey(n.node, '#uplink'), upA);
       // route -n, as the node's table says (IPv4).
-      ng.appendChild(el('text', { x: x + 10, y: routesY, class: 'mono' }, 'Destination     Gateway         Genmask         Iface'));
+      ng.appendChild(el('text', { x: x + 10, y: routesY, class: 'mono route-head' }, 'Destination     Gateway         Genmask         Iface'));
       routes.forEach((r, j) => ng.appendChild(el('text', { x: x + 10, y: routesY + 12 * (j + 1), class: 'mono route-line' },
         pad(r.destination, 16) + pad(r.gateway || '0.0.0.0', 16) + pad(r.genmask || '', 16) + (r.iface || ''))));
       // cbr0 (bridge).
