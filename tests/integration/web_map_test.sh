@@ -52,6 +52,15 @@ check "/v1/node points at /v1/nodes (several nodes)" \
 check "a non-loopback --web is refused without TLS and client authentication" \
   bash -c "'$PODPATH' trace --lab $L --web 10.0.0.2:8080 2>&1 | grep -q 'refusing to serve'"
 
+phase "each lab agent serves the map of its node too (over its unix socket)"
+"$LAB" agents --name $L start -- --interval 0.5 >"$TMP/agents.out" 2>&1 || { cat "$TMP/agents.out"; fail "agents start"; }
+SOCK=/run/podpath-lab/$L/agents/node1.sock
+check "the agent serves the page at /" \
+  bash -c "curl -fsS --max-time 10 --unix-socket $SOCK http://agent/ | grep -q '<svg id=\"map\"'"
+check_eq "its /v1/nodes lists its own node with its pods" "node1 $(jq '[.pods[] | select(.node == "node1")] | length' "$(inventory_of $L)")" \
+  "$(curl -fsS --max-time 10 --unix-socket $SOCK http://agent/v1/nodes | jq -r '.nodes[0].node + " " + (.nodes[0].pods | length | tostring)')"
+"$LAB" agents --name $L stop >/dev/null 2>&1 || fail "agents stop"
+
 phase "headless Chromium"
 mkdir -p "$ROOT/docs/img"
 rc=0
