@@ -13,7 +13,9 @@
 #   - when the server goes away the page says its stream stopped: a broken stream fails the
 #     test instead of leaving a frozen map that looks live.
 # Here too: the page's headers (CSP), a non-loopback --web refused, /v1/nodes lists both nodes.
-# Screenshots (1280x800) go to docs/img/web-map.png and web-map-check.png.
+# Screenshots (1280x800) web-map.png and web-map-check.png go to $PODPATH_SCREENSHOT_DIR if
+# set (PODPATH_SCREENSHOT_DIR=docs/img refreshes the README's pictures), else to the test's
+# scratch directory: a test run leaves the checkout as it found it.
 #
 #   tests/integration/web_map_test.sh [REPO_ROOT]      (exit 0 pass, 1 fail, 77 skip)
 set -euo pipefail
@@ -62,10 +64,11 @@ check_eq "its /v1/nodes lists its own node with its pods" "node1 $(jq '[.pods[] 
 "$LAB" agents --name $L stop >/dev/null 2>&1 || fail "agents stop"
 
 phase "headless Chromium"
-mkdir -p "$ROOT/docs/img"
+SHOTS=${PODPATH_SCREENSHOT_DIR:-$TMP/screenshots}
+mkdir -p "$SHOTS"
 rc=0
 "$PY" "$ROOT/tests/integration/web_map_driver.py" --url "$URL" --lab "$L" --podpath "$PODPATH" \
-  --lab-script "$LAB" --trace-pid "$TRACE_PID" --screenshots "$ROOT/docs/img" >"$TMP/driver.out" 2>&1 || rc=$?
+  --lab-script "$LAB" --trace-pid "$TRACE_PID" --screenshots "$SHOTS" >"$TMP/driver.out" 2>&1 || rc=$?
 cat "$TMP/driver.out"
 check_eq "the browser checks" 0 "$rc"
 stop_podpath "$TRACE_PID"
