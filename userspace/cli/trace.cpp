@@ -8,6 +8,7 @@
 #include <ctime>
 #include <ostream>
 
+#include "cli/cluster_flags.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "cli/trace_tui.hpp"
@@ -57,11 +58,13 @@ class TraceCommand final : public Command {
     sub->add_flag("--no-containers", no_containers_,
                   "Do not attribute traffic to containers (skips the cgroup programs)");
     add_ready_file_option(*sub, ready_file_);
+    cluster_.add_to(*sub);
     return sub;
   }
 
   int run(Io& io) override {
     const auto filter = filter_.filter();
+    if (cluster_.enabled) return run_cluster(filter, io);
     const StopOnSignal stop;
     auto options = attach_.session_options(filter_.nodes);
     options.containers = !no_containers_;
@@ -116,6 +119,25 @@ class TraceCommand final : public Command {
   }
 
  private:
+  // --cluster: the agents' view, printed as plain snapshots or NDJSON (cli/cluster_flags.cpp).
+  int run_cluster(const output::FlowFilter& filter, Io& io) const {
+    ClusterTraceOptions o;
+    o.filter = filter;
+    o.filtered = !filter.empty();
+    o.json = format_ == "json";
+    o.tty = !o.json && !plain_ && output::use_color(io.out);
+    o.table.color = o.tty;
+    o.table.width = output::terminal_width(io.out);
+    o.table.sort = sort_key();
+    o.table.limit = limit_;
+    o.table.show_reverse = !no_reply_;
+    o.interval_s = interval_s_;
+    o.duration_s = duration_s_;
+    o.once = once_;
+    o.ready_file = ready_file_;
+    return run_cluster_trace(cluster_.options(attach_.cluster), o, io);
+  }
+
   static int stop_session(Io& io, loader::Session& session) {
     if (auto r = session.stop(); !r) {
       io.err << "podpath trace: " << printable(r.error().to_string()) << "\n";
@@ -157,6 +179,7 @@ class TraceCommand final : public Command {
   bool no_reply_ = false;
   bool no_containers_ = false;
   std::string ready_file_;
+  ClusterViewFlags cluster_;
 };
 
 }  // namespace
