@@ -33,6 +33,7 @@ struct AgentSnapshot {
   std::string not_ready_reason;
   std::vector<FlowItemPtr> flows;  ///< busiest first
   nlohmann::json node_info;        ///< the body of /v1/node
+  nlohmann::json nodes_info;       ///< the body of /v1/nodes (every node the process watches)
   /// @brief The kept drops, newest first, each a JSON object (docs/agent.md).
   std::shared_ptr<const std::vector<std::string>> drops;
 };
