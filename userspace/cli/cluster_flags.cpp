@@ -67,10 +67,13 @@ void ClusterViewFlags::add_to(CLI::App& sub) {
                  "With --cluster: PEM client certificate for agents with --tls-client-ca")
       ->needs(c);
   sub.add_option("--tls-client-key", client_key, "With --cluster: the client certificate's key")->needs(c);
-  sub.add_option(
-         "--token-file", token_file,
-         "With --cluster: bearer token for agents with --token-file (a lab's token is found by itself)")
-      ->needs(c);
+  shared_token = sub.get_option_no_throw("--token-file");
+  if (shared_token == nullptr) {
+    sub.add_option(
+           "--token-file", token_file,
+           "With --cluster: bearer token for agents with --token-file (a lab's token is found by itself)")
+        ->needs(c);
+  }
   sub.add_option("--agent-namespace", agent_namespace,
                  "With --cluster, agents from the Kubernetes API: the DaemonSet's namespace")
       ->capture_default_str()
@@ -88,7 +91,9 @@ cluster::ClusterViewOptions ClusterViewFlags::options(const ClusterFlags& names)
   if (client_cert.empty() != client_key.empty())
     throw UserError("--tls-client-cert and --tls-client-key go together");
   cluster::ClusterViewOptions o;
-  o.auth = cluster::AgentAuth{ca, client_cert, client_key, token_file};
+  const std::string token =
+      shared_token != nullptr && shared_token->count() > 0 ? shared_token->as<std::string>() : token_file;
+  o.auth = cluster::AgentAuth{ca, client_cert, client_key, token};
   const bool named = !names.lab.empty() || !names.inventory.empty() || !names.kubeconfig.empty();
   if (named) {
     auto source = names.source();

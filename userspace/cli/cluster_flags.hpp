@@ -16,7 +16,8 @@
 
 namespace CLI {
 class App;
-}
+class Option;
+}  // namespace CLI
 
 namespace podpath::cli {
 
@@ -31,7 +32,9 @@ struct ClusterViewFlags {
   std::string agent_namespace = "podpath";
   std::string agent_selector = "app.kubernetes.io/name=podpath";
   std::uint16_t agent_port = 9990;
+  CLI::Option* shared_token = nullptr;  ///< the command's own --token-file, when it had one
 
+  /// @brief Adds the flags; a `--token-file` the command already has (trace's --web) is shared.
   void add_to(CLI::App& sub);
   /// @brief Finds the agents: --agents, else the agents of --lab (or the only lab up), else the
   /// DaemonSet's pods through the Kubernetes API; names from --lab / --inventory /

@@ -59,13 +59,15 @@ class TraceCommand final : public Command {
     sub->add_flag("--no-containers", no_containers_,
                   "Do not attribute traffic to containers (skips the cgroup programs)");
     add_ready_file_option(*sub, ready_file_);
-    cluster_.add_to(*sub);
-    web_.add_to(*sub);  // --web: the map in a browser (cli/trace_web.cpp)
+    web_.add_to(*sub);      // --web: the map in a browser (cli/trace_web.cpp)
+    cluster_.add_to(*sub);  // --cluster: through the agents (cli/cluster_flags.cpp); shares --token-file
     return sub;
   }
 
   int run(Io& io) override {
     const auto filter = filter_.filter();
+    if (!web_.token_file.empty() && !web_.enabled() && !cluster_.enabled)
+      throw UserError("--token-file goes with --web (the token the map asks for) or --cluster (the agents')");
     if (cluster_.enabled) return run_cluster(filter, io);
     const StopOnSignal stop;
     auto options = attach_.session_options(filter_.nodes);
