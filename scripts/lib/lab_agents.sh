@@ -70,7 +70,9 @@ lab_agents_start() {
     for n in "${started[@]}"; do
       [[ -f $dir/$n.ready ]] && continue
       all=0
-      if ! agent_pid "$n" >/dev/null; then
+      # Just forked, the child is still this script until it execs the agent: only a pid that
+      # is gone means the agent exited.
+      if ! agent_pid "$n" >/dev/null && ! kill -0 "$(cat "$dir/$n.pid" 2>/dev/null)" 2>/dev/null; then
         tail -n 5 "$dir/$n.log" >&2 || true
         die "the agent on $n exited before it was ready (log: $dir/$n.log)"
       fi

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "cli/cluster_flags.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "output/stats_view.hpp"
@@ -29,10 +30,15 @@ class MatrixCommand final : public Command {
         ->capture_default_str();
     add_output_option(*sub, format_);
     add_ready_file_option(*sub, ready_file_);
+    cluster_.add_to(*sub);
     return sub;
   }
 
   int run(Io& io) override {
+    if (cluster_.enabled) {
+      return run_cluster_matrix(cluster_.options(attach_.cluster), duration_s_, format_ == "json",
+                                ready_file_, io);
+    }
     const StopOnSignal stop;
     auto session = start_session(attach_);
     write_ready_file(ready_file_, session->loader().describe());
@@ -60,6 +66,7 @@ class MatrixCommand final : public Command {
   double duration_s_ = 5;
   std::string format_ = "table";
   std::string ready_file_;
+  ClusterViewFlags cluster_;
 };
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <ostream>
 
+#include "cli/cluster_flags.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "output/filter.hpp"
@@ -37,11 +38,16 @@ class PathsCommand final : public Command {
         ->capture_default_str();
     add_output_option(*sub, format_);
     add_ready_file_option(*sub, ready_file_);
+    cluster_.add_to(*sub);
     return sub;
   }
 
   int run(Io& io) override {
     const auto filter = filter_.filter();
+    if (cluster_.enabled) {
+      return run_cluster_paths(cluster_.options(attach_.cluster), filter, endpoints_, duration_s_,
+                               format_ == "json", ready_file_, io);
+    }
     const StopOnSignal stop;
     auto options = attach_.session_options(filter_.nodes);
     // Bad names fail before anything is attached.
@@ -85,6 +91,7 @@ class PathsCommand final : public Command {
   double duration_s_ = 5;
   std::string format_ = "table";
   std::string ready_file_;
+  ClusterViewFlags cluster_;
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <ostream>
 
+#include "cli/cluster_flags.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "cli/trace_tui.hpp"
@@ -58,12 +59,16 @@ class TraceCommand final : public Command {
     sub->add_flag("--no-containers", no_containers_,
                   "Do not attribute traffic to containers (skips the cgroup programs)");
     add_ready_file_option(*sub, ready_file_);
-    web_.add_to(*sub);  // --web: the map in a browser (cli/trace_web.cpp)
+    web_.add_to(*sub);      // --web: the map in a browser (cli/trace_web.cpp)
+    cluster_.add_to(*sub);  // --cluster: through the agents (cli/cluster_flags.cpp); shares --token-file
     return sub;
   }
 
   int run(Io& io) override {
     const auto filter = filter_.filter();
+    if (!web_.token_file.empty() && !web_.enabled() && !cluster_.enabled)
+      throw UserError("--token-file goes with --web (the token the map asks for) or --cluster (the agents')");
+    if (cluster_.enabled) return run_cluster(filter, io);
     const StopOnSignal stop;
     auto options = attach_.session_options(filter_.nodes);
     options.containers = !no_containers_;
@@ -124,6 +129,25 @@ class TraceCommand final : public Command {
   }
 
  private:
+  // --cluster: the agents' view, printed as plain snapshots or NDJSON (cli/cluster_flags.cpp).
+  int run_cluster(const output::FlowFilter& filter, Io& io) const {
+    ClusterTraceOptions o;
+    o.filter = filter;
+    o.filtered = !filter.empty();
+    o.json = format_ == "json";
+    o.tty = !o.json && !plain_ && output::use_color(io.out);
+    o.table.color = o.tty;
+    o.table.width = output::terminal_width(io.out);
+    o.table.sort = sort_key();
+    o.table.limit = limit_;
+    o.table.show_reverse = !no_reply_;
+    o.interval_s = interval_s_;
+    o.duration_s = duration_s_;
+    o.once = once_;
+    o.ready_file = ready_file_;
+    return run_cluster_trace(cluster_.options(attach_.cluster), o, io);
+  }
+
   static int stop_session(Io& io, loader::Session& session) {
     if (auto r = session.stop(); !r) {
       io.err << "podpath trace: " << printable(r.error().to_string()) << "\n";
@@ -165,6 +189,7 @@ class TraceCommand final : public Command {
   bool no_reply_ = false;
   bool no_containers_ = false;
   std::string ready_file_;
+  ClusterViewFlags cluster_;
   WebFlags web_;
 };
 

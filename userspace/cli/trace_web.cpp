@@ -20,8 +20,9 @@ void WebFlags::add_to(CLI::App& sub) {
                             "--web: PEM CA bundle; clients must present a certificate it signed");
   auto* token = sub.add_option("--token-file", token_file,
                                "--web: file holding a bearer token every API request must carry (the page "
-                               "asks for it)");
-  for (auto* o : {cert, key, ca, token}) o->needs(web_opt);
+                               "asks for it); with --cluster: the token sent to the agents");
+  (void)token;  // shared with --cluster (cli/cluster_flags.hpp), so it needs neither
+  for (auto* o : {cert, key, ca}) o->needs(web_opt);
 }
 
 server::MapServerOptions WebFlags::options() const {

@@ -417,6 +417,8 @@ const char* to_string(HopState state) {
     return "unwatched";
   case HopState::Virtual:
     return "virtual";
+  case HopState::Unknown:
+    return "unknown";
   case HopState::Unexpected:
     break;
   }

@@ -108,9 +108,12 @@ enum class HopState {
   Unwatched,   ///< expected, but podpath does not watch that interface
   Virtual,     ///< a router podpath cannot observe (the gateway), shown for the route it applies
   Unexpected,  ///< seen, but not on the path the routes predict
+  /// @brief On a node whose observations cannot be had: its agent does not answer, or it has
+  /// none (the cluster view, cluster/); the note says which.
+  Unknown,
 };
 
-/// @brief "observed", "missing", "unwatched", "virtual", "unexpected".
+/// @brief "observed", "missing", "unwatched", "virtual", "unexpected", "unknown".
 const char* to_string(HopState state);
 
 /// @brief One hop of a path.

@@ -22,7 +22,10 @@ inline constexpr std::string_view kServiceAccountDir = "/var/run/secrets/kuberne
 /// @brief How to reach and authenticate to one API server. PEM data and file names are
 /// alternatives; when both are set the data wins (kubectl's rule).
 struct ClusterConfig {
-  std::string server;   ///< "https://10.96.0.1:443"
+  std::string server;  ///< "https://10.96.0.1:443"
+  /// @brief Connect through this unix socket instead of TCP (`server` then names the host for
+  /// the request line only, e.g. "http://agent"); a podpath agent's `--listen unix:PATH`.
+  std::string unix_socket;
   std::string source;   ///< for messages: "in-cluster service account" or "kubeconfig FILE (context C)"
   std::string context;  ///< kubeconfig context name; empty in-cluster
   std::string ns;       ///< the default namespace (service account's, or the context's)

@@ -150,6 +150,8 @@ class CurlTransport final : public HttpTransport {
     curl_easy_reset(easy_);
     const std::string url = config_.server + request.target;
     curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());  // libcurl copies strings
+    if (!config_.unix_socket.empty())
+      curl_easy_setopt(easy_, CURLOPT_UNIX_SOCKET_PATH, config_.unix_socket.c_str());
     curl_easy_setopt(easy_, CURLOPT_HTTPGET, 1L);
     curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy_, CURLOPT_USERAGENT, "podpath");

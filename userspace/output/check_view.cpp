@@ -59,6 +59,8 @@ std::string hop_status(const HopReport& h) {
     return "not observed";
   case flows::HopState::Unwatched:
     return "not watched";
+  case flows::HopState::Unknown:
+    return "unknown";
   case flows::HopState::Missing:
     return "NOT SEEN";
   case flows::HopState::Unexpected:

@@ -61,6 +61,8 @@ std::string hop_count(const flows::Hop& h) {
     return "MISSING";
   case flows::HopState::Virtual:
     return "(router)";
+  case flows::HopState::Unknown:
+    return "(unknown)";
   case flows::HopState::Unwatched:
     break;
   }
@@ -90,6 +92,7 @@ void render_direction(std::string& out, const DirectionView& d, const std::strin
       line = style.dim(line);
       break;
     case flows::HopState::Unexpected:
+    case flows::HopState::Unknown:
       line = style.yellow(line);
       break;
     case flows::HopState::Observed:

@@ -159,6 +159,7 @@ Line path_line(const flows::Path& path, bool spaced, bool color) {
       }
       break;
     case flows::HopState::Unexpected:
+    case flows::HopState::Unknown:
       append(l, color ? label : "?" + label, colored(Color::Yellow, color));
       break;
     case flows::HopState::Unwatched:
