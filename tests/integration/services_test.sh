@@ -98,11 +98,25 @@ check_eq "matrix: node1 pods -> node2 pods = the requests to node2's backend, to
   "$(jq --arg b "$B2_IP" '[.[] | select(.backend.ip == $b) | .forward.packets] | add // 0' <<<"$convs")" \
   "$(cell "$N1_CIDR" "$N2_CIDR")"
 
-phase "paths --cidr 10.96.0.0/12 shows the Service's conversations"
+phase "trace and paths --cidr 10.96.0.0/12 show the Service's conversations"
+start_podpath "$TMP/trace-cidr.ndjson" trace --lab $L --output json --interval 0.5 --cidr 10.96.0.0/12
+TRACE=$LAST_PID
 start_podpath "$TMP/paths.json" paths --lab $L --output json --duration 3 --cidr 10.96.0.0/12
 P=$LAST_PID
 echo again | "$LAB" exec --name $L "$CLIENT" -- socat -t 1 - "TCP:$VIP:80,connect-timeout=3" >/dev/null || true
+# A pod-to-pod exchange outside the service CIDR, which the filter must leave out.
+"$LAB" exec --name $L "$CLIENT" -- ping -c 1 -W 2 "$B2_IP" >/dev/null || true
 wait "$P" || true
+sleep 1.2   # two refreshes at --interval 0.5
+stop_podpath $TRACE TERM
+check_eq "trace --cidr exits 0 on SIGTERM" 0 "$STOP_RC"
+last=$(tail -n 1 "$TMP/trace-cidr.ndjson")
+# shellcheck disable=SC2016  # jq programs: their $v is their own
+check "trace --cidr 10.96.0.0/12 shows the connection through the Service, with its backend" \
+  jq -e --arg v "$VIP" '[.flows[] | select(.service.ip == $v and .backend.ip != null)] | length > 0' <<<"$last"
+# shellcheck disable=SC2016
+check_eq "trace --cidr 10.96.0.0/12 shows nothing but the Service's conversations" 0 \
+  "$(jq --arg v "$VIP" '[.flows[] | select(.service.ip != $v)] | length' <<<"$last")"
 # shellcheck disable=SC2016  # a jq program: its $v is its own
 check "paths --cidr 10.96.0.0/12 lists a conversation through the Service" \
   jq -e --arg v "$VIP" '[(if type == "array" then .[] else .flows[] end) | select(.service.ip == $v)] | length > 0' \

@@ -11,6 +11,7 @@
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "cli/trace_tui.hpp"
+#include "cli/trace_web.hpp"
 #include "output/flow_table.hpp"
 #include "output/session_view.hpp"
 #include "output/terminal.hpp"
@@ -57,6 +58,7 @@ class TraceCommand final : public Command {
     sub->add_flag("--no-containers", no_containers_,
                   "Do not attribute traffic to containers (skips the cgroup programs)");
     add_ready_file_option(*sub, ready_file_);
+    web_.add_to(*sub);  // --web: the map in a browser (cli/trace_web.cpp)
     return sub;
   }
 
@@ -68,8 +70,14 @@ class TraceCommand final : public Command {
     // An unknown pod, node or namespace is an error before anything is attached, not an
     // endless "no flows yet".
     options.check_cluster = [&](const model::Cluster& c) { return filter.check_names(c); };
+    if (web_.enabled()) (void)web_.options();  // a bad --web address fails before attaching
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
+    if (web_.enabled()) {
+      run_trace_web(*session, web_, live_options(filter).interval, live_options(filter).until, ready_file_,
+                    stop, io);
+      return stop_session(io, *session);
+    }
     write_ready_file(ready_file_, session->loader().describe());
 
     const bool json = format_ == "json";
@@ -157,6 +165,7 @@ class TraceCommand final : public Command {
   bool no_reply_ = false;
   bool no_containers_ = false;
   std::string ready_file_;
+  WebFlags web_;
 };
 
 }  // namespace

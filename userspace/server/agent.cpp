@@ -14,6 +14,7 @@
 #include "inventory/source.hpp"
 #include "net/netns.hpp"
 #include "server/check_endpoint.hpp"
+#include "server/credentials.hpp"
 #include "server/drop_log.hpp"
 #include "server/flow_snapshot.hpp"
 #include "server/http.hpp"
@@ -65,16 +66,6 @@ CheckLimits check_limits(double interval_s) {
   return l;
 }
 
-/// What the API listeners are protected with.
-struct Credentials {
-  std::unique_ptr<TlsStore> tls;
-  std::unique_ptr<TokenStore> token;
-};
-
-/// The security rules, then the TLS material and the token: checked before anything else,
-/// so that a bad combination is refused at once.
-Result<Credentials> load_credentials(const AgentOptions& options);
-
 class Agent {
  public:
   Agent(const AgentOptions& options, std::string node, std::string node_netns, Credentials credentials)
@@ -119,24 +110,8 @@ class Agent {
 };
 
 Result<Credentials> load_credentials(const AgentOptions& options) {
-  ApiSecurity security{options.tls_cert.has_value() && options.tls_key.has_value(),
-                       options.tls_client_ca.has_value(), options.token_file.has_value()};
-  if (options.tls_cert.has_value() != options.tls_key.has_value())
-    return make_error(EINVAL, "--tls-cert and --tls-key go together");
-  if (auto r = check_exposure(options.listen, security); !r) return r.error();
-  Credentials c;
-  if (security.tls) {
-    auto tls = TlsStore::load(TlsFiles{*options.tls_cert, *options.tls_key, options.tls_client_ca});
-    if (!tls) return tls.error();
-    c.tls = std::move(*tls);
-    spdlog::info("TLS: {}", c.tls->describe());
-  }
-  if (options.token_file) {
-    auto token = TokenStore::load(*options.token_file);
-    if (!token) return token.error();
-    c.token = std::move(*token);
-  }
-  return c;
+  return server::load_credentials(options.listen, CredentialFiles{options.tls_cert, options.tls_key,
+                                                                  options.tls_client_ca, options.token_file});
 }
 
 Result<void> Agent::start_listeners() {
@@ -286,6 +261,7 @@ Result<void> Agent::refresh() {
   RefreshInfo info{seq_,          seconds,          s->monotonic_ns,  real, s->flows.size(),
                    drop_counters, s->drops->size(), drop_log_.total()};
   s->node_info = node_json(*session_, node_, info_, info);
+  s->nodes_info = nodes_json(nlohmann::json::array({s->node_info}), gateway_json(*session_));
 
   auto event = std::make_shared<StreamEvent>();
   event->seq = s->seq;

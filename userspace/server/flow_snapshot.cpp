@@ -57,11 +57,11 @@ void FlowSnapshotBuilder::note_generation(const FlowInputs& in) {
 FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conversation& c) const {
   output::ConversationView view;
   view.forward = output::describe(*c.forward, in.resolver, in.topology);
-  view.forward.path = node_path(view.forward.path, node_);
+  if (!node_.empty()) view.forward.path = node_path(view.forward.path, node_);
   if (in.container_of) view.forward.container = in.container_of(c.forward->key, view.forward.src.pod.get());
   if (c.reverse != nullptr) {
     view.reverse = output::describe(*c.reverse, in.resolver, in.topology);
-    view.reverse->path = node_path(view.reverse->path, node_);
+    if (!node_.empty()) view.reverse->path = node_path(view.reverse->path, node_);
     if (in.container_of)
       view.reverse->container = in.container_of(c.reverse->key, view.reverse->src.pod.get());
   }

@@ -81,6 +81,7 @@ struct FlowChanges {
 /// @brief Keeps one item per conversation across refreshes (main thread only).
 class FlowSnapshotBuilder {
  public:
+  /// @brief `node`: keep that node's hops only (an agent); empty: whole paths (`trace --web`).
   explicit FlowSnapshotBuilder(std::string node) : node_(std::move(node)) {}
 
   /// @brief Brings the items up to date; `items` receives every conversation, busiest first

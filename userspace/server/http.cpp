@@ -13,6 +13,7 @@
 
 #include "server/check_endpoint.hpp"
 #include "server/query.hpp"
+#include "server/web_assets.hpp"
 #include "server/worker_pool.hpp"
 
 namespace podpath::server {
@@ -152,7 +153,10 @@ HandlerResponse check_request(const Request& req, Response& res, const HttpConte
     error(res, 400, "a GET request carries no body");
     return HandlerResponse::Handled;
   }
-  if (token != nullptr && !token->accepts(req.get_header_value("Authorization"))) {
+  // The map's page, script and style hold no data: a browser loads them before it can send
+  // the token (docs/web.md); every /v1 request the page makes carries it.
+  const bool public_asset = req.method == "GET" && web_asset(path_of(req)).has_value();
+  if (token != nullptr && !public_asset && !token->accepts(req.get_header_value("Authorization"))) {
     res.set_header("WWW-Authenticate", "Bearer realm=\"podpath\"");
     error(res, 401, "missing or wrong bearer token (Authorization: Bearer <token>)");
     return HandlerResponse::Handled;
@@ -259,6 +263,21 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
       [&hub, client](bool) { hub.unsubscribe(client); });
 }
 
+// The map (docs/web.md): the embedded page under a policy that lets it load its own
+// script, style and API only.
+void install_web_routes(httplib::Server& server) {
+  server.Get(kWebAssetRoute, [](const Request& req, Response& res) {
+    const auto asset = web_asset(path_of(req));
+    if (!asset) return error(res, 404, fmt::format("no file {}", req.path));
+    if (auto r = expect_no_params(query_of(req)); !r) return error(res, 400, r.error().message);
+    res.set_header("Content-Security-Policy", kWebContentSecurityPolicy);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(std::string(asset->body), asset->content_type);
+  });
+}
+
 void install_check_route(httplib::Server& server, CheckService& check, bool authenticated);
 
 void install_routes(httplib::Server& server, Surface surface, const HttpContext& ctx, const TokenStore* token,
@@ -278,8 +297,8 @@ void install_routes(httplib::Server& server, Surface surface, const HttpContext&
           res, 404,
           fmt::format("no endpoint {} (there are {})", req.path,
                       surface == Surface::Api
-                          ? "/v1/node, /v1/flows, /v1/flows/stream, /v1/drops, POST /v1/check, /metrics, "
-                            "/healthz, /readyz"
+                          ? "/ (the map), /v1/node, /v1/nodes, /v1/flows, /v1/flows/stream, /v1/drops, "
+                            "POST /v1/check, /metrics, /healthz, /readyz"
                           : "/metrics, /healthz, /readyz"));
     case 400:
       return error(res, 400, "malformed request");
@@ -317,12 +336,20 @@ void install_routes(httplib::Server& server, Surface surface, const HttpContext&
     if (auto r = expect_no_params(query_of(req)); !r) return error(res, 400, r.error().message);
     const auto s = ctx.hub.snapshot();
     if (!s->ready) return error(res, 503, "not ready: " + s->not_ready_reason);
+    if (s->node_info.is_null()) return error(res, 404, "this process watches several nodes: GET /v1/nodes");
     nlohmann::json body = s->node_info;
     const StreamStats st = ctx.hub.stats();
     body["streams"] = {
         {"active", st.active}, {"max", st.max}, {"dropped", st.dropped}, {"refused", st.refused}};
     res.set_content(body.dump() + "\n", kJson);
   });
+  server.Get("/v1/nodes", [&ctx](const Request& req, Response& res) {
+    if (auto r = expect_no_params(query_of(req)); !r) return error(res, 400, r.error().message);
+    const auto s = ctx.hub.snapshot();
+    if (!s->ready) return error(res, 503, "not ready: " + s->not_ready_reason);
+    res.set_content(s->nodes_info.dump() + "\n", kJson);
+  });
+  install_web_routes(server);
   server.Get("/v1/flows", [&ctx](const Request& req, Response& res) {
     auto q = parse_flow_query(query_of(req));
     if (!q) return error(res, 400, q.error().message);

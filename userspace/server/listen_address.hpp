@@ -5,6 +5,8 @@
 /// client authentication.
 
 #include <cstdint>
+#include <filesystem>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +38,15 @@ struct ApiSecurity {
   bool tls = false;           ///< --tls-cert and --tls-key
   bool client_certs = false;  ///< --tls-client-ca (mutual TLS)
   bool token = false;         ///< --token-file
+};
+
+/// @brief --tls-cert, --tls-key, --tls-client-ca, --token-file: what protects a listener
+/// that is not loopback (the agent's and `trace --web`'s).
+struct CredentialFiles {
+  std::optional<std::filesystem::path> tls_cert;
+  std::optional<std::filesystem::path> tls_key;
+  std::optional<std::filesystem::path> tls_client_ca;
+  std::optional<std::filesystem::path> token_file;
 };
 
 /// @brief Refuses to expose the API: an address that is not local_only() needs TLS and

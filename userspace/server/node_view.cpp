@@ -51,7 +51,39 @@ json cidrs_json(const inventory::CidrTable& table) {
   return out;
 }
 
+json pods_json(const model::Cluster& cluster, const std::string& node) {
+  json out = json::array();
+  for (const auto& p : cluster.pods) {
+    if (p.node != node) continue;
+    json containers = json::array();
+    for (const auto& c : p.containers) containers.push_back(c.name);
+    out.push_back({{"name", p.full_name()},
+                   {"namespace", p.ns},
+                   {"pod", p.name},
+                   {"ip", p.ip.to_string()},
+                   {"veth", p.veth.empty() ? json(nullptr) : json(p.veth)},
+                   {"containers", containers}});
+  }
+  return out;
+}
+
 }  // namespace
+
+json gateway_json(const loader::Session& s) {
+  const auto& gw = s.topology().gateway;
+  if (!gw) return nullptr;
+  const model::Cluster& cluster = s.cluster();
+  return {{"name", gw->name},
+          {"ip", gw->ip.to_string()},
+          {"interface", gw->interface},
+          {"routes", output::routes_to_json(gw->routes, [&](const net::Route& route) {
+             return output::route_owner(route, cluster, nullptr, &s.cidrs());
+           })}};
+}
+
+json nodes_json(json nodes, json gateway) {
+  return {{"nodes", std::move(nodes)}, {"gateway", std::move(gateway)}};
+}
 
 json node_json(const loader::Session& s, const std::string& name, const AgentInfo& agent,
                const RefreshInfo& r) {
@@ -79,6 +111,7 @@ json node_json(const loader::Session& s, const std::string& name, const AgentInf
       {"bridge", path_node != nullptr ? json(path_node->bridge) : json(nullptr)},
       {"uplink", path_node != nullptr ? json(path_node->uplink) : json(nullptr)},
       {"interfaces", interfaces_json(s, node)},
+      {"pods", pods_json(cluster, name)},
       {"routes", routes},
       {"cidrs", cidrs_json(s.cidrs())},
       {"health", output::health_to_json(s.counters())},

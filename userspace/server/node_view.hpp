@@ -44,4 +44,13 @@ struct RefreshInfo {
 nlohmann::json node_json(const loader::Session& session, const std::string& node, const AgentInfo& agent,
                          const RefreshInfo& refresh);
 
+/// @brief The underlay router as the session's topology knows it: {"name", "ip", "interface",
+/// "routes" (as in /v1/node, empty for a cloud router podpath cannot read)}; null when there
+/// is none (a node discovered on its own).
+nlohmann::json gateway_json(const loader::Session& session);
+
+/// @brief The body of /v1/nodes: {"nodes": [the /v1/node bodies], "gateway": gateway_json()}.
+/// An agent lists its own node; `trace --web` lists every node it watches (docs/web.md).
+nlohmann::json nodes_json(nlohmann::json nodes, nlohmann::json gateway);
+
 }  // namespace podpath::server

@@ -34,6 +34,7 @@ struct AgentSnapshot {
   std::string not_ready_reason;
   std::vector<FlowItemPtr> flows;  ///< busiest first
   nlohmann::json node_info;        ///< the body of /v1/node
+  nlohmann::json nodes_info;       ///< the body of /v1/nodes (every node the process watches)
   /// @brief The kept drops, newest first, each a JSON object (docs/agent.md).
   std::shared_ptr<const std::vector<std::string>> drops;
   /// @brief The inventory the refresh used (POST /v1/check resolves its source pod in it).

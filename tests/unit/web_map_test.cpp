@@ -1,0 +1,118 @@
+// The web map's server side (docs/web.md): the embedded files, MapServer (what trace --web
+// serves: the page, /v1/nodes, whole-path flows, only what changed on the stream) and the
+// --web flag's exposure rules.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+
+#include "../common/cli_run.hpp"
+#include "server/map_server.hpp"
+#include "server/web_assets.hpp"
+#include "util/fd.hpp"
+
+namespace {
+
+using podpath::server::FlowItem;
+using podpath::server::FlowItemPtr;
+
+TEST(WebAssets, ThePageItsScriptAndStyleAreEmbedded) {
+  const auto page = podpath::server::web_asset("/");
+  ASSERT_TRUE(page.has_value());
+  EXPECT_EQ(std::string(page->content_type), "text/html; charset=utf-8");
+  EXPECT_NE(page->body.find("<svg id=\"map\""), std::string::npos);
+  EXPECT_NE(page->body.find("src=\"/map.js\""), std::string::npos);
+  for (const char* elsewhere : {"src=\"http", "href=\"http", "src=\"//", "href=\"//"}) {
+    EXPECT_EQ(page->body.find(elsewhere), std::string::npos) << "the page loads nothing from elsewhere";
+  }
+  const auto js = podpath::server::web_asset("/map.js");
+  ASSERT_TRUE(js.has_value());
+  EXPECT_EQ(std::string(js->content_type), "text/javascript; charset=utf-8");
+  EXPECT_NE(js->body.find("/v1/flows/stream"), std::string::npos);
+  EXPECT_EQ(podpath::server::web_asset("/map.css")->content_type, std::string("text/css; charset=utf-8"));
+  EXPECT_EQ(podpath::server::web_asset("/index.html")->body, page->body);
+  for (const char* absent : {"/nope.js", "/../map.js", "map.js", "/map.js/", ""}) {
+    EXPECT_FALSE(podpath::server::web_asset(absent).has_value()) << absent;
+  }
+}
+
+// One plain HTTP/1.0 request to 127.0.0.1:port; the whole answer, headers included.
+std::string http_get(std::uint16_t port, const std::string& path) {
+  podpath::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in sin{};
+  sin.sin_family = AF_INET;
+  sin.sin_port = htons(port);
+  sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) return "connect failed";
+  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
+  if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
+  std::string out;
+  char buf[4096];
+  ssize_t n = 0;
+  while ((n = ::read(fd.get(), buf, sizeof(buf))) > 0) out.append(buf, static_cast<std::size_t>(n));
+  return out;
+}
+
+std::string body_of(const std::string& response) { return response.substr(response.find("\r\n\r\n") + 4); }
+
+FlowItemPtr item(const std::string& id, const std::string& json) {
+  auto i = std::make_shared<FlowItem>();
+  i->id = id;
+  i->json = json;
+  i->key_flow.key.proto = 1;  // pod-to-pod ICMP: not the control traffic /v1/flows leaves out
+  i->key_flow.key.src = *podpath::model::IpAddress::parse("10.10.129.2");
+  i->key_flow.key.dst = *podpath::model::IpAddress::parse("10.10.130.2");
+  i->view.forward.flow = &i->key_flow;
+  return i;
+}
+
+TEST(MapServer, ServesThePageTheNodesAndEveryConversation) {
+  podpath::server::MapServerOptions o;
+  o.listen.push_back(*podpath::server::parse_listen_address("127.0.0.1:0", "--web"));
+  o.name = "lab t";
+  auto server = podpath::server::MapServer::start(o);
+  ASSERT_TRUE(server) << server.error().to_string();
+  const std::string url = (*server)->urls().front();
+  const auto port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+
+  EXPECT_NE(http_get(port, "/readyz").find("503"), std::string::npos) << "not ready before the first refresh";
+  podpath::server::MapRefresh r;
+  r.nodes = {{"nodes", nlohmann::json::array({{{"node", "node1"}}, {{"node", "node2"}}})},
+             {"gateway", nullptr}};
+  r.flows = {item("1/a/7/b/2048", R"({"id":"1/a/7/b/2048","n":1})"),
+             item("1/c/7/d/2048", R"({"id":"1/c/7/d/2048"})")};
+  (*server)->publish(r);
+
+  const std::string page = http_get(port, "/");
+  EXPECT_NE(page.find("200 OK"), std::string::npos) << page.substr(0, 200);
+  EXPECT_NE(page.find("Content-Security-Policy: default-src 'none'"), std::string::npos);
+  const auto nodes = nlohmann::json::parse(body_of(http_get(port, "/v1/nodes")));
+  EXPECT_EQ(nodes["nodes"].size(), 2u);
+  const auto flows = nlohmann::json::parse(body_of(http_get(port, "/v1/flows")));
+  EXPECT_EQ(flows["total"], 2);
+  EXPECT_NE(http_get(port, "/v1/node").find("GET /v1/nodes"), std::string::npos);
+  EXPECT_NE(http_get(port, "/nope.js").find("404"), std::string::npos);
+  EXPECT_NE(http_get(port, "/?x=1").find("400"), std::string::npos);
+  (*server)->stop();
+}
+
+TEST(CliTraceWeb, RefusesANonLoopbackAddressBeforeAttaching) {
+  const auto r = podpath::testing::run_cli({"trace", "--web", "10.0.0.2:8080"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("refusing to serve the API on 10.0.0.2:8080"), std::string::npos) << r.err;
+  const auto unix_socket = podpath::testing::run_cli({"trace", "--web", "unix:/tmp/x.sock"});
+  EXPECT_EQ(unix_socket.code, 2);
+  EXPECT_NE(unix_socket.err.find("a browser cannot open a unix socket"), std::string::npos)
+      << unix_socket.err;
+  const auto orphan = podpath::testing::run_cli({"trace", "--token-file", "/x"});
+  EXPECT_EQ(orphan.code, 2) << "--token-file needs --web";
+}
+
+}  // namespace

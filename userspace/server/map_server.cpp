@@ -1,0 +1,144 @@
+#include "server/map_server.hpp"
+
+#include <time.h>
+
+#include <ctime>
+#include <map>
+
+#include "server/credentials.hpp"
+#include "server/http.hpp"
+#include "server/metrics.hpp"
+#include "server/node_view.hpp"
+#include "server/snapshot_hub.hpp"
+#include "util/system.hpp"
+
+namespace podpath::server {
+namespace {
+
+/// Events a stream client may have waiting, as for the agent.
+constexpr std::size_t kStreamQueue = 8;
+
+std::int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
+}
+
+}  // namespace
+
+struct MapServer::Impl {
+  Impl(const MapServerOptions& o, Credentials c)
+      : hub(o.max_streams, kStreamQueue), metrics(o.name, o.version), credentials(std::move(c)) {}
+  SnapshotHub hub;
+  AgentMetrics metrics;
+  Credentials credentials;
+  std::vector<std::unique_ptr<Listener>> listeners;
+  std::vector<std::string> urls;
+  std::map<std::string, FlowItemPtr> served;  // by id: what the streams last saw
+  std::uint64_t seq = 0;
+  bool stopped = false;
+};
+
+MapServer::MapServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+MapServer::~MapServer() { stop(); }
+
+Result<std::unique_ptr<MapServer>> MapServer::start(const MapServerOptions& options) {
+  auto credentials = load_credentials(options.listen, options.credentials);
+  if (!credentials) return credentials.error();
+  std::unique_ptr<MapServer> server(new MapServer(std::make_unique<Impl>(options, std::move(*credentials))));
+  Impl& impl = *server->impl_;
+  auto waiting = std::make_shared<AgentSnapshot>();
+  waiting->not_ready_reason = "attaching";
+  impl.hub.publish(std::move(waiting), nullptr);
+  HttpContext context{impl.hub, impl.metrics, HttpLimits{}};
+  context.limits.threads = options.max_streams + 8;
+  for (const auto& address : options.listen) {
+    auto l = Listener::start(address, Surface::Api, impl.credentials.tls.get(), impl.credentials.token.get(),
+                             context);
+    if (!l) return l.error();
+    impl.urls.push_back((*l)->url());
+    impl.listeners.push_back(std::move(*l));
+  }
+  return server;
+}
+
+void MapServer::publish(MapRefresh refresh) {
+  Impl& impl = *impl_;
+  ++impl.seq;
+  auto event = std::make_shared<StreamEvent>();
+  std::map<std::string, FlowItemPtr> now;
+  for (const auto& item : refresh.flows) {
+    const auto old = impl.served.find(item->id);
+    // The same item (a builder kept it), or the same content, is no change.
+    if (old == impl.served.end() || (old->second != item && old->second->json != item->json))
+      event->changed.push_back(item);
+    now.emplace(item->id, item);
+  }
+  for (auto& [id, item] : impl.served) {
+    if (now.count(id) == 0) event->removed.push_back(item);
+  }
+  impl.served = std::move(now);
+
+  auto s = std::make_shared<AgentSnapshot>();
+  s->seq = impl.seq;
+  s->ready = true;
+  s->time = std::time(nullptr);
+  s->monotonic_ns = monotonic_ns();
+  s->node = "";
+  s->flows = std::move(refresh.flows);
+  s->nodes_info = std::move(refresh.nodes);
+  s->drops = refresh.drops ? std::move(refresh.drops) : std::make_shared<const std::vector<std::string>>();
+  event->seq = s->seq;
+  event->time = s->time;
+  event->monotonic_ns = s->monotonic_ns;
+  impl.hub.publish(std::move(s), event);
+}
+
+const std::vector<std::string>& MapServer::urls() const { return impl_->urls; }
+
+void MapServer::stop() {
+  Impl& impl = *impl_;
+  if (impl.stopped) return;
+  impl.stopped = true;
+  impl.hub.close();
+  for (auto& l : impl.listeners) l->stop();
+  impl.listeners.clear();
+}
+
+SessionMapFeed::SessionMapFeed(std::string version, std::vector<std::string> urls, double interval_s)
+    : version_(std::move(version)), urls_(std::move(urls)), interval_s_(interval_s),
+      started_(std::time(nullptr)) {}
+
+MapRefresh SessionMapFeed::refresh(loader::Session& session) {
+  ++seq_;
+  MapRefresh out;
+  const auto conversations = session.aggregator().conversations();
+  std::function<std::string(const model::FlowKey&, const model::Pod*)> container_of;
+  if (session.containers() != nullptr) {
+    container_of = [&session](const model::FlowKey& k, const model::Pod* p) {
+      return session.container_of(k, p);
+    };
+  }
+  const FlowInputs in{conversations, session.resolver(), session.topology(), session.snapshot(),
+                      container_of};
+  builder_.update(in, out.flows);
+
+  AgentInfo agent;
+  agent.version = version_;
+  agent.listen = urls_;
+  agent.started = started_;
+  agent.drops = "not tracked by trace --web";
+  agent.interval_s = interval_s_;
+  const std::uint64_t mono = monotonic_ns();
+  const RefreshInfo info{seq_, 0, mono, realtime_ns(), out.flows.size(), std::nullopt, 0, 0};
+  nlohmann::json nodes = nlohmann::json::array();
+  for (const auto& n : session.cluster().nodes) {
+    if (session.topology().find_node(n.name) == nullptr) continue;  // not watched (--node)
+    nodes.push_back(node_json(session, n.name, agent, info));
+  }
+  out.nodes = nodes_json(std::move(nodes), gateway_json(session));
+  return out;
+}
+
+}  // namespace podpath::server
