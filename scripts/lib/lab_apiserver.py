@@ -735,6 +735,28 @@ DISCOVERY_RESOURCES = [
     {"name": "endpointslices", "singularName": "endpointslice", "namespaced": True, "kind": "EndpointSlice",
      "verbs": ["get", "list", "watch"]},
 ]
+# With --manifest-kinds: the kinds of deploy/ in discovery only (never served), so that
+# `kubectl create --dry-run=client -f deploy/manifests` can map them (tests/kube/deploy_test.sh).
+MANIFEST_CORE_RESOURCES = [
+    {"name": "serviceaccounts", "singularName": "serviceaccount", "namespaced": True, "kind": "ServiceAccount",
+     "verbs": [], "shortNames": ["sa"]},
+]
+MANIFEST_GROUPS = {
+    "apps": [{"name": "daemonsets", "singularName": "daemonset", "namespaced": True, "kind": "DaemonSet",
+              "verbs": [], "shortNames": ["ds"]}],
+    "rbac.authorization.k8s.io": [
+        {"name": "clusterroles", "singularName": "clusterrole", "namespaced": False, "kind": "ClusterRole",
+         "verbs": []},
+        {"name": "clusterrolebindings", "singularName": "clusterrolebinding", "namespaced": False,
+         "kind": "ClusterRoleBinding", "verbs": []}],
+}
+
+
+def api_group(name):
+    gv = {"groupVersion": f"{name}/v1", "version": "v1"}
+    return {"name": name, "versions": [gv], "preferredVersion": gv}
+
+
 DISCOVERY_GROUP = {"name": "discovery.k8s.io",
                    "versions": [{"groupVersion": "discovery.k8s.io/v1", "version": "v1"}],
                    "preferredVersion": {"groupVersion": "discovery.k8s.io/v1", "version": "v1"}}
@@ -835,15 +857,24 @@ class Handler(BaseHTTPRequestHandler):
                 "kind": "APIVersions", "versions": ["v1"],
                 "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": f"{host[0]}:{host[1]}"}],
             })
+        extra = MANIFEST_GROUPS if self.options.manifest_kinds else {}
         if url.path == "/apis":
-            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": [DISCOVERY_GROUP]})
+            groups = [DISCOVERY_GROUP] + [api_group(g) for g in extra]
+            return self.send_json(200, {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+        for g, resources in extra.items():
+            if url.path == f"/apis/{g}":
+                return self.send_json(200, dict(api_group(g), kind="APIGroup", apiVersion="v1"))
+            if url.path == f"/apis/{g}/v1":
+                return self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
+                                            "groupVersion": f"{g}/v1", "resources": resources})
         if url.path == "/apis/discovery.k8s.io":
             return self.send_json(200, dict(DISCOVERY_GROUP, kind="APIGroup", apiVersion="v1"))
         if url.path == "/apis/discovery.k8s.io/v1":
             return self.send_json(200, {"kind": "APIResourceList", "apiVersion": "v1",
                                         "groupVersion": "discovery.k8s.io/v1", "resources": DISCOVERY_RESOURCES})
         if url.path == "/api/v1":
-            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": RESOURCES})
+            core = RESOURCES + (MANIFEST_CORE_RESOURCES if self.options.manifest_kinds else [])
+            return self.send_json(200, {"kind": "APIResourceList", "groupVersion": "v1", "resources": core})
         if parts[:2] == ["api", "v1"]:
             rest, served = parts[2:], ("pods", "nodes", "namespaces", "services")
         elif parts[:3] == ["apis", "discovery.k8s.io", "v1"]:
@@ -1229,6 +1260,9 @@ def main(argv):
     s.add_argument("--expired-as", choices=["event", "status"], default="event",
                    help="a too-old watch resourceVersion gets an ERROR event (like kube-apiserver) or HTTP 410")
     s.add_argument("--access-log", action="store_true", help="log every request to stderr")
+    s.add_argument("--manifest-kinds", action="store_true",
+                   help="also list ServiceAccount, DaemonSet, ClusterRole and ClusterRoleBinding in discovery "
+                        "(never served): for kubectl create --dry-run=client of deploy/")
 
     c = sub.add_parser("certs", help="make the CA and server certificate only")
     c.add_argument("--tls-dir", required=True)

@@ -13,6 +13,7 @@
 #include "bpf/drops.hpp"
 #include "inventory/source.hpp"
 #include "net/netns.hpp"
+#include "server/check_endpoint.hpp"
 #include "server/credentials.hpp"
 #include "server/drop_log.hpp"
 #include "server/flow_snapshot.hpp"
@@ -58,13 +59,20 @@ CapabilitySet capabilities_after_attach(bool enters_netns, bool containers) {
   return keep;
 }
 
+/// POST /v1/check waits for the refresh after its probes: at most two intervals and a margin.
+CheckLimits check_limits(double interval_s) {
+  CheckLimits l;
+  l.snapshot_wait = milliseconds(static_cast<long>(interval_s * 2000)) + milliseconds(2000);
+  return l;
+}
+
 class Agent {
  public:
   Agent(const AgentOptions& options, std::string node, std::string node_netns, Credentials credentials)
       : options_(options), node_(std::move(node)), node_netns_(std::move(node_netns)),
         hub_(options.max_streams, kStreamQueue), metrics_(node_, options.version), builder_(node_),
-        drop_log_(node_, kDropsKept), tls_(std::move(credentials.tls)), token_(std::move(credentials.token)) {
-  }
+        drop_log_(node_, kDropsKept), tls_(std::move(credentials.tls)), token_(std::move(credentials.token)),
+        check_(hub_, check_limits(options.interval_s)) {}
 
   Result<void> start_listeners();
   Result<void> attach();
@@ -89,6 +97,7 @@ class Agent {
   DropLog drop_log_;
   std::unique_ptr<TlsStore> tls_;
   std::unique_ptr<TokenStore> token_;
+  CheckService check_;  // POST /v1/check
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<loader::Session> session_;
   std::unique_ptr<bpf::DropTracker> drops_;
@@ -108,6 +117,7 @@ Result<Credentials> load_credentials(const AgentOptions& options) {
 Result<void> Agent::start_listeners() {
   publish_not_ready("attaching");
   HttpContext context{hub_, metrics_, HttpLimits{}};
+  context.check = &check_;
   context.limits.threads = options_.max_streams + 8;
   for (const auto& address : options_.listen) {
     auto l = Listener::start(address, Surface::Api, tls_.get(), token_.get(), context);
@@ -147,6 +157,7 @@ Result<void> Agent::attach() {
   session_ = std::move(*session);
   if (options_.drops) start_drop_tracking();
   index_places();
+  check_.start();  // before this thread drops CAP_SYS_ADMIN and CAP_NET_RAW: the prober keeps them
   if (auto r = thread_keep_capabilities(capabilities_after_attach(enters_netns_, o.containers)); !r)
     spdlog::warn("cannot drop capabilities: {}", r.error().to_string());
   info_.capabilities = capability_names(effective_capabilities());
@@ -240,6 +251,7 @@ Result<void> Agent::refresh() {
                       container_of};
   FlowChanges changes = builder_.update(in, s->flows);
   s->drops = drop_log_.entries();
+  s->cluster = session_->snapshot();
 
   std::optional<bpf::DropCounters> drop_counters;
   if (drops_) {
@@ -321,6 +333,7 @@ void Agent::shutdown() {
   hub_.close();
   for (auto& l : listeners_) l->stop();
   listeners_.clear();
+  check_.stop();
   drops_.reset();
   if (session_) {
     if (auto r = session_->stop(); !r) spdlog::warn("{}", r.error().to_string());

@@ -11,6 +11,7 @@
 
 #include <cstring>
 
+#include "server/check_endpoint.hpp"
 #include "server/query.hpp"
 #include "server/web_assets.hpp"
 #include "server/worker_pool.hpp"
@@ -122,10 +123,14 @@ Result<Fd> bind_unix(const std::string& path, int backlog) {
 
 // ---------------------------------------------------------------------------- handlers
 HandlerResponse check_request(const Request& req, Response& res, const HttpContext& ctx,
-                              const TokenStore* token) {
-  if (req.method != "GET" && req.method != "HEAD") {
-    res.set_header("Allow", "GET, HEAD");
-    error(res, 405, "the API is read-only: only GET and HEAD");
+                              const TokenStore* token, bool serves_check) {
+  // POST /v1/check is the one endpoint that acts (server/check_endpoint.hpp); the rest reads.
+  const bool check_route = serves_check && path_of(req) == kCheckPath;
+  if (check_route ? req.method != "POST" : (req.method != "GET" && req.method != "HEAD")) {
+    res.set_header("Allow", check_route ? "POST" : "GET, HEAD");
+    error(res, 405,
+          check_route ? "POST /v1/check takes a JSON body; no other method"
+                      : "only GET and HEAD (the one endpoint that acts is POST /v1/check)");
     return HandlerResponse::Handled;
   }
   if (path_of(req).size() > ctx.limits.max_path) {
@@ -143,7 +148,7 @@ HandlerResponse check_request(const Request& req, Response& res, const HttpConte
   // cpp-httplib does not read the body of a GET: its bytes would be taken for the next
   // request. Refuse it, and close the connection.
   const std::string length = req.get_header_value("Content-Length");
-  if ((!length.empty() && length != "0") || req.has_header("Transfer-Encoding")) {
+  if (!check_route && ((!length.empty() && length != "0") || req.has_header("Transfer-Encoding"))) {
     res.set_header("Connection", "close");
     error(res, 400, "a GET request carries no body");
     return HandlerResponse::Handled;
@@ -273,10 +278,14 @@ void install_web_routes(httplib::Server& server) {
   });
 }
 
-void install_routes(httplib::Server& server, Surface surface, const HttpContext& ctx,
-                    const TokenStore* token) {
-  server.set_pre_routing_handler(
-      [&ctx, token](const Request& req, Response& res) { return check_request(req, res, ctx, token); });
+void install_check_route(httplib::Server& server, CheckService& check, bool authenticated);
+
+void install_routes(httplib::Server& server, Surface surface, const HttpContext& ctx, const TokenStore* token,
+                    bool authenticated) {
+  const bool serves_check = surface == Surface::Api && ctx.check != nullptr;
+  server.set_pre_routing_handler([&ctx, token, serves_check](const Request& req, Response& res) {
+    return check_request(req, res, ctx, token, serves_check);
+  });
   server.set_error_handler([surface](const Request& req, Response& res) {
     // cpp-httplib's own refusals come without a body; a request line over its 8 KiB limit
     // is malformed like any other.
@@ -289,7 +298,7 @@ void install_routes(httplib::Server& server, Surface surface, const HttpContext&
           fmt::format("no endpoint {} (there are {})", req.path,
                       surface == Surface::Api
                           ? "/ (the map), /v1/node, /v1/nodes, /v1/flows, /v1/flows/stream, /v1/drops, "
-                            "/metrics, /healthz, /readyz"
+                            "POST /v1/check, /metrics, /healthz, /readyz"
                           : "/metrics, /healthz, /readyz"));
     case 400:
       return error(res, 400, "malformed request");
@@ -366,6 +375,26 @@ void install_routes(httplib::Server& server, Surface surface, const HttpContext&
     }
     res.set_content(body + "]}\n", kJson);
   });
+  if (serves_check) install_check_route(server, *ctx.check, authenticated);
+}
+
+void install_check_route(httplib::Server& server, CheckService& check, bool authenticated) {
+  server.Post(std::string(kCheckPath), [&check, authenticated](const Request& req, Response& res) {
+    // Probes are sent on the caller's behalf: only a client the agent authenticated (bearer
+    // token, client certificate) or root on the node (the unix socket, mode 0600) may ask.
+    if (!authenticated) {
+      return error(res, 403,
+                   "POST /v1/check sends probes, so it needs an authenticated client: run the agent with "
+                   "--token-file or --tls-client-ca, or use its unix socket (--listen unix:PATH)");
+    }
+    if (!query_of(req).empty()) return error(res, 400, "POST /v1/check takes no query parameters");
+    const std::string type = req.get_header_value("Content-Type");
+    if (type.rfind(kJson, 0) != 0) return error(res, 415, "Content-Type: expected application/json");
+    const CheckAnswer a = check.handle(req.body);
+    if (a.retry_after_s > 0) res.set_header("Retry-After", std::to_string(a.retry_after_s));
+    res.status = a.status;
+    res.set_content(a.body, kJson);
+  });
 }
 
 void apply_limits(httplib::Server& server, const HttpLimits& l) {
@@ -435,7 +464,9 @@ Result<std::unique_ptr<Listener>> Listener::start(const ListenAddress& address, 
     return pool;
   };
   apply_limits(server, limits);
-  install_routes(server, surface, impl.context, token);
+  const bool authenticated = address.kind == ListenAddress::Kind::Unix || token != nullptr ||
+                             (tls != nullptr && tls->verifies_clients());
+  install_routes(server, surface, impl.context, token, authenticated);
   impl.thread = std::thread([&server] {
     become_unprivileged_server_thread();
     server.listen_after_bind();

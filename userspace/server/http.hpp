@@ -22,6 +22,8 @@
 
 namespace podpath::server {
 
+class CheckService;
+
 /// @brief Bounds on connections and requests (docs/agent.md, "Limits").
 struct HttpLimits {
   std::size_t threads = 24;       ///< pool threads per listener (streams included)
@@ -48,6 +50,8 @@ struct HttpContext {
   const AgentMetrics& metrics;
   HttpLimits limits;
   std::chrono::milliseconds heartbeat{15'000};
+  /// @brief Serves POST /v1/check on the API surface; null: no such endpoint.
+  CheckService* check = nullptr;
 };
 
 /// @brief One bound, serving listener.

@@ -47,6 +47,7 @@ SnapshotHub::SnapshotHub(std::size_t max_clients, std::size_t max_queued)
 void SnapshotHub::publish(AgentSnapshotPtr snapshot, const StreamEventPtr& event) {
   std::lock_guard lock(mutex_);
   snapshot_ = std::move(snapshot);
+  published_.notify_all();
   if (!event) return;
   for (auto it = clients_.begin(); it != clients_.end();) {
     if ((*it)->push(event)) {
@@ -60,6 +61,13 @@ void SnapshotHub::publish(AgentSnapshotPtr snapshot, const StreamEventPtr& event
 
 AgentSnapshotPtr SnapshotHub::snapshot() const {
   std::lock_guard lock(mutex_);
+  return snapshot_;
+}
+
+AgentSnapshotPtr SnapshotHub::wait_newer(std::uint64_t monotonic_ns,
+                                         std::chrono::milliseconds timeout) const {
+  std::unique_lock lock(mutex_);
+  published_.wait_for(lock, timeout, [&] { return closed_ || snapshot_->monotonic_ns >= monotonic_ns; });
   return snapshot_;
 }
 
@@ -84,6 +92,7 @@ void SnapshotHub::unsubscribe(const std::shared_ptr<StreamClient>& client) {
 void SnapshotHub::close() {
   std::lock_guard lock(mutex_);
   closed_ = true;
+  published_.notify_all();
   for (const auto& c : clients_) c->end(false);
   clients_.clear();
 }

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "model/cluster.hpp"
 #include "server/flow_snapshot.hpp"
 
 namespace podpath::server {
@@ -36,6 +37,8 @@ struct AgentSnapshot {
   nlohmann::json nodes_info;       ///< the body of /v1/nodes (every node the process watches)
   /// @brief The kept drops, newest first, each a JSON object (docs/agent.md).
   std::shared_ptr<const std::vector<std::string>> drops;
+  /// @brief The inventory the refresh used (POST /v1/check resolves its source pod in it).
+  model::ClusterSnapshot cluster;
 };
 using AgentSnapshotPtr = std::shared_ptr<const AgentSnapshot>;
 
@@ -91,6 +94,10 @@ class SnapshotHub {
   /// @brief Main thread: the new snapshot, and the event for every stream client.
   void publish(AgentSnapshotPtr snapshot, const StreamEventPtr& event);
   [[nodiscard]] AgentSnapshotPtr snapshot() const;
+  /// @brief The first snapshot whose monotonic_ns is at least `monotonic_ns`, waiting up to
+  /// `timeout` for it; after the timeout (or once closed), the latest.
+  [[nodiscard]] AgentSnapshotPtr wait_newer(std::uint64_t monotonic_ns,
+                                            std::chrono::milliseconds timeout) const;
 
   /// @brief A new stream client and the snapshot it starts from (no event between the two
   /// is lost), or a null client when `max_clients` streams are open.
@@ -103,6 +110,7 @@ class SnapshotHub {
 
  private:
   mutable std::mutex mutex_;
+  mutable std::condition_variable published_;
   AgentSnapshotPtr snapshot_;
   std::set<std::shared_ptr<StreamClient>> clients_;
   std::size_t max_clients_;

@@ -35,6 +35,8 @@ class TlsStore {
   /// @brief Sets up a server context: TLS 1.2 or later, the certificate callback, and
   /// client certificate verification when a client CA is configured.
   bool configure(SSL_CTX& ctx);
+  /// @brief Clients must present a certificate of the client CA (mutual TLS).
+  [[nodiscard]] bool verifies_clients() const { return files_.client_ca.has_value(); }
   /// @brief "CN=node1 (expires 2026-11-26)": for the log.
   [[nodiscard]] std::string describe() const;
 

@@ -8,12 +8,14 @@
 
 namespace podpath::server {
 
-void become_unprivileged_server_thread() {
+void become_unprivileged_server_thread() { become_server_thread(0); }
+
+void become_server_thread(CapabilitySet keep) {
   sigset_t set;
   sigemptyset(&set);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&set, sig);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  if (auto r = thread_keep_capabilities(0); !r) spdlog::warn("server thread: {}", r.error().to_string());
+  if (auto r = thread_keep_capabilities(keep); !r) spdlog::warn("server thread: {}", r.error().to_string());
 }
 
 WorkerPool::WorkerPool(std::size_t threads, std::size_t max_waiting) : max_waiting_(max_waiting) {

@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "util/capabilities.hpp"
+
 namespace podpath::server {
 
 class WorkerPool final : public httplib::TaskQueue {
@@ -55,5 +57,8 @@ class WorkerPool final : public httplib::TaskQueue {
 /// @brief What every thread of the agent that serves clients does first: drop every
 /// capability and block SIGINT, SIGTERM, SIGHUP and SIGQUIT (the main thread handles them).
 void become_unprivileged_server_thread();
+/// @brief The same, keeping `keep` (what the thread holds of it): for a thread that serves
+/// clients with a privilege of its own (the prober of POST /v1/check).
+void become_server_thread(CapabilitySet keep);
 
 }  // namespace podpath::server
