@@ -31,21 +31,12 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-/// Events a stream client may have waiting: at 1 refresh/s, a client that has read nothing
-/// for this many seconds is dropped.
-constexpr std::size_t kStreamQueue = 8;
 /// Drops kept for /v1/drops.
 constexpr std::size_t kDropsKept = 1024;
 /// A new flow brings the next refresh forward, but no closer than this to the last one.
 constexpr milliseconds kMinRefreshGap{100};
 /// The main loop polls drops and checks for SIGHUP at least this often.
 constexpr milliseconds kSlice{200};
-
-std::int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
 
 /// The capabilities the main thread keeps once attached: CAP_NET_ADMIN and CAP_BPF attach
 /// the veths of pods that start later; CAP_SYS_ADMIN only while the node's namespace must be

@@ -13,19 +13,6 @@
 #include "util/system.hpp"
 
 namespace podpath::server {
-namespace {
-
-/// Events a stream client may have waiting, as for the agent.
-constexpr std::size_t kStreamQueue = 8;
-
-std::int64_t realtime_ns() {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000LL + ts.tv_nsec;
-}
-
-}  // namespace
-
 struct MapServer::Impl {
   Impl(const MapServerOptions& o, Credentials c)
       : hub(o.max_streams, kStreamQueue), metrics(o.name, o.version), credentials(std::move(c)) {}

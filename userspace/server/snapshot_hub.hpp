@@ -86,6 +86,10 @@ struct StreamStats {
   std::uint64_t refused = 0;  ///< clients refused at the bound (503)
 };
 
+/// @brief Events a stream client may have waiting: at 1 refresh/s, a client that has read
+/// nothing for this many seconds is dropped (the agent's and the map's streams alike).
+inline constexpr std::size_t kStreamQueue = 8;
+
 class SnapshotHub {
  public:
   /// @brief At most `max_clients` streams, each with at most `max_queued` events waiting.

@@ -23,6 +23,8 @@ std::optional<std::filesystem::path> find_mount(std::string_view fstype);
 bool has_capability(int cap);
 /// @brief CLOCK_MONOTONIC in ns: the clock BPF programs stamp packets with.
 std::uint64_t monotonic_ns();
+/// @brief CLOCK_REALTIME in ns since the epoch.
+std::int64_t realtime_ns();
 /// @brief `uname -r`.
 std::string kernel_release();
 
