@@ -304,7 +304,6 @@ def cluster(args):
         check("every node's agent is reachable", d.execute_script(
             "return [...document.querySelectorAll('#map g.node')].every(g => g.dataset.agent === 'reachable')"))
         ping_raises_counters(d, args, a, c)
-        d.save_screenshot(os.path.join(args.screenshots, "web-map-cluster.png"))
 
         # node2's agent goes away: node2 stays drawn, with its pods, marked unreachable.
         os.kill(args.agent_pid, signal.SIGTERM)
