@@ -8,10 +8,16 @@
 #   - the namespace filter narrows the pods;
 #   - a ping from a node1 pod to a node2 pod raises every observed hop's counter of that
 #     path in the page without a reload, within 2 s of the ping's end;
-#   - after `scripts/lab break firewall node2` and a `podpath check`, whose JSON the page
-#     loads, the blocked hop on node2 is marked with the kernel's drop reason;
+#   - after `scripts/lab break firewall node2`, a ping node1 -> node2 puts the kernel's
+#     drops (NETFILTER_DROP) live at node2's hop, with no check loaded, and the trace's
+#     /v1/drops (curl) holds them;
+#   - a `podpath check`, whose JSON the page loads, marks the blocked hop on node2 with the
+#     kernel's drop reason;
 #   - when the server goes away the page says its stream stopped: a broken stream fails the
 #     test instead of leaving a frozen map that looks live.
+# Then `podpath trace --cluster --web` over the lab's agents (their unix sockets): both nodes
+# and every pod drawn, a ping raising its path's hop counters, node2 drawn as unreachable
+# (its pods kept) once its agent stops, and again a stopped stream seen.
 # Here too: the page's headers (CSP), a non-loopback --web refused, /v1/nodes lists both nodes.
 # Screenshots (1280x800) web-map.png and web-map-check.png go to $PODPATH_SCREENSHOT_DIR if
 # set (PODPATH_SCREENSHOT_DIR=docs/img refreshes the README's pictures), else to the test's
@@ -73,5 +79,29 @@ cat "$TMP/driver.out"
 check_eq "the browser checks" 0 "$rc"
 stop_podpath "$TRACE_PID"
 check_eq "trace --web exits 0 on SIGTERM" 0 "$STOP_RC"
+
+phase "trace --cluster --web: the map of the lab's agents, read over their unix sockets"
+"$LAB" agents --name $L start -- --interval 0.5 >"$TMP/agents.out" 2>&1 || { cat "$TMP/agents.out"; fail "agents start"; }
+start_podpath "$TMP/cluster.out" trace --cluster --lab "$L" --web 127.0.0.1:0 --interval 0.5
+CLUSTER_PID=$LAST_PID
+CLUSTER_URL=$(sed -n 's|^podpath trace: the map is at \(http://127\.0\.0\.1:[0-9]*/\)$|\1|p' "$TMP/cluster.out" | head -1)
+check "trace --cluster --web prints the map's URL on loopback ($CLUSTER_URL)" test -n "$CLUSTER_URL"
+if [[ -n $CLUSTER_URL ]]; then
+  check_eq "its /v1/nodes lists both nodes, each agent reachable" "node1:reachable node2:reachable" \
+    "$(curl -sS "${CLUSTER_URL}v1/nodes" | jq -r '[.nodes[] | .node + ":" + .agent_state.state] | join(" ")')"
+  check_eq "with every pod" "$(jq '.pods | length' "$(inventory_of $L)")" \
+    "$(curl -sS "${CLUSTER_URL}v1/nodes" | jq '[.nodes[].pods[].ip] | length')"
+  check "its /v1/drops answers (the agents' drops merged)" \
+    bash -c "curl -fsS '${CLUSTER_URL}v1/drops' | jq -e '.drops | type == \"array\"' >/dev/null"
+  rc=0
+  "$PY" "$ROOT/tests/integration/web_map_driver.py" --cluster --url "$CLUSTER_URL" --lab "$L" --podpath "$PODPATH" \
+    --lab-script "$LAB" --trace-pid "$CLUSTER_PID" --agent-pid "$(cat "/run/podpath-lab/$L/agents/node2.pid")" \
+    --screenshots "$SHOTS" >"$TMP/driver-cluster.out" 2>&1 || rc=$?
+  cat "$TMP/driver-cluster.out"
+  check_eq "the browser checks of trace --cluster --web" 0 "$rc"
+fi
+stop_podpath "$CLUSTER_PID"
+check_eq "trace --cluster --web exits 0 on SIGTERM" 0 "$STOP_RC"
+"$LAB" agents --name $L stop >/dev/null 2>&1 || fail "agents stop"
 check "no podpath program left" no_podpath_programs_left
 finish web_map_test

@@ -14,6 +14,8 @@
 #include <string>
 
 #include "../common/cli_run.hpp"
+#include "server/cluster_map.hpp"
+#include "server/drop_log.hpp"
 #include "server/map_server.hpp"
 #include "server/web_assets.hpp"
 #include "util/fd.hpp"
@@ -113,6 +115,71 @@ TEST(CliTraceWeb, RefusesANonLoopbackAddressBeforeAttaching) {
       << unix_socket.err;
   const auto orphan = podpath::testing::run_cli({"trace", "--token-file", "/x"});
   EXPECT_EQ(orphan.code, 2) << "--token-file needs --web";
+}
+
+// Every address is outside the cluster: the placement, not the names, is under test.
+class NoNames final : public podpath::flows::EndpointResolver {
+ public:
+  [[nodiscard]] podpath::flows::Endpoint resolve(const podpath::model::IpAddress& ip) const override {
+    podpath::flows::Endpoint e;
+    e.ip = ip;
+    e.name = ip.to_string();
+    return e;
+  }
+};
+
+TEST(DropLog, OneLogForSeveralNodesPlacesEachDropOnItsOwnNode) {
+  using podpath::server::NetnsPlace;
+  podpath::server::DropLog log("", 8);  // trace --web: every node of the lab
+  log.set_places({{11, {NetnsPlace::Kind::Node, "node1", "node1"}},
+                  {12, {NetnsPlace::Kind::Node, "node2", "node2"}},
+                  {21, {NetnsPlace::Kind::Pod, "default/db-0", "node2"}},
+                  {13, {NetnsPlace::Kind::OtherNode, "node3", "node3"}}});
+  const NoNames names;
+  podpath::bpf::DropEvent e;
+  e.reason_name = "NETFILTER_DROP";
+  e.ifname = "eth0";
+  e.ifindex = 2;
+  e.netns_cookie = 12;
+  auto on_node2 = log.add(e, "nf_hook_slow+0x5c", names);
+  ASSERT_TRUE(on_node2.has_value());
+  EXPECT_EQ(on_node2->json["hop"]["node"], "node2");
+  EXPECT_EQ(on_node2->json["place"]["name"], "node2");
+  e.netns_cookie = 21;
+  auto in_pod = log.add(e, "x", names);
+  ASSERT_TRUE(in_pod.has_value());
+  EXPECT_EQ(in_pod->role, "pod");
+  EXPECT_EQ(in_pod->json["hop"]["node"], "node2") << "a pod's drop is on the pod's node";
+  e.netns_cookie = 13;
+  EXPECT_FALSE(log.add(e, "x", names).has_value()) << "a node not watched is left out";
+  e.netns_cookie = 99;
+  auto unknown = log.add(e, "x", names);
+  ASSERT_TRUE(unknown.has_value());
+  EXPECT_EQ(unknown->role, "unknown");
+  EXPECT_TRUE(unknown->json["hop"]["node"].is_null()) << "no node to name in a multi-node log";
+  EXPECT_EQ(log.total(), 3u);
+  EXPECT_EQ(log.entries()->size(), 3u);
+}
+
+TEST(ClusterMap, MergesTheAgentsDropsNewestFirstOnTheClientsClock) {
+  podpath::cluster::AgentState a1;
+  a1.node = "node1";
+  a1.node_json = {{"node", "node1"}, {"clock", {{"offset_ns", 1000}}}};
+  a1.client_offset_ns = 1000;  // the same clock: times unchanged
+  a1.drops_json = {{"drops", nlohmann::json::array({{{"monotonic_ns", 50}, {"hop", {{"node", "node1"}}}},
+                                                    {{"monotonic_ns", 10}, {"hop", {{"node", "node1"}}}}})}};
+  podpath::cluster::AgentState a2;
+  a2.node = "node2";
+  a2.node_json = {{"node", "node2"}, {"clock", {{"offset_ns", 1000}}}};
+  a2.client_offset_ns = 1000;
+  a2.drops_json = {{"drops", nlohmann::json::array({{{"monotonic_ns", 30}, {"reason", "NETFILTER_DROP"}}})}};
+  podpath::cluster::AgentState never;  // never answered: no drops
+  const auto merged = podpath::server::merge_agent_drops({a1, a2, never});
+  ASSERT_EQ(merged.size(), 3u);
+  std::vector<std::uint64_t> times;
+  for (const auto& d : merged) times.push_back(nlohmann::json::parse(d)["monotonic_ns"].get<std::uint64_t>());
+  EXPECT_EQ(times, (std::vector<std::uint64_t>{50, 30, 10}));
+  EXPECT_EQ(nlohmann::json::parse(merged[1])["reason"], "NETFILTER_DROP");
 }
 
 }  // namespace

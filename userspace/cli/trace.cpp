@@ -66,8 +66,7 @@ class TraceCommand final : public Command {
 
   int run(Io& io) override {
     const auto filter = filter_.filter();
-    if (!web_.token_file.empty() && !web_.enabled() && !cluster_.enabled)
-      throw UserError("--token-file goes with --web (the token the map asks for) or --cluster (the agents')");
+    web_.validate(cluster_.enabled);  // before anything is attached or read
     if (cluster_.enabled) return run_cluster(filter, io);
     const StopOnSignal stop;
     auto options = attach_.session_options(filter_.nodes);
@@ -75,7 +74,6 @@ class TraceCommand final : public Command {
     // An unknown pod, node or namespace is an error before anything is attached, not an
     // endless "no flows yet".
     options.check_cluster = [&](const model::Cluster& c) { return filter.check_names(c); };
-    if (web_.enabled()) (void)web_.options();  // a bad --web address fails before attaching
     auto session = start_session(options);
     if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
     if (web_.enabled()) {
@@ -129,7 +127,7 @@ class TraceCommand final : public Command {
   }
 
  private:
-  // --cluster: the agents' view, printed as plain snapshots or NDJSON (cli/cluster_flags.cpp).
+  // --cluster: the agents' view as snapshots or NDJSON, or the map with --web (cli/cluster_commands.cpp).
   int run_cluster(const output::FlowFilter& filter, Io& io) const {
     ClusterTraceOptions o;
     o.filter = filter;
@@ -145,6 +143,7 @@ class TraceCommand final : public Command {
     o.duration_s = duration_s_;
     o.once = once_;
     o.ready_file = ready_file_;
+    if (web_.enabled()) return run_cluster_web(cluster_.options(attach_.cluster), web_, o, io);
     return run_cluster_trace(cluster_.options(attach_.cluster), o, io);
   }
 

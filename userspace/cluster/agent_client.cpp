@@ -79,7 +79,7 @@ void AgentClient::failed(const std::string& why, std::chrono::steady_clock::time
   next_try_ = now + agent_backoff(failures_);
 }
 
-void AgentClient::poll(std::chrono::steady_clock::time_point now, bool metrics) {
+void AgentClient::poll(std::chrono::steady_clock::time_point now, bool metrics, bool drops) {
   if (!state_.reachable && failures_ > 0 && now < next_try_) return;
   auto node = get("/v1/node");
   if (!node) return failed(node.error().message, now);
@@ -92,6 +92,14 @@ void AgentClient::poll(std::chrono::steady_clock::time_point now, bool metrics) 
     if (!m) return failed(m.error().message, now);
     text = std::move(*m);
   }
+  nlohmann::json drops_json;
+  if (drops) {
+    auto d = get("/v1/drops");
+    if (!d) return failed(d.error().message, now);
+    drops_json = nlohmann::json::parse(*d, nullptr, false);
+    if (!drops_json.is_object() || !drops_json.contains("drops") || !drops_json["drops"].is_array())
+      return failed("/v1/drops is not an agent's answer", now);
+  }
   auto node_json = nlohmann::json::parse(*node, nullptr, false);
   auto flows_json = nlohmann::json::parse(*flows, nullptr, false);
   if (!node_json.is_object() || !node_json.contains("node") || !node_json["node"].is_string())
@@ -103,6 +111,7 @@ void AgentClient::poll(std::chrono::steady_clock::time_point now, bool metrics) 
   state_.flows_json = std::move(flows_json);
   state_.client_offset_ns = offset;
   if (metrics) state_.metrics = std::move(text);
+  if (drops) state_.drops_json = std::move(drops_json);
   state_.reachable = true;
   state_.ever_reached = true;
   state_.unreachable_since.reset();

@@ -42,6 +42,7 @@ struct AgentState {
   nlohmann::json node_json;   ///< the last /v1/node it served
   nlohmann::json flows_json;  ///< the last /v1/flows it served
   std::string metrics;        ///< the last /metrics it served (only when asked for)
+  nlohmann::json drops_json;  ///< the last /v1/drops it served (only when asked for)
   /// @brief The client's real-time-minus-monotonic offset when node_json was read (the
   /// client's clock, for aligning the agent's).
   std::int64_t client_offset_ns = 0;
@@ -67,10 +68,10 @@ class AgentClient {
   AgentClient(AgentEndpoint endpoint, AgentAuth auth,
               const AgentTransportFactory& factory = curl_agent_transport);
 
-  /// @brief Reads /v1/node, /v1/flows (and /metrics when `metrics`) unless the agent is
-  /// waiting out its backoff at `now`. A failure keeps the last answers (for the routes of a
-  /// node that went away) and marks the agent unreachable.
-  void poll(std::chrono::steady_clock::time_point now, bool metrics = false);
+  /// @brief Reads /v1/node, /v1/flows (and /metrics when `metrics`, /v1/drops when `drops`)
+  /// unless the agent is waiting out its backoff at `now`. A failure keeps the last answers
+  /// (for the routes of a node that went away) and marks the agent unreachable.
+  void poll(std::chrono::steady_clock::time_point now, bool metrics = false, bool drops = false);
   [[nodiscard]] const AgentState& state() const { return state_; }
 
  private:

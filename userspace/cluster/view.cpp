@@ -157,7 +157,7 @@ Result<void> ClusterView::rebuild_names() {
 
 void ClusterView::refresh(bool metrics) {
   const auto now = std::chrono::steady_clock::now();
-  for (auto& c : clients_) c->poll(now, metrics);
+  for (auto& c : clients_) c->poll(now, metrics, options_.drops);
   if (auto r = rebuild_names(); !r) throw std::runtime_error(r.error().to_string());
   merged_ = merge_agents(*cluster_, agents());
 }

@@ -33,6 +33,8 @@ struct ClusterViewOptions {
   /// @brief Where names, the gateway and the underlay come from (--lab, --inventory,
   /// --kubeconfig); nullopt: from the agents alone.
   std::optional<inventory::ClusterSourceOptions> source;
+  /// @brief Also read every agent's /v1/drops at each refresh (the map's drops).
+  bool drops = false;
   AgentTransportFactory transport = curl_agent_transport;
 };
 
@@ -67,6 +69,7 @@ class ClusterView {
   [[nodiscard]] const model::Cluster& cluster() const { return *cluster_; }
   [[nodiscard]] const std::vector<AgentState> agents() const;
   [[nodiscard]] const MergedCluster& merged() const { return merged_; }
+  [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
 
  private:
   ClusterView() = default;

@@ -10,19 +10,17 @@
 #include <ctime>
 #include <memory>
 
-#include "bpf/drops.hpp"
 #include "inventory/source.hpp"
 #include "net/netns.hpp"
 #include "server/check_endpoint.hpp"
 #include "server/credentials.hpp"
-#include "server/drop_log.hpp"
+#include "server/drop_watch.hpp"
 #include "server/flow_snapshot.hpp"
 #include "server/http.hpp"
 #include "server/metrics.hpp"
 #include "server/node_view.hpp"
 #include "server/snapshot_hub.hpp"
 #include "util/capabilities.hpp"
-#include "util/kallsyms.hpp"
 #include "util/system.hpp"
 
 namespace podpath::server {
@@ -31,8 +29,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-/// Drops kept for /v1/drops.
-constexpr std::size_t kDropsKept = 1024;
 /// A new flow brings the next refresh forward, but no closer than this to the last one.
 constexpr milliseconds kMinRefreshGap{100};
 /// The main loop polls drops and checks for SIGHUP at least this often.
@@ -62,7 +58,7 @@ class Agent {
   Agent(const AgentOptions& options, std::string node, std::string node_netns, Credentials credentials)
       : options_(options), node_(std::move(node)), node_netns_(std::move(node_netns)),
         hub_(options.max_streams, kStreamQueue), metrics_(node_, options.version), builder_(node_),
-        drop_log_(node_, kDropsKept), tls_(std::move(credentials.tls)), token_(std::move(credentials.token)),
+        tls_(std::move(credentials.tls)), token_(std::move(credentials.token)),
         check_(hub_, check_limits(options.interval_s)) {}
 
   Result<void> start_listeners();
@@ -73,9 +69,6 @@ class Agent {
 
  private:
   void publish_not_ready(const std::string& reason);
-  void start_drop_tracking();
-  void index_places();
-  void on_drop(const bpf::DropEvent& e);
   Result<void> refresh();
   void do_reload();
 
@@ -85,19 +78,15 @@ class Agent {
   SnapshotHub hub_;
   AgentMetrics metrics_;
   FlowSnapshotBuilder builder_;
-  DropLog drop_log_;
   std::unique_ptr<TlsStore> tls_;
   std::unique_ptr<TokenStore> token_;
   CheckService check_;  // POST /v1/check
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unique_ptr<loader::Session> session_;
-  std::unique_ptr<bpf::DropTracker> drops_;
-  std::optional<Kallsyms> kallsyms_;
-  std::vector<bpf::DropEvent> pending_drops_;
+  std::unique_ptr<DropWatch> drops_;  // null with --no-drops
   AgentInfo info_;
   bool enters_netns_ = false;
   std::uint64_t seq_ = 0;
-  std::size_t places_pods_ = 0;
 };
 
 Result<Credentials> load_credentials(const AgentOptions& options) {
@@ -146,8 +135,12 @@ Result<void> Agent::attach() {
   auto session = loader::Session::start(o);
   if (!session) return session.error();
   session_ = std::move(*session);
-  if (options_.drops) start_drop_tracking();
-  index_places();
+  if (options_.drops) {
+    drops_ = std::make_unique<DropWatch>(
+        *session_, std::vector<std::string>{node_}, node_,
+        [this](const std::string& reason, const std::string& role) { metrics_.count_drop(reason, role); });
+    info_.drops = drops_->mode();
+  }
   check_.start();  // before this thread drops CAP_SYS_ADMIN and CAP_NET_RAW: the prober keeps them
   if (auto r = thread_keep_capabilities(capabilities_after_attach(enters_netns_, o.containers)); !r)
     spdlog::warn("cannot drop capabilities: {}", r.error().to_string());
@@ -160,66 +153,10 @@ Result<void> Agent::attach() {
   return {};
 }
 
-void Agent::start_drop_tracking() {
-  auto tracker = bpf::DropTracker::start(bpf::DropOptions{}, [this](const bpf::DropEvent& e) {
-    if (pending_drops_.size() < kDropsKept) pending_drops_.push_back(e);
-  });
-  if (!tracker) {
-    info_.drops = "not tracked: " + tracker.error().to_string();
-    spdlog::warn("drops {}", info_.drops);
-    return;
-  }
-  drops_ = std::move(*tracker);
-  std::vector<model::Cidr> cidrs;
-  for (const auto& e : session_->cidrs().entries()) cidrs.push_back(e.cidr);
-  if (auto r = drops_->set_cidrs(cidrs); !r) spdlog::warn("drops: {}", r.error().to_string());
-  info_.drops = drops_->describe();
-  if (auto k = Kallsyms::load()) {
-    kallsyms_ = std::move(*k);
-  } else {
-    spdlog::info("{}: drop locations stay numeric", k.error().to_string());
-  }
-}
-
-void Agent::index_places() {
-  // Drops carry the cookie of the namespace they happened in. The node's own is known from
-  // attaching; the others need entering each namespace once (CAP_SYS_ADMIN): without it,
-  // drops in pods are shown by cookie.
-  const model::Cluster& cluster = session_->cluster();
-  std::map<std::uint64_t, NetnsPlace> places;
-  places[session_->loader().netns_cookie(node_)] = {NetnsPlace::Kind::Node, node_};
-  if (has_capability(CAP_SYS_ADMIN)) {
-    for (const auto& n : cluster.nodes) {
-      if (n.name == node_ || n.netns.empty()) continue;
-      if (auto c = net::netns_cookie(n.netns)) places[*c] = {NetnsPlace::Kind::OtherNode, n.name};
-    }
-    for (const auto& p : cluster.pods) {
-      if (p.netns.empty()) continue;
-      if (auto c = net::netns_cookie(p.netns)) {
-        places[*c] = {p.node == node_ ? NetnsPlace::Kind::Pod : NetnsPlace::Kind::OtherNode,
-                      p.node == node_ ? p.full_name() : p.node};
-      }
-    }
-  }
-  places_pods_ = cluster.pods.size();
-  drop_log_.set_places(std::move(places));
-}
-
-void Agent::on_drop(const bpf::DropEvent& e) {
-  const std::string location =
-      kallsyms_ ? kallsyms_->symbolize(e.location) : fmt::format("{:#x}", e.location);
-  if (auto placed = drop_log_.add(e, location, session_->resolver())) {
-    metrics_.count_drop(e.reason_name.empty() ? "unknown" : e.reason_name, placed->role);
-  }
-}
-
 Result<void> Agent::refresh() {
   const auto t0 = Clock::now();
   if (auto r = session_->refresh(); !r) return r.error();
-  if (session_->cluster().pods.size() != places_pods_) index_places();
-  drop_log_.set_interfaces(session_->loader().interfaces());
-  for (const auto& e : pending_drops_) on_drop(e);
-  pending_drops_.clear();
+  if (drops_) drops_->refresh(*session_);
 
   ++seq_;
   auto s = std::make_shared<AgentSnapshot>();
@@ -241,16 +178,19 @@ Result<void> Agent::refresh() {
   const FlowInputs in{conversations, session_->resolver(), session_->topology(), session_->snapshot(),
                       container_of};
   FlowChanges changes = builder_.update(in, s->flows);
-  s->drops = drop_log_.entries();
+  s->drops = drops_ ? drops_->entries() : std::make_shared<const std::vector<std::string>>();
   s->cluster = session_->snapshot();
 
-  std::optional<bpf::DropCounters> drop_counters;
-  if (drops_) {
-    if (auto c = drops_->read_counters()) drop_counters = *c;
-  }
+  const std::optional<bpf::DropCounters> drop_counters = drops_ ? drops_->counters() : std::nullopt;
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  RefreshInfo info{seq_,          seconds,          s->monotonic_ns,  real, s->flows.size(),
-                   drop_counters, s->drops->size(), drop_log_.total()};
+  RefreshInfo info{seq_,
+                   seconds,
+                   s->monotonic_ns,
+                   real,
+                   s->flows.size(),
+                   drop_counters,
+                   s->drops->size(),
+                   drops_ ? drops_->total() : 0};
   s->node_info = node_json(*session_, node_, info_, info);
   s->nodes_info = nodes_json(nlohmann::json::array({s->node_info}), gateway_json(*session_));
 
@@ -308,9 +248,7 @@ Result<void> Agent::loop(const std::atomic<bool>& stop, std::atomic<bool>& reloa
     if (slice.count() > 0) {
       if (auto r = session_->wait(slice, stop, may_hurry); !r) return r.error();
     }
-    if (drops_) {
-      if (auto r = drops_->poll(0); !r) spdlog::warn("drops: {}", r.error().to_string());
-    }
+    if (drops_) drops_->poll();
     if (reload.exchange(false)) do_reload();
     const bool new_flow = may_hurry && session_->new_flow_events() != events_before;
     if (stop.load() || (Clock::now() < due && !new_flow)) continue;

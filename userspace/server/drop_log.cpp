@@ -20,10 +20,11 @@ std::optional<DropPlacement> DropLog::add(const bpf::DropEvent& e, const std::st
                                           const flows::EndpointResolver& resolver) {
   DropPlacement out;
   nlohmann::json place;
-  nlohmann::json hop = {
-      {"node", node_}, {"interface", or_null(e.ifname)}, {"ifindex", e.ifindex}, {"role", nullptr}};
   const auto p = places_.find(e.netns_cookie);
   if (p != places_.end() && p->second.kind == NetnsPlace::Kind::OtherNode) return std::nullopt;
+  const std::string& node = p != places_.end() && !p->second.node.empty() ? p->second.node : node_;
+  nlohmann::json hop = {
+      {"node", or_null(node)}, {"interface", or_null(e.ifname)}, {"ifindex", e.ifindex}, {"role", nullptr}};
   if (p == places_.end()) {
     out.role = "unknown";
     place = {{"kind", "unknown"}, {"name", "netns " + std::to_string(e.netns_cookie)}};

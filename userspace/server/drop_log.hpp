@@ -1,9 +1,9 @@
 #pragma once
 /// @file
-/// @brief The agent's recent kernel drops (GET /v1/drops): each placed on the node (the
-/// interface it was on and its role), in one of the node's pods, or in a namespace podpath
-/// cannot name, with its flow resolved. Drops in other nodes' namespaces (a lab's nodes
-/// share one kernel) are not this node's and are left out.
+/// @brief Recent kernel drops (GET /v1/drops): each placed on a watched node (the interface
+/// it was on and its role), in one of its pods, or in a namespace podpath cannot name, with
+/// its flow resolved. An agent watches one node, `trace --web` every node of a lab. Drops in
+/// the namespaces of nodes not watched (a lab's nodes share one kernel) are left out.
 
 #include <cstddef>
 #include <cstdint>
@@ -22,11 +22,12 @@
 
 namespace podpath::server {
 
-/// @brief A network namespace the agent can name, by cookie.
+/// @brief A network namespace podpath can name, by cookie.
 struct NetnsPlace {
   enum class Kind { Node, Pod, OtherNode };
   Kind kind = Kind::Node;
   std::string name;  ///< the node, or the pod "namespace/name"
+  std::string node;  ///< the node it is on (a pod's node); "" = the log's own node
 };
 
 /// @brief Where a drop happened, as the metrics label it.
@@ -37,9 +38,11 @@ struct DropPlacement {
 
 class DropLog {
  public:
+  /// @brief `node`: the node a drop in a namespace podpath cannot name is shown on (an
+  /// agent's own); "" when the log covers several nodes.
   DropLog(std::string node, std::size_t capacity) : node_(std::move(node)), capacity_(capacity) {}
 
-  /// @brief The namespaces the agent knows (its node's, its pods', other nodes').
+  /// @brief The namespaces podpath knows (the watched nodes', their pods', other nodes').
   void set_places(std::map<std::uint64_t, NetnsPlace> places) { places_ = std::move(places); }
   /// @brief The interfaces podpath attached to.
   void set_interfaces(const std::vector<loader::AttachedInterface>& interfaces);

@@ -65,9 +65,12 @@ FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conver
     if (in.container_of)
       view.reverse->container = in.container_of(c.reverse->key, view.reverse->src.pod.get());
   }
+  return make_flow_item(view);
+}
 
+FlowItemPtr make_flow_item(const output::ConversationView& view) {
   auto item = std::make_shared<FlowItem>();
-  item->id = conversation_id(c.forward->key);
+  item->id = conversation_id(view.forward.flow->key);
   nlohmann::json j = output::conversation_to_json(view);
   j["id"] = item->id;
   item->json = j.dump();
@@ -75,8 +78,8 @@ FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conver
   item->bytes = view.bytes();
   item->pps = view.pps();
   item->bps = view.bps();
-  item->key_flow.key = c.forward->key;
-  item->key_flow.nat = c.forward->nat;
+  item->key_flow.key = view.forward.flow->key;
+  item->key_flow.nat = view.forward.flow->nat;
   item->view.forward.flow = &item->key_flow;
   item->view.forward.src = view.forward.src;
   item->view.forward.dst = view.forward.dst;

@@ -50,6 +50,9 @@ struct FlowItem {
 };
 using FlowItemPtr = std::shared_ptr<const FlowItem>;
 
+/// @brief The item of a described conversation (its forward direction has a flow).
+FlowItemPtr make_flow_item(const output::ConversationView& view);
+
 /// @brief "PROTO/SRC/SPORT/DST/DPORT[/frag]".
 std::string conversation_id(const model::FlowKey& key);
 

@@ -82,6 +82,10 @@ void MapServer::publish(MapRefresh refresh) {
   impl.hub.publish(std::move(s), event);
 }
 
+void MapServer::count_drop(const std::string& reason, const std::string& role) {
+  impl_->metrics.count_drop(reason, role);
+}
+
 const std::vector<std::string>& MapServer::urls() const { return impl_->urls; }
 
 void MapServer::stop() {
@@ -97,6 +101,29 @@ SessionMapFeed::SessionMapFeed(std::string version, std::vector<std::string> url
     : version_(std::move(version)), urls_(std::move(urls)), interval_s_(interval_s),
       started_(std::time(nullptr)) {}
 
+SessionMapFeed::~SessionMapFeed() = default;
+
+namespace {
+
+// The nodes a session watches (all of a lab's, or those --node names).
+std::vector<std::string> watched_nodes(const loader::Session& session) {
+  std::vector<std::string> out;
+  for (const auto& n : session.cluster().nodes) {
+    if (session.topology().find_node(n.name) != nullptr) out.push_back(n.name);
+  }
+  return out;
+}
+
+}  // namespace
+
+void SessionMapFeed::track_drops(const loader::Session& session, DropWatch::OnKept on_kept) {
+  drops_ = std::make_unique<DropWatch>(session, watched_nodes(session), "", std::move(on_kept));
+}
+
+void SessionMapFeed::poll_drops() {
+  if (drops_) drops_->poll();
+}
+
 MapRefresh SessionMapFeed::refresh(loader::Session& session) {
   ++seq_;
   MapRefresh out;
@@ -110,20 +137,29 @@ MapRefresh SessionMapFeed::refresh(loader::Session& session) {
   const FlowInputs in{conversations, session.resolver(), session.topology(), session.snapshot(),
                       container_of};
   builder_.update(in, out.flows);
+  if (drops_) {
+    drops_->refresh(session);
+    out.drops = drops_->entries();
+  }
 
   AgentInfo agent;
   agent.version = version_;
   agent.listen = urls_;
   agent.started = started_;
-  agent.drops = "not tracked by trace --web";
+  agent.drops = drops_ ? drops_->mode() : "off (--no-drops)";
   agent.interval_s = interval_s_;
   const std::uint64_t mono = monotonic_ns();
-  const RefreshInfo info{seq_, 0, mono, realtime_ns(), out.flows.size(), std::nullopt, 0, 0};
+  // One drop program for every node: its counters, and the drops kept, are the process's.
+  const RefreshInfo info{seq_,
+                         0,
+                         mono,
+                         realtime_ns(),
+                         out.flows.size(),
+                         drops_ ? drops_->counters() : std::nullopt,
+                         out.drops ? out.drops->size() : 0,
+                         drops_ ? drops_->total() : 0};
   nlohmann::json nodes = nlohmann::json::array();
-  for (const auto& n : session.cluster().nodes) {
-    if (session.topology().find_node(n.name) == nullptr) continue;  // not watched (--node)
-    nodes.push_back(node_json(session, n.name, agent, info));
-  }
+  for (const auto& name : watched_nodes(session)) nodes.push_back(node_json(session, name, agent, info));
   out.nodes = nodes_json(std::move(nodes), gateway_json(session));
   return out;
 }

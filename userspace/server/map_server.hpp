@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "loader/session.hpp"
+#include "server/drop_watch.hpp"
 #include "server/flow_snapshot.hpp"
 #include "server/listen_address.hpp"
 #include "util/result.hpp"
@@ -53,6 +54,8 @@ class MapServer {
   /// @brief Publishes a refresh; each stream receives the conversations whose content changed
   /// and the ids of those that are gone.
   void publish(MapRefresh refresh);
+  /// @brief Counts a kernel drop in /metrics (`podpath_drops_total`), as the agent does.
+  void count_drop(const std::string& reason, const std::string& role);
   /// @brief The bound addresses ("http://127.0.0.1:8080").
   [[nodiscard]] const std::vector<std::string>& urls() const;
   /// @brief Ends the streams and stops listening (also done by the destructor).
@@ -65,16 +68,24 @@ class MapServer {
 };
 
 /// @brief Turns a live session that watches every node into the map's refreshes: the
-/// conversations with their whole paths, every node's /v1/node body, the gateway.
+/// conversations with their whole paths, every node's /v1/node body, the gateway, and the
+/// kernel drops of every watched node (once track_drops() started them).
 class SessionMapFeed {
  public:
   SessionMapFeed(std::string version, std::vector<std::string> urls, double interval_s);
+  ~SessionMapFeed();
 
+  /// @brief Tracks kernel drops in every node the session watches (the agent's DropWatch);
+  /// `on_kept` counts each (MapServer::count_drop).
+  void track_drops(const loader::Session& session, DropWatch::OnKept on_kept);
+  /// @brief Takes the drops the kernel reported meanwhile (a few times a second).
+  void poll_drops();
   /// @brief After session.refresh(): what the map serves now.
   MapRefresh refresh(loader::Session& session);
 
  private:
   FlowSnapshotBuilder builder_{""};  // no node: whole paths
+  std::unique_ptr<DropWatch> drops_;
   std::string version_;
   std::vector<std::string> urls_;
   double interval_s_;

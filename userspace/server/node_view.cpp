@@ -51,6 +51,22 @@ json cidrs_json(const inventory::CidrTable& table) {
   return out;
 }
 
+}  // namespace
+
+json gateway_json(const loader::Session& s) { return gateway_json(s.topology(), s.cluster(), s.cidrs()); }
+
+json gateway_json(const flows::Topology& topology, const model::Cluster& cluster,
+                  const inventory::CidrTable& cidrs) {
+  const auto& gw = topology.gateway;
+  if (!gw) return nullptr;
+  return {{"name", gw->name},
+          {"ip", gw->ip.to_string()},
+          {"interface", gw->interface},
+          {"routes", output::routes_to_json(gw->routes, [&](const net::Route& route) {
+             return output::route_owner(route, cluster, nullptr, &cidrs);
+           })}};
+}
+
 json pods_json(const model::Cluster& cluster, const std::string& node) {
   json out = json::array();
   for (const auto& p : cluster.pods) {
@@ -65,20 +81,6 @@ json pods_json(const model::Cluster& cluster, const std::string& node) {
                    {"containers", containers}});
   }
   return out;
-}
-
-}  // namespace
-
-json gateway_json(const loader::Session& s) {
-  const auto& gw = s.topology().gateway;
-  if (!gw) return nullptr;
-  const model::Cluster& cluster = s.cluster();
-  return {{"name", gw->name},
-          {"ip", gw->ip.to_string()},
-          {"interface", gw->interface},
-          {"routes", output::routes_to_json(gw->routes, [&](const net::Route& route) {
-             return output::route_owner(route, cluster, nullptr, &s.cidrs());
-           })}};
 }
 
 json nodes_json(json nodes, json gateway) {

@@ -48,6 +48,13 @@ nlohmann::json node_json(const loader::Session& session, const std::string& node
 /// "routes" (as in /v1/node, empty for a cloud router podpath cannot read)}; null when there
 /// is none (a node discovered on its own).
 nlohmann::json gateway_json(const loader::Session& session);
+/// @brief The same from a topology, the cluster that names its routes' owners, and its CIDRs
+/// (the cluster view's).
+nlohmann::json gateway_json(const flows::Topology& topology, const model::Cluster& cluster,
+                            const inventory::CidrTable& cidrs);
+/// @brief /v1/node's `pods`: the pods of `node` ({"name", "namespace", "pod", "ip", "veth",
+/// "containers"}).
+nlohmann::json pods_json(const model::Cluster& cluster, const std::string& node);
 
 /// @brief The body of /v1/nodes: {"nodes": [the /v1/node bodies], "gateway": gateway_json()}.
 /// An agent lists its own node; `trace --web` lists every node it watches (docs/web.md).

@@ -93,7 +93,7 @@
   async function loadNodes() {
     try {
       const body = await api('/v1/nodes');
-      const key = JSON.stringify(body.nodes.map((n) => [n.node, n.pods, n.routes, n.interfaces])) +
+      const key = JSON.stringify(body.nodes.map((n) => [n.node, n.pods, n.routes, n.interfaces, n.agent_state])) +
                   JSON.stringify(body.gateway);
       if (key !== state.nodesKey) {
         state.nodesKey = key;
@@ -102,7 +102,7 @@
         fillNamespaces();
         render();
       }
-      const labels = body.nodes.map((n) => n.node).join(', ');
+      const labels = body.nodes.map((n) => n.node + (agentDown(n) ? ' (' + (n.agent_state.state === 'none' ? 'no agent' : 'unreachable') + ')' : '')).join(', ');
       $('source').textContent = body.nodes.length + ' node(s): ' + labels;
     } catch (e) {
       if (e.message !== '401') $('source').textContent = 'cannot read /v1/nodes: ' + e.message;
@@ -114,6 +114,14 @@
       const key = body.drops.length ? JSON.stringify(body.drops[0]) + body.drops.length : '';
       if (key !== state.dropsKey) { state.dropsKey = key; state.drops = body.drops; render(); }
     } catch (e) { /* shown by the stream state */ }
+  }
+
+  // `trace --cluster --web`: a node whose agent does not answer (or that has none) is drawn
+  // from what was last known, marked, and its hops are unknown rather than missing.
+  function agentDown(n) { return !!n.agent_state && n.agent_state.state !== 'reachable'; }
+  function agentText(st) {
+    if (st.state === 'none') return 'no agent on this node · hops unknown';
+    return 'agent unreachable' + (st.since ? ' since ' + st.since : '') + ' · hops unknown';
   }
 
   // ------------------------------------------------------------------ the stream
@@ -272,11 +280,13 @@
     let maxBottom = nodeTop;
     nodes.forEach((n, i) => {
       const x = NODE_GAP + i * (NODE_W + NODE_GAP);
-      const ng = el('g', { class: 'node', 'data-node': n.node });
+      const down = agentDown(n);
+      const ng = el('g', { class: 'node' + (down ? ' unreachable' : ''), 'data-node': n.node,
+                           'data-agent': n.agent_state ? n.agent_state.state : 'local' });
       const routes = (n.routes || []).filter((r) => r.family === 'inet' || r.family === 4 || r.genmask);
       const pods = (n.pods || []).filter(podVisible);
       const ifaceY = nodeTop + 10;
-      const routesY = ifaceY + 40;
+      const routesY = ifaceY + 40 + (down ? 16 : 0);
       const cbrY = routesY + 16 + 12 * (routes.length + 1);
       const podsY = cbrY + 50;
       const cols = 2, rows = Math.ceil(pods.length / cols);
@@ -285,6 +295,11 @@
       ng.appendChild(el('text', { x: x + 10, y: nodeTop + 22, class: 'title' }, n.node));
       if (n.underlay_ip) ng.appendChild(el('text', { x: x + 70, y: nodeTop + 22, class: 'mono' }, 'underlay ' + n.underlay_ip));
       if (n.pod_cidr) ng.appendChild(el('text', { x: x + 70, y: nodeTop + 34, class: 'mono' }, 'pods ' + n.pod_cidr));
+      if (down) {
+        const w = el('text', { x: x + 10, y: ifaceY + 44, class: 'agent-down' }, agentText(n.agent_state));
+        w.appendChild(el('title', {}, [n.agent_state.reason, n.agent_state.error].filter(Boolean).join('\n')));
+        ng.appendChild(w);
+      }
       // eth0 (uplink) on the node's top edge, towards the gateway.
       const uplink = n.uplink || 'eth0';
       const ux = x + NODE_W - 90;
@@ -375,7 +390,7 @@
       for (const dir of [f.forward, f.reverse]) {
         if (!dir) continue;
         for (const s of segmentsOf(dir)) {
-          if (s.hop.state === 'missing') continue;
+          if (s.hop.state === 'missing' || s.hop.state === 'unknown') continue;
           const key = [s.from.x, s.from.y, s.to.x, s.to.y].join(',');
           const e = edges.get(key) || { from: s.from, to: s.to, pps: 0 };
           e.pps += s.hop.pps || 0;
@@ -409,7 +424,7 @@
           const dx = dir === f.forward ? -36 : 6, dy = dir === f.forward ? -8 : 8;
           const b = el('g', { class: 'hop-badge', 'data-hop': i, 'data-dir': dir === f.forward ? 'forward' : 'reverse' });
           b.appendChild(el('rect', { x: a.x + dx, y: a.y + dy - 9, width: 32, height: 12, rx: 3 }));
-          b.appendChild(el('text', { x: a.x + dx + 3, y: a.y + dy }, h.observed ? fmtCount(h.packets) : (h.state === 'virtual' ? 'gw' : '✗')));
+          b.appendChild(el('text', { x: a.x + dx + 3, y: a.y + dy }, h.observed ? fmtCount(h.packets) : (h.state === 'virtual' ? 'gw' : h.state === 'unknown' ? '?' : '✗')));
           b.appendChild(el('title', {}, `${h.node} ${h.interface} ${h.direction}: ${h.state}${h.route ? '\nroute ' + h.route : ''}`));
           g.appendChild(b);
         });
@@ -452,7 +467,7 @@
       placed.set(key, m);
     }
     for (const m of placed.values()) {
-      dropMarker(g, m.a, `${m.n}× ${m.reason}`, `kernel drop: ${m.reason} in ${m.location || '?'} at ${m.a.name}`);
+      dropMarker(g, m.a, `${m.n}× ${m.reason}`, `kernel drop: ${m.reason} in ${m.location || '?'} at ${m.a.name}`, 'marker-drop live-drop');
     }
     const c = state.check;
     if (!c || c.error || c.mode === 'passive') return;
@@ -478,7 +493,7 @@
     }
     for (const d of c.drops || []) {
       const a = state.anchors.get(anchorKey(d.place, d.interface)) || state.anchors.get(anchorKey(d.place, '#uplink'));
-      if (a) dropMarker(g, a, `${d.count}× ${d.reason || 'dropped'}`, `check: ${d.reason} in ${d.function || d.location} at ${d.place} ${d.interface || ''}`);
+      if (a) dropMarker(g, a, `${d.count}× ${d.reason || 'dropped'}`, `check: ${d.reason} in ${d.function || d.location} at ${d.place} ${d.interface || ''}`, 'marker-drop check-drop');
     }
   }
 
