@@ -103,6 +103,20 @@ struct pp_flow_stats {
 				and reused for another flow while it held it */
 };
 
+/*
+ * Records of the flows-map iterator (bpf/flow_iter.bpf.c): one changed entry of pp_flows4 /
+ * pp_flows, key then value, written to the iterator's seq file back to back.
+ */
+struct pp_flow4_record {
+	struct pp_flow4_map_key key;
+	struct pp_flow_stats stats;
+};
+
+struct pp_flow_record {
+	struct pp_flow_map_key key;
+	struct pp_flow_stats stats;
+};
+
 /* CIDR ids: 0 is "other" (no configured CIDR contains the address). Addresses
  * are classified only at points that may count into the CIDR matrix; elsewhere
  * the id is PP_CIDR_UNCLASSIFIED and userspace classifies for display. */

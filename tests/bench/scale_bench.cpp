@@ -9,6 +9,13 @@
 // pass that sends every flow one more packet (not timed); "idle" ones a map left alone.
 // Each row runs in a child process of its own, so its memory is measured from a clean start.
 //
+// Every entry count is measured three ways, each in its own child: "full" reads every entry at
+// every refresh with batch lookups (podpath before changed-entries reads); "batch" reads with
+// batch lookups but aggregates only the entries that changed; "iterator" walks the maps with the
+// BPF map-element iterator, which hands over only the changed entries. Batch and iterator read
+// every entry once per Aggregator full_read_every (60) refreshes: their idle CPU is the mean over
+// such a cycle, the full read included; their idle refresh is the median, a changed-entries one.
+//
 // Usage: podpath_bench_scale [--refreshes R] [--data FILE] N...
 // --data also writes the rows as tab-separated numbers, for the plot (scripts/bench scale).
 #include <bpf/bpf.h>
@@ -22,6 +29,7 @@
 #include <ctime>
 #include <fstream>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -40,16 +48,41 @@ using bench::median;
 
 namespace {
 
+/// How a row reads the flows maps.
+enum class Mode : std::uint8_t {
+  Full,      ///< batch lookups, every entry aggregated at every refresh (before)
+  Batch,     ///< batch lookups, only changed entries aggregated
+  Iterator,  ///< BPF map iterator: only changed entries leave the kernel
+};
+
+const char* mode_name(Mode m) {
+  switch (m) {
+  case Mode::Full:
+    return "full (batch, every entry)";
+  case Mode::Batch:
+    return "batch, changed";
+  case Mode::Iterator:
+    return "iterator, changed";
+  }
+  return "?";
+}
+
 /// What one row measured (plain data: it crosses a pipe from the child).
 struct Row {
   std::uint64_t entries = 0;
-  double lookup_ms = 0;         ///< the kernel's batch lookup of every entry, nothing else
+  Mode mode = Mode::Iterator;
+  bool iterator_used = false;   ///< the datapath read with the iterator (else it fell back)
+  double lookup_ms = 0;         ///< the kernel's batch lookup of every entry, 1024 a call
+  double lookup8k_ms = 0;       ///< the same, 8192 entries a call
+  double lookup16k_ms = 0;      ///< the same, 16384 entries a call
+  double walk_ms = 0;           ///< iterator: the kernel's walk when nothing changed (median)
+  double iter_all_ms = 0;       ///< iterator: every entry read and converted (median)
   double first_ms = 0;          ///< the first refresh: every entry new
   double idle_ms = 0;           ///< a refresh with no counter changed (median)
   double busy_ms = 0;           ///< a refresh with every counter changed (median)
   double render_ms = 0;         ///< select the top 10, describe them, JSON (median)
-  double cycle_cpu_idle = 0;    ///< CPU ms of one refresh + render, idle map (median)
-  double cycle_cpu_busy = 0;    ///< the same, every counter changed
+  double cycle_cpu_idle = 0;    ///< CPU ms of one refresh + render, idle map (mean over a cycle)
+  double cycle_cpu_busy = 0;    ///< the same, every counter changed (median)
   double rss_mb = 0;            ///< the process's resident memory at the end
   double rss_per_entry = 0;     ///< its growth per entry, from before the first refresh
   double kernel_mb = 0;         ///< both flows maps' memlock (IPv4 and IPv6, each --max-flows)
@@ -96,17 +129,17 @@ void send_flows(int prog, std::uint64_t n) {
 }
 
 /// The kernel's part of a read: batch lookups of every entry into one reused buffer.
-double batch_lookup_ms(int fd) {
+double batch_lookup_ms(int fd, std::uint32_t batch) {
   bpf_map_info info{};
   __u32 len = sizeof(info);
   if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) die("cannot read the flows map's info");
-  constexpr std::uint32_t kBatch = 1024;
-  std::vector<std::uint8_t> keys(kBatch * info.key_size), values(kBatch * info.value_size);
+  std::vector<std::uint8_t> keys(std::size_t{batch} * info.key_size),
+      values(std::size_t{batch} * info.value_size);
   const auto t0 = std::chrono::steady_clock::now();
   std::uint64_t in = 0, out = 0;
   bool first = true;
   for (;;) {
-    std::uint32_t count = kBatch;
+    std::uint32_t count = batch;
     LIBBPF_OPTS(bpf_map_batch_opts, opts);
     const int err =
         bpf_map_lookup_batch(fd, first ? nullptr : &in, &out, keys.data(), values.data(), &count, &opts);
@@ -118,16 +151,28 @@ double batch_lookup_ms(int fd) {
   return ms_since(t0);
 }
 
-Row measure(std::uint64_t n, int refreshes) {
+/// The datapath's own read (iterator or batch lookups, converted to records, none kept) of
+/// the entries changed since `since_ns`.
+double datapath_read_ms(const bpf::Datapath& dp, std::uint64_t since_ns) {
+  const auto t0 = std::chrono::steady_clock::now();
+  if (auto r = dp.read_flows([](std::span<const model::FlowRecord>) {}, since_ns); !r) die("read failed");
+  return ms_since(t0);
+}
+
+Row measure(std::uint64_t n, int refreshes, Mode mode) {
   Row row;
   row.entries = n;
+  row.mode = mode;
   bpf::DatapathOptions o;
   // Room above the aggregator's high-water mark (90 %): nothing is evicted here.
   o.max_flows = static_cast<std::uint32_t>(std::max<std::uint64_t>(1024, n + n / 4));
   o.events = false;
+  o.map_iterator = mode == Mode::Iterator;
   row.max_flows = o.max_flows;
   auto dp = bpf::Datapath::load(o);
   if (!dp) die(dp.error().to_string());
+  row.iterator_used = (*dp)->reads_changed_in_kernel();
+  if (mode == Mode::Iterator && !row.iterator_used) die("no map iterator on this kernel");
   const auto progs = (*dp)->programs_for(0);
   if (!progs) die(progs.error().to_string());
   send_flows(progs->ingress, n);
@@ -144,12 +189,20 @@ Row measure(std::uint64_t n, int refreshes) {
 
   const double rss0 = rss_bytes();
   loader::BpfFlowSource source(**dp);
-  flows::Aggregator aggregator(source);
+  flows::AggregatorOptions ao;
+  ao.idle_timeout_ns = 3600 * 1'000'000'000ULL;  // a cycle of 60 idle refreshes expires nothing
+  if (mode == Mode::Full) ao.full_read_every = 1;
+  flows::Aggregator aggregator(source, ao);
   std::uint64_t now = 1'000'000'000;
   const auto refresh = [&] {
     now += 1'000'000'000;
     const auto t0 = std::chrono::steady_clock::now();
-    if (auto s = aggregator.update(now); !s || aggregator.entries() != n) die("refresh failed");
+    auto s = aggregator.update(now);
+    if (!s) die("refresh failed: " + s.error().to_string());
+    if (aggregator.entries() != n) {
+      die(fmt::format("refresh saw {} entries of {} (read {}, full {}, new {}, expired {})",
+                      aggregator.entries(), n, s->records, s->full_read, s->new_flows, s->expired));
+    }
     return ms_since(t0);
   };
   const auto render = [&] {
@@ -164,13 +217,27 @@ Row measure(std::uint64_t n, int refreshes) {
   };
 
   row.first_ms = refresh();
-  std::vector<double> lookup, idle, busy, draw, cpu_idle, cpu_busy;
+  // Kernel reads alone, before the refreshes (they do not move the source's read marker).
+  std::vector<double> lookup, lookup8k, lookup16k, walk, iter_all;
   for (int r = 0; r < refreshes; ++r) {
-    lookup.push_back(batch_lookup_ms((*dp)->flows4_map_fd()));
+    lookup.push_back(batch_lookup_ms((*dp)->flows4_map_fd(), 1024));
+    lookup8k.push_back(batch_lookup_ms((*dp)->flows4_map_fd(), 8192));
+    lookup16k.push_back(batch_lookup_ms((*dp)->flows4_map_fd(), 16384));
+    if (mode == Mode::Iterator) {
+      walk.push_back(datapath_read_ms(**dp, bpf::Datapath::flow_clock_ns()));
+      iter_all.push_back(datapath_read_ms(**dp, 0));
+    }
+  }
+  // Idle: a whole cycle of full_read_every refreshes (the full read included) where the
+  // aggregator reads changed entries; else `refreshes` of them.
+  const int idle_refreshes = mode == Mode::Full ? refreshes : static_cast<int>(ao.full_read_every);
+  std::vector<double> idle, draw, busy, cpu_busy;
+  double cpu_idle_total = 0;
+  for (int r = 0; r < idle_refreshes; ++r) {
     const double c0 = cpu_ms();
     idle.push_back(refresh());
     draw.push_back(render());
-    cpu_idle.push_back(cpu_ms() - c0);
+    cpu_idle_total += cpu_ms() - c0;
   }
   for (int r = 0; r < refreshes; ++r) {
     send_flows(progs->ingress, n);
@@ -180,10 +247,14 @@ Row measure(std::uint64_t n, int refreshes) {
     cpu_busy.push_back(cpu_ms() - c0);
   }
   row.lookup_ms = median(lookup);
+  row.lookup8k_ms = median(lookup8k);
+  row.lookup16k_ms = median(lookup16k);
+  if (!walk.empty()) row.walk_ms = median(walk);
+  if (!iter_all.empty()) row.iter_all_ms = median(iter_all);
   row.idle_ms = median(idle);
   row.busy_ms = median(busy);
   row.render_ms = median(draw);
-  row.cycle_cpu_idle = median(cpu_idle);
+  row.cycle_cpu_idle = cpu_idle_total / idle_refreshes;
   row.cycle_cpu_busy = median(cpu_busy);
   const double rss1 = rss_bytes();
   row.rss_mb = rss1 / 1e6;
@@ -197,14 +268,14 @@ Row measure(std::uint64_t n, int refreshes) {
 }
 
 /// Runs measure(n) in a child: every row starts with a fresh heap.
-Row measure_in_child(std::uint64_t n, int refreshes) {
+Row measure_in_child(std::uint64_t n, int refreshes, Mode mode) {
   int fds[2];
   if (pipe(fds) != 0) die("pipe failed");
   const pid_t pid = fork();
   if (pid < 0) die("fork failed");
   if (pid == 0) {
     close(fds[0]);
-    const Row row = measure(n, refreshes);
+    const Row row = measure(n, refreshes, mode);
     const bool ok = write(fds[1], &row, sizeof(row)) == static_cast<ssize_t>(sizeof(row));
     _exit(ok ? 0 : 1);
   }
@@ -214,7 +285,8 @@ Row measure_in_child(std::uint64_t n, int refreshes) {
   close(fds[0]);
   int status = 0;
   waitpid(pid, &status, 0);
-  if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0) die(fmt::format("the {}-entry row failed", n));
+  if (!got || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    die(fmt::format("the {}-entry row ({}) failed", n, mode_name(mode)));
   return row;
 }
 
@@ -239,38 +311,55 @@ int main(int argc, char** argv) {
   }
   if (rows.empty()) rows = {1'000, 10'000, 100'000, 1'000'000};
 
-  fmt::print(
-      "| entries | batch lookup (floor) | refresh, first | refresh, idle | refresh, busy | busy / floor | "
-      "top 10 + JSON | CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
-      "kernel flows maps (IPv4 + IPv6, --max-flows each) |\n");
-  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fmt::print("| entries | read | refresh, first | refresh, idle | refresh, busy | top 10 + JSON | "
+             "CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
+             "kernel flows maps (IPv4 + IPv6, --max-flows each) |\n");
+  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   std::ofstream data;
   if (!data_file.empty()) {
     data.open(data_file);
-    data << "# entries\tlookup_ms\tidle_ms\tbusy_ms\tcpu_idle_ms\tcpu_busy_ms\trss_mb\tkernel_mb\t"
-            "rss_per_entry_b\n";
+    data << "# entries\tmode\tlookup_ms\tidle_ms\tbusy_ms\tcpu_idle_ms\tcpu_busy_ms\trss_mb\tkernel_mb\t"
+            "rss_per_entry_b\twalk_ms\titer_all_ms\tlookup8k_ms\tlookup16k_ms\n";
   }
+  std::vector<Row> done;
   for (const std::uint64_t n : rows) {
-    const Row r = measure_in_child(n, refreshes);
-    const double per = 1e6 / static_cast<double>(n);  // ms -> ns per entry
-    fmt::print(
-        "| {} | {:.2f} ms ({:.0f} ns/entry) | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} "
-        "ns/entry) | {:.1f}x | {:.2f} ms | {:.1f} ms ({:.2f} %) | {:.1f} ms ({:.2f} %) | {:.1f} MB | {:.0f} "
-        "B | "
-        "{:.1f} MB ({} each; IPv4 {:.0f} B/entry) |\n",
-        r.entries, r.lookup_ms, r.lookup_ms * per, r.first_ms, r.idle_ms, r.idle_ms * per, r.busy_ms,
-        r.busy_ms * per, r.lookup_ms > 0 ? r.busy_ms / r.lookup_ms : 0, r.render_ms, r.cycle_cpu_idle,
-        r.cycle_cpu_idle / 10, r.cycle_cpu_busy, r.cycle_cpu_busy / 10, r.rss_mb, r.rss_per_entry,
-        r.kernel_mb, r.max_flows, r.kernel_per_entry);
-    std::fflush(stdout);
-    if (data.is_open()) {
-      data << r.entries << '\t' << r.lookup_ms << '\t' << r.idle_ms << '\t' << r.busy_ms << '\t'
-           << r.cycle_cpu_idle << '\t' << r.cycle_cpu_busy << '\t' << r.rss_mb << '\t' << r.kernel_mb << '\t'
-           << r.rss_per_entry << '\n';
-      data.flush();
+    for (const Mode mode : {Mode::Full, Mode::Batch, Mode::Iterator}) {
+      const Row r = measure_in_child(n, refreshes, mode);
+      done.push_back(r);
+      const double per = 1e6 / static_cast<double>(n);  // ms -> ns per entry
+      fmt::print(
+          "| {} | {} | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms | "
+          "{:.1f} ms ({:.2f} %) | {:.1f} ms ({:.2f} %) | {:.1f} MB | {:.0f} B | {:.1f} MB ({} each; IPv4 "
+          "{:.0f} B/entry) |\n",
+          r.entries, mode_name(r.mode), r.first_ms, r.idle_ms, r.idle_ms * per, r.busy_ms, r.busy_ms * per,
+          r.render_ms, r.cycle_cpu_idle, r.cycle_cpu_idle / 10, r.cycle_cpu_busy, r.cycle_cpu_busy / 10,
+          r.rss_mb, r.rss_per_entry, r.kernel_mb, r.max_flows, r.kernel_per_entry);
+      std::fflush(stdout);
+      if (data.is_open()) {
+        data << r.entries << '\t' << static_cast<int>(r.mode) << '\t' << r.lookup_ms << '\t' << r.idle_ms
+             << '\t' << r.busy_ms << '\t' << r.cycle_cpu_idle << '\t' << r.cycle_cpu_busy << '\t' << r.rss_mb
+             << '\t' << r.kernel_mb << '\t' << r.rss_per_entry << '\t' << r.walk_ms << '\t' << r.iter_all_ms
+             << '\t' << r.lookup8k_ms << '\t' << r.lookup16k_ms << '\n';
+        data.flush();
+      }
+      std::fprintf(stderr, "podpath_bench_scale: %llu entries, %s done\n", static_cast<unsigned long long>(n),
+                   mode_name(mode));
     }
-    std::fprintf(stderr, "podpath_bench_scale: %llu entries done\n", static_cast<unsigned long long>(n));
+  }
+  // The kernel's part alone: what each way of reading costs before userspace does anything.
+  fmt::print(
+      "\n| entries | batch lookup, 1024 a call | 8192 a call | 16384 a call | iterator, nothing changed "
+      "(the walk) | iterator, every entry |\n");
+  fmt::print("|---|---|---|---|---|---|\n");
+  for (const Row& r : done) {
+    if (r.mode != Mode::Iterator) continue;
+    const double per = 1e6 / static_cast<double>(r.entries);
+    fmt::print(
+        "| {} | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} ns/entry) | "
+        "{:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} ns/entry) |\n",
+        r.entries, r.lookup_ms, r.lookup_ms * per, r.lookup8k_ms, r.lookup8k_ms * per, r.lookup16k_ms,
+        r.lookup16k_ms * per, r.walk_ms, r.walk_ms * per, r.iter_all_ms, r.iter_all_ms * per);
   }
   return 0;
 }

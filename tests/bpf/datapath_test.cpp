@@ -12,9 +12,12 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <iterator>
 #include <memory>
+#include <span>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "../common/cpus.hpp"
 #include "../common/frames.hpp"
@@ -1017,4 +1020,156 @@ TEST_F(DatapathTest, EvictionUnderMapPressureKeepsTheBusiestAndNewestAndCountsEx
   EXPECT_EQ(busy, 10u);
   EXPECT_EQ(agg.flows().size(), 100u);
   EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 130u) << "no evicted flow came back by itself";
+}
+
+namespace {
+
+// A UDP datagram from a node1 pod to a node2 pod, from this source port.
+FrameBuilder::Bytes udp4_frame(int port) {
+  return FrameBuilder()
+      .eth(kEthIpv4)
+      .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8)
+      .udp(static_cast<std::uint16_t>(port), 53)
+      .build();
+}
+
+// (source port, packets, bytes) of every entry of both flows maps, read key by key with
+// plain lookups: what the kernel holds, independent of how podpath reads it.
+std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> raw_entries(const Datapath& dp) {
+  std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> out;
+  pp_flow4_map_key k4{}, n4{};
+  const void* prev = nullptr;
+  while (bpf_map_get_next_key(dp.flows4_map_fd(), prev, &n4) == 0) {
+    pp_flow_stats s{};
+    if (bpf_map_lookup_elem(dp.flows4_map_fd(), &n4, &s) == 0) out.emplace_back(n4.sport, s.packets, s.bytes);
+    k4 = n4;
+    prev = &k4;
+  }
+  pp_flow_map_key k6{}, n6{};
+  prev = nullptr;
+  while (bpf_map_get_next_key(dp.flows_map_fd(), prev, &n6) == 0) {
+    pp_flow_stats s{};
+    if (bpf_map_lookup_elem(dp.flows_map_fd(), &n6, &s) == 0)
+      out.emplace_back(n6.flow.sport, s.packets, s.bytes);
+    k6 = n6;
+    prev = &k6;
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::tuple<int, std::uint64_t, std::uint64_t>>
+as_entries(const std::vector<FlowRecord>& records) {
+  std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> out;
+  for (const auto& r : records) out.emplace_back(r.key.sport, r.stats.packets, r.stats.bytes);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+// Both ways of reading the flows maps (the BPF map iterator, batch lookups) hand over exactly
+// what the maps hold when asked for every entry, only the entries counted since a time when
+// given one, and report how many entries the maps hold either way.
+TEST_F(DatapathTest, IteratorAndBatchReadsGiveTheSameEntriesAndOnlyChangedOnesSinceATime) {
+  for (const bool iterator : {true, false}) {
+    SCOPED_TRACE(iterator ? "map iterator" : "batch lookups");
+    DatapathOptions o;
+    o.map_iterator = iterator;
+    o.coarse_clock = false;  // the programs' clock is CLOCK_MONOTONIC, as flow_clock_ns()
+    load(o);
+    if (iterator && !dp_->reads_changed_in_kernel()) GTEST_SKIP() << "no BPF map iterator on this kernel";
+    EXPECT_EQ(dp_->reads_changed_in_kernel(), iterator);
+    for (int i = 0; i < 20; ++i) run(udp4_frame(1000 + i), true, static_cast<std::uint32_t>(1 + i));
+    for (int i = 0; i < 5; ++i) {
+      run(FrameBuilder()
+              .eth(kEthIpv6)
+              .ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8)
+              .udp(static_cast<std::uint16_t>(2000 + i), 53)
+              .build());
+    }
+    std::vector<FlowRecord> got;
+    const auto collect = [&](std::span<const FlowRecord> batch) {
+      got.insert(got.end(), batch.begin(), batch.end());
+    };
+    auto held = dp_->read_flows(collect, 0);
+    ASSERT_TRUE(held) << held.error().to_string();
+    EXPECT_EQ(*held, 25u);
+    EXPECT_EQ(as_entries(got), raw_entries(*dp_));
+
+    // Three IPv4 flows and one IPv6 flow get packets after `since`: only they are handed over.
+    const std::uint64_t since = Datapath::flow_clock_ns();
+    for (const int port : {1003, 1007, 1019}) run(udp4_frame(port), true, 10);
+    run(FrameBuilder().eth(kEthIpv6).ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8).udp(2001, 53).build());
+    got.clear();
+    held = dp_->read_flows(collect, since);
+    ASSERT_TRUE(held) << held.error().to_string();
+    EXPECT_EQ(*held, 25u) << "entries held, handed over or not";
+    const auto all = raw_entries(*dp_);
+    std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> changed;
+    std::copy_if(all.begin(), all.end(), std::back_inserter(changed), [](const auto& e) {
+      const int port = std::get<0>(e);
+      return port == 1003 || port == 1007 || port == 1019 || port == 2001;
+    });
+    EXPECT_EQ(as_entries(got), changed);
+    ASSERT_EQ(changed.size(), 4u);
+    EXPECT_EQ(std::get<1>(changed[0]), 4u + 10u) << "port 1003: 4 packets, then 10";
+
+    // An entry deleted behind podpath's back: one fewer held, nothing handed over.
+    pp_flow4_map_key first{};
+    ASSERT_EQ(bpf_map_get_next_key(dp_->flows4_map_fd(), nullptr, &first), 0);
+    ASSERT_EQ(bpf_map_delete_elem(dp_->flows4_map_fd(), &first), 0);
+    got.clear();
+    held = dp_->read_flows(collect, Datapath::flow_clock_ns());
+    ASSERT_TRUE(held) << held.error().to_string();
+    EXPECT_EQ(*held, 24u);
+    EXPECT_TRUE(got.empty());
+  }
+}
+
+// Over the iterator the aggregator reads changed entries (which ones is proven above: here
+// the entries created just before the first update are still within the source's clock
+// margin); an entry deleted behind its
+// back is noticed at the next update (which then reads every entry) and idle flows expire
+// and leave the map as before.
+TEST_F(DatapathTest, AggregatorOnChangedReadsNoticesDeletedEntriesAndExpiresIdleFlows) {
+  DatapathOptions o;
+  o.coarse_clock = false;
+  load(o);
+  constexpr int kFlows = 10;
+  for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i));
+  podpath::loader::BpfFlowSource source(*dp_);
+  podpath::flows::Aggregator agg(source, {.idle_timeout_ns = 30'000'000'000ULL});
+  constexpr std::uint64_t kSecond = 1'000'000'000ULL;
+  auto u = agg.update(1 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_TRUE(u->full_read);
+  EXPECT_EQ(u->new_flows, static_cast<std::size_t>(kFlows));
+
+  run(udp4_frame(1004), true, 7);
+  u = agg.update(2 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_FALSE(u->full_read);
+  std::uint64_t packets = 0;
+  for (const auto& f : agg.flows()) packets += f.packets();
+  EXPECT_EQ(packets, static_cast<std::uint64_t>(kFlows + 7));
+
+  pp_flow4_map_key victim{};
+  ASSERT_EQ(bpf_map_get_next_key(dp_->flows4_map_fd(), nullptr, &victim), 0);
+  ASSERT_EQ(bpf_map_delete_elem(dp_->flows4_map_fd(), &victim), 0);
+  u = agg.update(3 * kSecond);
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_TRUE(u->full_read) << "the map holds one entry fewer than the aggregator expects";
+  EXPECT_EQ(agg.entries(), static_cast<std::size_t>(kFlows - 1));
+  std::size_t gone = 0;
+  for (const auto& f : agg.flows()) {
+    for (const auto& p : f.points) gone += p.present ? 0 : 1;
+  }
+  EXPECT_EQ(gone, 1u);
+
+  u = agg.update(40 * kSecond);  // idle for longer than 30 s: every flow expires
+  ASSERT_TRUE(u) << u.error().to_string();
+  EXPECT_FALSE(u->full_read);
+  EXPECT_EQ(u->expired, static_cast<std::size_t>(kFlows));
+  EXPECT_TRUE(flows().empty()) << flows().size() << " entries left after expiry";
 }

@@ -34,13 +34,36 @@ class FakeSource final : public FlowSource {
   bool fail_read = false;
   bool fail_remove = false;
   bool shuffle = false;  ///< hand the entries over in a different order every read
+  /// read_changed() hands over only the entries counted since the previous read, as the BPF
+  /// iterator does (else it reads everything, the default of FlowSource).
+  bool changed_reads = false;
+  std::size_t changed_read_calls = 0;
+  std::map<PointKey, std::uint64_t> version;  ///< count() that last touched each entry
+  std::uint64_t counted = 0;                  ///< count() calls so far
+  std::uint64_t read_mark = 0;                ///< `counted` when the last read started
   std::size_t capacity_ = 0;
   std::mt19937 rng{1};
 
   podpath::Result<void> read(const podpath::flows::RecordSink& sink) override {
     if (fail_read) return podpath::make_error(EIO, "fake read failed");
+    read_mark = counted;
+    return hand_over(sink, 0);
+  }
+  podpath::Result<podpath::flows::ChangedRead> read_changed(const podpath::flows::RecordSink& sink) override {
+    if (!changed_reads) return FlowSource::read_changed(sink);
+    if (fail_read) return podpath::make_error(EIO, "fake read failed");
+    ++changed_read_calls;
+    const std::uint64_t since = read_mark;
+    read_mark = counted;
+    if (auto r = hand_over(sink, since + 1); !r) return r.error();
+    return podpath::flows::ChangedRead{false, entries.size()};
+  }
+  // Entries last counted at version `from` or later (0: all), in batches of 3.
+  podpath::Result<void> hand_over(const podpath::flows::RecordSink& sink, std::uint64_t from) {
     std::vector<FlowRecord> out;
-    for (const auto& [k, s] : entries) out.push_back({k.point, k.key, s});
+    for (const auto& [k, s] : entries) {
+      if (from == 0 || version[k] >= from) out.push_back({k.point, k.key, s});
+    }
     if (shuffle) std::shuffle(out.begin(), out.end(), rng);
     // In batches, as the BPF source hands them over.
     for (std::size_t i = 0; i < out.size(); i += 3) {
@@ -72,6 +95,7 @@ class FakeSource final : public FlowSource {
     s.packets += packets;
     s.bytes += packets * 100;
     s.last_seen_ns = t;
+    version[{point, key}] = ++counted;
   }
 };
 
@@ -626,4 +650,111 @@ TEST(AggregatorNat, TheSelectionListsAJoinedConversationOnceAndNotItsFlows) {
   ASSERT_EQ(plain.shown(), 2U);
   EXPECT_EQ(plain.conversations[0].forward->key.sport, 41004);
   EXPECT_EQ(plain.conversations[1].forward->key.sport, 41003);
+}
+
+// Changed-entries reads give what full reads give: two aggregators over two copies of one
+// random history (packets, new flows, entries evicted behind their back, idle expiry), one
+// reading everything at every update, the other only the entries counted since its last read
+// (with a full read every 4 updates), agree on every counter, delta, rate and presence.
+TEST(Aggregator, ChangedReadsMatchFullReads) {
+  FakeSource full_src, changed_src;
+  changed_src.changed_reads = true;
+  Aggregator full(full_src, {.idle_timeout_ns = 5 * kSecond, .full_read_every = 1});
+  Aggregator changed(changed_src, {.idle_timeout_ns = 5 * kSecond, .full_read_every = 4});
+  std::mt19937 rng(7);
+  const ObservationPoint points[] = {kVeth, kUplink, {12, 3, Direction::Ingress}};
+  std::size_t partial_updates = 0;
+  for (std::uint64_t step = 1; step <= 60; ++step) {
+    const std::uint64_t t = step * kSecond;
+    for (int i = 0; i < 6; ++i) {  // some flows get packets, some are new
+      const auto port = static_cast<std::uint16_t>(1000 + rng() % 24);
+      const ObservationPoint& at = points[rng() % 3];
+      const std::uint64_t packets = 1 + rng() % 5;
+      const FlowKey k = tcp("10.10.129.2", "10.10.130.2", port, 80);
+      full_src.count(at, k, packets, t);
+      changed_src.count(at, k, packets, t);
+    }
+    if (step % 7 == 0 && !full_src.entries.empty()) {  // evicted by the kernel, unseen
+      const PointKey gone = std::next(full_src.entries.begin(), rng() % full_src.entries.size())->first;
+      full_src.entries.erase(gone);
+      changed_src.entries.erase(gone);
+    }
+    auto a = full.update(t);
+    auto b = changed.update(t);
+    ASSERT_TRUE(a && b);
+    EXPECT_TRUE(a->full_read);
+    partial_updates += b->full_read ? 0 : 1;
+    EXPECT_EQ(a->new_flows, b->new_flows) << "step " << step;
+    EXPECT_EQ(a->expired, b->expired) << "step " << step;
+    EXPECT_EQ(full.entries(), changed.entries()) << "step " << step;
+    ASSERT_EQ(full.flows().size(), changed.flows().size()) << "step " << step;
+    for (const auto& f : full.flows()) {
+      const auto* g = changed.flows().find(f.key);
+      ASSERT_NE(g, nullptr) << "step " << step;
+      ASSERT_EQ(f.points.size(), g->points.size()) << "step " << step;
+      for (std::size_t i = 0; i < f.points.size(); ++i) {
+        const auto& p = f.points[i];
+        const auto& q = g->points[i];
+        EXPECT_EQ(p.packets, q.packets) << "step " << step;
+        EXPECT_EQ(p.bytes, q.bytes) << "step " << step;
+        EXPECT_EQ(p.delta_packets, q.delta_packets) << "step " << step;
+        EXPECT_EQ(p.pps, q.pps) << "step " << step;
+        EXPECT_EQ(p.bps, q.bps) << "step " << step;
+        EXPECT_EQ(p.present, q.present) << "step " << step;
+        EXPECT_EQ(p.last_active_ns, q.last_active_ns) << "step " << step;
+      }
+    }
+  }
+  EXPECT_GT(partial_updates, 30u) << "the changed aggregator should mostly read changed entries";
+}
+
+// An entry that leaves the source without the aggregator removing it (LRU eviction) is
+// noticed at the next changed-entries read: the source holds fewer entries than expected,
+// so that update reads everything and marks the point gone, as a full read would.
+TEST(Aggregator, ChangedReadNoticesAnEntryGoneBehindItsBack) {
+  FakeSource src;
+  src.changed_reads = true;
+  Aggregator agg(src);
+  const FlowKey k = tcp("10.10.129.2", "10.10.130.2", 43512, 5432);
+  src.count(kVeth, k, 10, 1 * kSecond);
+  src.count(kUplink, k, 10, 1 * kSecond);
+  ASSERT_TRUE(agg.update(1 * kSecond));
+  src.count(kVeth, k, 5, 2 * kSecond);
+  auto u = agg.update(2 * kSecond);
+  ASSERT_TRUE(u);
+  EXPECT_FALSE(u->full_read);
+  EXPECT_EQ(u->records, 1u) << "only the changed entry is read";
+  EXPECT_EQ(agg.flows().at(k).at(kVeth)->delta_packets, 5u);
+  EXPECT_EQ(agg.flows().at(k).at(kUplink)->delta_packets, 0u);
+
+  src.entries.erase({kUplink, k});
+  u = agg.update(3 * kSecond);
+  ASSERT_TRUE(u);
+  EXPECT_TRUE(u->full_read) << "2 entries expected, 1 held: read again, whole";
+  EXPECT_FALSE(agg.flows().at(k).at(kUplink)->present);
+  EXPECT_TRUE(agg.flows().at(k).at(kVeth)->present);
+  EXPECT_EQ(agg.entries(), 1u);
+  EXPECT_EQ(agg.flows().at(k).packets(), 15u);
+}
+
+// Idle flows expire by the time their counters last grew: a changed-entries read, which
+// never hands them over, expires them exactly as a full read would.
+TEST(Aggregator, ChangedReadsExpireIdleFlows) {
+  FakeSource src;
+  src.changed_reads = true;
+  Aggregator agg(src, {.idle_timeout_ns = 3 * kSecond});
+  const FlowKey quiet = tcp("10.10.129.2", "10.10.130.2", 1, 80);
+  const FlowKey busy = tcp("10.10.129.2", "10.10.130.2", 2, 80);
+  src.count(kVeth, quiet, 1, 1 * kSecond);
+  for (std::uint64_t s = 1; s <= 6; ++s) {
+    src.count(kVeth, busy, 1, s * kSecond);
+    auto u = agg.update(s * kSecond);
+    ASSERT_TRUE(u);
+    EXPECT_EQ(u->expired, s == 5 ? 1u : 0u) << "second " << s;
+  }
+  EXPECT_GE(src.changed_read_calls, 4u);
+  EXPECT_EQ(agg.flows().find(quiet), nullptr);
+  ASSERT_EQ(src.removed.size(), 1u);
+  EXPECT_EQ(src.removed.front().key, quiet);
+  EXPECT_EQ(agg.flows().at(busy).packets(), 6u);
 }

@@ -52,6 +52,12 @@ static_assert(offsetof(pp_flow_stats, tcp_flags) == 36);
 static_assert(offsetof(pp_flow_stats, flags) == 37);
 static_assert(offsetof(pp_flow_stats, key_tag) == 38);
 
+// Flows-map iterator records (bpf/flow_iter.bpf.c): key then value, no padding between.
+static_assert(sizeof(pp_flow4_record) == 64);
+static_assert(offsetof(pp_flow4_record, stats) == 24);
+static_assert(sizeof(pp_flow_record) == 88);
+static_assert(offsetof(pp_flow_record, stats) == 48);
+
 static_assert(sizeof(pp_cidr_key) == 20);
 static_assert(sizeof(pp_cidr_info) == 8);
 static_assert(sizeof(pp_matrix_cell) == 16);

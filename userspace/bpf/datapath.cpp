@@ -9,12 +9,14 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <functional>
 #include <set>
 #include <type_traits>
 #include <utility>
 
 #include "bpf/abi.hpp"
+#include "bpf/flow_iter.hpp"
 #include "bpf/handles.hpp"
 #include "bpf/object.hpp"
 #include "tc_flow.skel.h"
@@ -111,7 +113,7 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
 
 std::size_t percpu_stride(std::size_t value_size) { return (value_size + 7) / 8 * 8; }
 
-// Flow records handed to a reader at a time: the kernel's batch size, 1024 entries.
+// Flow records handed to a reader at a time.
 constexpr std::size_t kFlowBatch = 1024;
 
 // Which map holds a key: IPv4 packets are in pp_flows4, IPv6 packets in pp_flows.
@@ -183,6 +185,14 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
   dp->ncpu_ = libbpf_num_possible_cpus();
   if (dp->ncpu_ <= 0) return make_error(dp->ncpu_, "cannot count possible CPUs");
   if (auto r = dp->add_object(netns_cookie); !r) return r.error();
+  if (options.map_iterator) {
+    auto it = FlowIterator::open(dp->flows4_map_fd(), dp->flows_map_fd());
+    if (it) {
+      dp->iterator_ = std::move(*it);
+    } else {
+      spdlog::debug("flows maps read with batch lookups: {}", it.error().to_string());
+    }
+  }
   return dp;
 }
 
@@ -281,11 +291,23 @@ Result<void> Datapath::forget_iface(std::uint64_t netns_cookie, std::uint32_t if
 }
 
 Result<void> Datapath::read_flows(const FlowRecordSink& sink) const {
+  if (auto r = read_flows(sink, 0); !r) return r.error();
+  return {};
+}
+
+std::uint64_t Datapath::flow_clock_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+Result<std::uint64_t> Datapath::read_flows(const FlowRecordSink& sink, std::uint64_t since_ns) const {
   // Converted a batch at a time into one reused buffer: no allocation per entry.
   std::vector<model::FlowRecord> batch;
   batch.reserve(kFlowBatch);
   std::uint32_t last_low = 0;
   std::uint64_t last_cookie = full_netns_cookie(0);
+  std::uint64_t held = 0;
   const auto add = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
     if (key.point.netns != last_low) {  // entries of one namespace come in runs
       last_low = key.point.netns;
@@ -297,10 +319,32 @@ Result<void> Datapath::read_flows(const FlowRecordSink& sink) const {
       batch.clear();
     }
   };
-  if (auto r = for_each_flow<pp_flow4_map_key>(flows4_map_fd(), add); !r) return r.error();
-  if (auto r = for_each_flow<pp_flow_map_key>(flows_map_fd(), add); !r) return r.error();
+  if (iterator_) {
+    const auto add4 = [&](const std::uint8_t* r) {
+      pp_flow4_record rec{};
+      std::memcpy(&rec, r, sizeof(rec));
+      add(widen(rec.key), rec.stats);
+    };
+    const auto add6 = [&](const std::uint8_t* r) {
+      pp_flow_record rec{};
+      std::memcpy(&rec, r, sizeof(rec));
+      add(rec.key, rec.stats);
+    };
+    auto n4 = iterator_->read(true, since_ns, add4);
+    if (!n4) return n4.error();
+    auto n6 = iterator_->read(false, since_ns, add6);
+    if (!n6) return n6.error();
+    held = *n4 + *n6;
+  } else {
+    const auto add_changed = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
+      ++held;
+      if (stats.last_seen_ns >= since_ns) add(key, stats);
+    };
+    if (auto r = for_each_flow<pp_flow4_map_key>(flows4_map_fd(), add_changed); !r) return r.error();
+    if (auto r = for_each_flow<pp_flow_map_key>(flows_map_fd(), add_changed); !r) return r.error();
+  }
   if (!batch.empty()) sink(batch);
-  return {};
+  return held;
 }
 
 Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {

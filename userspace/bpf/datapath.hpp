@@ -50,6 +50,10 @@ struct DatapathOptions {
   /// point whose connection conntrack translated records both of its tuples.
   bool nat = false;
   std::uint32_t max_nat = 16384;  ///< translated connections the NAT map holds
+  /// @brief Read the flows maps with a BPF map-element iterator where the kernel has one
+  /// (Features::map_iterator): entries that did not change since a read never leave the
+  /// kernel. Else, or when false, batch lookups read every entry.
+  bool map_iterator = true;
 };
 
 /// @brief What precedes the IP header in an interface's packets at the TC hooks.
@@ -105,6 +109,7 @@ struct FlowId {
 };
 
 class ObjectHandle;
+class FlowIterator;
 
 /// @brief Owns the loaded BPF object(s). In Fixed netns mode there is one object per
 /// namespace (the namespace cookie is a load-time constant), all sharing the first
@@ -130,9 +135,21 @@ class Datapath {
   Result<void> set_iface_role(std::uint64_t netns_cookie, std::uint32_t ifindex, model::InterfaceRole role);
   Result<void> forget_iface(std::uint64_t netns_cookie, std::uint32_t ifindex);
 
-  /// @brief Hands every flow entry to `sink`, a batch at a time (batch lookups; per-CPU
-  /// values summed), in the map's order: stable from one read to the next.
+  /// @brief Hands every flow entry to `sink`, a batch at a time, in the map's order: stable
+  /// from one read to the next.
   Result<void> read_flows(const FlowRecordSink& sink) const;
+  /// @brief Hands `sink` the flow entries whose last packet is at or after `since_ns` (the
+  /// programs' clock: flow_clock_ns(); 0 = every entry), a batch at a time, in the map's
+  /// order, and returns how many entries the maps hold, handed over or not. With the map
+  /// iterator (reads_changed_in_kernel()) the others never leave the kernel; else batch
+  /// lookups read every entry and the others are skipped here.
+  Result<std::uint64_t> read_flows(const FlowRecordSink& sink, std::uint64_t since_ns) const;
+  /// @brief True when read_flows() walks the maps with the BPF iterator (DatapathOptions::
+  /// map_iterator and a kernel that has map-element iterators), false for batch lookups.
+  [[nodiscard]] bool reads_changed_in_kernel() const { return iterator_ != nullptr; }
+  /// @brief Now on a clock at or ahead of the programs' (CLOCK_MONOTONIC; the programs read
+  /// CLOCK_MONOTONIC or its coarse version, which lags it by at most a tick).
+  [[nodiscard]] static std::uint64_t flow_clock_ns();
   /// @brief Every flow entry, in one vector (debug dump, tests).
   [[nodiscard]] Result<std::vector<model::FlowRecord>> read_flows() const;
   /// @brief Deletes flow entries (batch delete). Entries already gone are not an error; an
@@ -170,6 +187,7 @@ class Datapath {
   std::vector<std::unique_ptr<ObjectHandle>> objects_;    // [0] owns the maps
   std::map<std::uint64_t, std::size_t> object_by_netns_;  // Fixed mode
   std::map<std::uint32_t, std::uint64_t> cookie_by_low_;  // low 32 bits of a cookie -> cookie
+  std::unique_ptr<FlowIterator> iterator_;                // null: batch lookups
 };
 
 }  // namespace podpath::bpf

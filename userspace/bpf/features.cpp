@@ -70,6 +70,7 @@ Features probe_features() {
     f.nat = f.netns_id == NetnsIdMode::KernCtx && kernel_has_kfunc("bpf_rdonly_cast") &&
             kernel_has_struct("nf_conn");
     f.tcx = probe_tcx();
+    f.map_iterator = f.btf && kernel_has_struct("bpf_iter__bpf_map_elem");
     f.coarse_clock =
         libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 1;
   }

@@ -39,6 +39,9 @@ struct Features {
   /// DNAT show as two conversations.
   bool nat = false;
   bool tracefs = false;  ///< /sys/kernel/tracing (or debugfs tracing) mounted
+  /// @brief BPF map-element iterators (Linux 5.9+, with BTF): a refresh reads only the flow
+  /// entries that changed. Without them every entry is read with batch lookups.
+  bool map_iterator = false;
 };
 
 /// @brief True when the kernel's BTF has a function (kfunc) of this name.

@@ -94,6 +94,9 @@ class DoctorCommand final : public Command {
     row("NAT following", f.nat,
         f.nat ? "conntrack's translations (Services) joined into one conversation (skb->_nfct)"
               : "needs Linux 6.3+ with conntrack built in: Service traffic shows before and after the DNAT");
+    row("BPF map iterator", f.map_iterator,
+        f.map_iterator ? "refreshes read only the flow entries that changed"
+                       : "needs Linux 5.9+ with BTF: every refresh reads every flow entry (batch lookups)");
     row("cgroup v2", !f.cgroup2_mount.empty(),
         f.cgroup2_mount.empty() ? "not mounted: no per-container attribution" : f.cgroup2_mount);
     if (f.cap_bpf) {

@@ -32,19 +32,13 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
   now_ns_ = now_ns;
   seconds_ = static_cast<double>(interval) / kNsPerSecond;
   summary_ = &summary;
-  cursor_ = 0;
-  next_order_.clear();
-  next_order_.reserve(order_.size());
-  auto read = source_.read([this](std::span<const model::FlowRecord> records) {
-    for (const auto& rec : records) apply(rec);
-  });
+  auto read = read_source(summary);
   summary_ = nullptr;
   if (!read) return read.error();
-  std::swap(order_, next_order_);
 
   std::vector<std::uint32_t> idle;
   std::vector<std::size_t> per_pool(std::max<std::size_t>(source_.pools(), 1), 0);
-  settle(idle, per_pool);
+  settle(summary.full_read, idle, per_pool);
   if (!idle.empty()) {
     std::vector<std::size_t> removed(per_pool.size(), 0);
     for (const std::uint32_t pos : idle) removed[pool_of(flows_[pos])] += present_points(flows_[pos]);
@@ -66,6 +60,53 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
   interval_ns_ = interval;
   updated_once_ = true;
   return summary;
+}
+
+// A changed-entries read when one is enough, else (or when its entry count shows that entries
+// left the source unseen) a full read.
+Result<void> Aggregator::read_source(UpdateSummary& summary) {
+  const bool full_due =
+      !updated_once_ || options_.full_read_every <= 1 || since_full_ + 1 >= options_.full_read_every;
+  if (!full_due) {
+    appeared_ = 0;
+    cursor_ = 0;
+    next_order_.clear();
+    auto changed = source_.read_changed([this](std::span<const model::FlowRecord> records) {
+      for (const auto& rec : records) apply(rec);
+    });
+    if (!changed) return changed.error();
+    if (changed->complete) {  // the source read everything: as good as a full read
+      std::swap(order_, next_order_);
+      since_full_ = 0;
+      return {};
+    }
+    if (changed->held == entries_ + appeared_) {
+      // Every entry it holds is one podpath holds: what was not read did not change.
+      summary.full_read = false;
+      ++since_full_;
+      return {};
+    }
+    spdlog::debug("flows source holds {} entries, {} expected: reading every entry", changed->held,
+                  entries_ + appeared_);
+    summary.records = 0;
+    rereading_ = true;
+  }
+  auto r = read_all();
+  rereading_ = false;
+  since_full_ = 0;
+  return r;
+}
+
+Result<void> Aggregator::read_all() {
+  cursor_ = 0;
+  next_order_.clear();
+  next_order_.reserve(order_.size());
+  auto read = source_.read([this](std::span<const model::FlowRecord> records) {
+    for (const auto& rec : records) apply(rec);
+  });
+  if (!read) return read;
+  std::swap(order_, next_order_);
+  return {};
 }
 
 std::size_t Aggregator::pool_of(const Flow& flow) const {
@@ -119,12 +160,17 @@ void Aggregator::apply(const model::FlowRecord& rec) {
   Flow& flow = flows_[ref.flow];
   if (ref.point >= flow.points.size() || !(flow.points[ref.point].point == rec.point)) {
     add_point(flow, ref.point, rec);
+    ++appeared_;
     next_order_.push_back(ref);
     return;
   }
   PointStats& p = flow.points[ref.point];
-  if (p.read_in == update_id_) return;  // the same entry twice in one read: keep the first
+  if (p.read_in == update_id_) {                 // the same entry twice in one read: keep the first
+    if (rereading_) next_order_.push_back(ref);  // ... unless it is the full read's first sight
+    return;
+  }
   p.read_in = update_id_;
+  if (!p.present) ++appeared_;
   p.present = true;
   next_order_.push_back(ref);
   if (rec.stats == p.stats) {  // idle: nothing to add, no rate
@@ -166,7 +212,7 @@ void Aggregator::count_delta(PointStats& p) const {
   p.bps = seconds_ > 0 ? static_cast<double>(p.delta_bytes) * 8.0 / seconds_ : 0;
 }
 
-void Aggregator::settle(std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool) {
+void Aggregator::settle(bool full, std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool) {
   const bool pooled = per_pool.size() > 1;
   for (std::uint32_t pos = 0; pos < flows_.size(); ++pos) {
     Flow& flow = flows_[pos];
@@ -174,8 +220,13 @@ void Aggregator::settle(std::vector<std::uint32_t>& idle, std::vector<std::size_
     for (auto& p : flow.points) {
       if (p.read_in == update_id_) {
         ++present;
-      } else if (p.present || p.delta_packets != 0 || p.delta_bytes != 0) {
-        p.present = false;  // gone from the source (evicted, or deleted by someone else)
+        continue;
+      }
+      // Not read: after a full read it is gone from the source (evicted, or deleted by
+      // someone else); after a changed-entries read it did not change, so it is idle.
+      if (full && p.present) p.present = false;
+      if (!full && p.present) ++present;
+      if (p.delta_packets != 0 || p.delta_bytes != 0) {
         p.delta_packets = p.delta_bytes = 0;
         p.pps = p.bps = 0;
       }

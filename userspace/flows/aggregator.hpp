@@ -29,6 +29,14 @@ struct PointKey {
 /// @brief Receives a source's entries, a batch at a time.
 using RecordSink = std::function<void(std::span<const model::FlowRecord>)>;
 
+/// @brief What FlowSource::read_changed() handed over.
+struct ChangedRead {
+  /// @brief Every entry was handed over (a full read), not only those that changed.
+  bool complete = true;
+  /// @brief Entries the source holds, handed over or not (with !complete).
+  std::size_t held = 0;
+};
+
 /// @brief Where flow counters come from. Implemented over the BPF flows map
 /// (userspace/bpf) and by fakes in tests.
 class FlowSource {
@@ -38,6 +46,13 @@ class FlowSource {
   /// entry was created. The order should be the same from one read to the next as far as
   /// the entries are (the aggregator reads fastest then); any order is correct.
   virtual Result<void> read(const RecordSink& sink) = 0;
+  /// @brief Hands `sink` the entries whose counters may have changed since the previous read
+  /// (of either kind); an entry not handed over holds what it held then. A source that
+  /// cannot tell reads every entry and says so (ChangedRead::complete).
+  virtual Result<ChangedRead> read_changed(const RecordSink& sink) {
+    if (auto r = read(sink); !r) return r.error();
+    return ChangedRead{};
+  }
   /// @brief Deletes entries (expired or evicted flows). Entries already gone are not an error.
   virtual Result<void> remove(const std::vector<PointKey>& entries) = 0;
   /// @brief Entries one pool of the source holds at most; 0 when it has no known limit.
@@ -67,6 +82,11 @@ struct AggregatorOptions {
   /// for new flows, and what it keeps is the busiest and newest.
   double high_water = 0.9;
   double low_water = 0.8;
+  /// @brief Every this many updates the source is read whole (FlowSource::read), else only
+  /// its changed entries (read_changed). The full read is a safety net: entries that left the
+  /// source unseen are noticed at once anyway (its entry count disagrees), and a change a
+  /// racing packet hid from one read shows in a later one. 1 = every update reads everything.
+  std::uint32_t full_read_every = 60;
 };
 
 /// @brief What one update did.
@@ -76,11 +96,13 @@ struct UpdateSummary {
   std::size_t expired = 0;    ///< flows expired and removed from the source
   std::size_t evicted = 0;    ///< flows evicted under map pressure (see AggregatorOptions)
   std::size_t resets = 0;     ///< entries whose counters went backwards (evicted and recreated)
+  bool full_read = true;      ///< every entry was read (else only the changed ones)
 };
 
-/// @brief Turns successive reads of a FlowSource into flows with rates. One update costs
-/// one pass over the source's entries and one over the flows; an entry whose counters did
-/// not change costs a comparison.
+/// @brief Turns successive reads of a FlowSource into flows with rates. One update costs a
+/// read of the entries that changed (every entry at every full_read_every-th update, or when
+/// the source cannot tell which changed) and one pass over the flows; an entry read whose
+/// counters did not change costs a comparison.
 class Aggregator {
  public:
   explicit Aggregator(FlowSource& source, AggregatorOptions options = {})
@@ -127,7 +149,9 @@ class Aggregator {
   EntryRef locate(const model::FlowRecord& rec);
   void add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec);
   void count_delta(PointStats& p) const;
-  void settle(std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool);
+  Result<void> read_source(UpdateSummary& summary);
+  Result<void> read_all();
+  void settle(bool full, std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool);
   Result<void> remove(const std::vector<std::uint32_t>& doomed);
   void relieve_pressure(std::vector<std::size_t>& per_pool, UpdateSummary& summary);
   [[nodiscard]] std::size_t pool_of(const Flow& flow) const;
@@ -143,6 +167,13 @@ class Aggregator {
   // always the one after the previous record's: found without hashing, in memory order.
   std::vector<EntryRef> order_, next_order_;
   std::size_t cursor_ = 0;
+  // Updates since the last full read (AggregatorOptions::full_read_every).
+  std::uint32_t since_full_ = 0;
+  // A full read after a changed-entries read in the same update: records already applied
+  // in this update come again, unchanged.
+  bool rereading_ = false;
+  // Entries a read found that were not present at the previous update (new or back).
+  std::size_t appeared_ = 0;
   // The update being applied.
   std::uint32_t update_id_ = 0;
   std::uint64_t now_ns_ = 0;

@@ -2,6 +2,8 @@
 /// @file
 /// @brief The flow aggregator's source in a live session: the datapath's flows map.
 
+#include <cstdint>
+
 #include "bpf/datapath.hpp"
 #include "flows/aggregator.hpp"
 
@@ -11,7 +13,10 @@ namespace podpath::loader {
 class BpfFlowSource final : public flows::FlowSource {
  public:
   explicit BpfFlowSource(bpf::Datapath& datapath) : datapath_(datapath) {}
-  Result<void> read(const flows::RecordSink& sink) override { return datapath_.read_flows(sink); }
+  Result<void> read(const flows::RecordSink& sink) override;
+  /// @brief The entries whose last packet came after the previous read started (less a
+  /// margin for the programs' coarse clock and for packets being counted as it started).
+  Result<flows::ChangedRead> read_changed(const flows::RecordSink& sink) override;
   Result<void> remove(const std::vector<flows::PointKey>& entries) override;
   /// @brief The size of each flows map (--max-flows): the aggregator evicts before one fills.
   [[nodiscard]] std::size_t capacity() const override { return datapath_.options().max_flows; }
@@ -27,6 +32,7 @@ class BpfFlowSource final : public flows::FlowSource {
 
  private:
   bpf::Datapath& datapath_;
+  std::uint64_t last_read_ns_ = 0;  // flow clock when the last successful read started; 0 = none
 };
 
 }  // namespace podpath::loader
