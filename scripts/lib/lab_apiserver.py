@@ -2,7 +2,8 @@
 """A Kubernetes-API-compatible HTTPS server for the podpath lab: a fixture, not product code.
 
 It serves the lab's nodes and pods, read from a lab inventory file (docs/inventory.md), as
-real v1 objects, and follows the file: every change becomes ADDED/MODIFIED/DELETED watch
+real v1 objects (and, while 'scripts/lab agents start' has agents ready, each as a pod of the
+podpath DaemonSet: namespace podpath, app.kubernetes.io/name=podpath, hostNetwork), and follows the file: every change becomes ADDED/MODIFIED/DELETED watch
 events with increasing resourceVersions. A real kubectl is the judge of compatibility:
 
     kubectl --kubeconfig K get po -o wide      kubectl --kubeconfig K get nodes -o wide
@@ -240,6 +241,57 @@ def build_pod(lab, pod, host_ip, created):
             "startTime": created,
             "containerStatuses": statuses,
             "qosClass": "BestEffort",
+        },
+    }
+
+
+def agent_nodes(inventory_path):
+    """The nodes whose podpath agent 'scripts/lab agents start' made ready: <lab dir>/agents/NODE.ready."""
+    agents = os.path.join(os.path.dirname(os.path.abspath(inventory_path)), "agents")
+    try:
+        return sorted(f[: -len(".ready")] for f in os.listdir(agents) if f.endswith(".ready"))
+    except OSError:
+        return []
+
+
+def agent_pod_uid(lab, node):
+    return str(uuid.uuid5(UID_NAMESPACE, f"{lab}/agent/{node}"))
+
+
+def build_agent_pod(lab, node, host_ip, created):
+    """A pod of the podpath DaemonSet (deploy/) for a lab node's agent: hostNetwork, so its
+    address is the node's and clients reach the agent at https://HOST_IP:9990 (docs/cluster.md)."""
+    return {
+        "kind": "Pod",
+        "apiVersion": "v1",
+        "metadata": {
+            "name": f"podpath-{node}",
+            "namespace": "podpath",
+            "uid": agent_pod_uid(lab, node),
+            "creationTimestamp": created,
+            "labels": {"app.kubernetes.io/name": "podpath"},
+        },
+        "spec": {
+            "nodeName": node,
+            "hostNetwork": True,
+            "containers": [{"name": "agent", "image": "podpath:lab", "command": ["podpath", "agent"]}],
+            "restartPolicy": "Always",
+            "serviceAccountName": "podpath",
+            "schedulerName": "default-scheduler",
+        },
+        "status": {
+            "phase": "Running",
+            "conditions": [
+                {"type": t, "status": "True", "lastTransitionTime": created}
+                for t in ("Initialized", "Ready", "ContainersReady", "PodScheduled")
+            ],
+            "hostIP": host_ip,
+            "hostIPs": [{"ip": host_ip}] if host_ip else [],
+            "podIP": host_ip,
+            "podIPs": [{"ip": host_ip}] if host_ip else [],
+            "startTime": created,
+            "containerStatuses": [],
+            "qosClass": "Burstable",
         },
     }
 
@@ -633,7 +685,7 @@ class InventoryFollower(threading.Thread):
     def stamp(self):
         try:
             st = os.stat(self.path)
-            return (st.st_mtime_ns, st.st_size, st.st_ino)
+            return (st.st_mtime_ns, st.st_size, st.st_ino, tuple(agent_nodes(self.path)))
         except OSError:
             return None
 
@@ -659,7 +711,15 @@ class InventoryFollower(threading.Thread):
         for p in inv["pods"]:
             uid = pod_uid(lab, p)
             pods[uid] = build_pod(lab, p, host_ips.get(p["node"], ""), stamp(uid))
-        for name in sorted({"default", "kube-system"} | {p["namespace"] for p in inv["pods"]}):
+        # The lab's agents (scripts/lab agents start) as the podpath DaemonSet's pods.
+        agent_ns = set()
+        for node in agent_nodes(self.path):
+            if node not in host_ips:
+                continue
+            uid = agent_pod_uid(lab, node)
+            pods[uid] = build_agent_pod(lab, node, host_ips[node], stamp(uid))
+            agent_ns.add("podpath")
+        for name in sorted({"default", "kube-system"} | agent_ns | {p["namespace"] for p in inv["pods"]}):
             uid = namespace_uid(name)
             namespaces[uid] = build_namespace(name, stamp(uid))
         services, slices = {}, {}

@@ -27,13 +27,6 @@ constexpr std::chrono::milliseconds kGrace{300};
 /// the last wait, for packets still on their way when the window closes.
 constexpr std::chrono::milliseconds kWatchStep{200};
 constexpr std::chrono::milliseconds kWatchTail{100};
-/// The route MTU to probe with when the source's route has none: Ethernet's.
-constexpr std::uint32_t kFallbackMtu = 1500;
-/// Largest IPv4 packet.
-constexpr std::uint32_t kMaxIpPacket = 65535;
-/// The large-packet probe: its echoes, sent this far apart.
-constexpr int kMtuProbes = 2;
-constexpr std::chrono::milliseconds kMtuProbeInterval{100};
 
 std::uint64_t elapsed_ms(std::chrono::steady_clock::time_point since) {
   return static_cast<std::uint64_t>(
@@ -45,24 +38,6 @@ Protocol protocol_of(std::uint8_t proto) {
   if (proto == IPPROTO_TCP) return Protocol::Tcp;
   if (proto == IPPROTO_UDP) return Protocol::Udp;
   return Protocol::Icmp;
-}
-
-/// The flow records of the aggregator's flows (what correlate_path reads).
-std::vector<model::FlowRecord> records_of(const flows::Aggregator& aggregator) {
-  std::vector<model::FlowRecord> out;
-  for (const auto& flow : aggregator.flows()) {
-    const model::FlowKey& key = flow.key;
-    for (const auto& ps : flow.points) {
-      model::FlowRecord r;
-      r.point = ps.point;
-      r.key = key;
-      r.stats = ps.stats;
-      r.stats.packets = ps.packets;
-      r.stats.bytes = ps.bytes;
-      out.push_back(r);
-    }
-  }
-  return out;
 }
 
 }  // namespace
@@ -267,45 +242,30 @@ CheckReport Checker::report_for(Evidence evidence) const {
 
 std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Target& src,
                                            const Target& dst) {
-  auto mtu = route_mtu(src.netns, dst.endpoint.ip);
-  const std::uint32_t size = mtu ? *mtu : kFallbackMtu;
-  const std::uint16_t small = request.size != 0 ? request.size : kDefaultProbeSize;
-  if (size <= small || size > kMaxIpPacket) return std::nullopt;
   ProbeSpec spec;
   spec.netns = src.netns;
   spec.src = src.endpoint.ip;
   spec.dst = dst.endpoint.ip;
-  spec.proto = Protocol::Icmp;
+  spec.proto = request.proto;
+  spec.port = request.port;
   spec.timeout = request.timeout;
-  spec.interval = kMtuProbeInterval;
-  if (request.proto != Protocol::Icmp) {
-    // The large probe is an ICMP echo: first make sure small echoes pass at all.
-    spec.count = 1;
-    auto small_probe = send_probes(spec);
-    if (!small_probe || summarize(*small_probe).answered == 0) {
-      spdlog::info("ICMP echoes get no answer from {}: no large-packet (MTU) probe",
-                   dst.endpoint.ip.to_string());
-      return std::nullopt;
-    }
-  }
-  spec.count = kMtuProbes;
-  spec.size = static_cast<std::uint16_t>(size);
-  (void)poll_drops(0);
-  auto probes = send_probes(spec);
-  if (!probes) {
-    spdlog::warn("large-packet probe: {}", probes.error().to_string());
+  spec.size = request.size;
+  auto sent = send_mtu_probes(spec);
+  if (!sent) {
+    spdlog::warn("large-packet probe: {}", sent.error().to_string());
     return std::nullopt;
   }
+  if (!*sent) return std::nullopt;
   (void)session_.wait(kGrace, std::atomic<bool>(false));
   (void)poll_drops(0);
   MtuProbe m;
-  m.size = static_cast<std::uint16_t>(size);
-  const auto s = summarize(*probes);
+  m.size = (*sent)->size;
+  const auto s = summarize((*sent)->probes);
   m.sent = s.sent;
   m.answered = s.answered;
   if (s.icmp) m.icmp = s.icmp;
   m.local_error = s.local_errno;
-  const ProbeKeys keys = probe_keys(*probes);
+  const ProbeKeys keys = probe_keys((*sent)->probes);
   if (auto records = flow_records()) {
     m.path = correlate_path(keys.request, *records, src.endpoint, dst.endpoint, session_.topology());
   }
@@ -360,7 +320,7 @@ Result<std::vector<ProbeOutcome>> Checker::probe_and_settle(const ProbeSpec& spe
 
 Result<std::vector<model::FlowRecord>> Checker::flow_records() {
   if (auto r = session_.refresh(); !r) return r.error();
-  return records_of(session_.aggregator());
+  return store_records(session_.aggregator().flows());
 }
 
 Result<FlowSelection> Checker::selection(const PassiveRequest& request) const {

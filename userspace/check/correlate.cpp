@@ -28,6 +28,22 @@ ProbeKeys probe_keys(const std::vector<ProbeOutcome>& probes) {
   return keys;
 }
 
+std::vector<model::FlowRecord> store_records(const flows::FlowStore& flows) {
+  std::vector<model::FlowRecord> out;
+  for (const auto& flow : flows) {
+    for (const auto& ps : flow.points) {
+      model::FlowRecord r;
+      r.point = ps.point;
+      r.key = flow.key;
+      r.stats = ps.stats;
+      r.stats.packets = ps.packets;
+      r.stats.bytes = ps.bytes;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 PathReport correlate_path(const std::vector<model::FlowKey>& keys,
                           const std::vector<model::FlowRecord>& records, const flows::Endpoint& from,
                           const flows::Endpoint& to, const flows::Topology& topology, const NatJoin* nat) {

@@ -13,6 +13,7 @@
 
 #include "bpf/drops.hpp"
 #include "check/evidence.hpp"
+#include "flows/flow_store.hpp"
 #include "flows/path.hpp"
 #include "model/flow.hpp"
 
@@ -34,6 +35,10 @@ struct NatJoin {
   model::NatRecord nat;                    ///< the first probe's translation
   flows::NatExplanation why;
 };
+
+/// @brief Every point of every flow in `flows` as a flow record (what correlate_path reads):
+/// a local session's aggregator, or the agents' halves joined (check --cluster).
+std::vector<model::FlowRecord> store_records(const flows::FlowStore& flows);
 
 /// @brief The path of one direction: `keys[i]` is probe i's flow key in that direction
 /// (the request's, or its reversed() for the reply); `records` may hold anything, only

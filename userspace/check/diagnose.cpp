@@ -233,6 +233,21 @@ std::optional<Verdict> from_icmp(const Evidence& ev) {
               last_seen_hop(ev.request));
 }
 
+/// The request stopped before a hop that cannot be known (its node's agent does not answer):
+/// "unknown: agent on node2 unreachable since 03:10:11; seen up to node1 eth0 egress".
+std::optional<Verdict> unknown_stop(const Evidence& ev) {
+  const auto last = ev.request.last_seen();
+  for (std::size_t i = last ? *last + 1 : 0; i < ev.request.hops.size(); ++i) {
+    const HopReport& h = ev.request.hops[i];
+    if (h.hop.state == flows::HopState::Missing) return std::nullopt;  // stopped where it can be seen
+    if (h.hop.state != flows::HopState::Unknown) continue;
+    std::string s = h.hop.note.rfind("unknown: ", 0) == 0 ? h.hop.note : "unknown: " + h.hop.note;
+    if (last) s += "; seen up to " + ev.request.hops[*last].describe();
+    return make(VerdictKind::Unknown, s, last_seen_hop(ev.request));
+  }
+  return std::nullopt;
+}
+
 /// Routing and neighbour state that explains a stop without a drop record.
 std::optional<Verdict> from_state(const Evidence& ev) {
   const std::string stop = stop_phrase(ev.request);
@@ -366,6 +381,8 @@ Verdict diagnose(const Evidence& ev) {
     v = *i;
   } else if (auto state = from_state(ev)) {
     v = *state;
+  } else if (auto u = unknown_stop(ev)) {
+    v = *u;
   } else if (delivered(ev.request)) {
     if (const DropFinding* d = first_drop(ev, true)) {
       v = *from_drop(ev, *d, ev.reply);

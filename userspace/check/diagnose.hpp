@@ -7,7 +7,8 @@
 /// MTU blackhole) · refused (TCP RST / ICMP port unreachable: port closed) · the source
 /// could not send · a link on the path is down · the kernel dropped the packets (by
 /// reason: no route, neighbour failure, firewall, TTL, other) · an ICMP error came back
-/// · routing or neighbour state that explains where the path stops · the stop point alone.
+/// · routing or neighbour state that explains where the path stops · a stop before hops that
+/// cannot be known (their node's agent does not answer: `check --cluster`) · the stop point alone.
 
 #include "check/evidence.hpp"
 

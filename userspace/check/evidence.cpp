@@ -112,6 +112,8 @@ const char* to_string(VerdictKind kind) {
     return "dropped";
   case VerdictKind::LocalError:
     return "local_error";
+  case VerdictKind::Unknown:
+    return "unknown";
   case VerdictKind::Lost:
     break;
   }

@@ -180,6 +180,9 @@ enum class VerdictKind {
   Dropped,     ///< another kernel drop
   LocalError,  ///< the source could not send
   Lost,        ///< stopped, no explanation found
+  /// @brief Stopped where nothing can be known: the hops after the last one seen are on a node
+  /// whose agent does not answer (check --cluster), so "lost" would be a guess.
+  Unknown,
 };
 
 const char* to_string(VerdictKind kind);

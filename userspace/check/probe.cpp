@@ -8,6 +8,7 @@
 #include <netinet/ip.h>
 #include <netinet/udp.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -511,6 +512,41 @@ Result<std::uint32_t> route_mtu(const std::string& netns, const model::IpAddress
   if (getsockopt(fd->get(), SOL_IP, IP_MTU, &mtu, &len) != 0)
     return make_error(errno, "cannot read the route MTU");
   return static_cast<std::uint32_t>(mtu);
+}
+
+Result<std::optional<MtuSend>> send_mtu_probes(const ProbeSpec& spec) {
+  // The route MTU to probe with when the source's route has none: Ethernet's.
+  constexpr std::uint32_t kFallbackMtu = 1500;
+  constexpr std::uint32_t kMaxIpPacket = 65535;
+  constexpr int kMtuProbes = 2;
+  constexpr std::chrono::milliseconds kMtuProbeInterval{100};
+  auto mtu = route_mtu(spec.netns, spec.dst);
+  const std::uint32_t size = mtu ? *mtu : kFallbackMtu;
+  const std::uint16_t small = spec.size != 0 ? spec.size : kDefaultProbeSize;
+  if (size <= small || size > kMaxIpPacket) return std::optional<MtuSend>();
+  ProbeSpec large = spec;
+  large.proto = Protocol::Icmp;
+  large.port = 0;
+  large.interval = kMtuProbeInterval;
+  large.icmp_id_base = 0;
+  if (spec.proto != Protocol::Icmp) {
+    // The large probe is an ICMP echo: first make sure small echoes pass at all.
+    large.count = 1;
+    large.size = 0;
+    auto small_probe = send_probes(large);
+    if (!small_probe) return small_probe.error();
+    std::uint32_t answered = 0;
+    for (const auto& p : *small_probe) answered += p.result == ProbeResult::Answered ? 1 : 0;
+    if (answered == 0) {
+      spdlog::info("ICMP echoes get no answer from {}: no large-packet (MTU) probe", spec.dst.to_string());
+      return std::optional<MtuSend>();
+    }
+  }
+  large.count = kMtuProbes;
+  large.size = static_cast<std::uint16_t>(size);
+  auto probes = send_probes(large);
+  if (!probes) return probes.error();
+  return std::optional<MtuSend>(MtuSend{large.size, std::move(*probes)});
 }
 
 }  // namespace podpath::check

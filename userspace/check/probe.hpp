@@ -102,4 +102,14 @@ Result<std::vector<ProbeOutcome>> send_probes(const ProbeSpec& spec);
 /// @brief The MTU of the route from `netns` to `dst` (IP_MTU of a connected UDP socket).
 Result<std::uint32_t> route_mtu(const std::string& netns, const model::IpAddress& dst);
 
+/// @brief The large-packet probe of `podpath check`, sent after `spec`'s probes were answered.
+struct MtuSend {
+  std::uint16_t size = 0;  ///< the route MTU from spec.netns to spec.dst
+  std::vector<ProbeOutcome> probes;
+};
+/// @brief Two DF echoes as large as the route's MTU from `spec.netns` to `spec.dst`, 100 ms
+/// apart (for TCP/UDP first one small echo, to make sure echoes pass at all); nullopt when no
+/// such probe tells anything (the MTU is not above the probes' size, or echoes get no answer).
+Result<std::optional<MtuSend>> send_mtu_probes(const ProbeSpec& spec);
+
 }  // namespace podpath::check

@@ -7,6 +7,7 @@
 
 #include "check/checker.hpp"
 #include "cli/check_run.hpp"
+#include "cli/cluster_flags.hpp"
 #include "cli/command.hpp"
 #include "cli/live.hpp"
 #include "output/terminal.hpp"
@@ -32,6 +33,7 @@ constexpr const char* kDescription =
     "its path across the DNAT and a verdict (answers, port closed, its node unreachable, a firewall drop),\n"
     "then one for the Service: reachable, partially reachable, no endpoints (kube-proxy's REJECT), not\n"
     "reachable. A name that is both a pod's and a Service's means the pod.\n"
+    "--cluster: the agent on SRC's node sends the probes (POST /v1/check), every agent reports its part.\n"
     "Exit status: 0 reachable (a Service: every connection answered; passive: no problem seen), 1 not\n"
     "reachable (a Service: any connection failed; passive: problems seen),\n"
     "2 the check could not run (bad input, no privileges, no lab).";
@@ -74,11 +76,14 @@ class CheckCommand final : public Command {
     add_output_option(*sub, format_);
     add_ready_file_option(*sub, ready_file_);
     attach_.add_to(*sub, /*with_node=*/true);
+    cluster_.add_to(*sub);
     return sub;
   }
 
   int run(Io& io) override {
     const auto request = validated();
+    if (cluster_.enabled)
+      return run_cluster_pod_check(cluster_.options(attach_.cluster), request, passive_, format_, io);
     const StopOnSignal stop;
     auto options = attach_.session_options();
     // Bad names fail here, in one line, before anything is attached.
@@ -119,21 +124,9 @@ class CheckCommand final : public Command {
 
  private:
   check::CheckRequest validated() const {
-    const auto in = [](double v, double lo, double hi) { return v >= lo && v <= hi; };
     if (proto_ != "icmp" && proto_ != "tcp" && proto_ != "udp")
       throw UserError(fmt::format("--proto must be icmp, tcp or udp (got '{}')", proto_));
-    if (port_ < 0 || port_ > 65535) throw UserError(fmt::format("--port must be 1-65535 (got {})", port_));
-    if (!in(count_, 1, 100)) throw UserError(fmt::format("--count must be 1-100 (got {})", count_));
-    if (!in(connections_, 1, 100))
-      throw UserError(fmt::format("--connections must be 1-100 (got {})", connections_));
-    if (!in(interval_s_, 0.01, 10))
-      throw UserError(fmt::format("--interval must be 0.01-10 s (got {})", interval_s_));
-    if (!in(timeout_s_, 0.1, 60))
-      throw UserError(fmt::format("--timeout must be 0.1-60 s (got {})", timeout_s_));
-    if (size_ != 0 && !in(size_, 48, 9000))
-      throw UserError(fmt::format("--size must be 48-9000 bytes (got {})", size_));
-    if (!in(duration_s_, 0.5, 86400))
-      throw UserError(fmt::format("--duration must be 0.5-86400 s (got {})", duration_s_));
+    check_flag_ranges(port_, count_, connections_, interval_s_, timeout_s_, size_, duration_s_);
     if (endpoints_.size() > 2) throw UserError("give at most two endpoints: SRC and DST");
     check::CheckRequest r;
     r.proto = proto_ == "tcp"   ? check::Protocol::Tcp
@@ -175,6 +168,7 @@ class CheckCommand final : public Command {
   }
 
   AttachFlags attach_;
+  ClusterViewFlags cluster_;
   CLI::Option* proto_opt_ = nullptr;
   CLI::Option* count_opt_ = nullptr;
   CLI::Option* connections_opt_ = nullptr;

@@ -96,6 +96,20 @@ model::Cluster cluster_from_agents(const std::vector<AgentState>& agents) {
     c.nodes.push_back(std::move(n));
   }
   std::set<std::string> pods;
+  for (const auto& a : agents) {  // each node's own pods, as its agent lists them
+    if (!a.ever_reached) continue;
+    for (const auto& j : a.node_json.value("pods", json::array())) {
+      model::Pod p;
+      p.ns = j.value("namespace", std::string());
+      p.name = j.value("pod", std::string());
+      p.node = a.node;
+      const auto ip = model::IpAddress::parse(j.value("ip", std::string()));
+      if (p.name.empty() || !ip || !pods.insert(p.full_name()).second) continue;
+      p.ip = *ip;
+      if (j.contains("veth") && j["veth"].is_string()) p.veth = j["veth"].get<std::string>();
+      c.pods.push_back(std::move(p));
+    }
+  }
   for (const auto& a : agents) {
     if (!a.reachable) continue;
     for (const auto& conv : a.flows_json.value("flows", json::array())) {

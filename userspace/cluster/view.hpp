@@ -67,9 +67,12 @@ class ClusterView {
   [[nodiscard]] std::vector<bpf::MatrixCell> matrix() const;
   [[nodiscard]] const inventory::CidrTable& cidrs() const { return *cidrs_; }
   [[nodiscard]] const model::Cluster& cluster() const { return *cluster_; }
+  /// @brief The names, kept alive by the caller (rebuilt at refresh() when they come from the agents).
+  [[nodiscard]] model::ClusterSnapshot names() const { return cluster_; }
+  /// @brief Resolves addresses against names() (valid until the next refresh()).
+  [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
   [[nodiscard]] const std::vector<AgentState> agents() const;
   [[nodiscard]] const MergedCluster& merged() const { return merged_; }
-  [[nodiscard]] const inventory::Resolver& resolver() const { return *resolver_; }
 
  private:
   ClusterView() = default;
@@ -90,8 +93,9 @@ class ClusterView {
 void add_metrics_matrix(const std::string& metrics, const inventory::CidrTable& cidrs,
                         std::vector<bpf::MatrixCell>& cells);
 
-/// @brief A cluster made of what the agents say: their nodes (/v1/node) and the pods their
-/// flows name (with the veth /v1/node lists for each), for `--agents` without another source.
+/// @brief A cluster made of what the agents say: their nodes and their pods (/v1/node) and the
+/// pods their flows name (with the veth /v1/node lists for each), for `--agents` without
+/// another source.
 model::Cluster cluster_from_agents(const std::vector<AgentState>& agents);
 
 }  // namespace podpath::cluster

@@ -91,6 +91,7 @@ class CurlTransport final : public HttpTransport {
     Transfer transfer{this, &response, &sink, false, -1};
     curl_slist* headers = nullptr;
     headers = curl_slist_append(headers, ("Accept: " + request.accept).c_str());
+    if (request.post_json) headers = curl_slist_append(headers, "Content-Type: application/json");
     if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
     char error_buffer[CURL_ERROR_SIZE] = {};
     configure(request, headers, transfer, error_buffer);
@@ -98,6 +99,9 @@ class CurlTransport final : public HttpTransport {
     const CURLcode code = perform();
     curl_slist_free_all(headers);
     curl_easy_getinfo(easy_, CURLINFO_RESPONSE_CODE, &response.status);
+    curl_header* retry = nullptr;
+    if (curl_easy_header(easy_, "Retry-After", 0, CURLH_HEADER, -1, &retry) == CURLHE_OK && retry != nullptr)
+      response.retry_after = retry->value;
     if (cancelled_.exchange(false)) {
       response.failure = TransportFailure::Cancelled;
       response.failure_message = "cancelled";
@@ -152,7 +156,12 @@ class CurlTransport final : public HttpTransport {
     curl_easy_setopt(easy_, CURLOPT_URL, url.c_str());  // libcurl copies strings
     if (!config_.unix_socket.empty())
       curl_easy_setopt(easy_, CURLOPT_UNIX_SOCKET_PATH, config_.unix_socket.c_str());
-    curl_easy_setopt(easy_, CURLOPT_HTTPGET, 1L);
+    if (request.post_json) {
+      curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.post_json->size()));
+      curl_easy_setopt(easy_, CURLOPT_COPYPOSTFIELDS, request.post_json->c_str());
+    } else {
+      curl_easy_setopt(easy_, CURLOPT_HTTPGET, 1L);
+    }
     curl_easy_setopt(easy_, CURLOPT_HTTPHEADER, headers);
     curl_easy_setopt(easy_, CURLOPT_USERAGENT, "podpath");
     curl_easy_setopt(easy_, CURLOPT_ACCEPT_ENCODING, "");

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,9 @@ struct HttpRequest {
   std::string target;
   std::string accept = "application/json";
   std::chrono::milliseconds timeout{0};  ///< whole transfer; 0 = no limit
+  /// @brief Set: a POST of this body (Content-Type: application/json) instead of a GET (an
+  /// agent's POST /v1/check; the API client only reads).
+  std::optional<std::string> post_json;
 };
 
 /// @brief The outcome of a request.
@@ -37,12 +41,13 @@ struct HttpResponse {
   std::string failure_message;  ///< one line, e.g. curl's "Connection refused"
   long status = 0;              ///< HTTP status; 0 when failure != None
   std::string body;             ///< the body, unless it went to a sink (2xx only)
+  std::string retry_after;      ///< the Retry-After header, if any (a 429's)
 };
 
 /// @brief Receives a 2xx body chunk by chunk; returns false to end the transfer.
 using BodySink = std::function<bool(std::string_view chunk)>;
 
-/// @brief Sends GET requests to one API server. One request at a time per instance.
+/// @brief Sends GET (and the odd POST) requests to one server. One request at a time per instance.
 class HttpTransport {
  public:
   virtual ~HttpTransport() = default;

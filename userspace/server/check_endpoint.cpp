@@ -76,6 +76,7 @@ json probe_json(const check::ProbeOutcome& p) {
     j["icmp"] = {{"from", p.icmp->from.to_string()},
                  {"type", p.icmp->type},
                  {"code", p.icmp->code},
+                 {"info", p.icmp->info},
                  {"what", p.icmp->describe()}};
   }
   if (p.error != 0) j["error"] = std::strerror(p.error);
@@ -192,15 +193,23 @@ void CheckService::run() {
     if (stopping_) break;
     const check::ProbeSpec spec = *job_;
     lock.unlock();
-    Probes probes = check::send_probes(spec);
+    ProberResult r{check::send_probes(spec), std::nullopt};
+    if (r.probes && check::summarize(*r.probes).answered > 0) {
+      auto mtu = check::send_mtu_probes(spec);
+      if (mtu) {
+        r.mtu = std::move(*mtu);
+      } else {
+        spdlog::warn("POST /v1/check: large-packet probe: {}", mtu.error().to_string());
+      }
+    }
     lock.lock();
     job_.reset();
-    result_ = std::move(probes);
+    result_ = std::move(r);
     wake_.notify_all();
   }
 }
 
-std::optional<CheckService::Probes> CheckService::probe(const check::ProbeSpec& spec) {
+std::optional<CheckService::ProberResult> CheckService::probe(const check::ProbeSpec& spec) {
   std::unique_lock lock(mutex_);
   if (stopping_ || !thread_.joinable()) return std::nullopt;
   result_.reset();
@@ -282,13 +291,13 @@ CheckAnswer CheckService::handle(std::string_view body) {
   spec.timeout = limits_.timeout;
   const std::string source = pod->full_name();
   const std::string source_ip = pod->ip.to_string();
-  auto probes = probe(spec);
-  if (!probes) return answer(503, error_body("the agent is stopping"));
-  if (!*probes) {
-    return answer(
-        503, error_body(fmt::format("cannot send probes from {}: {}", source, probes->error().to_string())));
+  auto run = probe(spec);
+  if (!run) return answer(503, error_body("the agent is stopping"));
+  if (!run->probes) {
+    return answer(503, error_body(fmt::format("cannot send probes from {}: {}", source,
+                                              run->probes.error().to_string())));
   }
-  const auto& outcomes = **probes;
+  const auto& outcomes = *run->probes;
   spdlog::info("POST /v1/check: {} -> {} {}{}: {}", source, request->destination.to_string(),
                check::to_string(request->protocol),
                request->port != 0 ? fmt::format(":{}", request->port) : "",
@@ -301,7 +310,14 @@ CheckAnswer CheckService::handle(std::string_view body) {
   AgentSnapshotPtr snap = hub_.wait_newer(after, limits_.snapshot_wait);
   const bool settled = snap->monotonic_ns >= after;
 
-  const std::set<std::string> ids = probe_ids(outcomes);
+  std::set<std::string> ids = probe_ids(outcomes);
+  json mtu_json = nullptr;
+  if (run->mtu) {
+    ids.merge(probe_ids(run->mtu->probes));
+    json mtu_probes = json::array();
+    for (const auto& p : run->mtu->probes) mtu_probes.push_back(probe_json(p));
+    mtu_json = {{"size", run->mtu->size}, {"probes", std::move(mtu_probes)}};
+  }
   json flows = json::array();
   for (const auto& item : snap->flows) {
     if (ids.count(item->id) != 0) flows.push_back(json::parse(item->json));
@@ -326,6 +342,7 @@ CheckAnswer CheckService::handle(std::string_view body) {
       {"port", request->port},
       {"probes", std::move(probes_json)},
       {"summary", summary_json(check::summarize(outcomes))},
+      {"mtu_probe", std::move(mtu_json)},
       {"flows", std::move(flows)},
       {"drops", std::move(drops)},
       {"clock", snap->node_info.contains("clock") ? snap->node_info["clock"] : json(nullptr)},

@@ -7,7 +7,8 @@
 /// The probes need privileges the HTTP threads dropped (entering the pod's network
 /// namespace: CAP_SYS_ADMIN; ICMP's raw socket: CAP_NET_RAW), so they are sent by a prober
 /// thread of their own, started before the main thread drops its capabilities, which keeps
-/// only those two. The HTTP thread validates the request, takes a token from the rate
+/// only those two. After an answer it sends the large-packet (MTU) probe lab-mode check
+/// sends (check::send_mtu_probes). The HTTP thread validates the request, takes a token from the rate
 /// limiter, hands the probes over, then waits for the first snapshot published after them
 /// (the refresh that counted them and placed their drops) and answers from it.
 
@@ -97,8 +98,14 @@ class CheckService {
 
  private:
   using Probes = Result<std::vector<check::ProbeOutcome>>;
+  /// @brief What the prober did: the probes, and the large-packet probe `podpath check` sends
+  /// after an answer (nullopt when none was sent).
+  struct ProberResult {
+    Probes probes;
+    std::optional<check::MtuSend> mtu;
+  };
   void run();
-  std::optional<Probes> probe(const check::ProbeSpec& spec);
+  std::optional<ProberResult> probe(const check::ProbeSpec& spec);
 
   SnapshotHub& hub_;
   CheckLimits limits_;
@@ -110,7 +117,7 @@ class CheckService {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::optional<check::ProbeSpec> job_;
-  std::optional<Probes> result_;
+  std::optional<ProberResult> result_;
   bool stopping_ = false;
   bool started_ = false;
   bool may_enter_netns_ = false;  // the prober thread holds CAP_SYS_ADMIN
