@@ -258,13 +258,7 @@ std::optional<MtuProbe> Checker::probe_mtu(const CheckRequest& request, const Ta
   if (!*sent) return std::nullopt;
   (void)session_.wait(kGrace, std::atomic<bool>(false));
   (void)poll_drops(0);
-  MtuProbe m;
-  m.size = (*sent)->size;
-  const auto s = summarize((*sent)->probes);
-  m.sent = s.sent;
-  m.answered = s.answered;
-  if (s.icmp) m.icmp = s.icmp;
-  m.local_error = s.local_errno;
+  MtuProbe m = mtu_probe_of((*sent)->size, (*sent)->probes);
   const ProbeKeys keys = probe_keys((*sent)->probes);
   if (auto records = flow_records()) {
     m.path = correlate_path(keys.request, *records, src.endpoint, dst.endpoint, session_.topology());

@@ -88,6 +88,17 @@ OutcomeSummary summarize(const std::vector<ProbeOutcome>& probes) {
   return s;
 }
 
+MtuProbe mtu_probe_of(std::uint16_t size, const std::vector<ProbeOutcome>& probes) {
+  const auto s = summarize(probes);
+  MtuProbe m;
+  m.size = size;
+  m.sent = s.sent;
+  m.answered = s.answered;
+  m.icmp = s.icmp;
+  m.local_error = s.local_errno;
+  return m;
+}
+
 const char* to_string(VerdictKind kind) {
   switch (kind) {
   case VerdictKind::Reachable:

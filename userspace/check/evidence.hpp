@@ -145,6 +145,9 @@ struct OutcomeSummary {
 /// @brief Summarises probe outcomes.
 OutcomeSummary summarize(const std::vector<ProbeOutcome>& probes);
 
+/// @brief The large-packet probe's counts from its probes (path and drops are the caller's).
+MtuProbe mtu_probe_of(std::uint16_t size, const std::vector<ProbeOutcome>& probes);
+
 /// @brief Everything known about one pair.
 struct Evidence {
   Protocol proto = Protocol::Icmp;

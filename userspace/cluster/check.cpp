@@ -11,6 +11,7 @@
 #include "check/correlate.hpp"
 #include "check/diagnose.hpp"
 #include "check/facts.hpp"
+#include "cluster/json_fields.hpp"
 #include "net/netns.hpp"
 
 namespace podpath::cluster {
@@ -32,18 +33,6 @@ constexpr std::uint64_t kAgentProbeTimeoutNs = 2'000'000'000;
 constexpr std::uint64_t kGraceNs = 300'000'000;
 /// Two agents' records of one drop (agents of one kernel each trace it) lie this close.
 constexpr std::uint64_t kSameDropNs = 1'000'000;
-
-std::string str(const json& j, const char* field) {
-  if (!j.is_object()) return {};
-  const auto it = j.find(field);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-template <typename T> T num(const json& j, const char* field, T fallback = T{}) {
-  if (!j.is_object()) return fallback;
-  const auto it = j.find(field);
-  return it != j.end() && it->is_number() ? it->get<T>() : fallback;
-}
 
 /// "1/10.10.129.2/36112/10.10.130.2/2048" (server/flow_snapshot.hpp's conversation_id).
 std::optional<model::FlowKey> parse_flow_id(const std::string& id) {
@@ -163,24 +152,24 @@ std::uint64_t probes_end(const json& answer, const std::vector<check::ProbeOutco
   if (const json& m = answer.value("mtu_probe", json()); m.is_object()) {
     if (auto large = probes_from_answer(m)) last(*large);
   }
-  const auto refresh = num<std::uint64_t>(answer, "monotonic_ns");
+  const auto refresh = num_or<std::uint64_t>(answer, "monotonic_ns");
   return end == 0 ? refresh : std::min(refresh, end + kGraceNs);
 }
 
 /// Waits until every other reachable agent served a refresh made after the check's own
 /// (its observations of the probes), or kSettleWait passes.
 void wait_for_agents(ClusterView& view, const std::string& prober, const json& answer) {
-  const auto check_ns = num<std::uint64_t>(answer, "monotonic_ns");
-  const auto check_offset = num<std::int64_t>(answer.value("clock", json::object()), "offset_ns");
+  const auto check_ns = num_or<std::uint64_t>(answer, "monotonic_ns");
+  const auto check_offset = num_or<std::int64_t>(answer.value("clock", json::object()), "offset_ns");
   const auto until = std::chrono::steady_clock::now() + kSettleWait;
   while (true) {
     view.refresh();
     std::vector<std::string> behind;
     for (const auto& a : view.agents()) {
       if (!a.reachable || a.name() == prober) continue;
-      const auto offset = num<std::int64_t>(a.node_json.value("clock", json::object()), "offset_ns");
+      const auto offset = num_or<std::int64_t>(a.node_json.value("clock", json::object()), "offset_ns");
       // On the prober's clock (the same clock when the offsets agree, as in a lab).
-      const auto t = align_time(num<std::uint64_t>(a.flows_json, "monotonic_ns"), offset, check_offset);
+      const auto t = align_time(num_or<std::uint64_t>(a.flows_json, "monotonic_ns"), offset, check_offset);
       if (t < check_ns) behind.push_back(a.name());
     }
     if (behind.empty()) return;
@@ -201,23 +190,23 @@ Result<std::vector<check::ProbeOutcome>> probes_from_answer(const json& answer) 
   if (!answer.contains("probes") || !answer["probes"].is_array()) return Error{"/v1/check: no 'probes' list"};
   for (const auto& p : answer["probes"]) {
     check::ProbeOutcome o;
-    o.seq = num<int>(p, "seq");
+    o.seq = num_or<int>(p, "seq");
     const auto key = parse_flow_id(str(p, "flow"));
     if (!key) return make_error(0, "/v1/check: probe flow '{}' does not parse", str(p, "flow"));
     o.key = *key;
     const auto result = parse_result(str(p, "result"));
     if (!result) return make_error(0, "/v1/check: probe result '{}' is unknown", str(p, "result"));
     o.result = *result;
-    o.size = num<std::uint16_t>(p, "size");
-    o.sent_ns = num<std::uint64_t>(p, "sent_monotonic_ns");
+    o.size = num_or<std::uint16_t>(p, "size");
+    o.sent_ns = num_or<std::uint64_t>(p, "sent_monotonic_ns");
     if (p.contains("rtt_ns") && p["rtt_ns"].is_number())
       o.answered_ns = o.sent_ns + p["rtt_ns"].get<std::uint64_t>();
     if (const json& i = p.value("icmp", json()); i.is_object()) {
       check::IcmpError e;
       if (auto from = model::IpAddress::parse(str(i, "from"))) e.from = *from;
-      e.type = num<std::uint8_t>(i, "type");
-      e.code = num<std::uint8_t>(i, "code");
-      e.info = num<std::uint32_t>(i, "info");
+      e.type = num_or<std::uint8_t>(i, "type");
+      e.code = num_or<std::uint8_t>(i, "code");
+      e.info = num_or<std::uint32_t>(i, "info");
       o.icmp = e;
     }
     if (const std::string e = str(p, "error"); !e.empty()) o.error = errno_of(e);
@@ -256,21 +245,21 @@ void add_agent_drops(AgentDrops& out, const json& drops, const model::Cluster& c
     bpf::DropEvent e;
     e.key.src = *src;
     e.key.dst = *dst;
-    e.key.proto = num<std::uint8_t>(f, "proto_number");
-    e.key.sport = num<std::uint16_t>(f, "sport");
-    e.key.dport = num<std::uint16_t>(f, "dport");
+    e.key.proto = num_or<std::uint8_t>(f, "proto_number");
+    e.key.sport = num_or<std::uint16_t>(f, "sport");
+    e.key.dport = num_or<std::uint16_t>(f, "dport");
     e.ts_ns =
-        align_time(num<std::uint64_t>(d, "monotonic_ns"), window.agent_offset_ns, window.prober_offset_ns);
+        align_time(num_or<std::uint64_t>(d, "monotonic_ns"), window.agent_offset_ns, window.prober_offset_ns);
     if (window.until_ns != 0 && e.ts_ns > window.until_ns) continue;
     e.reason_name = str(d, "reason");
     e.has_reason = !e.reason_name.empty();
     const json& hop = d.value("hop", json::object());
     e.ifname = str(hop, "interface");
-    e.ifindex = num<std::uint32_t>(hop, "ifindex");
-    e.ip_len = num<std::uint16_t>(d, "ip_len");
-    e.ttl = num<std::uint8_t>(d, "ttl");
+    e.ifindex = num_or<std::uint32_t>(hop, "ifindex");
+    e.ip_len = num_or<std::uint16_t>(d, "ip_len");
+    e.ttl = num_or<std::uint8_t>(d, "ttl");
     e.df = d.value("df", false);
-    e.tcp_flags = num<std::uint8_t>(d, "tcp_flags");
+    e.tcp_flags = num_or<std::uint8_t>(d, "tcp_flags");
 
     const json& pj = d.value("place", json::object());
     check::Place place;
@@ -374,7 +363,7 @@ Result<check::CheckReport> run_cluster_check(const ClusterViewOptions& options,
   std::vector<AgentState> agents = view.agents();
   // Drops within lab-mode check's window: until the last probe was answered or timed out,
   // plus 300 ms; every agent's on the prober's clock.
-  const auto prober_offset = num<std::int64_t>(answer->value("clock", json::object()), "offset_ns");
+  const auto prober_offset = num_or<std::int64_t>(answer->value("clock", json::object()), "offset_ns");
   const auto until = probes_end(*answer, *probes);
   AgentDrops drops;
   add_agent_drops(drops, answer->value("drops", json::array()), *names,
@@ -394,7 +383,7 @@ Result<check::CheckReport> run_cluster_check(const ClusterViewOptions& options,
       if (!a.unreachable_since) a.unreachable_since = std::chrono::system_clock::now();
       continue;
     }
-    const auto offset = num<std::int64_t>(a.node_json.value("clock", json::object()), "offset_ns");
+    const auto offset = num_or<std::int64_t>(a.node_json.value("clock", json::object()), "offset_ns");
     add_agent_drops(drops, d->value("drops", json::array()), *names, {until, offset, prober_offset});
   }
   const MergedCluster merged = merge_agents(*names, agents);
@@ -434,13 +423,7 @@ Result<check::CheckReport> run_cluster_check(const ClusterViewOptions& options,
   if (const json& m = answer->value("mtu_probe", json()); m.is_object()) {
     auto large = probes_from_answer(m);
     if (!large) return large.error();
-    check::MtuProbe mtu;
-    mtu.size = num<std::uint16_t>(m, "size");
-    const auto sum = check::summarize(*large);
-    mtu.sent = sum.sent;
-    mtu.answered = sum.answered;
-    mtu.icmp = sum.icmp;
-    mtu.local_error = sum.local_errno;
+    check::MtuProbe mtu = check::mtu_probe_of(num_or<std::uint16_t>(m, "size"), *large);
     const check::ProbeKeys mk = check::probe_keys(*large);
     mtu.path = check::correlate_path(mk.request, records, ev.src, ev.dst, merged.topology);
     mark_unknown(mtu.path, merged.unknown);

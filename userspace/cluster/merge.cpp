@@ -8,25 +8,14 @@
 #include <optional>
 #include <set>
 
+#include "cluster/json_fields.hpp"
+
 namespace podpath::cluster {
 namespace {
 
 using nlohmann::json;
 
 constexpr std::int64_t kSameClockNs = 1'000'000;
-
-std::string str(const json& j, const char* field) {
-  if (!j.is_object()) return {};
-  const auto it = j.find(field);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-template <typename T> std::optional<T> num(const json& j, const char* field) {
-  if (!j.is_object()) return std::nullopt;
-  const auto it = j.find(field);
-  if (it == j.end() || !it->is_number()) return std::nullopt;
-  return it->get<T>();
-}
 
 // `ip route` names back to numbers: the net layer's name functions, inverted.
 std::optional<std::uint8_t> from_name(const std::string& name, std::string (*fn)(std::uint8_t)) {
