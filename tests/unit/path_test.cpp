@@ -195,22 +195,22 @@ TEST_F(PathTest, TheDnatOfAServiceShowsAtTheHopWhereItHappenedWithItsRule) {
   f.key.proto = IPPROTO_TCP;
   f.key.sport = 43512;
   f.key.dport = 80;
-  f.translated_key = f.key;
-  f.translated_key.dst = ip("10.10.130.2");
-  f.translated_key.dport = 8080;
+  podpath::model::FlowKey translated = f.key;
+  translated.dst = ip("10.10.130.2");
+  translated.dport = 8080;
   podpath::model::NatRecord nat;
   nat.point = {kNode1, kEth0, Out};
   nat.original = f.key;
-  nat.reply = f.translated_key.reversed();
+  nat.reply = translated.reversed();
   nat.dnat = true;
-  f.nat = nat;
+  f.set_nat(nat, translated);
   for (auto& p : f.points) p.before_nat = p.point.netns_cookie == kNode1 && p.point.ifindex != kEth0;
 
   const podpath::inventory::Resolver resolver(std::make_shared<const podpath::model::Cluster>(cluster_),
                                               cidrs_);
   EXPECT_EQ(resolver.resolve(ip("10.96.0.10")).name, "default/web");
   Path p = podpath::flows::compose_path(f, resolver.resolve(f.key.src),
-                                        resolver.resolve(f.translated_key.dst), topo_);
+                                        resolver.resolve(f.translated_key().dst), topo_);
   podpath::flows::annotate_nat(p, f, resolver.explain_nat(nat));
   EXPECT_EQ(hops(p), "node1:veth3a9c1f02:ingress:observed\n"
                      "node1:cbr0:ingress:observed\n"
@@ -238,8 +238,7 @@ TEST_F(PathTest, TheDnatOfAServiceShowsAtTheHopWhereItHappenedWithItsRule) {
                  {kNode1, kCbr0, Out},
                  {kNode1, kVethA, Out}});
   r.key = nat.reply;
-  r.translated_key = nat.original.reversed();
-  r.nat = nat;
+  r.set_nat(nat, nat.original.reversed());
   for (auto& pt : r.points) pt.before_nat = !(pt.point.netns_cookie == kNode1 && pt.point.ifindex != kEth0);
   Path rp = podpath::flows::compose_path(r, resolver.resolve(r.key.src), resolver.resolve(r.key.dst), topo_);
   podpath::flows::annotate_nat(rp, r, resolver.explain_nat(nat));

@@ -92,8 +92,7 @@ PathReport correlate_path(const std::vector<model::FlowKey>& keys,
 
   flows::Path path = flows::compose_path(flow, from, to, topology);
   if (nat != nullptr && !nat->translated.empty()) {
-    flow.nat = nat->nat;
-    flow.translated_key = nat->translated.front();
+    flow.set_nat(nat->nat, nat->translated.front());
     flows::annotate_nat(path, flow, nat->why);
   }
   PathReport out;

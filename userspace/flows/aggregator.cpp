@@ -330,8 +330,7 @@ std::optional<Flow> join_direction(const FlowStore& flows, const model::FlowKey&
   if (b == nullptr && a == nullptr) return std::nullopt;
   Flow joined;
   joined.key = before;
-  joined.translated_key = after;
-  joined.nat = nat;
+  joined.set_nat(nat, after);
   if (b != nullptr) {
     for (PointStats p : b->points) {
       p.before_nat = true;

@@ -7,7 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <optional>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -36,6 +36,13 @@ struct PointStats {
   bool before_nat = false;
 };
 
+/// @brief A direction's translation across a NAT: the connection's record and the
+/// direction's key after the translation.
+struct FlowNat {
+  model::NatRecord record;
+  model::FlowKey translated_key;
+};
+
 /// @brief One direction of a flow (one FlowKey) with its counters at every point that saw it.
 struct Flow {
   model::FlowKey key;
@@ -44,18 +51,30 @@ struct Flow {
   std::uint64_t last_seen_ns = 0;    ///< latest last_seen over points (source clock)
   std::uint64_t last_active_ns = 0;  ///< update time when any counter last grew
   /// @brief Set on a direction joined across a NAT (Aggregator::conversations): the
-  /// translation, and the direction's key after it. The request's `key` is what the client
-  /// sent (to the ClusterIP), its translated key goes to the backend; the reply's `key`
-  /// comes from the backend, its translated key from the ClusterIP. Points carry
-  /// PointStats::before_nat.
-  std::optional<model::NatRecord> nat;
-  model::FlowKey translated_key;
+  /// translation (nat()), and the direction's key after it (translated_key()). The request's
+  /// `key` is what the client sent (to the ClusterIP), its translated key goes to the
+  /// backend; the reply's `key` comes from the backend, its translated key from the
+  /// ClusterIP. Points carry PointStats::before_nat. Held out of line and shared by copies:
+  /// few flows have one, and held inline it more than doubled every tracked flow's memory
+  /// (docs/datapath.md, "Userspace memory").
+  std::shared_ptr<const FlowNat> nat_join;
+
+  /// @brief The translation of a direction joined across a NAT, else nullptr.
+  [[nodiscard]] const model::NatRecord* nat() const { return nat_join ? &nat_join->record : nullptr; }
+  /// @brief The direction's key after the translation (`key` when there is none).
+  [[nodiscard]] const model::FlowKey& translated_key() const {
+    return nat_join ? nat_join->translated_key : key;
+  }
+  /// @brief Marks the direction as joined across `nat`, `translated` being its key after it.
+  void set_nat(const model::NatRecord& nat, const model::FlowKey& translated) {
+    nat_join = std::make_shared<const FlowNat>(FlowNat{nat, translated});
+  }
 
   /// @brief The key whose ends are the two pods: across a NAT the request after the
   /// translation (client -> backend), the reply before the reverse one (backend -> client);
   /// else `key`.
   [[nodiscard]] const model::FlowKey& between_key() const {
-    return nat && key == nat->original ? translated_key : key;
+    return nat_join && key == nat_join->record.original ? nat_join->translated_key : key;
   }
   /// @brief The flow's packets: the most any single point counted (every point on the
   /// path counts the same packets, so summing would multiply them).

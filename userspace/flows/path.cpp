@@ -505,14 +505,14 @@ Path compose_path(const Flow& flow, const Endpoint& src, const Endpoint& dst, co
 }
 
 std::string describe_nat(const Flow& flow, const NatExplanation& why) {
-  if (!flow.nat) return {};
-  const model::NatRecord& nat = *flow.nat;
+  if (flow.nat() == nullptr) return {};
+  const model::NatRecord& nat = *flow.nat();
   const auto ep = [](const model::IpAddress& ip, std::uint16_t port) {
     return ip.to_string() + ":" + std::to_string(port);
   };
   const bool request = flow.key == nat.original;
   const model::FlowKey& before = flow.key;
-  const model::FlowKey& after = flow.translated_key;
+  const model::FlowKey& after = flow.translated_key();
   std::string text;
   if (nat.dnat) {
     // The request's destination changes; the reply's source changes back.
@@ -536,8 +536,8 @@ std::string describe_nat(const Flow& flow, const NatExplanation& why) {
 }
 
 void annotate_nat(Path& path, const Flow& flow, const NatExplanation& why) {
-  if (!flow.nat) return;
-  const std::uint64_t netns = flow.nat->point.netns_cookie;
+  if (flow.nat() == nullptr) return;
+  const std::uint64_t netns = flow.nat()->point.netns_cookie;
   Hop* last_before = nullptr;
   Hop* first_after = nullptr;
   for (auto& h : path.hops) {

@@ -253,8 +253,8 @@ void Session::count_backends_in_matrix() {
   };
   for (const auto& conv : aggregator_->conversations()) {
     const flows::Flow* f = conv.forward;
-    if (f == nullptr || !f->nat || !f->nat->dnat || !(f->key == f->nat->original)) continue;
-    const inventory::CidrEntry* backend = cidrs_->lookup(f->translated_key.dst);
+    if (f == nullptr || f->nat() == nullptr || !f->nat()->dnat || !(f->key == f->nat()->original)) continue;
+    const inventory::CidrEntry* backend = cidrs_->lookup(f->translated_key().dst);
     const std::uint16_t to = backend != nullptr ? backend->id : inventory::kCidrOther;
     for (const auto& p : f->points) {
       if (!p.before_nat || !p.stats.in_matrix || p.stats.dst_cidr == to) continue;

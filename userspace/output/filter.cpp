@@ -65,7 +65,7 @@ bool FlowFilter::matches_flow(const flows::Flow& flow) const {
                       [&](const auto& c) {
                         // Through a Service, its ClusterIP is an end too (--cidr 10.96.0.0/12).
                         return c.contains(between.src) || c.contains(between.dst) ||
-                               (flow.nat && c.contains(flow.nat->original.dst));
+                               (flow.nat() != nullptr && c.contains(flow.nat()->original.dst));
                       }) &&
          any_or_empty(protos, [&](auto p) { return key.proto == p; }) && any_or_empty(ports, [&](auto p) {
            return has_ports(key.proto) && (key.sport == p || key.dport == p);

@@ -84,13 +84,13 @@ json conversation_to_json(const ConversationView& v) {
   }
   // Through a Service: the ClusterIP the client addressed, and the backend it got ("dst").
   const flows::Flow& f = *v.forward.flow;
-  if (v.forward.service && f.nat) {
-    const bool request = f.key == f.nat->original;
+  if (const model::NatRecord* nat = f.nat(); v.forward.service && nat != nullptr) {
+    const bool request = f.key == nat->original;
     j["service"] = endpoint_to_json(*v.forward.service);
-    j["service"]["port"] = f.nat->original.dport;
+    j["service"]["port"] = nat->original.dport;
     j["backend"] = endpoint_to_json(v.forward.dst);
-    j["backend"]["port"] = request ? f.translated_key.dport : f.key.sport;
-    j["nat"] = {{"dnat", f.nat->dnat}, {"snat", f.nat->snat}, {"translation", v.forward.nat}};
+    j["backend"]["port"] = request ? f.translated_key().dport : f.key.sport;
+    j["nat"] = {{"dnat", nat->dnat}, {"snat", nat->snat}, {"translation", v.forward.nat}};
   }
   return j;
 }

@@ -114,9 +114,9 @@ std::string direction_header(const DirectionView& d) {
       d.container.empty() ? endpoint_text(d.src) : endpoint_text(d.src) + " [" + printable(d.container) + "]";
   if (d.service) {
     // "client → default/web 10.96.0.10 ⇒ backend default/db-0 10.10.130.2  TCP 43512→80⇒8080"
-    const bool request = d.flow->nat && d.flow->key == d.flow->nat->original;
-    const model::FlowKey& k = request ? d.flow->key : d.flow->translated_key;
-    const model::FlowKey& t = request ? d.flow->translated_key : d.flow->key;
+    const bool request = d.flow->nat() != nullptr && d.flow->key == d.flow->nat()->original;
+    const model::FlowKey& k = request ? d.flow->key : d.flow->translated_key();
+    const model::FlowKey& t = request ? d.flow->translated_key() : d.flow->key;
     const std::string ports = request ? fmt::format("{}→{}⇒{}", k.sport, k.dport, t.dport)
                                       : fmt::format("{}⇒{}→{}", t.sport, k.sport, k.dport);
     if (request) {

@@ -21,9 +21,9 @@ DirectionView describe(const flows::Flow& flow, const flows::EndpointResolver& r
   v.src = resolver.resolve_at(between.src, flow.first_seen_ns);
   v.dst = resolver.resolve_at(between.dst, flow.first_seen_ns);
   v.path = flows::compose_path(flow, v.src, v.dst, topology);
-  if (flow.nat) {
-    v.service = resolver.resolve_at(flow.nat->original.dst, flow.first_seen_ns);
-    const flows::NatExplanation why = resolver.explain_nat(*flow.nat);
+  if (const model::NatRecord* nat = flow.nat(); nat != nullptr) {
+    v.service = resolver.resolve_at(nat->original.dst, flow.first_seen_ns);
+    const flows::NatExplanation why = resolver.explain_nat(*nat);
     v.nat = flows::describe_nat(flow, why);
     flows::annotate_nat(v.path, flow, why);
   }

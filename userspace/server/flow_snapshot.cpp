@@ -79,7 +79,7 @@ FlowItemPtr make_flow_item(const output::ConversationView& view) {
   item->pps = view.pps();
   item->bps = view.bps();
   item->key_flow.key = view.forward.flow->key;
-  item->key_flow.nat = view.forward.flow->nat;
+  item->key_flow.nat_join = view.forward.flow->nat_join;
   item->view.forward.flow = &item->key_flow;
   item->view.forward.src = view.forward.src;
   item->view.forward.dst = view.forward.dst;
