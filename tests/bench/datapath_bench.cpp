@@ -280,7 +280,8 @@ int main(int argc, char** argv) {
       "Frames: IPv4 TCP {} B, IPv6 UDP {} B. Each round measures the empty TC program, then every case; "
       "\"over empty\" is the median over rounds of (case - empty program of the same round). Existing flows: "
       "repeat {} on one frame. New flows: the program loaded with its ports randomised per run "
-      "(bpf_get_prandom_u32, a few ns, included), so every run inserts a flow and emits an event, in "
+      "(bpf_get_prandom_u32, a few ns, included), so every run inserts a flow (and wakes the reader at "
+      "most once per CPU per 5 ms), in "
       "bursts of {} drained by a reader as `podpath trace` does; at the default map size ({} entries, "
       "filled to 50 000) unless said otherwise. Pod ingress: two LPM lookups and the CIDR matrix.\n\n",
       f4.size(), f6.size(), kRepeat, kBurst, kDefaultMaxFlows);
