@@ -75,11 +75,21 @@ struct {
 	__type(value, struct pp_iface_info);
 } pp_ifaces SEC(".maps");
 
-/* Records: struct pp_flow_event, one per flow first seen at a point. */
+/* Records: struct pp_flow_event, a wake-up when flows are first seen: at most one per CPU
+ * per PP_EVENT_GAP_NS (pp_event_gate). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } pp_events SEC(".maps");
+
+/* Key: 0. Value: __u64 (per CPU), when this CPU last emitted a pp_events record, on the
+ * programs' clock. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} pp_event_gate SEC(".maps");
 
 /* Key: enum pp_counter. Value: count (per CPU). */
 struct {

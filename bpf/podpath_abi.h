@@ -173,17 +173,27 @@ struct pp_matrix_cell {
 	__u64 bytes;   /* wire bytes, L2 frame length, as pp_flow_stats */
 };
 
-/* Ring-buffer record: a flow seen for the first time at an observation point. */
+/*
+ * Ring-buffer record: a wake-up. Some flow was first seen at some point on this CPU. The
+ * reader only learns that something is new (it refreshes early; the flows maps say what):
+ * each CPU emits at most one record per PP_EVENT_GAP_NS, so a burst of new flows costs one
+ * ring-buffer reserve and submit, not one per flow (docs/datapath.md).
+ */
 struct pp_flow_event {
-	struct pp_obs_point point;
-	struct pp_flow_key flow;
-	__u64 ts_ns;	/* same clock as pp_flow_stats.first_seen_ns */
-	__u32 len;	/* first packet's length (skb->len) */
-	__u16 src_cidr; /* CIDR id of saddr (or PP_CIDR_UNCLASSIFIED) */
-	__u16 dst_cidr; /* CIDR id of daddr (or PP_CIDR_UNCLASSIFIED) */
-	__u8 tcp_flags; /* first packet's TCP flags byte */
-	__u8 pad[7];	/* zero */
+	__u64 ts_ns; /* same clock as pp_flow_stats.first_seen_ns */
 };
+
+/* Least time between two wake-up records of one CPU: well under the 20 ms the live view
+ * waits between drains, so it still reacts within tens of milliseconds. */
+#define PP_EVENT_GAP_NS (5 * 1000 * 1000ULL)
+
+/* Benchmarks only: parts of tc_flow's per-packet work a bench variant leaves out
+ * (pp_cfg_bench_without), to measure each one's cost. Counts are wrong in such a variant. */
+#define PP_BENCH_WITHOUT_PACKETS (1U << 0) /* the PP_CNT_PACKETS increment */
+#define PP_BENCH_WITHOUT_ATOMICS (1U << 1) /* packets/bytes: plain adds instead of atomic ones */
+#define PP_BENCH_WITHOUT_CLOCK	 (1U << 2) /* the clock helper (a constant time) */
+#define PP_BENCH_WITHOUT_TAG	 (1U << 3) /* the key tag: computed, checked before and after */
+#define PP_BENCH_WITHOUT_NETNS	 (1U << 4) /* the namespace read (a constant namespace) */
 
 /*
  * Health counters (per-CPU array indexed by enum pp_counter). Every packet

@@ -7,8 +7,8 @@
  * packets start at the IP header (tun, WireGuard, IP tunnels). Per packet: parse to a flow key,
  * then account it in pp_flows4 (IPv4) or pp_flows (IPv6) under (observation point, flow key) and,
  * if the point counts the flow into the CIDR matrix, in pp_matrix. The first packet of a flow at a
- * point also classifies both addresses through the pp_cidrs trie and emits a pp_flow_event on the
- * pp_events ring buffer.
+ * point also classifies both addresses through the pp_cidrs trie (at matrix points) and wakes the
+ * reader through the pp_events ring buffer (at most once per CPU per PP_EVENT_GAP_NS).
  *
  * At an egress point, the first packet of a flow whose connection conntrack translated
  * (kube-proxy's DNAT to a Service backend, masquerading) also records the translation in
@@ -46,7 +46,7 @@
 
 /* Tunables: set by userspace between open and load. */
 const volatile __u64 pp_cfg_netns_cookie = 0; /* tc_flow_fixed: this object's namespace */
-const volatile __u8 pp_cfg_events = 1;	      /* emit new-flow events */
+const volatile __u8 pp_cfg_events = 1;	      /* wake the reader on new flows (pp_wake_reader) */
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
 const volatile __u8 pp_cfg_coarse_clock = 1;  /* bpf_ktime_get_coarse_ns exists (5.11+) */
@@ -61,6 +61,11 @@ const volatile __u32 pp_cfg_nf_conn_btf_id = 0;
  * a test can expire and reuse the entry meanwhile. Verified away when 0. */
 const volatile __u32 pp_cfg_test_hold = 0;
 #define PP_TEST_HOLD_MAX 20000 /* each round a helper call: ~10 ns */
+/* Benchmarks only (podpath_bench_datapath --parts): leave out one part of the per-packet work
+ * to measure what it costs (PP_BENCH_WITHOUT_*, podpath_abi.h). The counts are then wrong.
+ * Verified away when 0. */
+const volatile __u32 pp_cfg_bench_without = 0;
+#define PP_WITHOUT(part) (pp_cfg_bench_without & (part))
 
 #ifndef PP_NETNS_FIXED
 extern void *bpf_cast_to_kern_ctx(void *) __ksym;
@@ -119,8 +124,13 @@ static __always_inline void pp_matrix_add(__u16 src, __u16 dst, struct pp_amount
 static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amount n,
 					 __u8 tcp_flags, __u64 now)
 {
-	__sync_fetch_and_add(&st->packets, n.packets);
-	__sync_fetch_and_add(&st->bytes, n.bytes);
+	if (PP_WITHOUT(PP_BENCH_WITHOUT_ATOMICS)) {
+		st->packets += n.packets;
+		st->bytes += n.bytes;
+	} else {
+		__sync_fetch_and_add(&st->packets, n.packets);
+		__sync_fetch_and_add(&st->bytes, n.bytes);
+	}
 	/*
 	 * Plain stores, racy by design: any recent timestamp will do, and a flag
 	 * lost to a concurrent writer is set again by its next packet. (An
@@ -174,13 +184,40 @@ static __always_inline void pp_count_insert_error(long err, __u64 now)
 }
 
 /*
+ * A flow was first seen: wake the reader, which then refreshes early (it reads what is new
+ * from the flows maps, never from the record). At most one record per CPU per
+ * PP_EVENT_GAP_NS: a burst of new flows costs one ring-buffer reserve and submit (~100 ns
+ * each), the others one per-CPU array read. A CPU's first flow after a quiet gap always
+ * emits, so the reader still hears of new flows within the gap.
+ */
+static __always_inline void pp_wake_reader(__u64 now)
+{
+	__u32 zero = 0;
+
+	if (!pp_cfg_events)
+		return;
+	__u64 *last = bpf_map_lookup_elem(&pp_event_gate, &zero);
+	if (!last || now - *last < PP_EVENT_GAP_NS)
+		return;
+	*last = now;
+	struct pp_flow_event *ev = bpf_ringbuf_reserve(&pp_events, sizeof(*ev), 0);
+	if (!ev) {
+		pp_count(PP_CNT_RINGBUF_FULL);
+		return;
+	}
+	ev->ts_ns = now;
+	/* Flags 0: the kernel wakes the reader only if it had caught up, so wake-ups
+	 * batch themselves under load (forcing or suppressing them measured worse). */
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/*
  * The first packet of a flow at a point: insert its entry into `flows` (pp_flows4 or
- * pp_flows) under `key`. `point` and `p->key` describe it for classification and the
- * new-flow event.
+ * pp_flows) under `key`. `point` and `p->key` describe it for classification.
  */
 static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
 				       const struct pp_obs_point *point, const struct pp_parsed *p,
-				       struct pp_amount n, __u32 len, __u64 now)
+				       struct pp_amount n, __u64 now)
 {
 	__u64 *full_until = pp_flows_full_until();
 	if (full_until && now < *full_until) {
@@ -228,24 +265,7 @@ static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
 	if (st.flags & PP_FLOW_F_MATRIX)
 		pp_matrix_add(st.src_cidr, st.dst_cidr, n);
 
-	if (!pp_cfg_events)
-		return 1;
-	struct pp_flow_event *ev = bpf_ringbuf_reserve(&pp_events, sizeof(*ev), 0);
-	if (!ev) {
-		pp_count(PP_CNT_RINGBUF_FULL);
-		return 1;
-	}
-	ev->point = *point;
-	ev->flow = p->key;
-	ev->ts_ns = now;
-	ev->len = len;
-	ev->src_cidr = st.src_cidr;
-	ev->dst_cidr = st.dst_cidr;
-	ev->tcp_flags = (__u8)p->tcp_flags;
-	__builtin_memset(ev->pad, 0, sizeof(ev->pad));
-	/* Flags 0: the kernel wakes the reader only if it had caught up, so wake-ups
-	 * batch themselves under load (forcing or suppressing them measured worse). */
-	bpf_ringbuf_submit(ev, 0);
+	pp_wake_reader(now);
 	return 1;
 }
 
@@ -298,12 +318,16 @@ static __always_inline __u16 pp_key_tag(__u64 h)
  */
 static __always_inline int pp_account(void *flows, const void *key, __u16 tag,
 				      const struct pp_obs_point *point, const struct pp_parsed *p,
-				      struct pp_amount n, __u32 len, __u64 now)
+				      struct pp_amount n, __u64 now)
 {
 	struct pp_flow_stats *st = bpf_map_lookup_elem(flows, key);
 	if (st) {
 		for (__u32 i = 0; i < pp_cfg_test_hold && i < PP_TEST_HOLD_MAX; i++)
 			bpf_get_prandom_u32();
+		if (PP_WITHOUT(PP_BENCH_WITHOUT_TAG)) {
+			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
+			return 0;
+		}
 		if (st->key_tag == tag) {
 			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
 			if (*(volatile __u16 *)&st->key_tag != tag)
@@ -312,7 +336,7 @@ static __always_inline int pp_account(void *flows, const void *key, __u16 tag,
 		}
 		pp_count(PP_CNT_FLOW_RECYCLED);
 	}
-	return pp_new_flow(flows, key, tag, point, p, n, len, now);
+	return pp_new_flow(flows, key, tag, point, p, n, now);
 }
 
 #ifndef PP_NETNS_FIXED
@@ -396,7 +420,8 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 	__u32 segs = skb->gso_segs;
 	if (segs < 1)
 		segs = 1;
-	pp_count_n(PP_CNT_PACKETS, segs);
+	if (!PP_WITHOUT(PP_BENCH_WITHOUT_PACKETS))
+		pp_count_n(PP_CNT_PACKETS, segs);
 
 	/* Headers normally sit in the linear area; pull them in when they do not. */
 	__u32 want = skb->len < PP_PARSE_WINDOW ? skb->len : PP_PARSE_WINDOW;
@@ -423,10 +448,10 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 		p.key.dport ^= (__u16)(r >> 16);
 	}
 
-	struct pp_obs_point point = {.netns = pp_netns(skb),
+	struct pp_obs_point point = {.netns =
+					     PP_WITHOUT(PP_BENCH_WITHOUT_NETNS) ? 1 : pp_netns(skb),
 				     .if_dir = PP_POINT_IF_DIR(skb->ifindex, direction)};
-	__u32 len = skb->len;
-	struct pp_amount n = {.packets = 1, .bytes = len};
+	struct pp_amount n = {.packets = 1, .bytes = skb->len};
 	if (segs > 1) {
 		/* Each wire packet repeats the headers: count the bytes the wire carries. */
 		pp_count(PP_CNT_GSO);
@@ -435,7 +460,9 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 	}
 	/* Coarse (tick) time, CLOCK_MONOTONIC_COARSE: ~25 ns cheaper per packet than
 	 * bpf_ktime_get_ns, and ms resolution is plenty for first/last seen. */
-	__u64 now = pp_cfg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	__u64 now = PP_WITHOUT(PP_BENCH_WITHOUT_CLOCK) ? 1
+		    : pp_cfg_coarse_clock	       ? bpf_ktime_get_coarse_ns()
+						       : bpf_ktime_get_ns();
 
 	/* The last 32 bits of each address, the point, the ports: the IPv4 key's words, and
 	 * the tag of both keys (the upper bits of IPv6 addresses would make the tag dearer
@@ -445,16 +472,18 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 	const __u32 *da = (const __u32 *)p.key.daddr;
 	union pp_key4 k4 = {.w = {(__u64)point.if_dir << 32 | point.netns,
 				  (__u64)da[3] << 32 | sa[3], pp_ports_word(&p.key)}};
-	__u16 tag = pp_key_tag(pp_tag_mix(pp_tag_mix(k4.w[0], k4.w[1]), k4.w[2]));
+	__u16 tag = PP_WITHOUT(PP_BENCH_WITHOUT_TAG)
+			    ? 0
+			    : pp_key_tag(pp_tag_mix(pp_tag_mix(k4.w[0], k4.w[1]), k4.w[2]));
 	if (p.key.flags & PP_KEY_F_IPV6) {
 		/* (Built in words like the IPv4 key, it measured 2-4 ns slower.) */
 		struct pp_flow_map_key mk = {.point = point, .flow = p.key};
-		pp_account(&pp_flows, &mk, tag, &point, &p, n, len, now);
+		pp_account(&pp_flows, &mk, tag, &point, &p, n, now);
 	} else {
 #ifdef PP_NETNS_FIXED
-		pp_account(&pp_flows4, &k4, tag, &point, &p, n, len, now);
+		pp_account(&pp_flows4, &k4, tag, &point, &p, n, now);
 #else
-		int created = pp_account(&pp_flows4, &k4, tag, &point, &p, n, len, now);
+		int created = pp_account(&pp_flows4, &k4, tag, &point, &p, n, now);
 		if (pp_cfg_nat && created && direction == PP_DIR_EGRESS)
 			pp_nat_record(skb, &point, now);
 #endif

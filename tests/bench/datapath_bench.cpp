@@ -1,6 +1,9 @@
 // Per-packet cost of the tc_flow programs under BPF_PROG_TEST_RUN, each case against an empty
 // TC program measured in the same round, for each flows-map organisation; and map memory per
-// tracked flow. Prints a Markdown report. Needs root. Usage: podpath_bench_datapath [rounds]
+// tracked flow. Prints a Markdown report. Needs root.
+// Usage: podpath_bench_datapath [rounds] [--quick] [--parts]
+//   --quick: the default flows map only (no LRU, map memory or NAT lookup sections)
+//   --parts: also what each part of an existing flow's work costs (bench-only variants)
 #include <fmt/format.h>
 #include <netinet/in.h>
 #include <sched.h>
@@ -22,6 +25,7 @@
 #include "bpf/test_run.hpp"
 #include "ct_lookup.skel.h"
 #include "empty_tc.skel.h"
+#include "podpath_abi.h"
 
 using podpath::bpf::Datapath;
 using podpath::bpf::DatapathOptions;
@@ -177,12 +181,94 @@ void ct_lookup_report(int rounds, int empty_fd, const FrameBuilder::Bytes& f4) {
   ct_lookup__destroy(skel);
 }
 
+// What each part of an existing flow's per-packet work costs: the program loaded once whole and
+// once without each part (pp_cfg_bench_without; the verifier removes the left-out code), every
+// variant measured in every round; the difference to the whole program is taken per round.
+void parts_report(int rounds, int empty_fd, const FrameBuilder::Bytes& f4, const FrameBuilder::Bytes& f6) {
+  struct Variant {
+    const char* name = "";
+    std::uint32_t without = 0;
+    std::unique_ptr<Datapath> dp;
+    int prog = -1;
+    std::vector<double> over4, over6, less4, less6;
+  };
+  constexpr std::uint32_t kAll = PP_BENCH_WITHOUT_PACKETS | PP_BENCH_WITHOUT_ATOMICS |
+                                 PP_BENCH_WITHOUT_CLOCK | PP_BENCH_WITHOUT_TAG | PP_BENCH_WITHOUT_NETNS;
+  const std::pair<const char*, std::uint32_t> kinds[] = {
+      {"whole program", 0},
+      {"without the `packets` health counter", PP_BENCH_WITHOUT_PACKETS},
+      {"plain adds instead of the two atomics", PP_BENCH_WITHOUT_ATOMICS},
+      {"without the clock helper", PP_BENCH_WITHOUT_CLOCK},
+      {"without the key tag", PP_BENCH_WITHOUT_TAG},
+      {"without the namespace read", PP_BENCH_WITHOUT_NETNS},
+      {"without all five", kAll},
+  };
+  std::vector<Variant> vs(std::size(kinds));
+  for (std::size_t i = 0; i < vs.size(); ++i) {
+    vs[i].name = kinds[i].first;
+    vs[i].without = kinds[i].second;
+  }
+  for (auto& v : vs) {
+    DatapathOptions o;
+    o.bench_without = v.without;
+    v.dp = load(o);
+    v.prog = (*v.dp->programs_for(0)).ingress;
+    ns_per_packet(v.prog, f4, 1);  // the flows now exist
+    ns_per_packet(v.prog, f6, 1);
+  }
+  for (int r = 0; r < rounds; ++r) {
+    const double e = ns_per_packet(empty_fd, f4, kRepeat);
+    std::vector<double> n4, n6;
+    // Interleaved: IPv4 of every variant, then IPv6 of every variant.
+    for (auto& v : vs) n4.push_back(ns_per_packet(v.prog, f4, kRepeat));
+    for (auto& v : vs) n6.push_back(ns_per_packet(v.prog, f6, kRepeat));
+    const double e2 = ns_per_packet(empty_fd, f4, kRepeat);
+    for (std::size_t i = 0; i < vs.size(); ++i) {
+      vs[i].over4.push_back(n4[i] - (e + e2) / 2);
+      vs[i].over6.push_back(n6[i] - (e + e2) / 2);
+      vs[i].less4.push_back(n4[0] - n4[i]);
+      vs[i].less6.push_back(n6[0] - n6[i]);
+    }
+    std::fprintf(stderr, "bench: parts round %d/%d: empty program %.0f / %.0f ns\n", r + 1, rounds, e, e2);
+  }
+  fmt::print("## What each part of an existing flow costs ({} rounds)\n\n", rounds);
+  fmt::print(
+      "Bench-only variants of the program, each without one part (its counts are then wrong), all loaded "
+      "at once and measured in every round. \"saves\" is the median over rounds of (whole program - "
+      "variant) in the same round; in brackets the spread (min…max) over rounds.\n\n"
+      "| variant | IPv4 TCP over empty | saves | IPv6 UDP over empty | saves |\n|---|---|---|---|---|\n");
+  const auto spread = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return fmt::format("{:+.0f} ({:+.0f}…{:+.0f})", median(v), v.front(), v.back());
+  };
+  for (const auto& v : vs) {
+    fmt::print("| {} | {} | {} | {} | {} |\n", v.name, spread(v.over4), v.without ? spread(v.less4) : "—",
+               spread(v.over6), v.without ? spread(v.less6) : "—");
+  }
+  fmt::print("\n");
+}
+
 int main(int argc, char** argv) {
   if (geteuid() != 0) {
     std::fprintf(stderr, "podpath_bench_datapath: run as root (loads BPF programs)\n");
     return 2;
   }
-  const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 5;
+  int rounds = 5;
+  bool quick = false;
+  bool parts = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--parts") {
+      parts = true;
+    } else if (!a.empty() && a.find_first_not_of("0123456789") == std::string::npos && std::stoi(a) > 0) {
+      rounds = std::stoi(a);
+    } else {
+      std::fprintf(stderr, "usage: podpath_bench_datapath [rounds] [--quick] [--parts]\n");
+      return 2;
+    }
+  }
   empty_tc* empty = empty_tc__open_and_load();
   if (empty == nullptr) die("cannot load the empty baseline program");
   const int empty_fd = bpf_program__fd(empty->progs.pp_tc_bench_empty);
@@ -194,12 +280,15 @@ int main(int argc, char** argv) {
       "Frames: IPv4 TCP {} B, IPv6 UDP {} B. Each round measures the empty TC program, then every case; "
       "\"over empty\" is the median over rounds of (case - empty program of the same round). Existing flows: "
       "repeat {} on one frame. New flows: the program loaded with its ports randomised per run "
-      "(bpf_get_prandom_u32, a few ns, included), so every run inserts a flow and emits an event, in "
+      "(bpf_get_prandom_u32, a few ns, included), so every run inserts a flow (and wakes the reader at "
+      "most once per CPU per 5 ms), in "
       "bursts of {} drained by a reader as `podpath trace` does; at the default map size ({} entries, "
       "filled to 50 000) unless said otherwise. Pod ingress: two LPM lookups and the CIDR matrix.\n\n",
       f4.size(), f6.size(), kRepeat, kBurst, kDefaultMaxFlows);
 
+  if (parts) parts_report(rounds, empty_fd, f4, f6);
   for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {
+    if (quick && kind != FlowMapKind::Hash) continue;
     DatapathOptions o;
     o.flow_map = kind;
     auto dp = load(o);
@@ -221,7 +310,7 @@ int main(int argc, char** argv) {
          {},
          {}},
     };
-    if (kind == FlowMapKind::Hash) {
+    if (kind == FlowMapKind::Hash && !quick) {
       // Following NAT costs a new flow at an egress point one look at skb->_nfct (test-run
       // skbs have no conntrack entry: a translated flow's reads and insert are not in here);
       // existing flows pay nothing (docs/services.md).
@@ -241,6 +330,8 @@ int main(int argc, char** argv) {
            [&] { return new_flow_ns({.kind = kind, .max_flows = kLargeMaxFlows, .flows = 100'000}, f4); },
            {},
            {}});
+    }
+    if (kind == FlowMapKind::Hash) {
       cases.push_back({"untracked flow, map full, pod ingress", "", [&] { return map_full_ns(f4); }, {}, {}});
     }
     for (int r = 0; r < rounds; ++r) {
@@ -262,6 +353,10 @@ int main(int argc, char** argv) {
     fmt::print("\n");
   }
 
+  if (quick) {
+    empty_tc__destroy(empty);
+    return 0;
+  }
   fmt::print("## Map memory per tracked flow (kernel's memlock accounting of the flows maps)\n\n");
   fmt::print("| flows map | IPv4 entry (pp_flows4) | IPv6 entry (pp_flows) |\n|---|---|---|\n");
   for (FlowMapKind kind : {FlowMapKind::Hash, FlowMapKind::LruHash}) {

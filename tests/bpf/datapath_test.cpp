@@ -5,6 +5,7 @@
 #include <net/if_arp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -607,32 +608,89 @@ TEST_F(DatapathTest, MatrixAtUplinkSkipsSourcesCountedElsewhere) {
   EXPECT_EQ((*m)[0].dst_cidr, 2);
 }
 
-TEST_F(DatapathTest, NewFlowEventsOncePerFlowAndPoint) {
+namespace {
+
+std::uint64_t clock_ns(clockid_t clock) {
+  timespec t{};
+  clock_gettime(clock, &t);
+  return static_cast<std::uint64_t>(t.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(t.tv_nsec);
+}
+
+std::uint64_t monotonic_ns() { return clock_ns(CLOCK_MONOTONIC); }
+
+// New-flow events are wake-ups: at most one per CPU per PP_EVENT_GAP_NS. Waits (without
+// asserting on time) until every CPU's gate is open again: each CPU's last record is older
+// than the gap.
+void wait_out_the_event_gap() {
+  const auto since = monotonic_ns();  // the programs' clocks (fine or coarse) are at most this
+  // The coarse clock is at most the programs' clock of the next run.
+  while (clock_ns(CLOCK_MONOTONIC_COARSE) < since + PP_EVENT_GAP_NS) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
+}  // namespace
+
+TEST_F(DatapathTest, ANewFlowWakesTheReaderAndOneAfterTheGapWakesItAgain) {
   std::vector<podpath::bpf::FlowEvent> events;
   auto reader = podpath::bpf::EventReader::open(*dp_, [&](const auto& e) { events.push_back(e); });
   ASSERT_TRUE(reader) << reader.error().to_string();
-  const auto a = FrameBuilder()
-                     .eth(kEthIpv4)
-                     .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20)
-                     .tcp(1, 2, kTcpSyn)
-                     .build();
-  const auto b = FrameBuilder()
-                     .eth(kEthIpv4)
-                     .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20)
-                     .tcp(1, 3, kTcpSyn)
-                     .build();
-  run(a, true, 5);
-  run(a, false, 1);
-  run(b, true, 1);
+  const auto tcp = [](std::uint16_t dport) {
+    return FrameBuilder()
+        .eth(kEthIpv4)
+        .ipv4("10.10.129.2", "10.10.130.2", IPPROTO_TCP, 20)
+        .tcp(1, dport, kTcpSyn)
+        .build();
+  };
+  const auto before = monotonic_ns();
+  run(tcp(2), true, 5);
   ASSERT_TRUE((*reader)->poll(100));
-  ASSERT_EQ(events.size(), 3u);
-  EXPECT_EQ(events[0].key.dport, 2);
-  EXPECT_EQ(events[0].point.direction, podpath::model::Direction::Ingress);
-  EXPECT_EQ(events[0].len, a.size());
-  EXPECT_EQ(events[0].tcp_flags, kTcpSyn);
-  EXPECT_GT(events[0].ts_ns, 0u);
-  EXPECT_EQ(events[1].point.direction, podpath::model::Direction::Egress);
-  EXPECT_EQ(events[2].key.dport, 3);
+  ASSERT_EQ(events.size(), 1u) << "one new flow, one wake-up";
+  EXPECT_GE(events[0].ts_ns + 20'000'000ULL, before) << "the programs' clock (coarse: a tick behind)";
+  EXPECT_LE(events[0].ts_ns, monotonic_ns());
+  run(tcp(2), true, 5);
+  const auto none = (*reader)->poll(0);
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 0) << "an existing flow wakes no one";
+  wait_out_the_event_gap();
+  run(tcp(3), false, 1);
+  ASSERT_TRUE((*reader)->poll(100));
+  EXPECT_EQ(events.size(), 2u) << "a new flow after the gap wakes the reader again";
+  wait_out_the_event_gap();
+  run(FrameBuilder().eth(kEthIpv6).ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8).udp(1, 2).build());
+  ASSERT_TRUE((*reader)->poll(100));
+  EXPECT_EQ(events.size(), 3u) << "IPv6 flows wake it too";
+  EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 3u);
+  EXPECT_EQ(counter(PP_CNT_RINGBUF_FULL), 0u);
+}
+
+// A burst of new flows on one CPU costs one wake-up per gap, not one per flow; every flow
+// is still tracked.
+TEST_F(DatapathTest, ABurstOfNewFlowsOnOneCpuIsOneWakeUpPerGap) {
+  DatapathOptions o;
+  o.bench_unique_flows = true;  // every run of the frame is a new flow (random ports)
+  load(o);
+  std::vector<podpath::bpf::FlowEvent> events;
+  auto reader = podpath::bpf::EventReader::open(*dp_, [&](const auto& e) { events.push_back(e); });
+  ASSERT_TRUE(reader) << reader.error().to_string();
+  constexpr std::uint32_t kFlows = 2000;
+  std::uint64_t start = 0;
+  std::uint64_t end = 0;
+  const int cpu = usable_cpus().front();
+  ASSERT_TRUE(on_cpu(cpu, [&] {
+    start = monotonic_ns();
+    run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8).udp(1, 2).build(),
+        true, kFlows);
+    end = monotonic_ns();
+  }));
+  (void)(*reader)->poll(100);
+  EXPECT_GE(counter(PP_CNT_NEW_FLOWS), kFlows * 99 / 100) << "random ports rarely collide";
+  ASSERT_GE(events.size(), 1u) << "the burst woke the reader";
+  // One record per gap of the burst's duration (the programs' coarse clock may lag a tick, up
+  // to 10 ms): a bound from the measured duration, whatever the machine's speed.
+  const std::uint64_t bound = 2 + (end - start + 10'000'000ULL) / PP_EVENT_GAP_NS;
+  EXPECT_LE(events.size(), bound) << "not one per flow: " << kFlows << " flows in " << (end - start) / 1000
+                                  << " us";
   EXPECT_EQ(counter(PP_CNT_RINGBUF_FULL), 0u);
 }
 
@@ -647,6 +705,7 @@ TEST_F(DatapathTest, AnExceptionInTheEventCallbackReachesThePollerNotTerminate) 
   ASSERT_TRUE(reader) << reader.error().to_string();
   for (std::uint16_t port : {2, 3}) {
     run(FrameBuilder().eth(kEthIpv4).ipv4("10.10.129.2", "10.10.130.2", IPPROTO_UDP, 8).udp(1, port).build());
+    wait_out_the_event_gap();  // each new flow its own wake-up record
   }
   EXPECT_THROW((void)(*reader)->poll(100), std::runtime_error);
   EXPECT_EQ(calls, 1) << "delivery stops at the exception";

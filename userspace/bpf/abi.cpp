@@ -161,22 +161,6 @@ model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stat
   return r;
 }
 
-FlowEvent to_flow_event(const pp_flow_event& ev, std::uint64_t netns_cookie) {
-  pp_flow_map_key key{};
-  key.point = ev.point;
-  key.flow = ev.flow;
-  const model::FlowRecord rec = to_model(key, pp_flow_stats{}, netns_cookie);
-  FlowEvent out;
-  out.point = rec.point;
-  out.key = rec.key;
-  out.ts_ns = ev.ts_ns;
-  out.len = ev.len;
-  out.tcp_flags = ev.tcp_flags;
-  out.src_cidr = ev.src_cidr;
-  out.dst_cidr = ev.dst_cidr;
-  return out;
-}
-
 pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key) {
   pp_flow_map_key k{};
   k.point.netns = static_cast<__u32>(point.netns_cookie);

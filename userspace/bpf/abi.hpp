@@ -62,12 +62,7 @@ static_assert(sizeof(pp_cidr_key) == 20);
 static_assert(sizeof(pp_cidr_info) == 8);
 static_assert(sizeof(pp_matrix_cell) == 16);
 
-static_assert(sizeof(pp_flow_event) == 72);
-static_assert(offsetof(pp_flow_event, flow) == 8);
-static_assert(offsetof(pp_flow_event, ts_ns) == 48);
-static_assert(offsetof(pp_flow_event, len) == 56);
-static_assert(offsetof(pp_flow_event, src_cidr) == 60);
-static_assert(offsetof(pp_flow_event, tcp_flags) == 64);
+static_assert(sizeof(pp_flow_event) == 8);
 static_assert(sizeof(pp_iface_key) == 8);
 static_assert(sizeof(pp_nat4_key) == 20);
 static_assert(offsetof(pp_nat4_key, sport) == 12);
@@ -97,8 +92,6 @@ __u32 to_abi(model::InterfaceRole role);
 /// key.point.netns (the kernel records its low 32 bits).
 model::FlowRecord to_model(const pp_flow_map_key& key, const pp_flow_stats& stats,
                            std::uint64_t netns_cookie);
-/// @brief A new-flow record; `netns_cookie` is the full cookie behind ev.point.netns.
-FlowEvent to_flow_event(const pp_flow_event& ev, std::uint64_t netns_cookie);
 /// @brief The flows-map key of a flow direction at an observation point.
 pp_flow_map_key to_abi(const model::ObservationPoint& point, const model::FlowKey& key);
 /// @brief An IPv4 flows-map key (pp_flows4, 4-byte addresses) as the 48-byte key of

@@ -27,8 +27,9 @@ namespace podpath::bpf {
 namespace {
 
 // Maps shared by every object instance (Fixed mode reuses the first object's).
-constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",   "pp_cidrs",      "pp_matrix", "pp_ifaces",
-                                       "pp_events", "pp_counters", "pp_flows_full", "pp_nat4"};
+constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",    "pp_cidrs",    "pp_matrix",
+                                       "pp_ifaces", "pp_events",    "pp_counters", "pp_flows_full",
+                                       "pp_nat4",   "pp_event_gate"};
 
 bpf_map_type to_map_type(FlowMapKind kind) {
   switch (kind) {
@@ -73,6 +74,7 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
+  skel->rodata->pp_cfg_bench_without = o.bench_without;
   skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
   const __u32 nf_conn = o.nat && o.netns_mode == NetnsIdMode::KernCtx ? nf_conn_btf_id() : 0;
   skel->rodata->pp_cfg_nat = nf_conn != 0 ? 1 : 0;

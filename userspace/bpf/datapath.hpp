@@ -44,6 +44,7 @@ struct DatapathOptions {
   bool events = true;                        ///< emit new-flow events
   bool debug = false;                        ///< bpf_printk on map errors
   bool bench_unique_flows = false;           ///< benchmarks only: randomise ports so every packet is new
+  std::uint32_t bench_without = 0;    ///< benchmarks only: PP_BENCH_WITHOUT_* parts left out (counts wrong)
   std::uint32_t test_hold_loops = 0;  ///< tests only: spin between finding a flow entry and counting in it
   bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
   /// @brief Record NAT translations (Features::nat; KernCtx mode only): a new flow at an egress

@@ -7,13 +7,12 @@ namespace podpath::bpf {
 
 Result<std::unique_ptr<EventReader>> EventReader::open(const Datapath& datapath, Callback callback) {
   std::unique_ptr<EventReader> reader(new EventReader());
-  reader->datapath_ = &datapath;
   reader->callback_ = std::move(callback);
-  auto ring = RingBuffer::open(
-      datapath.events_map_fd(), record_handler<pp_flow_event>([raw = reader.get()](const pp_flow_event& ev) {
-        raw->callback_(to_flow_event(ev, raw->datapath_->full_netns_cookie(ev.point.netns)));
-      }),
-      "the new-flow ring buffer");
+  auto ring = RingBuffer::open(datapath.events_map_fd(),
+                               record_handler<pp_flow_event>([raw = reader.get()](const pp_flow_event& ev) {
+                                 raw->callback_(FlowEvent{.ts_ns = ev.ts_ns});
+                               }),
+                               "the new-flow ring buffer");
   if (!ring) return ring.error();
   reader->ring_ = std::move(*ring);
   return reader;

@@ -15,18 +15,15 @@ namespace podpath::bpf {
 
 class Datapath;
 
-/// @brief A flow seen for the first time at an observation point.
+/// @brief A wake-up: some flow was first seen at some point. The kernel emits at most one
+/// per CPU per PP_EVENT_GAP_NS (5 ms), whatever the number of new flows; what is new is read
+/// from the flows maps.
 struct FlowEvent {
-  model::ObservationPoint point;
-  model::FlowKey key;
-  std::uint64_t ts_ns = 0;  ///< CLOCK_MONOTONIC
-  std::uint32_t len = 0;
-  std::uint32_t tcp_flags = 0;
-  std::uint16_t src_cidr = 0;
-  std::uint16_t dst_cidr = 0;
+  std::uint64_t ts_ns = 0;  ///< CLOCK_MONOTONIC (coarse), when the CPU saw its first new flow
 };
 
-/// @brief Reads pp_flow_event records from the ring buffer and hands them to a callback.
+/// @brief Reads the new-flow wake-ups (pp_flow_event) from the ring buffer and hands them to a
+/// callback.
 class EventReader {
  public:
   using Callback = std::function<void(const FlowEvent&)>;
@@ -46,7 +43,6 @@ class EventReader {
  private:
   EventReader() = default;
 
-  const Datapath* datapath_ = nullptr;
   Callback callback_;
   std::optional<RingBuffer> ring_;
 };

@@ -66,7 +66,8 @@ class Session {
   /// namespace that is gone (follow_namespaces).
   Result<void> wait(std::chrono::milliseconds timeout, const std::atomic<bool>& stop,
                     bool wake_on_new_flow = false);
-  /// @brief New-flow events received so far.
+  /// @brief New-flow wake-ups received so far (the kernel emits at most one per CPU per
+  /// 5 ms, however many flows are new: a change means "something new", not a count).
   [[nodiscard]] std::uint64_t new_flow_events() const { return new_flow_events_; }
   /// @brief Reads the maps: flows (aggregated, with rates), matrix, health counters;
   /// re-reads the nodes' routes and, if its file changed, the inventory.
