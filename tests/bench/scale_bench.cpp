@@ -16,8 +16,9 @@
 // every entry once per Aggregator full_read_every (60) refreshes: their idle CPU is the mean over
 // such a cycle, the full read included; their idle refresh is the median, a changed-entries one.
 //
-// Usage: podpath_bench_scale [--refreshes R] [--data FILE] N...
+// Usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator]... N...
 // --data also writes the rows as tab-separated numbers, for the plot (scripts/bench scale).
+// --mode measures only the ways named (default: all three).
 #include <bpf/bpf.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -297,19 +298,32 @@ int main(int argc, char** argv) {
   int refreshes = 5;
   std::string data_file;
   std::vector<std::uint64_t> rows;
+  std::vector<Mode> modes;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--refreshes" && i + 1 < argc) {
       refreshes = std::max(1, std::atoi(argv[++i]));
     } else if (a == "--data" && i + 1 < argc) {
       data_file = argv[++i];
+    } else if (a == "--mode" && i + 1 < argc) {
+      const std::string m = argv[++i];
+      if (m == "full") {
+        modes.push_back(Mode::Full);
+      } else if (m == "batch") {
+        modes.push_back(Mode::Batch);
+      } else if (m == "iterator") {
+        modes.push_back(Mode::Iterator);
+      } else {
+        die("--mode takes full, batch or iterator");
+      }
     } else if (std::atoll(a.c_str()) > 0) {
       rows.push_back(static_cast<std::uint64_t>(std::atoll(a.c_str())));
     } else {
-      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] N...");
+      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator]... N...");
     }
   }
   if (rows.empty()) rows = {1'000, 10'000, 100'000, 1'000'000};
+  if (modes.empty()) modes = {Mode::Full, Mode::Batch, Mode::Iterator};
 
   fmt::print("| entries | read | refresh, first | refresh, idle | refresh, busy | top 10 + JSON | "
              "CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
@@ -324,7 +338,7 @@ int main(int argc, char** argv) {
   }
   std::vector<Row> done;
   for (const std::uint64_t n : rows) {
-    for (const Mode mode : {Mode::Full, Mode::Batch, Mode::Iterator}) {
+    for (const Mode mode : modes) {
       const Row r = measure_in_child(n, refreshes, mode);
       done.push_back(r);
       const double per = 1e6 / static_cast<double>(n);  // ms -> ns per entry

@@ -758,3 +758,142 @@ TEST(Aggregator, ChangedReadsExpireIdleFlows) {
   EXPECT_EQ(src.removed.front().key, quiet);
   EXPECT_EQ(agg.flows().at(busy).packets(), 6u);
 }
+
+// Idle flows expire in the order of their last activity, however the flows moved in the store
+// (expiry and eviction move the last flow into each hole), and a flow active again is not
+// expired at its old time.
+TEST(Aggregator, ExpiresInTheOrderOfLastActivity) {
+  FakeSource src;
+  src.changed_reads = true;
+  Aggregator agg(src, {.idle_timeout_ns = 3 * kSecond});
+  std::vector<FlowKey> keys;
+  for (std::uint16_t i = 0; i < 8; ++i) {
+    keys.push_back(tcp("10.10.129.2", "10.10.130.2", static_cast<std::uint16_t>(100 + i), 80));
+    src.count(kVeth, keys.back(), 1, 1 * kSecond);
+  }
+  ASSERT_TRUE(agg.update(1 * kSecond));
+  // Last active: keys 0..7 at 1 s, then 5 at 2 s, 1 and 3 at 3 s, 0 at 4 s.
+  src.count(kVeth, keys[5], 1, 2 * kSecond);
+  ASSERT_TRUE(agg.update(2 * kSecond));
+  src.count(kUplink, keys[3], 1, 3 * kSecond);
+  src.count(kVeth, keys[1], 1, 3 * kSecond);
+  ASSERT_TRUE(agg.update(3 * kSecond));
+  src.count(kVeth, keys[0], 1, 4 * kSecond);
+  ASSERT_TRUE(agg.update(4 * kSecond));
+  const auto expired_at = [&](std::uint64_t s) {
+    src.removed.clear();
+    auto u = agg.update(s * kSecond);
+    EXPECT_TRUE(u);
+    std::vector<std::uint16_t> ports;
+    for (const auto& k : src.removed) ports.push_back(k.key.sport);
+    std::sort(ports.begin(), ports.end());
+    ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+    EXPECT_EQ(u ? u->expired : 0, ports.size());
+    return ports;
+  };
+  EXPECT_EQ(expired_at(5), (std::vector<std::uint16_t>{102, 104, 106, 107}));
+  EXPECT_EQ(expired_at(6), (std::vector<std::uint16_t>{105}));
+  src.count(kVeth, keys[1], 1, 7 * kSecond);  // active again before its time
+  EXPECT_EQ(expired_at(7), (std::vector<std::uint16_t>{103}));
+  EXPECT_EQ(expired_at(8), (std::vector<std::uint16_t>{100}));
+  EXPECT_EQ(expired_at(10), (std::vector<std::uint16_t>{}));
+  EXPECT_EQ(expired_at(11), (std::vector<std::uint16_t>{101}));
+  EXPECT_TRUE(agg.flows().empty());
+  EXPECT_EQ(agg.entries(), 0u);
+}
+
+namespace {
+
+/// A source of two pools (kernel maps) by the key's source port, each of `capacity_` entries.
+class PooledSource final : public FlowSource {
+ public:
+  FakeSource inner;
+  podpath::Result<void> read(const podpath::flows::RecordSink& sink) override { return inner.read(sink); }
+  podpath::Result<podpath::flows::ChangedRead> read_changed(const podpath::flows::RecordSink& sink) override {
+    return inner.read_changed(sink);
+  }
+  podpath::Result<void> remove(const std::vector<PointKey>& keys) override { return inner.remove(keys); }
+  [[nodiscard]] std::size_t capacity() const override { return inner.capacity(); }
+  [[nodiscard]] std::size_t pools() const override { return 2; }
+  [[nodiscard]] std::size_t pool(const FlowKey& key) const override { return key.sport % 2; }
+  [[nodiscard]] std::size_t held(std::size_t pool) const {
+    std::size_t n = 0;
+    for (const auto& [k, s] : inner.entries) n += k.key.sport % 2 == pool ? 1 : 0;
+    return n;
+  }
+};
+
+}  // namespace
+
+// The entries per pool are counted as they appear and go, not recounted from every flow: after
+// any mix of new entries, unseen evictions, counters reset, idle expiry and eviction under map
+// pressure, the count is what the source holds, no pool stays above its high-water mark, and
+// every counter agrees with an aggregator that reads (and counts) everything every time.
+TEST(Aggregator, CountsEntriesPerPoolAcrossEvictionsExpiryAndResets) {
+  PooledSource full_src, changed_src;
+  full_src.inner.capacity_ = changed_src.inner.capacity_ = 20;
+  changed_src.inner.changed_reads = true;
+  Aggregator full(full_src, {.idle_timeout_ns = 6 * kSecond, .full_read_every = 1});
+  Aggregator changed(changed_src, {.idle_timeout_ns = 6 * kSecond, .full_read_every = 5});
+  std::mt19937 rng(11);
+  const ObservationPoint points[] = {kVeth, kUplink};
+  std::size_t evicted = 0, expired = 0, resets = 0;
+  for (std::uint64_t step = 1; step <= 80; ++step) {
+    const std::uint64_t t = step * kSecond;
+    for (int i = 0; i < 4; ++i) {
+      const auto port = static_cast<std::uint16_t>(2000 + rng() % 40);
+      const ObservationPoint& at = points[rng() % 2];
+      const FlowKey k = tcp("10.10.129.2", "10.10.130.2", port, 80);
+      const std::uint64_t packets = 1 + rng() % 3;
+      full_src.inner.count(at, k, packets, t);
+      changed_src.inner.count(at, k, packets, t);
+    }
+    if (step % 5 == 0 && !full_src.inner.entries.empty()) {  // evicted and recreated unseen: a reset
+      const auto it = std::next(full_src.inner.entries.begin(), rng() % full_src.inner.entries.size());
+      const PointKey k = it->first;
+      for (auto* s : {&full_src.inner, &changed_src.inner}) {
+        s->entries.erase(k);
+        s->count(k.point, k.key, 1, t);
+      }
+    }
+    if (step % 9 == 0 && !full_src.inner.entries.empty()) {  // evicted unseen
+      const PointKey gone =
+          std::next(full_src.inner.entries.begin(), rng() % full_src.inner.entries.size())->first;
+      full_src.inner.entries.erase(gone);
+      changed_src.inner.entries.erase(gone);
+    }
+    auto a = full.update(t);
+    auto b = changed.update(t);
+    ASSERT_TRUE(a && b);
+    evicted += b->evicted;
+    expired += b->expired;
+    resets += b->resets;
+    EXPECT_EQ(a->evicted, b->evicted) << "step " << step;
+    EXPECT_EQ(a->expired, b->expired) << "step " << step;
+    EXPECT_EQ(changed.entries(), changed_src.inner.entries.size()) << "step " << step;
+    EXPECT_EQ(full.entries(), full_src.inner.entries.size()) << "step " << step;
+    for (std::size_t pool = 0; pool < 2; ++pool) {
+      EXPECT_LE(changed_src.held(pool), 18u) << "step " << step << " pool " << pool;  // 0.9 * 20
+    }
+    std::size_t present = 0;
+    for (const auto& f : changed.flows()) {
+      for (const auto& p : f.points) present += p.present ? 1 : 0;
+    }
+    EXPECT_EQ(present, changed.entries()) << "step " << step;
+    ASSERT_EQ(full.flows().size(), changed.flows().size()) << "step " << step;
+    for (const auto& f : full.flows()) {
+      const auto* g = changed.flows().find(f.key);
+      ASSERT_NE(g, nullptr) << "step " << step;
+      ASSERT_EQ(f.points.size(), g->points.size()) << "step " << step;
+      for (std::size_t i = 0; i < f.points.size(); ++i) {
+        EXPECT_EQ(f.points[i].packets, g->points[i].packets) << "step " << step;
+        EXPECT_EQ(f.points[i].delta_packets, g->points[i].delta_packets) << "step " << step;
+        EXPECT_EQ(f.points[i].pps, g->points[i].pps) << "step " << step;
+        EXPECT_EQ(f.points[i].present, g->points[i].present) << "step " << step;
+      }
+    }
+  }
+  EXPECT_GT(evicted, 0u) << "the history should put the pools under pressure";
+  EXPECT_GT(expired, 0u);
+  EXPECT_GT(resets, 0u);
+}

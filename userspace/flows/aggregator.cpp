@@ -32,30 +32,34 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
   now_ns_ = now_ns;
   seconds_ = static_cast<double>(interval) / kNsPerSecond;
   summary_ = &summary;
+  per_pool_.resize(std::max<std::size_t>(source_.pools(), 1), 0);
   auto read = read_source(summary);
   summary_ = nullptr;
   if (!read) return read.error();
 
-  std::vector<std::uint32_t> idle;
-  std::vector<std::size_t> per_pool(std::max<std::size_t>(source_.pools(), 1), 0);
-  settle(summary.full_read, idle, per_pool);
-  if (!idle.empty()) {
-    std::vector<std::size_t> removed(per_pool.size(), 0);
-    for (const std::uint32_t pos : idle) removed[pool_of(flows_[pos])] += present_points(flows_[pos]);
+  if (summary.full_read) {
+    settle_all();
+  } else {
+    settle_changed();
+  }
+  rated_since_ = update_id_;
+  if (const std::vector<std::uint32_t> idle = idle_flows(); !idle.empty()) {
+    std::vector<std::size_t> removed(per_pool_.size(), 0);
+    for (const std::uint32_t pos : idle) removed[pool_index(flows_[pos])] += present_points(flows_[pos]);
     if (auto r = remove(idle); r) {
       summary.expired = idle.size();
-      for (std::size_t i = 0; i < per_pool.size(); ++i) per_pool[i] -= removed[i];
+      for (std::size_t i = 0; i < per_pool_.size(); ++i) per_pool_[i] -= removed[i];
     } else {
       // Keep them: forgetting flows whose entries survive would count them again later.
       spdlog::warn("cannot remove {} idle flows: {}", idle.size(), r.error().to_string());
     }
   }
-  relieve_pressure(per_pool, summary);
+  relieve_pressure(per_pool_, summary);
   read_nat();
   join_nat();
 
   entries_ = 0;
-  for (const std::size_t n : per_pool) entries_ += n;
+  for (const std::size_t n : per_pool_) entries_ += n;
   last_update_ns_ = now_ns;
   interval_ns_ = interval;
   updated_once_ = true;
@@ -113,6 +117,10 @@ std::size_t Aggregator::pool_of(const Flow& flow) const {
   return std::min(source_.pool(flow.key), std::max<std::size_t>(source_.pools(), 1) - 1);
 }
 
+std::size_t Aggregator::pool_index(const Flow& flow) const {
+  return per_pool_.size() > 1 ? pool_of(flow) : 0;
+}
+
 std::uint32_t Aggregator::present_points(const Flow& flow) {
   std::uint32_t n = 0;
   for (const auto& p : flow.points) n += p.present ? 1 : 0;
@@ -160,7 +168,9 @@ void Aggregator::apply(const model::FlowRecord& rec) {
   Flow& flow = flows_[ref.flow];
   if (ref.point >= flow.points.size() || !(flow.points[ref.point].point == rec.point)) {
     add_point(flow, ref.point, rec);
+    touch(ref.flow);
     ++appeared_;
+    ++per_pool_[pool_index(flow)];
     next_order_.push_back(ref);
     return;
   }
@@ -170,7 +180,10 @@ void Aggregator::apply(const model::FlowRecord& rec) {
     return;
   }
   p.read_in = update_id_;
-  if (!p.present) ++appeared_;
+  if (!p.present) {
+    ++appeared_;
+    ++per_pool_[pool_index(flow)];
+  }
   p.present = true;
   next_order_.push_back(ref);
   if (rec.stats == p.stats) {  // idle: nothing to add, no rate
@@ -189,6 +202,7 @@ void Aggregator::apply(const model::FlowRecord& rec) {
   p.stats = rec.stats;
   count_delta(p);
   flow.settle_times();
+  if (p.delta_packets > 0 || p.delta_bytes > 0) touch(ref.flow);
 }
 
 void Aggregator::add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec) {
@@ -212,8 +226,10 @@ void Aggregator::count_delta(PointStats& p) const {
   p.bps = seconds_ > 0 ? static_cast<double>(p.delta_bytes) * 8.0 / seconds_ : 0;
 }
 
-void Aggregator::settle(bool full, std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool) {
-  const bool pooled = per_pool.size() > 1;
+// After a full read: every point not read is gone from the source (evicted, or deleted by
+// someone else), and has no rate; the entries per pool are counted again.
+void Aggregator::settle_all() {
+  std::fill(per_pool_.begin(), per_pool_.end(), 0);
   for (std::uint32_t pos = 0; pos < flows_.size(); ++pos) {
     Flow& flow = flows_[pos];
     std::size_t present = 0;
@@ -222,19 +238,89 @@ void Aggregator::settle(bool full, std::vector<std::uint32_t>& idle, std::vector
         ++present;
         continue;
       }
-      // Not read: after a full read it is gone from the source (evicted, or deleted by
-      // someone else); after a changed-entries read it did not change, so it is idle.
-      if (full && p.present) p.present = false;
-      if (!full && p.present) ++present;
+      p.present = false;
       if (p.delta_packets != 0 || p.delta_bytes != 0) {
         p.delta_packets = p.delta_bytes = 0;
         p.pps = p.bps = 0;
       }
     }
-    per_pool[pooled ? pool_of(flow) : 0] += present;
-    if (now_ns_ > flow.last_active_ns && now_ns_ - flow.last_active_ns > options_.idle_timeout_ns) {
-      idle.push_back(pos);
+    per_pool_[pool_index(flow)] += present;
+  }
+}
+
+// After a changed-entries read: a point not read did not change, so it has no rate. Only a
+// point whose counters grew has one, and its flow was touched then: the flows touched since
+// the last update that settled are the end of the activity order, and the only ones visited.
+void Aggregator::settle_changed() {
+  for (std::uint32_t pos = newest_; pos != FlowStore::kNone && activity_[pos].touched_in >= rated_since_;
+       pos = activity_[pos].prev) {
+    for (auto& p : flows_[pos].points) {
+      if (p.read_in != update_id_ && (p.delta_packets != 0 || p.delta_bytes != 0)) {
+        p.delta_packets = p.delta_bytes = 0;
+        p.pps = p.bps = 0;
+      }
     }
+  }
+}
+
+// The flows idle for longer than the timeout: the front of the activity order, up to the
+// first flow that is not.
+std::vector<std::uint32_t> Aggregator::idle_flows() const {
+  std::vector<std::uint32_t> idle;
+  for (std::uint32_t pos = oldest_; pos != FlowStore::kNone; pos = activity_[pos].next) {
+    const Flow& flow = flows_[pos];
+    if (now_ns_ <= flow.last_active_ns || now_ns_ - flow.last_active_ns <= options_.idle_timeout_ns) break;
+    idle.push_back(pos);
+  }
+  return idle;
+}
+
+// The flow's counters grew, or it appeared: it moves to the end of the activity order (once
+// per update). Every flow is in the order from the update that created it on.
+void Aggregator::touch(std::uint32_t pos) {
+  if (pos >= activity_.size()) activity_.resize(flows_.size());
+  Activity& a = activity_[pos];
+  if (a.touched_in == update_id_) return;
+  if (a.touched_in != 0) unlink(pos);
+  a.touched_in = update_id_;
+  a.prev = newest_;
+  a.next = FlowStore::kNone;
+  if (newest_ != FlowStore::kNone) {
+    activity_[newest_].next = pos;
+  } else {
+    oldest_ = pos;
+  }
+  newest_ = pos;
+}
+
+void Aggregator::unlink(std::uint32_t pos) {
+  Activity& a = activity_[pos];
+  if (a.prev != FlowStore::kNone) {
+    activity_[a.prev].next = a.next;
+  } else {
+    oldest_ = a.next;
+  }
+  if (a.next != FlowStore::kNone) {
+    activity_[a.next].prev = a.prev;
+  } else {
+    newest_ = a.prev;
+  }
+  a.prev = a.next = FlowStore::kNone;
+}
+
+// FlowStore::erase moved the flow at `from` into the hole at `to`: so does its place.
+void Aggregator::moved(std::uint32_t from, std::uint32_t to) {
+  const Activity a = activity_[from];
+  activity_[to] = a;
+  if (a.prev != FlowStore::kNone) {
+    activity_[a.prev].next = to;
+  } else {
+    oldest_ = to;
+  }
+  if (a.next != FlowStore::kNone) {
+    activity_[a.next].prev = to;
+  } else {
+    newest_ = to;
   }
 }
 
@@ -245,7 +331,9 @@ Result<void> Aggregator::remove(const std::vector<std::uint32_t>& doomed) {
     for (const auto& p : flow.points) entries.push_back({p.point, flow.key});
   }
   if (auto r = source_.remove(entries); !r) return r;
-  flows_.erase(doomed);
+  for (const std::uint32_t pos : doomed) unlink(pos);
+  flows_.erase(doomed, [this](std::uint32_t from, std::uint32_t to) { moved(from, to); });
+  activity_.resize(flows_.size());
   // Positions moved: the read order is rebuilt by the next read (its hints are checked).
   return {};
 }

@@ -101,8 +101,12 @@ struct UpdateSummary {
 
 /// @brief Turns successive reads of a FlowSource into flows with rates. One update costs a
 /// read of the entries that changed (every entry at every full_read_every-th update, or when
-/// the source cannot tell which changed) and one pass over the flows; an entry read whose
-/// counters did not change costs a comparison.
+/// the source cannot tell which changed) and work on the flows that changed, not on all it
+/// holds: flows are kept in order of their last activity, so idle expiry visits only the
+/// expired ones and rates are reset only where the previous update set them; entries per
+/// pool are counted as they come and go. A full read also makes one pass over every flow
+/// (entries gone from the source). An entry read whose counters did not change costs a
+/// comparison. `now_ns` must not go backwards (a flow is expired in its order of activity).
 class Aggregator {
  public:
   explicit Aggregator(FlowSource& source, AggregatorOptions options = {})
@@ -142,16 +146,31 @@ class Aggregator {
     std::uint32_t point = 0;
   };
 
-  // One update, phase by phase: apply each record (counters, deltas, rates), then one pass
-  // over the flows (entries gone from the source, idle flows), then relieve map pressure,
-  // then read the NAT translations and join their flows.
+  /// A flow's place in the order of activity (parallel to the flow positions).
+  struct Activity {
+    std::uint32_t prev = FlowStore::kNone;  ///< less recently active
+    std::uint32_t next = FlowStore::kNone;  ///< more recently active
+    std::uint32_t touched_in = 0;           ///< the update that last moved it to the end
+  };
+
+  // One update, phase by phase: apply each record (counters, deltas, rates; a flow whose
+  // counters grew goes to the end of the activity order), then settle what was not read
+  // (after a full read: every flow, for entries gone from the source; else only the flows
+  // whose rates the previous update set), expire the least recently active flows, relieve
+  // map pressure, then read the NAT translations and join their flows.
   void apply(const model::FlowRecord& rec);
   EntryRef locate(const model::FlowRecord& rec);
   void add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec);
   void count_delta(PointStats& p) const;
   Result<void> read_source(UpdateSummary& summary);
   Result<void> read_all();
-  void settle(bool full, std::vector<std::uint32_t>& idle, std::vector<std::size_t>& per_pool);
+  void settle_all();
+  void settle_changed();
+  [[nodiscard]] std::vector<std::uint32_t> idle_flows() const;
+  void touch(std::uint32_t pos);
+  void unlink(std::uint32_t pos);
+  void moved(std::uint32_t from, std::uint32_t to);
+  [[nodiscard]] std::size_t pool_index(const Flow& flow) const;
   Result<void> remove(const std::vector<std::uint32_t>& doomed);
   void relieve_pressure(std::vector<std::size_t>& per_pool, UpdateSummary& summary);
   [[nodiscard]] std::size_t pool_of(const Flow& flow) const;
@@ -166,6 +185,15 @@ class Aggregator {
   // return their entries in a stable order, so the entry a record belongs to is almost
   // always the one after the previous record's: found without hashing, in memory order.
   std::vector<EntryRef> order_, next_order_;
+  // Flows from least to most recently active (their counters last grew, or they appeared):
+  // idle expiry takes them from the front. The flows touched in updates since
+  // `rated_since_` are at the end: only they can hold rates a later update must reset.
+  std::vector<Activity> activity_;
+  std::uint32_t oldest_ = FlowStore::kNone;
+  std::uint32_t newest_ = FlowStore::kNone;
+  std::uint32_t rated_since_ = 1;
+  // Entries present in the source, by pool, kept as entries appear, go and are removed.
+  std::vector<std::size_t> per_pool_;
   std::size_t cursor_ = 0;
   // Updates since the last full read (AggregatorOptions::full_read_every).
   std::uint32_t since_full_ = 0;

@@ -146,7 +146,7 @@ std::size_t FlowStore::slot_of(std::uint32_t pos) const {
   return i;
 }
 
-void FlowStore::erase_one(std::uint32_t pos) {
+void FlowStore::erase_one(std::uint32_t pos, const std::function<void(std::uint32_t, std::uint32_t)>& moved) {
   if (const std::uint32_t r = reverse_[pos]; r != kNone) reverse_[r] = kNone;
   // Backward-shift deletion: later members of the probe run move up, so no tombstones.
   const std::size_t mask = slots_.size() - 1;
@@ -167,15 +167,17 @@ void FlowStore::erase_one(std::uint32_t pos) {
     flows_[pos] = std::move(flows_[last]);
     reverse_[pos] = reverse_[last];
     if (reverse_[pos] != kNone) reverse_[reverse_[pos]] = pos;
+    if (moved) moved(last, pos);
   }
   flows_.pop_back();
   reverse_.pop_back();
 }
 
-void FlowStore::erase(std::vector<std::uint32_t> positions) {
+void FlowStore::erase(std::vector<std::uint32_t> positions,
+                      const std::function<void(std::uint32_t from, std::uint32_t to)>& moved) {
   // Highest first: the flow moved into a hole always comes from beyond the positions left.
   std::sort(positions.begin(), positions.end(), std::greater<>());
-  for (const std::uint32_t pos : positions) erase_one(pos);
+  for (const std::uint32_t pos : positions) erase_one(pos, moved);
 }
 
 }  // namespace podpath::flows

@@ -7,6 +7,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -120,8 +121,9 @@ class FlowStore {
   /// direction if that is tracked; returns its position.
   std::uint32_t insert(const model::FlowKey& key);
   /// @brief Removes the flows at these positions (any order, no duplicates). Other flows
-  /// may move.
-  void erase(std::vector<std::uint32_t> positions);
+  /// may move: `moved(from, to)` is called for each flow that does, after it moved.
+  void erase(std::vector<std::uint32_t> positions,
+             const std::function<void(std::uint32_t from, std::uint32_t to)>& moved = {});
 
  private:
   struct Slot {
@@ -131,7 +133,7 @@ class FlowStore {
   [[nodiscard]] std::size_t slot_of(std::uint32_t pos) const;
   void place(std::uint32_t pos, std::uint64_t hash);
   void grow();
-  void erase_one(std::uint32_t pos);
+  void erase_one(std::uint32_t pos, const std::function<void(std::uint32_t, std::uint32_t)>& moved);
 
   std::vector<Flow> flows_;
   std::vector<std::uint32_t> reverse_;  // parallel to flows_
