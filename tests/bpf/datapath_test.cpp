@@ -1172,6 +1172,11 @@ TEST_F(DatapathTest, IteratorAndBatchReadsGiveTheSameEntriesAndOnlyChangedOnesSi
     });
     EXPECT_EQ(as_entries(got), changed);
     ASSERT_EQ(changed.size(), 4u);
+    got.clear();
+    held = dp_->read_flows(collect, since, true);  // batch lookups, whatever was loaded
+    ASSERT_TRUE(held) << held.error().to_string();
+    EXPECT_EQ(*held, 25u);
+    EXPECT_EQ(as_entries(got), changed);
     EXPECT_EQ(std::get<1>(changed[0]), 4u + 10u) << "port 1003: 4 packets, then 10";
 
     // An entry deleted behind podpath's back: one fewer held, nothing handed over.
@@ -1231,4 +1236,44 @@ TEST_F(DatapathTest, AggregatorOnChangedReadsNoticesDeletedEntriesAndExpiresIdle
   EXPECT_FALSE(u->full_read);
   EXPECT_EQ(u->expired, static_cast<std::size_t>(kFlows));
   EXPECT_TRUE(flows().empty()) << flows().size() << " entries left after expiry";
+}
+
+// The flow source reads through the map iterator while few entries change, and through batch
+// lookups after a read where more than a third changed; both hand over the same entries.
+TEST_F(DatapathTest, FlowSourceSwitchesToBatchLookupsWhenMostEntriesChanged) {
+  DatapathOptions o;
+  o.coarse_clock = false;
+  load(o);
+  if (!dp_->reads_changed_in_kernel()) GTEST_SKIP() << "no BPF map iterator on this kernel";
+  constexpr int kFlows = 9;
+  for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i));
+  podpath::loader::BpfFlowSource source(*dp_);
+  std::size_t handed = 0;
+  const auto count = [&](std::span<const FlowRecord> batch) { handed += batch.size(); };
+  const auto read = [&] {
+    handed = 0;
+    auto r = source.read_changed(count);
+    EXPECT_TRUE(r) << r.error().to_string();
+    return r ? r->held : 0;
+  };
+
+  read();  // the first read: a full one
+  EXPECT_EQ(handed, static_cast<std::size_t>(kFlows));
+  EXPECT_FALSE(source.batch_next());
+  // Every entry gets a packet: the next read hands all of them over, and the one after uses
+  // batch lookups.
+  for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i));
+  EXPECT_EQ(read(), static_cast<std::size_t>(kFlows));
+  EXPECT_EQ(handed, static_cast<std::size_t>(kFlows));
+  EXPECT_TRUE(source.batch_next());
+  // Two of nine change (under a third), past the source's clock margin for the others: the
+  // batch read hands over just those two, and the iterator takes over again.
+  const std::uint64_t margin_passed = Datapath::flow_clock_ns() + 150'000'000ULL;
+  while (Datapath::flow_clock_ns() < margin_passed)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  read();  // the read that ends the margin of the burst above (hands over what it still covers)
+  for (const int port : {1002, 1005}) run(udp4_frame(port));
+  EXPECT_EQ(read(), static_cast<std::size_t>(kFlows));
+  EXPECT_EQ(handed, 2u);
+  EXPECT_FALSE(source.batch_next());
 }

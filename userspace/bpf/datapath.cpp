@@ -303,7 +303,8 @@ std::uint64_t Datapath::flow_clock_ns() {
   return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000ULL + static_cast<std::uint64_t>(ts.tv_nsec);
 }
 
-Result<std::uint64_t> Datapath::read_flows(const FlowRecordSink& sink, std::uint64_t since_ns) const {
+Result<std::uint64_t> Datapath::read_flows(const FlowRecordSink& sink, std::uint64_t since_ns,
+                                           bool batch_lookups) const {
   // Converted a batch at a time into one reused buffer: no allocation per entry.
   std::vector<model::FlowRecord> batch;
   batch.reserve(kFlowBatch);
@@ -321,7 +322,7 @@ Result<std::uint64_t> Datapath::read_flows(const FlowRecordSink& sink, std::uint
       batch.clear();
     }
   };
-  if (iterator_) {
+  if (iterator_ && !batch_lookups) {
     const auto add4 = [&](const std::uint8_t* r) {
       pp_flow4_record rec{};
       std::memcpy(&rec, r, sizeof(rec));

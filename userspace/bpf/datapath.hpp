@@ -142,9 +142,10 @@ class Datapath {
   /// @brief Hands `sink` the flow entries whose last packet is at or after `since_ns` (the
   /// programs' clock: flow_clock_ns(); 0 = every entry), a batch at a time, in the map's
   /// order, and returns how many entries the maps hold, handed over or not. With the map
-  /// iterator (reads_changed_in_kernel()) the others never leave the kernel; else batch
-  /// lookups read every entry and the others are skipped here.
-  Result<std::uint64_t> read_flows(const FlowRecordSink& sink, std::uint64_t since_ns) const;
+  /// iterator (reads_changed_in_kernel()) the others never leave the kernel; else, or with
+  /// `batch_lookups`, batch lookups read every entry and the others are skipped here.
+  Result<std::uint64_t> read_flows(const FlowRecordSink& sink, std::uint64_t since_ns,
+                                   bool batch_lookups = false) const;
   /// @brief True when read_flows() walks the maps with the BPF iterator (DatapathOptions::
   /// map_iterator and a kernel that has map-element iterators), false for batch lookups.
   [[nodiscard]] bool reads_changed_in_kernel() const { return iterator_ != nullptr; }

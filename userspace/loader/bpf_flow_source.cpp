@@ -11,11 +11,20 @@ namespace {
 // Entries seen again within the margin are compared and found idle: cheap.
 constexpr std::uint64_t kChangeMarginNs = 100'000'000;
 
+// With the map iterator, a read costs a walk of every entry plus a copy-out of each changed
+// one. Here a refresh of 1 M entries that all changed took 589-678 ms through the iterator
+// against 446-482 ms through batch lookups of every entry, while the walk alone (nothing
+// changed) takes 120 ms (docs/datapath.md): the iterator stops paying at roughly a third of
+// the entries changed. So after a read where more than a third changed, the next one uses
+// batch lookups, and the one after a quieter read the iterator again; full reads always use
+// batch lookups. Either way hands over the same entries.
+bool busy(std::size_t changed, std::uint64_t held) { return changed * 3 > held; }
+
 }  // namespace
 
 Result<void> BpfFlowSource::read(const flows::RecordSink& sink) {
   const std::uint64_t start = bpf::Datapath::flow_clock_ns();
-  if (auto r = datapath_.read_flows(sink); !r) return r;
+  if (auto r = datapath_.read_flows(sink, 0, true); !r) return r.error();
   last_read_ns_ = start;
   return {};
 }
@@ -27,9 +36,16 @@ Result<flows::ChangedRead> BpfFlowSource::read_changed(const flows::RecordSink& 
   }
   const std::uint64_t start = bpf::Datapath::flow_clock_ns();
   const std::uint64_t since = last_read_ns_ > kChangeMarginNs ? last_read_ns_ - kChangeMarginNs : 1;
-  auto held = datapath_.read_flows(sink, since);
+  std::size_t handed = 0;
+  auto held = datapath_.read_flows(
+      [&](std::span<const model::FlowRecord> batch) {
+        handed += batch.size();
+        sink(batch);
+      },
+      since, batch_next_);
   if (!held) return held.error();
   last_read_ns_ = start;
+  batch_next_ = datapath_.reads_changed_in_kernel() && busy(handed, *held);
   return flows::ChangedRead{false, static_cast<std::size_t>(*held)};
 }
 

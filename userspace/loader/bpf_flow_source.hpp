@@ -15,9 +15,13 @@ class BpfFlowSource final : public flows::FlowSource {
   explicit BpfFlowSource(bpf::Datapath& datapath) : datapath_(datapath) {}
   Result<void> read(const flows::RecordSink& sink) override;
   /// @brief The entries whose last packet came after the previous read started (less a
-  /// margin for the programs' coarse clock and for packets being counted as it started).
+  /// margin for the programs' coarse clock and for packets being counted as it started):
+  /// through the map iterator, or batch lookups after a read where most entries changed.
   Result<flows::ChangedRead> read_changed(const flows::RecordSink& sink) override;
   Result<void> remove(const std::vector<flows::PointKey>& entries) override;
+  /// @brief The next read_changed() uses batch lookups rather than the map iterator: the
+  /// previous one found more than a third of the entries changed.
+  [[nodiscard]] bool batch_next() const { return batch_next_; }
   /// @brief The size of each flows map (--max-flows): the aggregator evicts before one fills.
   [[nodiscard]] std::size_t capacity() const override { return datapath_.options().max_flows; }
   /// @brief Two pools: pp_flows4 (IPv4) and pp_flows (IPv6), each of capacity().
@@ -33,6 +37,7 @@ class BpfFlowSource final : public flows::FlowSource {
  private:
   bpf::Datapath& datapath_;
   std::uint64_t last_read_ns_ = 0;  // flow clock when the last successful read started; 0 = none
+  bool batch_next_ = false;         // the next changed-entries read uses batch lookups
 };
 
 }  // namespace podpath::loader
