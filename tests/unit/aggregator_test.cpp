@@ -656,6 +656,32 @@ TEST(AggregatorNat, TheSelectionListsAJoinedConversationOnceAndNotItsFlows) {
 // random history (packets, new flows, entries evicted behind their back, idle expiry), one
 // reading everything at every update, the other only the entries counted since its last read
 // (with a full read every 4 updates), agree on every counter, delta, rate and presence.
+namespace {
+
+// Every flow and point of two aggregators agree: counters, deltas, rates, presence, activity.
+void expect_same_flows(const podpath::flows::Aggregator& full, const podpath::flows::Aggregator& changed,
+                       std::uint64_t step) {
+  ASSERT_EQ(full.flows().size(), changed.flows().size()) << "step " << step;
+  for (const auto& f : full.flows()) {
+    const auto* g = changed.flows().find(f.key);
+    ASSERT_NE(g, nullptr) << "step " << step;
+    ASSERT_EQ(f.points.size(), g->points.size()) << "step " << step;
+    for (std::size_t i = 0; i < f.points.size(); ++i) {
+      const auto& p = f.points[i];
+      const auto& q = g->points[i];
+      EXPECT_EQ(p.packets, q.packets) << "step " << step;
+      EXPECT_EQ(p.bytes, q.bytes) << "step " << step;
+      EXPECT_EQ(p.delta_packets, q.delta_packets) << "step " << step;
+      EXPECT_EQ(p.pps, q.pps) << "step " << step;
+      EXPECT_EQ(p.bps, q.bps) << "step " << step;
+      EXPECT_EQ(p.present, q.present) << "step " << step;
+      EXPECT_EQ(p.last_active_ns, q.last_active_ns) << "step " << step;
+    }
+  }
+}
+
+}  // namespace
+
 TEST(Aggregator, ChangedReadsMatchFullReads) {
   FakeSource full_src, changed_src;
   changed_src.changed_reads = true;
@@ -687,23 +713,7 @@ TEST(Aggregator, ChangedReadsMatchFullReads) {
     EXPECT_EQ(a->new_flows, b->new_flows) << "step " << step;
     EXPECT_EQ(a->expired, b->expired) << "step " << step;
     EXPECT_EQ(full.entries(), changed.entries()) << "step " << step;
-    ASSERT_EQ(full.flows().size(), changed.flows().size()) << "step " << step;
-    for (const auto& f : full.flows()) {
-      const auto* g = changed.flows().find(f.key);
-      ASSERT_NE(g, nullptr) << "step " << step;
-      ASSERT_EQ(f.points.size(), g->points.size()) << "step " << step;
-      for (std::size_t i = 0; i < f.points.size(); ++i) {
-        const auto& p = f.points[i];
-        const auto& q = g->points[i];
-        EXPECT_EQ(p.packets, q.packets) << "step " << step;
-        EXPECT_EQ(p.bytes, q.bytes) << "step " << step;
-        EXPECT_EQ(p.delta_packets, q.delta_packets) << "step " << step;
-        EXPECT_EQ(p.pps, q.pps) << "step " << step;
-        EXPECT_EQ(p.bps, q.bps) << "step " << step;
-        EXPECT_EQ(p.present, q.present) << "step " << step;
-        EXPECT_EQ(p.last_active_ns, q.last_active_ns) << "step " << step;
-      }
-    }
+    expect_same_flows(full, changed, step);
   }
   EXPECT_GT(partial_updates, 30u) << "the changed aggregator should mostly read changed entries";
 }
@@ -880,18 +890,7 @@ TEST(Aggregator, CountsEntriesPerPoolAcrossEvictionsExpiryAndResets) {
       for (const auto& p : f.points) present += p.present ? 1 : 0;
     }
     EXPECT_EQ(present, changed.entries()) << "step " << step;
-    ASSERT_EQ(full.flows().size(), changed.flows().size()) << "step " << step;
-    for (const auto& f : full.flows()) {
-      const auto* g = changed.flows().find(f.key);
-      ASSERT_NE(g, nullptr) << "step " << step;
-      ASSERT_EQ(f.points.size(), g->points.size()) << "step " << step;
-      for (std::size_t i = 0; i < f.points.size(); ++i) {
-        EXPECT_EQ(f.points[i].packets, g->points[i].packets) << "step " << step;
-        EXPECT_EQ(f.points[i].delta_packets, g->points[i].delta_packets) << "step " << step;
-        EXPECT_EQ(f.points[i].pps, g->points[i].pps) << "step " << step;
-        EXPECT_EQ(f.points[i].present, g->points[i].present) << "step " << step;
-      }
-    }
+    expect_same_flows(full, changed, step);
   }
   EXPECT_GT(evicted, 0u) << "the history should put the pools under pressure";
   EXPECT_GT(expired, 0u);
