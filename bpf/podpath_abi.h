@@ -191,7 +191,7 @@ struct pp_flow_event {
  * (pp_cfg_bench_without), to measure each one's cost. Counts are wrong in such a variant. */
 #define PP_BENCH_WITHOUT_PACKETS (1U << 0) /* the PP_CNT_PACKETS increment */
 #define PP_BENCH_WITHOUT_ATOMICS (1U << 1) /* packets/bytes: plain adds instead of atomic ones */
-#define PP_BENCH_WITHOUT_CLOCK	 (1U << 2) /* the clock helper (a constant time) */
+#define PP_BENCH_WITHOUT_CLOCK	 (1U << 2) /* the clock read (a constant time) */
 #define PP_BENCH_WITHOUT_TAG	 (1U << 3) /* the key tag: computed, checked before and after */
 #define PP_BENCH_WITHOUT_NETNS	 (1U << 4) /* the namespace read (a constant namespace) */
 

@@ -49,7 +49,10 @@ const volatile __u64 pp_cfg_netns_cookie = 0; /* tc_flow_fixed: this object's na
 const volatile __u8 pp_cfg_events = 1;	      /* wake the reader on new flows (pp_wake_reader) */
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
-const volatile __u8 pp_cfg_coarse_clock = 1;  /* bpf_ktime_get_coarse_ns exists (5.11+) */
+const volatile __u8 pp_cfg_coarse_clock = 1;  /* tick resolution will do (pp_now) */
+/* With pp_cfg_coarse_clock: nanoseconds per jiffy (TICK_NSEC), to read the tick clock from
+ * jiffies; 0: through bpf_ktime_get_coarse_ns (Linux 5.11+). */
+const volatile __u64 pp_cfg_tick_ns = 0;
 const volatile __u8 pp_cfg_nat = 0; /* record NAT translations: the kernel's BTF has struct nf_conn
 				       and bpf_rdonly_cast (Linux 6.3+); never in tc_flow_fixed */
 /* The kernel's BTF id of struct nf_conn, for bpf_rdonly_cast. Set by userspace: CO-RE's
@@ -66,6 +69,9 @@ const volatile __u32 pp_cfg_test_hold = 0;
  * Verified away when 0. */
 const volatile __u32 pp_cfg_bench_without = 0;
 #define PP_WITHOUT(part) (pp_cfg_bench_without & (part))
+
+/* jiffies * pp_cfg_tick_ns minus CLOCK_MONOTONIC, set once by pp_tc_clock_sync. */
+__u64 pp_clock_offset_ns = 0;
 
 #ifndef PP_NETNS_FIXED
 extern void *bpf_cast_to_kern_ctx(void *) __ksym;
@@ -88,6 +94,25 @@ static __always_inline __u32 pp_netns(struct __sk_buff *skb)
 
 	return (__u32)kskb->dev->nd_net.net->net_cookie;
 #endif
+}
+
+/*
+ * The programs' clock, CLOCK_MONOTONIC in ns: first/last seen, the back-off and the wake-up
+ * gap. Tick resolution (ms) is plenty for those, and the tick clock is read from jiffies: the
+ * verifier inlines bpf_jiffies64 as one load, where bpf_ktime_get_coarse_ns is a helper call
+ * that cost 3 ns per packet on an Intel VM and 15 on an AMD one whose kernel mitigates every
+ * return (Safe RET) (docs/datapath.md). The jiffies clock lags CLOCK_MONOTONIC by at most two
+ * ticks (pp_tc_clock_sync). `podpath check` asks for the precise clock (per-hop latency).
+ */
+static __always_inline __u64 pp_now(void)
+{
+	if (PP_WITHOUT(PP_BENCH_WITHOUT_CLOCK))
+		return 1;
+	if (!pp_cfg_coarse_clock)
+		return bpf_ktime_get_ns();
+	if (pp_cfg_tick_ns)
+		return bpf_jiffies64() * pp_cfg_tick_ns - pp_clock_offset_ns;
+	return bpf_ktime_get_coarse_ns();
 }
 
 /* What one skb adds: a GSO/GRO super-packet counts as the wire packets it carries. */
@@ -458,11 +483,7 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 		n.packets = segs;
 		n.bytes += (__u64)(segs - 1) * pp_gso_header_bytes(data, data_end, &p);
 	}
-	/* Coarse (tick) time, CLOCK_MONOTONIC_COARSE: ~25 ns cheaper per packet than
-	 * bpf_ktime_get_ns, and ms resolution is plenty for first/last seen. */
-	__u64 now = PP_WITHOUT(PP_BENCH_WITHOUT_CLOCK) ? 1
-		    : pp_cfg_coarse_clock	       ? bpf_ktime_get_coarse_ns()
-						       : bpf_ktime_get_ns();
+	__u64 now = pp_now();
 
 	/* The last 32 bits of each address, the point, the ports: the IPv4 key's words, and
 	 * the tag of both keys (the upper bits of IPv6 addresses would make the tag dearer
@@ -514,6 +535,24 @@ SEC("tc")
 int pp_tc_l3_eg(struct __sk_buff *skb)
 {
 	return pp_handle(skb, PP_DIR_EGRESS, 1);
+}
+
+/*
+ * Not attached: userspace runs it once after loading (BPF_PROG_TEST_RUN) to tie the jiffies
+ * clock to CLOCK_MONOTONIC. Jiffies count ticks of CLOCK_MONOTONIC, so the offset holds; one
+ * tick added to it keeps pp_now() from running ahead of CLOCK_MONOTONIC, whatever the phase
+ * of the tick when this runs. Objects that share this one's variables (tc_flow_fixed, one per
+ * namespace) keep the offset the first one set.
+ */
+SEC("tc")
+int pp_tc_clock_sync(struct __sk_buff *skb)
+{
+	__u64 jiffies = bpf_jiffies64();
+	__u64 mono = bpf_ktime_get_ns();
+
+	if (pp_clock_offset_ns == 0)
+		pp_clock_offset_ns = jiffies * pp_cfg_tick_ns - mono + pp_cfg_tick_ns;
+	return TC_ACT_UNSPEC;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -200,7 +200,7 @@ void parts_report(int rounds, int empty_fd, const FrameBuilder::Bytes& f4, const
       {"whole program", 0},
       {"without the `packets` health counter", PP_BENCH_WITHOUT_PACKETS},
       {"plain adds instead of the two atomics", PP_BENCH_WITHOUT_ATOMICS},
-      {"without the clock helper", PP_BENCH_WITHOUT_CLOCK},
+      {"without the clock", PP_BENCH_WITHOUT_CLOCK},
       {"without the key tag", PP_BENCH_WITHOUT_TAG},
       {"without the namespace read", PP_BENCH_WITHOUT_NETNS},
       {"without all five", kAll},

@@ -136,6 +136,46 @@ TEST_F(DatapathTest, Ipv4TcpIsOneFlowWithFlagsAndLength) {
   EXPECT_EQ(counter(PP_CNT_NEW_FLOWS), 1u);
 }
 
+// The programs' clock in each of its three kinds (jiffies, the default; the coarse-clock
+// helper; the precise clock `check` asks for) is CLOCK_MONOTONIC, never ahead of
+// flow_clock_ns() and behind it by at most a couple of ticks, and it moves with it: first and
+// last seen, the back-off and the wake-up gap depend on it.
+TEST_F(DatapathTest, TheProgramsClockFollowsClockMonotonicInEveryKind) {
+  struct Kind {
+    const char* name;
+    bool coarse, jiffies;
+    podpath::bpf::NetnsIdMode mode;
+  };
+  const Kind kinds[] = {{"jiffies", true, true, podpath::bpf::NetnsIdMode::KernCtx},
+                        {"jiffies, fixed namespace", true, true, podpath::bpf::NetnsIdMode::Fixed},
+                        {"coarse-clock helper", true, false, podpath::bpf::NetnsIdMode::KernCtx},
+                        {"precise", false, false, podpath::bpf::NetnsIdMode::KernCtx}};
+  constexpr std::uint64_t kBehindAtMost = 50'000'000;  // HZ=100 ticks are 10 ms
+  const auto frame =
+      FrameBuilder().eth(kEthIpv4).ipv4("10.0.0.2", "10.0.0.3", IPPROTO_UDP, 8).udp(1, 2).build();
+  for (const Kind& k : kinds) {
+    SCOPED_TRACE(k.name);
+    DatapathOptions o;
+    o.coarse_clock = k.coarse;
+    o.jiffies_clock = k.jiffies;
+    o.netns_mode = k.mode;
+    load(o, current_netns_cookie());
+    const std::uint64_t before = Datapath::flow_clock_ns();
+    run(frame);
+    const std::uint64_t after = Datapath::flow_clock_ns();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::uint64_t before2 = Datapath::flow_clock_ns();
+    run(frame);
+    const std::uint64_t after2 = Datapath::flow_clock_ns();
+    const auto f = only_flow();
+    EXPECT_LE(f.stats.first_seen_ns, after);
+    EXPECT_GE(f.stats.first_seen_ns + kBehindAtMost, before);
+    EXPECT_LE(f.stats.last_seen_ns, after2);
+    EXPECT_GE(f.stats.last_seen_ns + kBehindAtMost, before2);
+    EXPECT_GE(f.stats.last_seen_ns - f.stats.first_seen_ns, 50'000'000u) << "the clock did not move";
+  }
+}
+
 // A TSO/GSO (or GRO) skb carries several wire packets: it counts as those packets, and
 // its bytes as the wire's (every further segment repeats the L2, IP and L4 headers).
 TEST_F(DatapathTest, GsoSuperPacketsCountTheirWirePackets) {
