@@ -1290,11 +1290,9 @@ using podpath::loader::ReadPath;
 
 // A UDP datagram between two IPv6 pods, from this source port.
 FrameBuilder::Bytes udp6_frame(int port) {
-  return FrameBuilder()
-      .eth(kEthIpv6)
-      .ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8)
-      .udp(static_cast<std::uint16_t>(port), 53)
-      .build();
+  FrameBuilder frame;
+  frame.eth(kEthIpv6).ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8).udp(static_cast<std::uint16_t>(port), 53);
+  return frame.build();
 }
 
 struct SourceRead {

@@ -204,8 +204,10 @@ FlowMap flow_map_of(const model::FlowKey& key) {
 
 std::uint32_t change_log_size(const DatapathOptions& options) {
   if (options.change_log_bytes != 0) return options.change_log_bytes;
-  // Both maps' entries / 4 records of at most 56 B (8 B header + 48 B key).
-  const std::uint64_t want = std::uint64_t{options.max_flows} * 2 / 4 * 56;
+  // Both maps' entries / 8 records of at most 56 B (8 B header + 48 B key): past an eighth
+  // of the entries a refresh walks anyway (kLogShare), and libbpf maps the whole ring into the
+  // reader twice, so it counts twice in its RSS (docs/datapath.md).
+  const std::uint64_t want = std::uint64_t{options.max_flows} * 2 / 8 * 56;
   std::uint64_t size = 4096;
   while (size < want && size < (std::uint64_t{1} << 30)) size *= 2;
   return static_cast<std::uint32_t>(size);

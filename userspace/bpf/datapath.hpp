@@ -65,7 +65,7 @@ struct DatapathOptions {
   std::uint32_t change_log_bytes = 0;
 };
 
-/// @brief The change log's size for these options: change_log_bytes, or room for a quarter
+/// @brief The change log's size for these options: change_log_bytes, or room for an eighth
 /// of both flows maps' entries at 56 B a record (a 48-byte key and the record header),
 /// rounded up to a power of two, at least 4 KiB and at most 1 GiB. Kernel memory.
 std::uint32_t change_log_size(const DatapathOptions& options);
