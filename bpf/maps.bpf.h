@@ -82,6 +82,16 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pp_events SEC(".maps");
 
+/* Records: the key of a flows-map entry that changed, 24 B (struct pp_flow4_map_key, an
+ * entry of pp_flows4) or 48 B (struct pp_flow_map_key, pp_flows): at most one per entry per
+ * change-log epoch (pp_log_epoch). Drained by userspace at each refresh, which then looks up
+ * only these entries (docs/datapath.md, "Refreshes that cost what changed"). Sized by
+ * userspace from the flows maps' size; nothing waits on it (no wake-ups). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} pp_changed SEC(".maps");
+
 /* Key: 0. Value: __u64 (per CPU), when this CPU last emitted a pp_events record, on the
  * programs' clock. */
 struct {

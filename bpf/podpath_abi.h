@@ -101,6 +101,10 @@ struct pp_flow_stats {
 	__u16 key_tag;	     /* a 16-bit fold of the entry's key, set when it is created:
 				a program that finds it changed knows the entry was deleted
 				and reused for another flow while it held it */
+	__u32 log_epoch;     /* the change-log epoch (pp_log_epoch) in which a packet last
+				logged this entry's key to pp_changed: a packet that finds
+				another epoch logs the key again (docs/datapath.md) */
+	__u32 pad;	     /* zero */
 };
 
 /*
@@ -230,6 +234,8 @@ enum pp_counter {
 	PP_CNT_NAT_RECORDED,	/* a NAT translation recorded in pp_nat4 (a new translated flow
 				   at an egress point whose connection it did not hold yet) */
 	PP_CNT_NAT_INSERT_FAIL, /* a translation not recorded: pp_nat4 insert failed (full) */
+	PP_CNT_CHANGE_LOG_FULL, /* a changed entry's key not logged: pp_changed was full (the
+				   next refresh walks the maps instead of reading the log) */
 	PP_CNT_MAX,
 };
 

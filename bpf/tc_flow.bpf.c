@@ -69,6 +69,16 @@ const volatile __u32 pp_cfg_test_hold = 0;
  * Verified away when 0. */
 const volatile __u32 pp_cfg_bench_without = 0;
 #define PP_WITHOUT(part) (pp_cfg_bench_without & (part))
+/* Log changed entries' keys to pp_changed (pp_log_change). Off with an LRU flows map (the
+ * kernel evicts silently: userspace walks the maps anyway). Verified away when 0. */
+const volatile __u8 pp_cfg_change_log = 1;
+
+/*
+ * The change-log epoch: userspace increments it at the start of each refresh, through the
+ * skeleton's mmapped .bss. tc_flow_fixed's objects share the first
+ * object's .bss map, so every object sees the same epoch.
+ */
+volatile __u32 pp_log_epoch = 0;
 
 /* jiffies * pp_cfg_tick_ns minus CLOCK_MONOTONIC, set once by pp_tc_clock_sync. */
 __u64 pp_clock_offset_ns = 0;
@@ -169,6 +179,34 @@ static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amo
 }
 
 /*
+ * The change log. An entry's key goes to pp_changed when a packet finds the entry stamped
+ * with another epoch than the current one: at most once per entry per refresh, so a refresh
+ * looks up what changed instead of walking every entry. An existing flow already logged in
+ * this epoch pays a load and a compare.
+ *
+ * Why no count is missed (userspace/bpf/datapath.cpp, docs/datapath.md): a packet is not
+ * logged only if its entry already carries the current epoch, which some packet stored after
+ * userspace's epoch store; that packet's key is drained in this refresh or the next, and
+ * userspace looks up every key drained at the previous refresh once more (the carry) after
+ * its next epoch store, so every packet counted after a lookup is read by the following
+ * refresh. A packet that loaded the old epoch stores the old value, which never hides a later
+ * packet. A record that does not fit is counted (PP_CNT_CHANGE_LOG_FULL): userspace then
+ * walks the maps. Called after counting: a lookup that follows the drain of this record sees
+ * this packet's counts.
+ */
+static __always_inline void pp_log_change(struct pp_flow_stats *st, const void *key, __u32 key_size)
+{
+	if (!pp_cfg_change_log)
+		return;
+	__u32 epoch = pp_log_epoch;
+	if (st->log_epoch == epoch)
+		return;
+	st->log_epoch = epoch;
+	if (bpf_ringbuf_output(&pp_changed, (void *)key, key_size, BPF_RB_NO_WAKEUP))
+		pp_count(PP_CNT_CHANGE_LOG_FULL);
+}
+
+/*
  * Role of the interface if this point may count into the CIDR matrix (an ingress
  * of a pod veth or an uplink), else PP_ROLE_OTHER. Only such points classify
  * addresses: the LPM lookups are the dearest part of a new flow.
@@ -240,7 +278,7 @@ static __always_inline void pp_wake_reader(__u64 now)
  * The first packet of a flow at a point: insert its entry into `flows` (pp_flows4 or
  * pp_flows) under `key`. `point` and `p->key` describe it for classification.
  */
-static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
+static __always_inline int pp_new_flow(void *flows, const void *key, __u32 key_size, __u16 tag,
 				       const struct pp_obs_point *point, const struct pp_parsed *p,
 				       struct pp_amount n, __u64 now)
 {
@@ -269,6 +307,7 @@ static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
 		.src_cidr = (__u16)src.id,
 		.dst_cidr = (__u16)dst.id,
 		.flags = matrix ? PP_FLOW_F_MATRIX : 0,
+		.log_epoch = pp_log_epoch,
 	};
 
 	st.key_tag = tag;
@@ -276,9 +315,10 @@ static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
 	if (err == -PP_EEXIST) {
 		/* Another CPU inserted it first: account there. */
 		struct pp_flow_stats *cur = bpf_map_lookup_elem(flows, key);
-		if (cur)
+		if (cur) {
 			pp_stats_add(cur, n, (__u8)p->tcp_flags, now);
-		else
+			pp_log_change(cur, key, key_size);
+		} else
 			pp_count(PP_CNT_FLOW_RACE);
 		return 0;
 	}
@@ -286,6 +326,10 @@ static __always_inline int pp_new_flow(void *flows, const void *key, __u16 tag,
 		pp_count_insert_error(err, now);
 		return 0;
 	}
+	/* A new entry is a change: logged in the epoch it was created with. */
+	if (pp_cfg_change_log &&
+	    bpf_ringbuf_output(&pp_changed, (void *)key, key_size, BPF_RB_NO_WAKEUP))
+		pp_count(PP_CNT_CHANGE_LOG_FULL);
 	pp_count(PP_CNT_NEW_FLOWS);
 	if (st.flags & PP_FLOW_F_MATRIX)
 		pp_matrix_add(st.src_cidr, st.dst_cidr, n);
@@ -341,7 +385,7 @@ static __always_inline __u16 pp_key_tag(__u64 h)
  * counted in flow_recycled, never silent). Costs ~1 ns per packet (docs/datapath.md).
  * Returns 1 when this packet created the flow's entry.
  */
-static __always_inline int pp_account(void *flows, const void *key, __u16 tag,
+static __always_inline int pp_account(void *flows, const void *key, __u32 key_size, __u16 tag,
 				      const struct pp_obs_point *point, const struct pp_parsed *p,
 				      struct pp_amount n, __u64 now)
 {
@@ -351,17 +395,19 @@ static __always_inline int pp_account(void *flows, const void *key, __u16 tag,
 			bpf_get_prandom_u32();
 		if (PP_WITHOUT(PP_BENCH_WITHOUT_TAG)) {
 			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
+			pp_log_change(st, key, key_size);
 			return 0;
 		}
 		if (st->key_tag == tag) {
 			pp_stats_add(st, n, (__u8)p->tcp_flags, now);
+			pp_log_change(st, key, key_size);
 			if (*(volatile __u16 *)&st->key_tag != tag)
 				pp_count(PP_CNT_FLOW_RECYCLED);
 			return 0;
 		}
 		pp_count(PP_CNT_FLOW_RECYCLED);
 	}
-	return pp_new_flow(flows, key, tag, point, p, n, now);
+	return pp_new_flow(flows, key, key_size, tag, point, p, n, now);
 }
 
 #ifndef PP_NETNS_FIXED
@@ -499,12 +545,12 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 	if (p.key.flags & PP_KEY_F_IPV6) {
 		/* (Built in words like the IPv4 key, it measured 2-4 ns slower.) */
 		struct pp_flow_map_key mk = {.point = point, .flow = p.key};
-		pp_account(&pp_flows, &mk, tag, &point, &p, n, now);
+		pp_account(&pp_flows, &mk, sizeof(mk), tag, &point, &p, n, now);
 	} else {
 #ifdef PP_NETNS_FIXED
-		pp_account(&pp_flows4, &k4, tag, &point, &p, n, now);
+		pp_account(&pp_flows4, &k4, sizeof(k4), tag, &point, &p, n, now);
 #else
-		int created = pp_account(&pp_flows4, &k4, tag, &point, &p, n, now);
+		int created = pp_account(&pp_flows4, &k4, sizeof(k4), tag, &point, &p, n, now);
 		if (pp_cfg_nat && created && direction == PP_DIR_EGRESS)
 			pp_nat_record(skb, &point, now);
 #endif

@@ -39,10 +39,10 @@ namespace {
 constexpr std::uint32_t kRepeat = 1'000'000;
 constexpr std::uint32_t kDefaultMaxFlows = 65536;  // podpath trace --max-flows default
 constexpr std::uint32_t kLargeMaxFlows = 1 << 20;
-// New flows in bursts of kBurst (each burst's events fit the default 256 KiB ring buffer),
-// the reader draining the ring between bursts as `podpath trace` does: the ring is reused,
-// so its memory is as warm as in production. Median over the bursts; a run that loses any
-// flow or event is rejected.
+// New flows in bursts of kBurst (each burst's events fit the default 256 KiB ring buffer, its
+// keys the change log), the reader draining both between bursts as `podpath trace` does: the
+// rings are reused, so their memory is as warm as in production. Median over the bursts; a run
+// that loses any flow, event or logged key is rejected.
 constexpr std::uint32_t kBurst = 2000;
 
 [[noreturn]] void die(const std::string& what) {
@@ -94,11 +94,13 @@ double new_flow_ns(const NewFlowRun& run, const FrameBuilder::Bytes& frame) {
   for (std::uint32_t done = 0; done < run.flows; done += kBurst) {
     bursts.push_back(ns_per_packet(prog, frame, kBurst));
     (void)(*reader)->poll(0);
+    // A refresh's drain of the change log too: every new entry logs its key there.
+    if (auto d = dp->drain_change_log(); !d) die(d.error().to_string());
   }
   const auto c = dp->read_counters();
-  if (!c || (*c)[FlowCounter::NewFlows] < run.flows * 99 / 100 ||
-      (*c)[FlowCounter::EventsLost] != 0) {  // NOLINT
-    die("a new-flow run lost flows or events");
+  if (!c || (*c)[FlowCounter::NewFlows] < run.flows * 99 / 100 || (*c)[FlowCounter::EventsLost] != 0 ||
+      (*c)[FlowCounter::ChangeLogFull] != 0) {  // NOLINT
+    die("a new-flow run lost flows, events or change-log records");
   }
   return median(bursts);
 }

@@ -9,16 +9,20 @@
 // pass that sends every flow one more packet (not timed); "idle" ones a map left alone.
 // Each row runs in a child process of its own, so its memory is measured from a clean start.
 //
-// Every entry count is measured three ways, each in its own child: "full" reads every entry at
+// Every entry count is measured four ways, each in its own child: "full" reads every entry at
 // every refresh with batch lookups (podpath before changed-entries reads); "batch" reads with
 // batch lookups but aggregates only the entries that changed; "iterator" walks the maps with the
-// BPF map-element iterator, which hands over only the changed entries. Batch and iterator read
-// every entry once per Aggregator full_read_every (60) refreshes: their idle CPU is the mean over
-// such a cycle, the full read included; their idle refresh is the median, a changed-entries one.
+// BPF map-element iterator, which hands over only the changed entries; "log" (podpath's default)
+// looks up only the keys the programs logged to the change log (pp_changed), and walks with the
+// iterator when the log lost records or holds too many keys. The first three run with the
+// change log off. All but full read every entry once per Aggregator full_read_every (60)
+// refreshes: their idle CPU is the mean over such a cycle, the full read included; their idle
+// refresh is the median, a changed-entries one. "1 %" and "10 %" refreshes follow a pass that
+// sends every 100th / 10th flow one more packet.
 //
-// Usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator]... N...
+// Usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator|log]... N...
 // --data also writes the rows as tab-separated numbers, for the plot (scripts/bench scale).
-// --mode measures only the ways named (default: all three).
+// --mode measures only the ways named (default: all four).
 #include <bpf/bpf.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -54,6 +58,7 @@ enum class Mode : std::uint8_t {
   Full,      ///< batch lookups, every entry aggregated at every refresh (before)
   Batch,     ///< batch lookups, only changed entries aggregated
   Iterator,  ///< BPF map iterator: only changed entries leave the kernel
+  Log,       ///< the change log: only logged keys are looked up (podpath's default)
 };
 
 const char* mode_name(Mode m) {
@@ -64,6 +69,8 @@ const char* mode_name(Mode m) {
     return "batch, changed";
   case Mode::Iterator:
     return "iterator, changed";
+  case Mode::Log:
+    return "change log";
   }
   return "?";
 }
@@ -81,6 +88,9 @@ struct Row {
   double first_ms = 0;          ///< the first refresh: every entry new
   double idle_ms = 0;           ///< a refresh with no counter changed (median)
   double busy_ms = 0;           ///< a refresh with every counter changed (median)
+  double changed1_ms = 0;       ///< a refresh with 1 % of the entries changed (median)
+  double changed10_ms = 0;      ///< a refresh with 10 % of the entries changed (median)
+  double log_mb = 0;            ///< the change log's size (log mode; kernel memory)
   double render_ms = 0;         ///< select the top 10, describe them, JSON (median)
   double cycle_cpu_idle = 0;    ///< CPU ms of one refresh + render, idle map (mean over a cycle)
   double cycle_cpu_busy = 0;    ///< the same, every counter changed (median)
@@ -113,12 +123,12 @@ double cpu_ms() {
   std::exit(1);
 }
 
-/// Sends one TCP segment of each of flows [0, n) through the program: flow i has source
-/// port 1024 + i % 64000 and destination port 1 + i / 64000.
-void send_flows(int prog, std::uint64_t n) {
+/// Sends one TCP segment of each of flows [0, n) (every `stride`th) through the program: flow
+/// i has source port 1024 + i % 64000 and destination port 1 + i / 64000.
+void send_flows(int prog, std::uint64_t n, std::uint64_t stride = 1) {
   auto frame = bench::tcp4(1024, 1);
   constexpr std::size_t kSport = 14 + 20, kDport = kSport + 2;  // Ethernet + IPv4 header
-  for (std::uint64_t i = 0; i < n; ++i) {
+  for (std::uint64_t i = 0; i < n; i += stride) {
     const auto sport = static_cast<std::uint16_t>(1024 + i % 64000);
     const auto dport = static_cast<std::uint16_t>(1 + i / 64000);
     frame[kSport] = static_cast<std::uint8_t>(sport >> 8);
@@ -168,12 +178,15 @@ Row measure(std::uint64_t n, int refreshes, Mode mode) {
   // Room above the aggregator's high-water mark (90 %): nothing is evicted here.
   o.max_flows = static_cast<std::uint32_t>(std::max<std::uint64_t>(1024, n + n / 4));
   o.events = false;
-  o.map_iterator = mode == Mode::Iterator;
+  o.map_iterator = mode == Mode::Iterator || mode == Mode::Log;
+  o.change_log = mode == Mode::Log;
   row.max_flows = o.max_flows;
+  if (mode == Mode::Log) row.log_mb = static_cast<double>(bpf::change_log_size(o)) / 1e6;
   auto dp = bpf::Datapath::load(o);
   if (!dp) die(dp.error().to_string());
   row.iterator_used = (*dp)->reads_changed_in_kernel();
   if (mode == Mode::Iterator && !row.iterator_used) die("no map iterator on this kernel");
+  if (mode == Mode::Log && !(*dp)->has_change_log()) die("no change log");
   const auto progs = (*dp)->programs_for(0);
   if (!progs) die(progs.error().to_string());
   send_flows(progs->ingress, n);
@@ -232,13 +245,22 @@ Row measure(std::uint64_t n, int refreshes, Mode mode) {
   // Idle: a whole cycle of full_read_every refreshes (the full read included) where the
   // aggregator reads changed entries; else `refreshes` of them.
   const int idle_refreshes = mode == Mode::Full ? refreshes : static_cast<int>(ao.full_read_every);
-  std::vector<double> idle, draw, busy, cpu_busy;
+  std::vector<double> idle, draw, busy, cpu_busy, changed1, changed10;
   double cpu_idle_total = 0;
   for (int r = 0; r < idle_refreshes; ++r) {
     const double c0 = cpu_ms();
     idle.push_back(refresh());
     draw.push_back(render());
     cpu_idle_total += cpu_ms() - c0;
+  }
+  // A quiet refresh between the passes: each timed one then reads one pass's changes only.
+  for (int r = 0; r < refreshes; ++r) {
+    send_flows(progs->ingress, n, 100);
+    changed1.push_back(refresh());
+    (void)refresh();
+    send_flows(progs->ingress, n, 10);
+    changed10.push_back(refresh());
+    (void)refresh();
   }
   for (int r = 0; r < refreshes; ++r) {
     send_flows(progs->ingress, n);
@@ -254,6 +276,8 @@ Row measure(std::uint64_t n, int refreshes, Mode mode) {
   if (!iter_all.empty()) row.iter_all_ms = median(iter_all);
   row.idle_ms = median(idle);
   row.busy_ms = median(busy);
+  row.changed1_ms = median(changed1);
+  row.changed10_ms = median(changed10);
   row.render_ms = median(draw);
   row.cycle_cpu_idle = cpu_idle_total / idle_refreshes;
   row.cycle_cpu_busy = median(cpu_busy);
@@ -313,28 +337,33 @@ int main(int argc, char** argv) {
         modes.push_back(Mode::Batch);
       } else if (m == "iterator") {
         modes.push_back(Mode::Iterator);
+      } else if (m == "log") {
+        modes.push_back(Mode::Log);
       } else {
-        die("--mode takes full, batch or iterator");
+        die("--mode takes full, batch, iterator or log");
       }
     } else if (std::atoll(a.c_str()) > 0) {
       rows.push_back(static_cast<std::uint64_t>(std::atoll(a.c_str())));
     } else {
-      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator]... N...");
+      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator|log]... "
+          "N...");
     }
   }
   if (rows.empty()) rows = {1'000, 10'000, 100'000, 1'000'000};
-  if (modes.empty()) modes = {Mode::Full, Mode::Batch, Mode::Iterator};
+  if (modes.empty()) modes = {Mode::Full, Mode::Batch, Mode::Iterator, Mode::Log};
 
-  fmt::print("| entries | read | refresh, first | refresh, idle | refresh, busy | top 10 + JSON | "
-             "CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
-             "kernel flows maps (IPv4 + IPv6, --max-flows each) |\n");
-  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|\n");
+  fmt::print(
+      "| entries | read | refresh, first | refresh, idle | refresh, 1 % changed | refresh, 10 % changed | "
+      "refresh, busy | top 10 + JSON | "
+      "CPU per s, idle (1 s interval) | CPU per s, busy | RSS | userspace per entry | "
+      "kernel flows maps (IPv4 + IPv6, --max-flows each) |\n");
+  fmt::print("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
   std::fflush(stdout);
   std::ofstream data;
   if (!data_file.empty()) {
     data.open(data_file);
     data << "# entries\tmode\tlookup_ms\tidle_ms\tbusy_ms\tcpu_idle_ms\tcpu_busy_ms\trss_mb\tkernel_mb\t"
-            "rss_per_entry_b\twalk_ms\titer_all_ms\tlookup8k_ms\tlookup16k_ms\n";
+            "rss_per_entry_b\twalk_ms\titer_all_ms\tlookup8k_ms\tlookup16k_ms\tchanged1_ms\tchanged10_ms\n";
   }
   std::vector<Row> done;
   for (const std::uint64_t n : rows) {
@@ -343,18 +372,21 @@ int main(int argc, char** argv) {
       done.push_back(r);
       const double per = 1e6 / static_cast<double>(n);  // ms -> ns per entry
       fmt::print(
-          "| {} | {} | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms | "
+          "| {} | {} | {:.1f} ms | {:.2f} ms ({:.0f} ns/entry) | {:.2f} ms | {:.2f} ms | {:.2f} ms ({:.0f} "
+          "ns/entry) | {:.2f} ms | "
           "{:.1f} ms ({:.2f} %) | {:.1f} ms ({:.2f} %) | {:.1f} MB | {:.0f} B | {:.1f} MB ({} each; IPv4 "
-          "{:.0f} B/entry) |\n",
-          r.entries, mode_name(r.mode), r.first_ms, r.idle_ms, r.idle_ms * per, r.busy_ms, r.busy_ms * per,
-          r.render_ms, r.cycle_cpu_idle, r.cycle_cpu_idle / 10, r.cycle_cpu_busy, r.cycle_cpu_busy / 10,
-          r.rss_mb, r.rss_per_entry, r.kernel_mb, r.max_flows, r.kernel_per_entry);
+          "{:.0f} B/entry){} |\n",
+          r.entries, mode_name(r.mode), r.first_ms, r.idle_ms, r.idle_ms * per, r.changed1_ms, r.changed10_ms,
+          r.busy_ms, r.busy_ms * per, r.render_ms, r.cycle_cpu_idle, r.cycle_cpu_idle / 10, r.cycle_cpu_busy,
+          r.cycle_cpu_busy / 10, r.rss_mb, r.rss_per_entry, r.kernel_mb, r.max_flows, r.kernel_per_entry,
+          r.log_mb > 0 ? fmt::format(" + change log {:.1f} MB", r.log_mb) : std::string());
       std::fflush(stdout);
       if (data.is_open()) {
         data << r.entries << '\t' << static_cast<int>(r.mode) << '\t' << r.lookup_ms << '\t' << r.idle_ms
              << '\t' << r.busy_ms << '\t' << r.cycle_cpu_idle << '\t' << r.cycle_cpu_busy << '\t' << r.rss_mb
              << '\t' << r.kernel_mb << '\t' << r.rss_per_entry << '\t' << r.walk_ms << '\t' << r.iter_all_ms
-             << '\t' << r.lookup8k_ms << '\t' << r.lookup16k_ms << '\n';
+             << '\t' << r.lookup8k_ms << '\t' << r.lookup16k_ms << '\t' << r.changed1_ms << '\t'
+             << r.changed10_ms << '\n';
         data.flush();
       }
       std::fprintf(stderr, "podpath_bench_scale: %llu entries, %s done\n", static_cast<unsigned long long>(n),

@@ -1231,7 +1231,7 @@ TEST_F(DatapathTest, IteratorAndBatchReadsGiveTheSameEntriesAndOnlyChangedOnesSi
   }
 }
 
-// Over the iterator the aggregator reads changed entries (which ones is proven above: here
+// Over the iterator (change log off) the aggregator reads changed entries (which ones is proven above: here
 // the entries created just before the first update are still within the source's clock
 // margin); an entry deleted behind its
 // back is noticed at the next update (which then reads every entry) and idle flows expire
@@ -1239,6 +1239,7 @@ TEST_F(DatapathTest, IteratorAndBatchReadsGiveTheSameEntriesAndOnlyChangedOnesSi
 TEST_F(DatapathTest, AggregatorOnChangedReadsNoticesDeletedEntriesAndExpiresIdleFlows) {
   DatapathOptions o;
   o.coarse_clock = false;
+  o.change_log = false;  // the walk's entry count (the log counts what the programs created)
   load(o);
   constexpr int kFlows = 10;
   for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i));
@@ -1283,6 +1284,7 @@ TEST_F(DatapathTest, AggregatorOnChangedReadsNoticesDeletedEntriesAndExpiresIdle
 TEST_F(DatapathTest, FlowSourceSwitchesToBatchLookupsWhenMostEntriesChanged) {
   DatapathOptions o;
   o.coarse_clock = false;
+  o.change_log = false;  // the walks (the change log is tested below)
   load(o);
   if (!dp_->reads_changed_in_kernel()) GTEST_SKIP() << "no BPF map iterator on this kernel";
   constexpr int kFlows = 9;
@@ -1316,4 +1318,284 @@ TEST_F(DatapathTest, FlowSourceSwitchesToBatchLookupsWhenMostEntriesChanged) {
   EXPECT_EQ(read(), static_cast<std::size_t>(kFlows));
   EXPECT_EQ(handed, 2u);
   EXPECT_FALSE(source.batch_next());
+}
+
+// ---------------------------------------------------------------------------------------------
+// The change log (pp_changed): a refresh looks up the keys the programs logged, not every entry.
+
+namespace {
+
+using podpath::loader::BpfFlowSource;
+using podpath::loader::ReadPath;
+
+// A UDP datagram between two IPv6 pods, from this source port.
+FrameBuilder::Bytes udp6_frame(int port) {
+  FrameBuilder frame;
+  frame.eth(kEthIpv6).ipv6("fd00::2", "fd00::3", IPPROTO_UDP, 8).udp(static_cast<std::uint16_t>(port), 53);
+  return frame.build();
+}
+
+struct SourceRead {
+  std::vector<FlowRecord> got;
+  ReadPath path = ReadPath::None;
+  std::size_t held = 0;
+};
+
+// One changed read through the flow source: what it handed over, how, and the count it gave.
+SourceRead read_changed(BpfFlowSource& source) {
+  SourceRead out;
+  auto r = source.read_changed(
+      [&](std::span<const FlowRecord> batch) { out.got.insert(out.got.end(), batch.begin(), batch.end()); });
+  EXPECT_TRUE(r) << r.error().to_string();
+  if (r) out.held = r->held;
+  out.path = source.last_path();
+  return out;
+}
+
+// raw_entries() of these source ports only.
+std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> raw_entries_of(const Datapath& dp,
+                                                                          std::initializer_list<int> ports) {
+  auto all = raw_entries(dp);
+  std::erase_if(all, [&](const auto& e) {
+    return std::find(ports.begin(), ports.end(), std::get<0>(e)) == ports.end();
+  });
+  return all;
+}
+
+// (source port, packets, bytes) of every entry the aggregator holds, as it last read it.
+std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> aggregated(const podpath::flows::Aggregator& agg) {
+  std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> out;
+  for (const auto& f : agg.flows()) {
+    for (const auto& p : f.points) {
+      if (p.present) out.emplace_back(f.key.sport, p.stats.packets, p.stats.bytes);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+// Twenty IPv4 and five IPv6 flows, read until the log is quiet: the first read is a full one,
+// the second looks up the creation records the first drained (carried once), the third none.
+class ChangeLogTest : public DatapathTest {
+ protected:
+  void settle(BpfFlowSource& source) {
+    for (int i = 0; i < 20; ++i) run(udp4_frame(1000 + i));
+    for (int i = 0; i < 5; ++i) run(udp6_frame(2000 + i));
+    auto r = read_changed(source);
+    EXPECT_EQ(r.path, ReadPath::Full);
+    EXPECT_EQ(r.got.size(), 25u);
+    r = read_changed(source);
+    EXPECT_EQ(r.path, ReadPath::Log);
+    r = read_changed(source);
+    EXPECT_EQ(r.path, ReadPath::Log);
+  }
+};
+
+TEST_F(ChangeLogTest, AnIdleMapHandsOverNothingAndIsNotWalked) {
+  ASSERT_TRUE(dp_->has_change_log());
+  BpfFlowSource source(*dp_);
+  settle(source);
+  for (int i = 0; i < 3; ++i) {
+    const auto r = read_changed(source);
+    EXPECT_EQ(r.path, ReadPath::Log) << "an idle refresh walked the maps";
+    EXPECT_TRUE(r.got.empty()) << r.got.size() << " entries handed over";
+    EXPECT_EQ(r.held, 25u) << "entries the maps hold";
+  }
+  EXPECT_EQ(counter(PP_CNT_CHANGE_LOG_FULL), 0u);
+}
+
+TEST_F(ChangeLogTest, APacketOnAnExistingFlowIsHandedOverByTheNextReadIpv4AndIpv6) {
+  BpfFlowSource source(*dp_);
+  settle(source);
+  run(udp4_frame(1003), true, 10);
+  run(udp6_frame(2001), true, 3);
+  auto r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  const auto want = raw_entries_of(*dp_, {1003, 2001});
+  ASSERT_EQ(want.size(), 2u);
+  EXPECT_EQ(std::get<1>(want[0]), 11u) << "port 1003: 1 packet, then 10";
+  EXPECT_EQ(std::get<1>(want[1]), 4u) << "port 2001: 1 packet, then 3";
+  EXPECT_EQ(as_entries(r.got), want);
+  // The same two once more (the carry), then nothing.
+  r = read_changed(source);
+  EXPECT_EQ(as_entries(r.got), want);
+  r = read_changed(source);
+  EXPECT_TRUE(r.got.empty());
+  // A new flow is a change too, and the count of entries held follows it.
+  run(udp4_frame(1500), true, 2);
+  r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {1500}));
+  EXPECT_EQ(r.held, 26u);
+}
+
+// A packet that stamps an entry after the epoch store is drained and read by this refresh;
+// one counted after the lookup, in the same epoch, is not logged again: only the carry (the
+// keys drained at the previous read, looked up once more) hands it over.
+TEST_F(ChangeLogTest, AnEntryCountedAgainAfterItWasReadInTheSameEpochIsHandedOverByTheNextRead) {
+  BpfFlowSource source(*dp_);
+  settle(source);
+  dp_->set_after_epoch_hook([&] { run(udp4_frame(1005)); });
+  auto r = read_changed(source);
+  dp_->set_after_epoch_hook(nullptr);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {1005}));
+  run(udp4_frame(1005), true, 4);  // same epoch: the entry is stamped, nothing is logged
+  r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  const auto want = raw_entries_of(*dp_, {1005});
+  ASSERT_EQ(want.size(), 1u);
+  EXPECT_EQ(std::get<1>(want[0]), 6u);
+  EXPECT_EQ(as_entries(r.got), want) << "the carry did not read the entry again";
+}
+
+// A log too small for the changes loses records: they are counted, and the next read walks
+// the maps instead, handing over every change.
+TEST_F(ChangeLogTest, AnOverflowingLogFallsBackToAWalkAndStillHandsOverEveryChange) {
+  DatapathOptions o;
+  o.change_log_bytes = 4096;  // 128 IPv4 records
+  o.coarse_clock = false;
+  load(o);
+  BpfFlowSource source(*dp_);
+  settle(source);
+  constexpr int kFlows = 300;
+  for (int i = 20; i < kFlows; ++i) run(udp4_frame(1000 + i));
+  // Entries of IPv4 flows from port `from` on, as handed over and as the kernel holds them
+  // (a walk may also hand over entries from just before the previous read: its clock margin).
+  const auto ipv4_from = [](std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> entries, int from) {
+    std::erase_if(entries, [&](const auto& e) { return std::get<0>(e) < from || std::get<0>(e) >= 2000; });
+    return entries;
+  };
+  auto r = read_changed(source);
+  EXPECT_NE(r.path, ReadPath::Log) << "records were lost: the read must walk";
+  EXPECT_GT(counter(PP_CNT_CHANGE_LOG_FULL), 0u);
+  EXPECT_EQ(r.held, static_cast<std::size_t>(kFlows + 5));
+  EXPECT_EQ(ipv4_from(as_entries(r.got), 1020).size(), static_cast<std::size_t>(kFlows - 20));
+  EXPECT_EQ(ipv4_from(as_entries(r.got), 1020), ipv4_from(raw_entries(*dp_), 1020));
+  // Every flow gets two more packets: far more keys than the log holds.
+  for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i), true, 2);
+  r = read_changed(source);
+  EXPECT_NE(r.path, ReadPath::Log);
+  const auto all = ipv4_from(raw_entries(*dp_), 1000);
+  ASSERT_EQ(all.size(), static_cast<std::size_t>(kFlows));
+  EXPECT_EQ(ipv4_from(as_entries(r.got), 1000), all);
+}
+
+// The log path against the walks: after the same traffic, the entries it hands over are
+// exactly those that changed, as the kernel holds them, and as the map iterator (since the
+// read's start) finds them.
+TEST_F(ChangeLogTest, TheLogAndTheWalksGiveTheSameChangedEntries) {
+  DatapathOptions o;
+  o.coarse_clock = false;  // the programs' clock is CLOCK_MONOTONIC, as flow_clock_ns()
+  load(o);
+  BpfFlowSource source(*dp_);
+  settle(source);
+  (void)read_changed(source);
+  const std::uint64_t since = Datapath::flow_clock_ns();
+  for (const int port : {1001, 1002, 1017}) run(udp4_frame(port), true, 5);
+  run(udp6_frame(2004), true, 2);
+  std::vector<FlowRecord> walked;
+  auto held = dp_->read_flows(
+      [&](std::span<const FlowRecord> b) { walked.insert(walked.end(), b.begin(), b.end()); }, since);
+  ASSERT_TRUE(held) << held.error().to_string();
+  std::vector<FlowRecord> batch;
+  ASSERT_TRUE(dp_->read_flows(
+      [&](std::span<const FlowRecord> b) { batch.insert(batch.end(), b.begin(), b.end()); }, since, true));
+  const auto r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  EXPECT_EQ(r.held, *held);
+  const auto want = raw_entries_of(*dp_, {1001, 1002, 1017, 2004});
+  EXPECT_EQ(as_entries(r.got), want);
+  EXPECT_EQ(as_entries(walked), want);
+  EXPECT_EQ(as_entries(batch), want);
+}
+
+// The aggregator over the log, many refreshes with traffic, new flows and expiry in between:
+// after every update it holds exactly what the kernel holds, entry by entry, without a full
+// read (the entry count the log gives stays true as entries come and go). With a tiny log
+// (every fourth round overflows it) the same, through the walks it falls back to.
+TEST_F(ChangeLogTest, TheAggregatorsCountsAreExactOverManyReads) {
+  for (const bool tiny : {false, true}) {
+    SCOPED_TRACE(tiny ? "a tiny log (overflows)" : "a log with room");
+    DatapathOptions o;
+    o.coarse_clock = false;
+    if (tiny) o.change_log_bytes = 4096;
+    load(o);
+    constexpr int kFlows = 200;
+    for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i));
+    for (int i = 0; i < 10; ++i) run(udp6_frame(2000 + i));
+    BpfFlowSource source(*dp_);
+    podpath::flows::Aggregator agg(source, {.idle_timeout_ns = 4'000'000'000ULL});
+    constexpr std::uint64_t kSecond = 1'000'000'000ULL;
+    bool walked = false;
+    for (int round = 0; round < 30; ++round) {
+      SCOPED_TRACE(round);
+      auto u = agg.update(static_cast<std::uint64_t>(round + 1) * kSecond);
+      ASSERT_TRUE(u) << u.error().to_string();
+      if (round > 0) {
+        EXPECT_FALSE(u->full_read) << "the entry count disagreed";
+      }
+      walked = walked || (source.last_path() != ReadPath::Log && round > 0);
+      EXPECT_EQ(aggregated(agg), raw_entries(*dp_));
+      // Traffic for the next round: a shifting third of the flows, a new flow, and in the
+      // tiny log's case every flow every fourth round.
+      for (int i = 0; i < kFlows; ++i) {
+        if ((i + round) % 3 == 0 || (tiny && round % 4 == 3)) {
+          run(udp4_frame(1000 + i), true, static_cast<std::uint32_t>(1 + round % 3));
+        }
+      }
+      for (int i = 0; i < 10; ++i) {
+        if ((i + round) % 4 == 0) run(udp6_frame(2000 + i));
+      }
+      run(udp4_frame(3000 + round));
+    }
+    EXPECT_EQ(walked, tiny) << "walks only when the log overflowed";
+    EXPECT_EQ(counter(PP_CNT_CHANGE_LOG_FULL) != 0, tiny);
+  }
+}
+
+// tc_flow_fixed: one object per namespace, all sharing the log and the epoch. A packet
+// through the second namespace's object after a read is handed over like any other.
+TEST_F(ChangeLogTest, EveryNamespacesObjectSharesTheLogAndTheEpochInFixedMode) {
+  DatapathOptions o;
+  o.netns_mode = podpath::bpf::NetnsIdMode::Fixed;
+  load(o, 0xabcdef);
+  auto other = dp_->programs_for(0x123456);
+  ASSERT_TRUE(other) << other.error().to_string();
+  BpfFlowSource source(*dp_);
+  settle(source);
+  ASSERT_TRUE(podpath::bpf::test_run(other->ingress, udp4_frame(1100)));  // a new flow there
+  auto r = read_changed(source);
+  EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {1100}));
+  (void)read_changed(source);  // its key once more (the carry)
+  r = read_changed(source);
+  EXPECT_TRUE(r.got.empty());
+  EXPECT_EQ(r.held, 26u);
+  // The second object sees the epoch the reader stores: its entry is logged again.
+  ASSERT_TRUE(podpath::bpf::test_run(other->ingress, udp4_frame(1100), 5));
+  r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  const auto want = raw_entries_of(*dp_, {1100});
+  ASSERT_EQ(want.size(), 1u);
+  EXPECT_EQ(std::get<1>(want[0]), 6u);
+  EXPECT_EQ(as_entries(r.got), want);
+  run(udp4_frame(1007), true, 2);
+  r = read_changed(source);
+  EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {1007, 1100})) << "this read's key and the carried one";
+}
+
+// With an LRU flows map the kernel evicts silently: the programs log nothing, reads walk.
+TEST_F(ChangeLogTest, AnLruMapHasNoLogAndIsWalked) {
+  DatapathOptions o;
+  o.flow_map = podpath::bpf::FlowMapKind::LruHash;
+  load(o);
+  EXPECT_FALSE(dp_->has_change_log());
+  BpfFlowSource source(*dp_);
+  for (int i = 0; i < 3; ++i) run(udp4_frame(1000 + i));
+  (void)read_changed(source);
+  const auto r = read_changed(source);
+  EXPECT_NE(r.path, ReadPath::Log);
+  EXPECT_EQ(r.held, 3u);
 }

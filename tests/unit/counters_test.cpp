@@ -38,6 +38,7 @@ TEST(Counters, EveryCounterHasItsOwnStableName) {
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::HeadersPulled), "headers_pulled");
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::GsoSkbs), "gso_skbs");
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::FlowRecycled), "flow_recycled");
+  EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::ChangeLogFull), "change_log_full");
   EXPECT_STREQ(podpath::bpf::counter_name(CgroupCounter::GsoSkbs), "gso_skbs");
   EXPECT_STREQ(podpath::bpf::counter_name(DropCounter::NotDrop), "not_drops");
   EXPECT_STREQ(podpath::bpf::counter_name(FlowCounter::Count), "unknown");
@@ -47,7 +48,7 @@ TEST(Counters, AllListsThemInTheKernelsOrder) {
   const auto all = FlowCounters::all();
   ASSERT_EQ(all.size(), FlowCounters::kSize);
   EXPECT_EQ(all.front(), FlowCounter::Packets);
-  EXPECT_EQ(all.back(), FlowCounter::NatInsertFailed);
+  EXPECT_EQ(all.back(), FlowCounter::ChangeLogFull);
   std::array<std::uint64_t, FlowCounters::kSize> raw{};
   raw[static_cast<std::size_t>(FlowCounter::NewFlows)] = 7;
   const FlowCounters c(raw);

@@ -33,6 +33,7 @@ static_assert(static_cast<int>(FlowCounter::GsoSkbs) == PP_CNT_GSO);
 static_assert(static_cast<int>(FlowCounter::FlowRecycled) == PP_CNT_FLOW_RECYCLED);
 static_assert(static_cast<int>(FlowCounter::NatRecorded) == PP_CNT_NAT_RECORDED);
 static_assert(static_cast<int>(FlowCounter::NatInsertFailed) == PP_CNT_NAT_INSERT_FAIL);
+static_assert(static_cast<int>(FlowCounter::ChangeLogFull) == PP_CNT_CHANGE_LOG_FULL);
 
 static_assert(CgroupCounters::kSize == PP_CG_CNT_MAX, "name the new counter in bpf/counters.hpp");
 static_assert(static_cast<int>(CgroupCounter::Packets) == PP_CG_CNT_PACKETS);

@@ -43,19 +43,22 @@ static_assert(offsetof(pp_flow4_map_key, sport) == 16);
 static_assert(offsetof(pp_flow4_map_key, proto) == 20);
 static_assert(offsetof(pp_flow4_map_key, flags) == 21);
 
-// 40 bytes: with the 48-byte key and the kernel's element header a tracked flow costs
-// 152 bytes of map memory (docs/datapath.md).
-static_assert(sizeof(pp_flow_stats) == 40);
+// 48 bytes (40 before the change log's epoch stamp): with the 48-byte key and the kernel's
+// element header a tracked IPv6 flow costs 160 bytes of map memory (docs/datapath.md).
+// Userspace never keeps log_epoch: model::FlowRecord does not carry it.
+static_assert(sizeof(pp_flow_stats) == 48);
 static_assert(offsetof(pp_flow_stats, src_cidr) == 32);
 static_assert(offsetof(pp_flow_stats, dst_cidr) == 34);
 static_assert(offsetof(pp_flow_stats, tcp_flags) == 36);
 static_assert(offsetof(pp_flow_stats, flags) == 37);
 static_assert(offsetof(pp_flow_stats, key_tag) == 38);
+static_assert(offsetof(pp_flow_stats, log_epoch) == 40);
+static_assert(offsetof(pp_flow_stats, pad) == 44);
 
 // Flows-map iterator records (bpf/flow_iter.bpf.c): key then value, no padding between.
-static_assert(sizeof(pp_flow4_record) == 64);
+static_assert(sizeof(pp_flow4_record) == 72);
 static_assert(offsetof(pp_flow4_record, stats) == 24);
-static_assert(sizeof(pp_flow_record) == 88);
+static_assert(sizeof(pp_flow_record) == 96);
 static_assert(offsetof(pp_flow_record, stats) == 48);
 
 static_assert(sizeof(pp_cidr_key) == 20);

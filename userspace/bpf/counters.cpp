@@ -38,6 +38,7 @@ const char* counter_name(FlowCounter counter) {
       "flow_recycled",
       "nat_recorded",
       "nat_insert_failed",
+      "change_log_full",
   };
   return name_of(counter, kNames);
 }

@@ -37,7 +37,10 @@ enum class FlowCounter : std::uint8_t {
   FlowRecycled,     ///< a flow entry expired and reused for another flow while a program held it
   NatRecorded,      ///< a NAT translation (DNAT to a Service backend, SNAT) recorded
   NatInsertFailed,  ///< a NAT translation not recorded: its map was full
-  Count,            ///< not a counter: how many there are
+  /// a changed flow entry not logged: the change log was full. Nothing is lost: the next
+  /// refresh walks the flows maps instead (slower); the log is sized from --max-flows
+  ChangeLogFull,
+  Count,  ///< not a counter: how many there are
 };
 
 /// @brief cgroup_flow's counters, in the kernel's order.

@@ -9,17 +9,21 @@
 
 #include <array>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <ctime>
 #include <functional>
 #include <set>
+#include <string_view>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 
 #include "bpf/abi.hpp"
 #include "bpf/flow_iter.hpp"
 #include "bpf/handles.hpp"
 #include "bpf/object.hpp"
+#include "bpf/ring_buffer.hpp"
 #include "bpf/test_run.hpp"
 #include "tc_flow.skel.h"
 #include "tc_flow_fixed.skel.h"
@@ -29,9 +33,22 @@ namespace podpath::bpf {
 namespace {
 
 // Maps shared by every object instance (Fixed mode reuses the first object's).
-constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",    "pp_cidrs",    "pp_matrix",
-                                       "pp_ifaces", "pp_events",    "pp_counters", "pp_flows_full",
-                                       "pp_nat4",   "pp_event_gate"};
+constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",     "pp_cidrs",    "pp_matrix",
+                                       "pp_ifaces", "pp_events",     "pp_counters", "pp_flows_full",
+                                       "pp_nat4",   "pp_event_gate", "pp_changed"};
+
+// The object's .bss map (tc_flow's variables: the change-log epoch, the clock offset), or nullptr.
+bpf_map* bss_of(bpf_object* obj) {
+  bpf_map* m = nullptr;
+  bpf_object__for_each_map(m, obj) {
+    const std::string_view name = bpf_map__name(m);
+    if (bpf_map__is_internal(m) && name.size() >= 4 && name.substr(name.size() - 4) == ".bss") return m;
+  }
+  return nullptr;
+}
+
+// Changed entries are logged in Hash mode only: an LRU map evicts silently, so its reader walks.
+bool logs_changes(const DatapathOptions& o) { return o.change_log && o.flow_map == FlowMapKind::Hash; }
 
 bpf_map_type to_map_type(FlowMapKind kind) {
   switch (kind) {
@@ -86,6 +103,7 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
   skel->rodata->pp_cfg_bench_without = o.bench_without;
   skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
+  skel->rodata->pp_cfg_change_log = logs_changes(o) ? 1 : 0;
   const __u32 nf_conn = o.nat && o.netns_mode == NetnsIdMode::KernCtx ? nf_conn_btf_id() : 0;
   skel->rodata->pp_cfg_nat = nf_conn != 0 ? 1 : 0;
   skel->rodata->pp_cfg_nf_conn_btf_id = nf_conn;
@@ -107,7 +125,18 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   if (int err = bpf_map__set_max_entries(skel->maps.pp_events, o.ringbuf_bytes); err != 0) {
     return make_error(err, "cannot size the event ring buffer to {} bytes", o.ringbuf_bytes);
   }
+  const std::uint32_t log_bytes = logs_changes(o) ? change_log_size(o) : 4096;
+  if (int err = bpf_map__set_max_entries(skel->maps.pp_changed, log_bytes); err != 0) {
+    return make_error(err, "cannot size the change log to {} bytes", log_bytes);
+  }
   if (share_maps_of != nullptr) {
+    // The change-log epoch too: every object reads the one userspace writes.
+    bpf_map* bss = bss_of(skel->obj);
+    bpf_map* first = bss_of(share_maps_of->obj());
+    if (bss == nullptr || first == nullptr) return make_error(ENOENT, "BPF object has no .bss map");
+    if (int err = bpf_map__reuse_fd(bss, bpf_map__fd(first)); err != 0) {
+      return make_error(err, "cannot share the change-log epoch between namespaces");
+    }
     for (const char* name : kSharedMaps) {
       bpf_map* m = bpf_object__find_map_by_name(skel->obj, name);
       if (m == nullptr) return make_error(ENOENT, "BPF object has no map {}", name);
@@ -190,6 +219,65 @@ FlowMap flow_map_of(const model::FlowKey& key) {
   return in_ipv4_map(to_abi(model::ObservationPoint{}, key)) ? FlowMap::Ipv4 : FlowMap::Ipv6;
 }
 
+std::uint32_t change_log_size(const DatapathOptions& options) {
+  if (options.change_log_bytes != 0) return options.change_log_bytes;
+  // Both maps' entries / 8 records of at most 56 B (8 B header + 48 B key): past an eighth
+  // of the entries a refresh walks anyway (kLogShare), and libbpf maps the whole ring into the
+  // reader twice, so it counts twice in its RSS (docs/datapath.md).
+  const std::uint64_t want = std::uint64_t{options.max_flows} * 2 / 8 * 56;
+  std::uint64_t size = 4096;
+  while (size < want && size < (std::uint64_t{1} << 30)) size *= 2;
+  return static_cast<std::uint32_t>(size);
+}
+
+// A flows-map key as the kernel logged it, hashed by its bytes.
+template <typename Key> struct LoggedKey {
+  Key key;
+  bool operator==(const LoggedKey& o) const { return std::memcmp(&key, &o.key, sizeof(Key)) == 0; }
+};
+template <typename Key> struct LoggedKeyHash {
+  std::size_t operator()(const LoggedKey<Key>& k) const {
+    return std::hash<std::string_view>()(
+        std::string_view(reinterpret_cast<const char*>(&k.key), sizeof(Key)));
+  }
+};
+template <typename Key> using LoggedKeys = std::unordered_set<LoggedKey<Key>, LoggedKeyHash<Key>>;
+
+// With the change log a read looks up each logged key (one syscall each) instead of walking
+// every entry. Past a share of the entries held the walk is cheaper (docs/datapath.md, "The
+// change log"); small maps always use the log.
+constexpr std::uint64_t kLogShare = 8;
+constexpr std::uint64_t kLogFloor = 4096;
+
+// The keys drained now and those of the drain before (the carry), for each map. A drain stops
+// keeping keys past `cap` (the read then walks): a busy map's keys would cost memory for
+// nothing.
+struct Datapath::LogKeys {
+  LoggedKeys<pp_flow4_map_key> now4, before4;
+  LoggedKeys<pp_flow_map_key> now6, before6;
+  std::size_t cap = 0;
+  bool over = false;
+
+  void add(const void* data, std::size_t size) {
+    if (over) return;
+    if (now4.size() + now6.size() >= cap) {
+      over = true;
+      now4 = decltype(now4)();
+      now6 = decltype(now6)();
+      return;
+    }
+    if (size == sizeof(pp_flow4_map_key)) {
+      LoggedKey<pp_flow4_map_key> k{};
+      std::memcpy(&k.key, data, sizeof(k.key));
+      now4.insert(k);
+    } else if (size == sizeof(pp_flow_map_key)) {
+      LoggedKey<pp_flow_map_key> k{};
+      std::memcpy(&k.key, data, sizeof(k.key));
+      now6.insert(k);
+    }
+  }
+};
+
 Datapath::Datapath(DatapathOptions options) : options_(options) {}
 Datapath::~Datapath() = default;
 
@@ -198,12 +286,37 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
     return make_error(EINVAL, "ring buffer size {} must be a power of two of at least 4096 bytes",
                       options.ringbuf_bytes);
   }
+  if (options.change_log_bytes != 0 &&
+      (options.change_log_bytes < 4096 || (options.change_log_bytes & (options.change_log_bytes - 1)) != 0)) {
+    return make_error(EINVAL, "change log size {} must be a power of two of at least 4096 bytes",
+                      options.change_log_bytes);
+  }
   if (options.max_flows == 0) return make_error(EINVAL, "the flows map needs at least one entry");
   if (options.max_ifaces == 0) return make_error(EINVAL, "the interface map needs at least one entry");
   std::unique_ptr<Datapath> dp(new Datapath(options));
   dp->ncpu_ = libbpf_num_possible_cpus();
   if (dp->ncpu_ <= 0) return make_error(dp->ncpu_, "cannot count possible CPUs");
   if (auto r = dp->add_object(netns_cookie); !r) return r.error();
+  if (logs_changes(options)) {
+    std::size_t bss_size = 0;
+    bpf_map* bss = bss_of(dp->objects_.front()->obj());
+    // After load, libbpf maps the .bss value here (the skeleton's bss): a store is seen at once.
+    auto* epoch = bss != nullptr ? const_cast<void*>(bpf_map__initial_value(bss, &bss_size)) : nullptr;
+    // Where the epoch sits in .bss: the same in both objects (one source).
+    constexpr std::size_t kAt = offsetof(tc_flow::tc_flow__bss, pp_log_epoch);
+    static_assert(offsetof(tc_flow_fixed::tc_flow_fixed__bss, pp_log_epoch) == kAt);
+    if (epoch == nullptr || bss_size < kAt + sizeof(std::uint32_t)) {
+      return make_error(ENOTSUP, "the change-log epoch is not mapped");
+    }
+    dp->epoch_ = reinterpret_cast<std::uint32_t*>(static_cast<std::uint8_t*>(epoch) + kAt);
+    dp->log_keys_ = std::make_unique<LogKeys>();
+    LogKeys* keys = dp->log_keys_.get();
+    auto rb = RingBuffer::open(
+        dp->map_fd("pp_changed"), [keys](const void* data, std::size_t size) { keys->add(data, size); },
+        "the change log");
+    if (!rb) return rb.error();
+    dp->change_log_ = std::make_unique<RingBuffer>(std::move(*rb));
+  }
   if (options.map_iterator) {
     auto it = FlowIterator::open(dp->flows4_map_fd(), dp->flows_map_fd());
     if (it) {
@@ -367,6 +480,118 @@ Result<std::uint64_t> Datapath::read_flows(const FlowRecordSink& sink, std::uint
   return held;
 }
 
+Result<std::uint64_t> Datapath::sum_counter(std::uint32_t index) const {
+  std::vector<std::uint64_t> values(static_cast<std::size_t>(ncpu_));
+  if (bpf_map_lookup_elem(map_fd("pp_counters"), &index, values.data()) != 0) {
+    return make_error(errno, "cannot read health counter {}", index);
+  }
+  std::uint64_t sum = 0;
+  for (const std::uint64_t v : values) sum += v;
+  return sum;
+}
+
+// Why a refresh through the log misses no count (the programs' side: pp_log_change in
+// bpf/tc_flow.bpf.c): a packet is not logged only if its entry already carries the current
+// epoch, which some packet stored after the epoch store below; that packet's key is drained
+// in this refresh or the next, and read_logged() looks up the keys of the previous drain once
+// more (the carry), after the next epoch store, so every packet counted after a lookup is read
+// by the following refresh. A packet that loaded the old epoch stores the old value, which
+// never hides a later packet. A lost record (the log was full) is counted: the caller then
+// walks the maps, this read and the next (a loss counted before this read's counter read may
+// be of this epoch: its entry's later packets are not logged, and only the next walk, whose
+// clock margin covers this read, finds them). Full reads stay the safety net.
+Result<LogDrain> Datapath::drain_change_log() {
+  LogDrain out;
+  if (!change_log_) return out;
+  __atomic_store_n(epoch_, ++epoch_value_, __ATOMIC_SEQ_CST);
+  if (after_epoch_) after_epoch_();
+  auto lost = sum_counter(PP_CNT_CHANGE_LOG_FULL);
+  if (!lost) return lost.error();
+  auto created = sum_counter(PP_CNT_NEW_FLOWS);
+  if (!created) return created.error();
+  const std::uint64_t held_before = *created > deleted_ ? *created - deleted_ : 0;
+  LogKeys& keys = *log_keys_;
+  keys.before4 = std::move(keys.now4);
+  keys.before6 = std::move(keys.now6);
+  keys.now4 = decltype(keys.now4)();
+  keys.now6 = decltype(keys.now6)();
+  keys.over = false;
+  keys.cap = static_cast<std::size_t>((held_before + kLogFloor) / kLogShare);
+  if (auto n = change_log_->consume(); !n) return n.error();
+  // Read again after the drain: an entry created meanwhile is in both or (a few ns apart: the
+  // program logs, then counts) in neither, else the aggregator reads every entry once.
+  created = sum_counter(PP_CNT_NEW_FLOWS);
+  if (!created) return created.error();
+  out.held = *created > deleted_ ? *created - deleted_ : 0;
+  // Records lost before (b) may belong to this epoch, and a drain past its cap kept no keys:
+  // either way this read and the next walk (the next one's margin covers this one's epoch).
+  const bool lost_now = *lost != log_lost_;
+  log_lost_ = *lost;
+  out.usable = !lost_now && !keys.over && !walk_next_;
+  walk_next_ = lost_now || keys.over;
+  if (keys.over) {
+    keys.before4 = decltype(keys.before4)();
+    keys.before6 = decltype(keys.before6)();
+  }
+  out.keys = keys.now4.size() + keys.now6.size();
+  for (const auto& k : keys.before4) out.keys += keys.now4.count(k) == 0 ? 1 : 0;
+  for (const auto& k : keys.before6) out.keys += keys.now6.count(k) == 0 ? 1 : 0;
+  return out;
+}
+
+Result<std::size_t> Datapath::read_logged(const FlowRecordSink& sink) const {
+  std::size_t handed = 0;
+  if (!log_keys_) return handed;
+  std::vector<model::FlowRecord> batch;
+  batch.reserve(kFlowBatch);
+  const auto add = [&](const pp_flow_map_key& key, const pp_flow_stats& stats) {
+    batch.push_back(to_model(key, stats, full_netns_cookie(key.point.netns)));
+    ++handed;
+    if (batch.size() == kFlowBatch) {
+      sink(batch);
+      batch.clear();
+    }
+  };
+  // One lookup per key; ENOENT: deleted since it was logged.
+  const auto lookup = [&](int fd, const void* key, pp_flow_stats& stats) -> Result<bool> {
+    if (bpf_map_lookup_elem(fd, key, &stats) == 0) return true;
+    if (errno == ENOENT) return false;
+    return make_error(errno, "cannot read a changed flow entry");
+  };
+  const int fd4 = flows4_map_fd();
+  const int fd6 = flows_map_fd();
+  const auto read4 = [&](const LoggedKey<pp_flow4_map_key>& k) -> Result<void> {
+    pp_flow_stats stats{};
+    auto found = lookup(fd4, &k.key, stats);
+    if (!found) return found.error();
+    if (*found) add(widen(k.key), stats);
+    return {};
+  };
+  const auto read6 = [&](const LoggedKey<pp_flow_map_key>& k) -> Result<void> {
+    pp_flow_stats stats{};
+    auto found = lookup(fd6, &k.key, stats);
+    if (!found) return found.error();
+    if (*found) add(k.key, stats);
+    return {};
+  };
+  for (const auto& k : log_keys_->now4) {
+    if (auto r = read4(k); !r) return r.error();
+  }
+  for (const auto& k : log_keys_->before4) {
+    if (log_keys_->now4.count(k) != 0) continue;
+    if (auto r = read4(k); !r) return r.error();
+  }
+  for (const auto& k : log_keys_->now6) {
+    if (auto r = read6(k); !r) return r.error();
+  }
+  for (const auto& k : log_keys_->before6) {
+    if (log_keys_->now6.count(k) != 0) continue;
+    if (auto r = read6(k); !r) return r.error();
+  }
+  if (!batch.empty()) sink(batch);
+  return handed;
+}
+
 Result<std::vector<model::FlowRecord>> Datapath::read_flows() const {
   std::vector<model::FlowRecord> out;
   auto r = read_flows(
@@ -416,8 +641,11 @@ Result<void> Datapath::delete_flows(const std::vector<FlowId>& ids) {
     }
   }
   std::vector<std::size_t> missing4, missing6;  // keys the kernel did not find
-  if (auto r = delete_keys(flows4_map_fd(), keys4, missing4); !r) return r;
-  if (auto r = delete_keys(flows_map_fd(), keys6, missing6); !r) return r;
+  const auto r4 = delete_keys(flows4_map_fd(), keys4, missing4);
+  const auto r6 = r4 ? delete_keys(flows_map_fd(), keys6, missing6) : Result<void>{};
+  deleted_ += keys4.size() - missing4.size() + keys6.size() - missing6.size();
+  if (!r4) return r4;
+  if (!r6) return r6;
   reopen_flows();
   std::vector<std::size_t> missing;
   for (const std::size_t m : missing4) missing.push_back(ids4[m]);
@@ -456,6 +684,7 @@ Result<void> Datapath::delete_unmatched(const std::vector<FlowId>& ids,
     const int err = in_ipv4_map(key) ? bpf_map_delete_elem(flows4_map_fd(), &k4)
                                      : bpf_map_delete_elem(flows_map_fd(), &key);
     if (err != 0 && errno != ENOENT) return make_error(errno, "cannot delete an expired flow entry");
+    if (err == 0) ++deleted_;
   }
   spdlog::warn("{} expired flow entr{} did not convert back to the kernel's key; deleted by the key read",
                stuck.size(), stuck.size() == 1 ? "y" : "ies");

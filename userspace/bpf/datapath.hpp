@@ -11,6 +11,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bpf/counters.hpp"
@@ -61,7 +62,19 @@ struct DatapathOptions {
   /// (Features::map_iterator): entries that did not change since a read never leave the
   /// kernel. Else, or when false, batch lookups read every entry.
   bool map_iterator = true;
+  /// @brief Log the keys of changed flow entries (pp_changed) so that a refresh looks up only
+  /// those instead of walking every entry (Hash flows maps only: an LRU map evicts silently,
+  /// so with LruHash, or when false, refreshes walk the maps).
+  bool change_log = true;
+  /// @brief Bytes of the change log (power of two, >= page size); 0: sized from max_flows
+  /// (change_log_size()).
+  std::uint32_t change_log_bytes = 0;
 };
+
+/// @brief The change log's size for these options: change_log_bytes, or room for an eighth
+/// of both flows maps' entries at 56 B a record (a 48-byte key and the record header),
+/// rounded up to a power of two, at least 4 KiB and at most 1 GiB. Kernel memory.
+std::uint32_t change_log_size(const DatapathOptions& options);
 
 /// @brief What precedes the IP header in an interface's packets at the TC hooks.
 enum class LinkLayer {
@@ -109,6 +122,19 @@ enum class FlowMap : std::uint8_t {
 /// @brief The map that holds the entries of a flow direction.
 FlowMap flow_map_of(const model::FlowKey& key);
 
+/// @brief What a drain of the change log found (Datapath::drain_change_log()).
+struct LogDrain {
+  /// @brief The log can stand for a walk of the maps: it is on, no record was lost since the
+  /// drain before the previous one, and the keys to look up are few enough to pay (at most
+  /// an eighth of the entries held, plus 512): else the caller walks.
+  bool usable = false;
+  /// @brief Distinct keys read_logged() looks up: drained now, and carried from the drain before.
+  std::size_t keys = 0;
+  /// @brief Entries the maps hold (with usable): created (the new_flows counter) minus
+  /// deleted by delete_flows(); exact because in Hash mode nothing else removes entries.
+  std::uint64_t held = 0;
+};
+
 /// @brief One flow entry to delete: where and which.
 struct FlowId {
   model::ObservationPoint point;
@@ -117,6 +143,7 @@ struct FlowId {
 
 class ObjectHandle;
 class FlowIterator;
+class RingBuffer;
 
 /// @brief Owns the loaded BPF object(s). In Fixed netns mode there is one object per
 /// namespace (the namespace cookie is a load-time constant), all sharing the first
@@ -155,6 +182,19 @@ class Datapath {
   /// @brief True when read_flows() walks the maps with the BPF iterator (DatapathOptions::
   /// map_iterator and a kernel that has map-element iterators), false for batch lookups.
   [[nodiscard]] bool reads_changed_in_kernel() const { return iterator_ != nullptr; }
+  /// @brief Starts a refresh with the change log (every read the aggregator gets, a walk
+  /// included, starts with one): (a) the next epoch, stored before anything is read, (b) the
+  /// log-full counter, (c) every record drained into a set of distinct keys. The keys of the
+  /// previous drain are carried: read_logged() looks them up once more (docs/datapath.md).
+  Result<LogDrain> drain_change_log();
+  /// @brief Looks up every key of the last drain and of the one before and hands `sink` the
+  /// entries found (an entry deleted meanwhile is skipped), a batch at a time. Returns how
+  /// many it handed over.
+  Result<std::size_t> read_logged(const FlowRecordSink& sink) const;
+  /// @brief The programs log changed entries (DatapathOptions::change_log and a Hash map).
+  [[nodiscard]] bool has_change_log() const { return change_log_ != nullptr; }
+  /// @brief Tests only: called by drain_change_log() right after its epoch store.
+  void set_after_epoch_hook(std::function<void()> hook) { after_epoch_ = std::move(hook); }
   /// @brief Now on a clock at or ahead of the programs' (CLOCK_MONOTONIC; the programs read
   /// CLOCK_MONOTONIC or its coarse version, which lags it by at most a tick).
   [[nodiscard]] static std::uint64_t flow_clock_ns();
@@ -196,6 +236,18 @@ class Datapath {
   std::map<std::uint64_t, std::size_t> object_by_netns_;  // Fixed mode
   std::map<std::uint32_t, std::uint64_t> cookie_by_low_;  // low 32 bits of a cookie -> cookie
   std::unique_ptr<FlowIterator> iterator_;                // null: batch lookups
+
+  // The change log (null: off). Keys are kept as the kernel wrote them, per map.
+  struct LogKeys;
+  Result<std::uint64_t> sum_counter(std::uint32_t index) const;
+  std::unique_ptr<RingBuffer> change_log_;
+  std::unique_ptr<LogKeys> log_keys_;
+  std::uint32_t* epoch_ = nullptr;  // tc_flow's pp_log_epoch, mmapped (shared by every object)
+  std::uint32_t epoch_value_ = 0;
+  std::uint64_t log_lost_ = 0;  // the log-full counter at the previous drain
+  std::uint64_t deleted_ = 0;   // entries delete_flows() removed
+  bool walk_next_ = false;      // the previous drain lost records or kept no keys
+  std::function<void()> after_epoch_;
 };
 
 }  // namespace podpath::bpf

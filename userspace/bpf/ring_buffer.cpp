@@ -45,6 +45,13 @@ Result<int> RingBuffer::poll(int timeout_ms) {
   return (n < 0 ? 0 : n) + more;
 }
 
+Result<int> RingBuffer::consume() {
+  const int n = ring_buffer__consume(rb_.get());
+  rethrow();
+  if (n < 0) return make_error(n, "cannot read {}", what_);
+  return n;
+}
+
 int RingBuffer::epoll_fd() const { return ring_buffer__epoll_fd(rb_.get()); }
 
 }  // namespace podpath::bpf

@@ -33,6 +33,8 @@ class RingBuffer {
   /// there without a wake-up. An exception thrown by the handler stops the delivery and is
   /// rethrown here, after libbpf has returned (it must never cross libbpf's C frames).
   Result<int> poll(int timeout_ms);
+  /// @brief Delivers every waiting record without waiting; returns how many.
+  Result<int> consume();
   /// @brief An fd that becomes readable when records are waiting (for an outer epoll).
   [[nodiscard]] int epoll_fd() const;
 

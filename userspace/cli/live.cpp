@@ -73,7 +73,9 @@ void AttachFlags::add_to(CLI::App& sub, bool with_node) {
          "Classic TC filter priority podpath owns (default 28784); podpath never touches other filters")
       ->check(CLI::Range(1, 65535));
   sub.add_option("--max-flows", max_flows,
-                 "Flow entries each kernel flows map holds, IPv4 and IPv6 (point x flow direction)")
+                 "Flow entries each kernel flows map holds, IPv4 and IPv6 (point x flow direction). Kernel "
+                 "memory, reserved at start: about 300 B per entry for the two maps, plus a change log of "
+                 "14 B per entry rounded up to a power of two (1 MiB at 65536)")
       ->check(CLI::Range(16, 16 * 1024 * 1024))
       ->capture_default_str();
   sub.add_option("--idle-timeout", idle_timeout_s, "Seconds without packets before a flow is dropped")
