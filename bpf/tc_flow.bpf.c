@@ -194,6 +194,12 @@ static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amo
  * walks the maps. Called after counting: a lookup that follows the drain of this record sees
  * this packet's counts.
  */
+static __always_inline void pp_log_key(const void *key, __u32 key_size)
+{
+	if (bpf_ringbuf_output(&pp_changed, (void *)key, key_size, BPF_RB_NO_WAKEUP))
+		pp_count(PP_CNT_CHANGE_LOG_FULL);
+}
+
 static __always_inline void pp_log_change(struct pp_flow_stats *st, const void *key, __u32 key_size)
 {
 	if (!pp_cfg_change_log)
@@ -202,8 +208,7 @@ static __always_inline void pp_log_change(struct pp_flow_stats *st, const void *
 	if (st->log_epoch == epoch)
 		return;
 	st->log_epoch = epoch;
-	if (bpf_ringbuf_output(&pp_changed, (void *)key, key_size, BPF_RB_NO_WAKEUP))
-		pp_count(PP_CNT_CHANGE_LOG_FULL);
+	pp_log_key(key, key_size);
 }
 
 /*
@@ -327,9 +332,8 @@ static __always_inline int pp_new_flow(void *flows, const void *key, __u32 key_s
 		return 0;
 	}
 	/* A new entry is a change: logged in the epoch it was created with. */
-	if (pp_cfg_change_log &&
-	    bpf_ringbuf_output(&pp_changed, (void *)key, key_size, BPF_RB_NO_WAKEUP))
-		pp_count(PP_CNT_CHANGE_LOG_FULL);
+	if (pp_cfg_change_log)
+		pp_log_key(key, key_size);
 	pp_count(PP_CNT_NEW_FLOWS);
 	if (st.flags & PP_FLOW_F_MATRIX)
 		pp_matrix_add(st.src_cidr, st.dst_cidr, n);

@@ -243,6 +243,19 @@ template <typename Key> struct LoggedKeyHash {
 };
 template <typename Key> using LoggedKeys = std::unordered_set<LoggedKey<Key>, LoggedKeyHash<Key>>;
 
+// Calls `f` on every key a read through the log looks up: those drained now, then those of the
+// previous drain that were not drained again (the carry). Stops at the first error.
+template <typename Keys, typename F> Result<void> for_each_to_read(const Keys& now, const Keys& before, F f) {
+  for (const auto& k : now) {
+    if (auto r = f(k); !r) return r;
+  }
+  for (const auto& k : before) {
+    if (now.count(k) != 0) continue;
+    if (auto r = f(k); !r) return r;
+  }
+  return {};
+}
+
 // With the change log a read looks up each logged key (one syscall each) instead of walking
 // every entry. Past a share of the entries held the walk is cheaper (docs/datapath.md, "The
 // change log"); small maps always use the log.
@@ -533,9 +546,12 @@ Result<LogDrain> Datapath::drain_change_log() {
     keys.before4 = decltype(keys.before4)();
     keys.before6 = decltype(keys.before6)();
   }
-  out.keys = keys.now4.size() + keys.now6.size();
-  for (const auto& k : keys.before4) out.keys += keys.now4.count(k) == 0 ? 1 : 0;
-  for (const auto& k : keys.before6) out.keys += keys.now6.count(k) == 0 ? 1 : 0;
+  const auto count = [&](const auto&) {
+    ++out.keys;
+    return Result<void>{};
+  };
+  (void)for_each_to_read(keys.now4, keys.before4, count);
+  (void)for_each_to_read(keys.now6, keys.before6, count);
   return out;
 }
 
@@ -558,36 +574,25 @@ Result<std::size_t> Datapath::read_logged(const FlowRecordSink& sink) const {
     if (errno == ENOENT) return false;
     return make_error(errno, "cannot read a changed flow entry");
   };
-  const int fd4 = flows4_map_fd();
-  const int fd6 = flows_map_fd();
-  const auto read4 = [&](const LoggedKey<pp_flow4_map_key>& k) -> Result<void> {
-    pp_flow_stats stats{};
-    auto found = lookup(fd4, &k.key, stats);
-    if (!found) return found.error();
-    if (*found) add(widen(k.key), stats);
-    return {};
+  // Reads one logged key of the map `fd` (pp_flows4 or pp_flows, by the key's type).
+  const auto reader = [&](int fd) {
+    return [&, fd](const auto& k) -> Result<void> {
+      pp_flow_stats stats{};
+      auto found = lookup(fd, &k.key, stats);
+      if (!found) return found.error();
+      if (!*found) return {};
+      if constexpr (std::is_same_v<std::decay_t<decltype(k.key)>, pp_flow4_map_key>) {
+        add(widen(k.key), stats);
+      } else {
+        add(k.key, stats);
+      }
+      return {};
+    };
   };
-  const auto read6 = [&](const LoggedKey<pp_flow_map_key>& k) -> Result<void> {
-    pp_flow_stats stats{};
-    auto found = lookup(fd6, &k.key, stats);
-    if (!found) return found.error();
-    if (*found) add(k.key, stats);
-    return {};
-  };
-  for (const auto& k : log_keys_->now4) {
-    if (auto r = read4(k); !r) return r.error();
-  }
-  for (const auto& k : log_keys_->before4) {
-    if (log_keys_->now4.count(k) != 0) continue;
-    if (auto r = read4(k); !r) return r.error();
-  }
-  for (const auto& k : log_keys_->now6) {
-    if (auto r = read6(k); !r) return r.error();
-  }
-  for (const auto& k : log_keys_->before6) {
-    if (log_keys_->now6.count(k) != 0) continue;
-    if (auto r = read6(k); !r) return r.error();
-  }
+  if (auto r = for_each_to_read(log_keys_->now4, log_keys_->before4, reader(flows4_map_fd())); !r)
+    return r.error();
+  if (auto r = for_each_to_read(log_keys_->now6, log_keys_->before6, reader(flows_map_fd())); !r)
+    return r.error();
   if (!batch.empty()) sink(batch);
   return handed;
 }
