@@ -82,15 +82,26 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pp_events SEC(".maps");
 
-/* Records: the key of a flows-map entry that changed, 24 B (struct pp_flow4_map_key, an
- * entry of pp_flows4) or 48 B (struct pp_flow_map_key, pp_flows): at most one per entry per
- * change-log epoch (pp_log_epoch). Drained by userspace at each refresh, which then looks up
- * only these entries (docs/datapath.md, "Refreshes that cost what changed"). Sized by
- * userspace from the flows maps' size; nothing waits on it (no wake-ups). */
+/* Records: the keys of flows-map entries that changed, at most one per entry per change-log
+ * epoch (pp_log_epoch): a CPU's full stage (pp_log_stage: PP_LOG_STAGE_SLOTS struct
+ * pp_log_slot, 1792 B), or one key, 24 B (struct pp_flow4_map_key, an entry of pp_flows4) or
+ * 48 B (struct pp_flow_map_key, pp_flows), from a program that ran nested in another on its
+ * CPU. Drained by userspace at each refresh, which then looks up only these entries and those
+ * still staged (docs/datapath.md, "The change log"). Sized by userspace from the flows maps'
+ * size; nothing waits on it (no wake-ups). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } pp_changed SEC(".maps");
+
+/* Key: 0. Value: struct pp_log_stage (per CPU), the change log's keys this CPU staged and not
+ * yet wrote to pp_changed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pp_log_stage);
+} pp_log_stage SEC(".maps");
 
 /* Key: 0. Value: __u64 (per CPU), when this CPU last emitted a pp_events record, on the
  * programs' clock. */

@@ -108,6 +108,32 @@ struct pp_flow_stats {
 };
 
 /*
+ * The change log's per-CPU stage (pp_log_stage): a program writes a changed entry's key to a
+ * slot of its CPU's stage, and the full stage to pp_changed in one record when the next key
+ * would not fit, instead of one ring-buffer write per key (50-65 ns each). Userspace reads
+ * the ring and every CPU's stage at each refresh (docs/datapath.md, "The change log").
+ */
+#define PP_LOG_STAGE_SLOTS 32
+
+struct pp_log_slot {
+	__u32 size; /* the key's bytes: sizeof(struct pp_flow4_map_key) (an entry of pp_flows4)
+		       or sizeof(struct pp_flow_map_key) (pp_flows) */
+	__u32 pad;  /* zero */
+	__u8 key[48];
+};
+
+struct pp_log_stage {
+	__u64 logged; /* keys this CPU staged since load; key n sits in slot n % PP_LOG_STAGE_SLOTS
+			 (the slots of keys from (logged - 1) rounded down to a multiple of
+			 PP_LOG_STAGE_SLOTS, up to logged, are the staged ones). Stored after the
+			 slot. */
+	__u32 busy;   /* a program on this CPU is staging: one that runs nested in it (an
+			 interrupt) writes its key to pp_changed directly */
+	__u32 pad;    /* zero */
+	struct pp_log_slot slot[PP_LOG_STAGE_SLOTS];
+};
+
+/*
  * Records of the flows-map iterator (bpf/flow_iter.bpf.c): one changed entry of pp_flows4 /
  * pp_flows, key then value, written to the iterator's seq file back to back.
  */
@@ -234,7 +260,8 @@ enum pp_counter {
 	PP_CNT_NAT_RECORDED,	/* a NAT translation recorded in pp_nat4 (a new translated flow
 				   at an egress point whose connection it did not hold yet) */
 	PP_CNT_NAT_INSERT_FAIL, /* a translation not recorded: pp_nat4 insert failed (full) */
-	PP_CNT_CHANGE_LOG_FULL, /* a changed entry's key not logged: pp_changed was full (the
+	PP_CNT_CHANGE_LOG_FULL, /* changed entries' keys not logged (a stage's record of
+				   PP_LOG_STAGE_SLOTS keys counts once): pp_changed was full (the
 				   next refresh walks the maps instead of reading the log) */
 	PP_CNT_MAX,
 };

@@ -194,10 +194,45 @@ static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amo
  * walks the maps. Called after counting: a lookup that follows the drain of this record sees
  * this packet's counts.
  */
+static __always_inline void pp_log_write(void *data, __u32 size)
+{
+	if (bpf_ringbuf_output(&pp_changed, data, size, BPF_RB_NO_WAKEUP))
+		pp_count(PP_CNT_CHANGE_LOG_FULL);
+}
+
+/*
+ * The key goes to a slot of this CPU's stage (pp_log_stage), which reaches pp_changed as one
+ * record when full: one ring-buffer write per PP_LOG_STAGE_SLOTS keys. The slot is written
+ * before `logged` counts it, so userspace, which reads every CPU's stage after draining the
+ * ring, finds each key in the ring or in the stage (a slot it reads while it is rewritten
+ * holds a key written to the ring before; the key being written is found by the next
+ * refresh: in the stage, or in the ring if the stage filled meanwhile). A program that runs
+ * nested in one that is staging (`busy`: an interrupt on this CPU) writes its key to the ring
+ * itself; one that interrupts before `busy` is set finishes before the other goes on.
+ */
 static __always_inline void pp_log_key(const void *key, __u32 key_size)
 {
-	if (bpf_ringbuf_output(&pp_changed, (void *)key, key_size, BPF_RB_NO_WAKEUP))
-		pp_count(PP_CNT_CHANGE_LOG_FULL);
+	__u32 zero = 0;
+	struct pp_log_stage *stage = bpf_map_lookup_elem(&pp_log_stage, &zero);
+
+	if (!stage || *(volatile __u32 *)&stage->busy) {
+		pp_log_write((void *)key, key_size);
+		return;
+	}
+	*(volatile __u32 *)&stage->busy = 1;
+	__u64 n = *(volatile __u64 *)&stage->logged;
+	__u32 i = n % PP_LOG_STAGE_SLOTS;
+	if (i == 0 && n != 0)
+		pp_log_write(stage->slot, sizeof(stage->slot));
+	struct pp_log_slot *slot = &stage->slot[i];
+	slot->size = key_size;
+	if (key_size == sizeof(struct pp_flow4_map_key))
+		__builtin_memcpy(slot->key, key, sizeof(struct pp_flow4_map_key));
+	else
+		__builtin_memcpy(slot->key, key, sizeof(struct pp_flow_map_key));
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&stage->logged = n + 1;
+	*(volatile __u32 *)&stage->busy = 0;
 }
 
 static __always_inline void pp_log_change(struct pp_flow_stats *st, const void *key, __u32 key_size)

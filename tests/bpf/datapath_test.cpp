@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <algorithm>
 #include <atomic>
@@ -1455,7 +1456,7 @@ TEST_F(ChangeLogTest, AnEntryCountedAgainAfterItWasReadInTheSameEpochIsHandedOve
 // the maps instead, handing over every change.
 TEST_F(ChangeLogTest, AnOverflowingLogFallsBackToAWalkAndStillHandsOverEveryChange) {
   DatapathOptions o;
-  o.change_log_bytes = 4096;  // 128 IPv4 records
+  o.change_log_bytes = 4096;  // two stages of 32 keys
   o.coarse_clock = false;
   load(o);
   BpfFlowSource source(*dp_);
@@ -1584,6 +1585,78 @@ TEST_F(ChangeLogTest, EveryNamespacesObjectSharesTheLogAndTheEpochInFixedMode) {
   run(udp4_frame(1007), true, 2);
   r = read_changed(source);
   EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {1007, 1100})) << "this read's key and the carried one";
+}
+
+// Every CPU's stage holds up to PP_LOG_STAGE_SLOTS keys and reaches the ring as one record
+// when full: 40 new flows on each CPU leave one full stage in the ring and 8 keys staged. A
+// read hands over all of them, the next once more (the carry), the one after nothing: keys
+// still staged are not handed over again. (The first read also hands over settle()'s keys,
+// unchanged: they were read from a stage before, and reach the ring with it now.)
+TEST_F(ChangeLogTest, KeysStagedOnEveryCpuAndInTheRingAreHandedOverOnce) {
+  BpfFlowSource source(*dp_);
+  settle(source);
+  const auto cpus = podpath::testing::usable_cpus();
+  ASSERT_FALSE(cpus.empty());
+  constexpr int kPerCpu = PP_LOG_STAGE_SLOTS + 8;
+  std::vector<int> ports;
+  for (std::size_t c = 0; c < cpus.size(); ++c) {
+    ASSERT_TRUE(podpath::testing::on_cpu(cpus[c], [&] {
+      for (int i = 0; i < kPerCpu; ++i) {
+        const int port = 5000 + static_cast<int>(c) * 100 + i;
+        run(udp4_frame(port));
+        ports.push_back(port);
+      }
+    }));
+  }
+  const auto ours = [&](std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> entries) {
+    std::erase_if(entries, [](const auto& e) { return std::get<0>(e) < 5000; });
+    return entries;
+  };
+  auto want = ours(raw_entries(*dp_));
+  ASSERT_EQ(want.size(), ports.size());
+  auto r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  EXPECT_EQ(ours(as_entries(r.got)), want);
+  EXPECT_EQ(r.held, 25u + ports.size());
+  r = read_changed(source);
+  EXPECT_EQ(ours(as_entries(r.got)), want) << "the carry";
+  r = read_changed(source);
+  EXPECT_TRUE(r.got.empty()) << r.got.size() << " entries handed over again";
+  // A packet on one of the staged flows, from another CPU: logged again, handed over.
+  run(udp4_frame(ports.back()), true, 3);
+  r = read_changed(source);
+  EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {ports.back()}));
+  EXPECT_EQ(counter(PP_CNT_CHANGE_LOG_FULL), 0u);
+}
+
+// A program that runs nested in one that is staging a key on the same CPU (an interrupt)
+// writes its key to the ring itself. Marked busy from here, every CPU's stage is left alone
+// and the keys still reach the reader.
+TEST_F(ChangeLogTest, AKeyLoggedWhileTheStageIsBusyGoesToTheRingItself) {
+  BpfFlowSource source(*dp_);
+  settle(source);
+  const int fd = dp_->log_stage_map_fd();
+  const auto ncpu = static_cast<std::size_t>(libbpf_num_possible_cpus());
+  const __u32 zero = 0;
+  std::vector<pp_log_stage> stage(ncpu);
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &zero, stage.data()), 0);
+  const auto staged_before = stage;
+  for (auto& s : stage) s.busy = 1;
+  ASSERT_EQ(bpf_map_update_elem(fd, &zero, stage.data(), BPF_EXIST), 0);
+  run(udp4_frame(1004), true, 2);
+  run(udp6_frame(2003));
+  run(udp4_frame(6000));  // a new flow
+  std::vector<pp_log_stage> now(ncpu);
+  ASSERT_EQ(bpf_map_lookup_elem(fd, &zero, now.data()), 0);
+  for (std::size_t c = 0; c < ncpu; ++c) {
+    EXPECT_EQ(now[c].logged, staged_before[c].logged) << "CPU " << c << " staged while busy";
+  }
+  auto r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  EXPECT_EQ(as_entries(r.got), raw_entries_of(*dp_, {1004, 2003, 6000}));
+  for (auto& s : now) s.busy = 0;
+  ASSERT_EQ(bpf_map_update_elem(fd, &zero, now.data(), BPF_EXIST), 0);
+  EXPECT_EQ(counter(PP_CNT_CHANGE_LOG_FULL), 0u);
 }
 
 // With an LRU flows map the kernel evicts silently: the programs log nothing, reads walk.

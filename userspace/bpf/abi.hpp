@@ -74,6 +74,11 @@ static_assert(sizeof(pp_nat4_value) == 32);
 static_assert(offsetof(pp_nat4_value, status) == 12);
 static_assert(offsetof(pp_nat4_value, first_seen_ns) == 24);
 static_assert(sizeof(pp_iface_info) == 8);
+static_assert(sizeof(pp_log_slot) == 56);
+static_assert(offsetof(pp_log_slot, key) == 8);
+// A per-CPU value is read as one such struct per CPU: its size must be a multiple of 8.
+static_assert(sizeof(pp_log_stage) == 16 + PP_LOG_STAGE_SLOTS * sizeof(pp_log_slot));
+static_assert(sizeof(pp_log_stage) % 8 == 0);
 
 /// @brief The flow key as the kernel writes it -> the model's (addresses, ports, protocol,
 /// fragment flag, IPv6 packet with v4-mapped addresses). Used for flow records, flow events and drop events

@@ -35,7 +35,7 @@ namespace {
 // Maps shared by every object instance (Fixed mode reuses the first object's).
 constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",     "pp_cidrs",    "pp_matrix",
                                        "pp_ifaces", "pp_events",     "pp_counters", "pp_flows_full",
-                                       "pp_nat4",   "pp_event_gate", "pp_changed"};
+                                       "pp_nat4",   "pp_event_gate", "pp_changed",  "pp_log_stage"};
 
 // The object's .bss map (tc_flow's variables: the change-log epoch, the clock offset), or nullptr.
 bpf_map* bss_of(bpf_object* obj) {
@@ -221,7 +221,7 @@ FlowMap flow_map_of(const model::FlowKey& key) {
 
 std::uint32_t change_log_size(const DatapathOptions& options) {
   if (options.change_log_bytes != 0) return options.change_log_bytes;
-  // Both maps' entries / 8 records of at most 56 B (8 B header + 48 B key): past an eighth
+  // Both maps' entries / 8 keys at 56 B (a stage's slot: PP_LOG_STAGE_SLOTS per record): past an eighth
   // of the entries a refresh walks anyway (kLogShare), and libbpf maps the whole ring into the
   // reader twice, so it counts twice in its RSS (docs/datapath.md).
   const std::uint64_t want = std::uint64_t{options.max_flows} * 2 / 8 * 56;
@@ -270,6 +270,39 @@ struct Datapath::LogKeys {
   LoggedKeys<pp_flow_map_key> now6, before6;
   std::size_t cap = 0;
   bool over = false;
+
+  // One record of pp_changed: a stage's slots, or one key (its size tells the map).
+  void add_record(const void* data, std::size_t size) {
+    if (size == sizeof(pp_flow4_map_key) || size == sizeof(pp_flow_map_key)) {
+      add(data, size);
+      return;
+    }
+    const auto* slot = static_cast<const pp_log_slot*>(data);
+    for (std::size_t i = 0; i < size / sizeof(pp_log_slot); ++i) add(slot[i].key, slot[i].size);
+  }
+
+  // Every CPU's stage, as read now and at the previous drain (one pp_log_stage per CPU).
+  std::vector<pp_log_stage> stage, stage_before;
+
+  // The keys staged now that the previous drain did not find in the same slot of the same
+  // stage fill: each key the stage holds is handed over once (and carried once), as if drained.
+  void add_staged() {
+    for (std::size_t cpu = 0; cpu < stage.size(); ++cpu) {
+      const pp_log_stage& s = stage[cpu];
+      const pp_log_stage* b = cpu < stage_before.size() ? &stage_before[cpu] : nullptr;
+      const std::uint64_t n = staged(s),
+                          seen = b != nullptr && first_staged(*b) == first_staged(s) ? staged(*b) : 0;
+      for (std::uint64_t i = 0; i < n; ++i) {
+        if (i < seen && std::memcmp(&s.slot[i], &b->slot[i], sizeof(pp_log_slot)) == 0) continue;
+        add(s.slot[i].key, s.slot[i].size);
+      }
+    }
+  }
+  // How many slots hold staged keys, and the number of the first of them.
+  static std::uint64_t staged(const pp_log_stage& s) {
+    return s.logged == 0 ? 0 : (s.logged - 1) % PP_LOG_STAGE_SLOTS + 1;
+  }
+  static std::uint64_t first_staged(const pp_log_stage& s) { return s.logged - staged(s); }
 
   void add(const void* data, std::size_t size) {
     if (over) return;
@@ -325,8 +358,8 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
     dp->log_keys_ = std::make_unique<LogKeys>();
     LogKeys* keys = dp->log_keys_.get();
     auto rb = RingBuffer::open(
-        dp->map_fd("pp_changed"), [keys](const void* data, std::size_t size) { keys->add(data, size); },
-        "the change log");
+        dp->map_fd("pp_changed"),
+        [keys](const void* data, std::size_t size) { keys->add_record(data, size); }, "the change log");
     if (!rb) return rb.error();
     dp->change_log_ = std::make_unique<RingBuffer>(std::move(*rb));
   }
@@ -393,6 +426,7 @@ int Datapath::map_fd(const char* name) const { return objects_.front()->map_fd(n
 int Datapath::events_map_fd() const { return map_fd("pp_events"); }
 int Datapath::flows_map_fd() const { return map_fd("pp_flows"); }
 int Datapath::flows4_map_fd() const { return map_fd("pp_flows4"); }
+int Datapath::log_stage_map_fd() const { return map_fd("pp_log_stage"); }
 
 Result<void> Datapath::set_cidrs(const std::vector<CidrRule>& rules) {
   const int fd = map_fd("pp_cidrs");
@@ -506,13 +540,13 @@ Result<std::uint64_t> Datapath::sum_counter(std::uint32_t index) const {
 // Why a refresh through the log misses no count (the programs' side: pp_log_change in
 // bpf/tc_flow.bpf.c): a packet is not logged only if its entry already carries the current
 // epoch, which some packet stored after the epoch store below; that packet's key is drained
-// in this refresh or the next, and read_logged() looks up the keys of the previous drain once
-// more (the carry), after the next epoch store, so every packet counted after a lookup is read
-// by the following refresh. A packet that loaded the old epoch stores the old value, which
-// never hides a later packet. A lost record (the log was full) is counted: the caller then
-// walks the maps, this read and the next (a loss counted before this read's counter read may
-// be of this epoch: its entry's later packets are not logged, and only the next walk, whose
-// clock margin covers this read, finds them). Full reads stay the safety net.
+// in this refresh or the next (from the ring or, read after it, a CPU's stage), and read_logged() looks up
+// the keys of the previous drain once more (the carry), after the next epoch store, so every packet counted
+// after a lookup is read by the following refresh. A packet that loaded the old epoch stores the old value,
+// which never hides a later packet. A lost record (the log was full) is counted: the caller then walks the
+// maps, this read and the next (a loss counted before this read's counter read may be of this epoch: its
+// entry's later packets are not logged, and only the next walk, whose clock margin covers this read, finds
+// them). Full reads stay the safety net.
 Result<LogDrain> Datapath::drain_change_log() {
   LogDrain out;
   if (!change_log_) return out;
@@ -531,6 +565,15 @@ Result<LogDrain> Datapath::drain_change_log() {
   keys.over = false;
   keys.cap = static_cast<std::size_t>((held_before + kLogFloor) / kLogShare);
   if (auto n = change_log_->consume(); !n) return n.error();
+  // Then the keys still staged (after the ring: a stage that fills meanwhile is in the ring
+  // at the next drain).
+  keys.stage_before.swap(keys.stage);
+  keys.stage.resize(static_cast<std::size_t>(ncpu_));
+  const __u32 zero = 0;
+  if (bpf_map_lookup_elem(log_stage_map_fd(), &zero, keys.stage.data()) != 0) {
+    return make_error(errno, "cannot read the change log's stage");
+  }
+  keys.add_staged();
   // Read again after the drain: an entry created meanwhile is in both or (a few ns apart: the
   // program logs, then counts) in neither, else the aggregator reads every entry once.
   created = sum_counter(PP_CNT_NEW_FLOWS);

@@ -72,7 +72,7 @@ struct DatapathOptions {
 };
 
 /// @brief The change log's size for these options: change_log_bytes, or room for an eighth
-/// of both flows maps' entries at 56 B a record (a 48-byte key and the record header),
+/// of both flows maps' entries at 56 B a key (a slot of the per-CPU stage, written 32 at a time),
 /// rounded up to a power of two, at least 4 KiB and at most 1 GiB. Kernel memory.
 std::uint32_t change_log_size(const DatapathOptions& options);
 
@@ -218,6 +218,8 @@ class Datapath {
   /// pp_flow4_map_key, half the size: cheaper to hash and compare).
   [[nodiscard]] int flows_map_fd() const;
   [[nodiscard]] int flows4_map_fd() const;
+  /// @brief The change log's per-CPU stage (pp_log_stage; tests).
+  [[nodiscard]] int log_stage_map_fd() const;
 
   /// @brief The full cookie behind the 32 bits the kernel records in an observation point,
   /// for namespaces podpath attached in; unknown ones are returned zero-extended.
