@@ -94,6 +94,16 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } pp_changed SEC(".maps");
 
+/* Key: 0 to PP_READ_BATCH - 1. Value: struct pp_read_entry, a key userspace asks
+ * pp_read_logged to look up, and what it found. Mmapped by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PP_READ_BATCH);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct pp_read_entry);
+} pp_read_batch SEC(".maps");
+
 /* Key: 0. Value: struct pp_log_stage (per CPU), the change log's keys this CPU staged and not
  * yet wrote to pp_changed. */
 struct {

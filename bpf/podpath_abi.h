@@ -134,6 +134,27 @@ struct pp_log_stage {
 };
 
 /*
+ * Looking up many logged keys in one call: userspace writes up to PP_READ_BATCH keys of one
+ * flows map to pp_read_batch (mmapped), then runs pp_read_logged (a BPF_PROG_TYPE_SYSCALL
+ * program, through BPF_PROG_TEST_RUN) with struct pp_read_args as its context; the program
+ * looks each key up and writes what it found next to it. One call instead of one lookup
+ * syscall per key (2-4 us each on a VM whose kernel mitigates every return).
+ */
+#define PP_READ_BATCH 4096
+
+struct pp_read_args {
+	__u32 count; /* entries of pp_read_batch to look up, from 0 (at most PP_READ_BATCH) */
+	__u32 ipv4;  /* 1: the keys are struct pp_flow4_map_key, of pp_flows4; 0: pp_flows */
+};
+
+struct pp_read_entry {
+	struct pp_flow_map_key key; /* written by userspace (an IPv4 key in its first 24 B) */
+	struct pp_flow_stats stats; /* the entry's value, if found */
+	__u32 found;		    /* 1: found (stats is its value); 0: not in the map */
+	__u32 pad;
+};
+
+/*
  * Records of the flows-map iterator (bpf/flow_iter.bpf.c): one changed entry of pp_flows4 /
  * pp_flows, key then value, written to the iterator's seq file back to back.
  */

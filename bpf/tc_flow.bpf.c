@@ -597,6 +597,42 @@ static __always_inline int pp_handle(struct __sk_buff *skb, __u32 direction, int
 	return TC_ACT_UNSPEC;
 }
 
+/*
+ * The keys a refresh looks up, in one call (struct pp_read_args, podpath_abi.h): for each of
+ * the first `count` entries of pp_read_batch, the value of its key in pp_flows4 or pp_flows.
+ * Run by userspace through BPF_PROG_TEST_RUN; loaded only where the kernel has syscall
+ * programs and bpf_loop (Linux 5.17+): elsewhere userspace looks each key up itself.
+ */
+struct pp_read_loop {
+	__u32 ipv4;
+};
+
+static long pp_read_one(__u32 i, struct pp_read_loop *loop)
+{
+	__u32 at = i;
+	struct pp_read_entry *e = bpf_map_lookup_elem(&pp_read_batch, &at);
+	if (!e)
+		return 1;
+	struct pp_flow_stats *st = loop->ipv4 ? bpf_map_lookup_elem(&pp_flows4, &e->key)
+					      : bpf_map_lookup_elem(&pp_flows, &e->key);
+	if (st)
+		e->stats = *st;
+	e->found = st != NULL;
+	return 0;
+}
+
+SEC("syscall")
+int pp_read_logged(struct pp_read_args *args)
+{
+	struct pp_read_loop loop = {.ipv4 = args->ipv4};
+	__u32 count = args->count;
+
+	if (count > PP_READ_BATCH)
+		count = PP_READ_BATCH;
+	bpf_loop(count, pp_read_one, &loop, 0);
+	return 0;
+}
+
 SEC("tc")
 int pp_tc_ingress(struct __sk_buff *skb)
 {

@@ -20,9 +20,11 @@
 // refresh is the median, a changed-entries one. "1 %" and "10 %" refreshes follow a pass that
 // sends every 100th / 10th flow one more packet.
 //
-// Usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator|log]... N...
+// Usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator|log|log-per-key]...
+// N...
 // --data also writes the rows as tab-separated numbers, for the plot (scripts/bench scale).
-// --mode measures only the ways named (default: all four).
+// --mode measures only the ways named (default: all but log-per-key, the change log with a lookup
+// syscall per key as on kernels without syscall programs).
 #include <bpf/bpf.h>
 #include <fmt/format.h>
 #include <sys/wait.h>
@@ -55,11 +57,14 @@ namespace {
 
 /// How a row reads the flows maps.
 enum class Mode : std::uint8_t {
-  Full,      ///< batch lookups, every entry aggregated at every refresh (before)
-  Batch,     ///< batch lookups, only changed entries aggregated
-  Iterator,  ///< BPF map iterator: only changed entries leave the kernel
-  Log,       ///< the change log: only logged keys are looked up (podpath's default)
+  Full,       ///< batch lookups, every entry aggregated at every refresh (before)
+  Batch,      ///< batch lookups, only changed entries aggregated
+  Iterator,   ///< BPF map iterator: only changed entries leave the kernel
+  Log,        ///< the change log: only logged keys are looked up, in batches (podpath's default)
+  LogPerKey,  ///< the change log, a lookup syscall per key (kernels before 5.17)
 };
+
+bool is_log(Mode m) { return m == Mode::Log || m == Mode::LogPerKey; }
 
 const char* mode_name(Mode m) {
   switch (m) {
@@ -71,6 +76,8 @@ const char* mode_name(Mode m) {
     return "iterator, changed";
   case Mode::Log:
     return "change log";
+  case Mode::LogPerKey:
+    return "change log, a syscall per key";
   }
   return "?";
 }
@@ -178,15 +185,17 @@ Row measure(std::uint64_t n, int refreshes, Mode mode) {
   // Room above the aggregator's high-water mark (90 %): nothing is evicted here.
   o.max_flows = static_cast<std::uint32_t>(std::max<std::uint64_t>(1024, n + n / 4));
   o.events = false;
-  o.map_iterator = mode == Mode::Iterator || mode == Mode::Log;
-  o.change_log = mode == Mode::Log;
+  o.map_iterator = mode == Mode::Iterator || is_log(mode);
+  o.change_log = is_log(mode);
+  o.batch_lookup = mode == Mode::Log;
   row.max_flows = o.max_flows;
-  if (mode == Mode::Log) row.log_mb = static_cast<double>(bpf::change_log_size(o)) / 1e6;
+  if (is_log(mode)) row.log_mb = static_cast<double>(bpf::change_log_size(o)) / 1e6;
   auto dp = bpf::Datapath::load(o);
   if (!dp) die(dp.error().to_string());
   row.iterator_used = (*dp)->reads_changed_in_kernel();
   if (mode == Mode::Iterator && !row.iterator_used) die("no map iterator on this kernel");
-  if (mode == Mode::Log && !(*dp)->has_change_log()) die("no change log");
+  if (is_log(mode) && !(*dp)->has_change_log()) die("no change log");
+  if (mode == Mode::Log && !(*dp)->has_batch_lookup()) fmt::print(stderr, "no batch lookup on this kernel\n");
   const auto progs = (*dp)->programs_for(0);
   if (!progs) die(progs.error().to_string());
   send_flows(progs->ingress, n);
@@ -339,13 +348,16 @@ int main(int argc, char** argv) {
         modes.push_back(Mode::Iterator);
       } else if (m == "log") {
         modes.push_back(Mode::Log);
+      } else if (m == "log-per-key") {
+        modes.push_back(Mode::LogPerKey);
       } else {
-        die("--mode takes full, batch, iterator or log");
+        die("--mode takes full, batch, iterator, log or log-per-key");
       }
     } else if (std::atoll(a.c_str()) > 0) {
       rows.push_back(static_cast<std::uint64_t>(std::atoll(a.c_str())));
     } else {
-      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode full|batch|iterator|log]... "
+      die("usage: podpath_bench_scale [--refreshes R] [--data FILE] [--mode "
+          "full|batch|iterator|log|log-per-key]... "
           "N...");
     }
   }

@@ -25,6 +25,7 @@
 #include "../common/frames.hpp"
 #include "../common/netns_cookie.hpp"
 #include "../common/require_root.hpp"
+#include "bpf/batch_lookup.hpp"
 #include "bpf/datapath.hpp"
 #include "bpf/events.hpp"
 #include "bpf/test_run.hpp"
@@ -1518,12 +1519,21 @@ TEST_F(ChangeLogTest, TheLogAndTheWalksGiveTheSameChangedEntries) {
 // read (the entry count the log gives stays true as entries come and go). With a tiny log
 // (every fourth round overflows it) the same, through the walks it falls back to.
 TEST_F(ChangeLogTest, TheAggregatorsCountsAreExactOverManyReads) {
-  for (const bool tiny : {false, true}) {
-    SCOPED_TRACE(tiny ? "a tiny log (overflows)" : "a log with room");
+  struct Mode {
+    bool tiny, batch;
+    const char* name;
+  };
+  for (const Mode m : {Mode{false, true, "a log with room, keys looked up in batches"},
+                       Mode{false, false, "a log with room, a lookup per key"},
+                       Mode{true, true, "a tiny log (overflows)"}}) {
+    SCOPED_TRACE(m.name);
+    const bool tiny = m.tiny;
     DatapathOptions o;
     o.coarse_clock = false;
+    o.batch_lookup = m.batch;
     if (tiny) o.change_log_bytes = 4096;
     load(o);
+    EXPECT_EQ(dp_->has_batch_lookup(), m.batch && podpath::bpf::kernel_has_batch_lookup());
     constexpr int kFlows = 200;
     for (int i = 0; i < kFlows; ++i) run(udp4_frame(1000 + i));
     for (int i = 0; i < 10; ++i) run(udp6_frame(2000 + i));
@@ -1555,6 +1565,32 @@ TEST_F(ChangeLogTest, TheAggregatorsCountsAreExactOverManyReads) {
     EXPECT_EQ(walked, tiny) << "walks only when the log overflowed";
     EXPECT_EQ(counter(PP_CNT_CHANGE_LOG_FULL) != 0, tiny);
   }
+}
+
+// More changed keys than one batch lookup takes (PP_READ_BATCH): several program runs, every
+// key found, in order, with its value; a deleted entry's key is skipped.
+TEST_F(ChangeLogTest, MoreKeysThanOneBatchAreLookedUpInSeveralRuns) {
+  if (!podpath::bpf::kernel_has_batch_lookup()) GTEST_SKIP() << "no syscall programs or bpf_loop";
+  ASSERT_TRUE(dp_->has_batch_lookup());
+  BpfFlowSource source(*dp_);
+  settle(source);
+  // Enough entries that PP_READ_BATCH + 500 changed keys stay under the share the log reads.
+  constexpr int kHeld = 40000, kChanged = PP_READ_BATCH + 500;
+  for (int i = 0; i < kHeld; ++i) run(udp4_frame(10000 + i));
+  (void)read_changed(source);
+  (void)read_changed(source);
+  for (int i = 0; i < kChanged; ++i) run(udp4_frame(10000 + i * 7 % kHeld), true, 2);
+  auto r = read_changed(source);
+  EXPECT_EQ(r.path, ReadPath::Log);
+  // Those with one packet did not change (a few may be handed over unchanged: see above).
+  const auto changed = [](std::vector<std::tuple<int, std::uint64_t, std::uint64_t>> entries) {
+    std::erase_if(entries, [](const auto& e) { return std::get<1>(e) == 1; });
+    return entries;
+  };
+  const auto want = changed(raw_entries(*dp_));
+  ASSERT_EQ(want.size(), static_cast<std::size_t>(kChanged));
+  EXPECT_EQ(changed(as_entries(r.got)), want);
+  EXPECT_LT(r.got.size(), want.size() + 200);
 }
 
 // tc_flow_fixed: one object per namespace, all sharing the log and the epoch. A packet

@@ -20,6 +20,7 @@
 #include <utility>
 
 #include "bpf/abi.hpp"
+#include "bpf/batch_lookup.hpp"
 #include "bpf/flow_iter.hpp"
 #include "bpf/handles.hpp"
 #include "bpf/object.hpp"
@@ -33,9 +34,10 @@ namespace podpath::bpf {
 namespace {
 
 // Maps shared by every object instance (Fixed mode reuses the first object's).
-constexpr const char* kSharedMaps[] = {"pp_flows",  "pp_flows4",     "pp_cidrs",    "pp_matrix",
-                                       "pp_ifaces", "pp_events",     "pp_counters", "pp_flows_full",
-                                       "pp_nat4",   "pp_event_gate", "pp_changed",  "pp_log_stage"};
+constexpr const char* kSharedMaps[] = {"pp_flows",     "pp_flows4",     "pp_cidrs",    "pp_matrix",
+                                       "pp_ifaces",    "pp_events",     "pp_counters", "pp_flows_full",
+                                       "pp_nat4",      "pp_event_gate", "pp_changed",  "pp_log_stage",
+                                       "pp_read_batch"};
 
 // The object's .bss map (tc_flow's variables: the change-log epoch, the clock offset), or nullptr.
 bpf_map* bss_of(bpf_object* obj) {
@@ -67,6 +69,11 @@ __u32 nf_conn_btf_id() {
   if (!vmlinux) return 0;
   const int id = btf__find_by_name_kind(vmlinux.get(), "nf_conn", BTF_KIND_STRUCT);
   return id > 0 ? static_cast<__u32>(id) : 0;
+}
+
+// The programs log changed keys and a refresh looks them up in batches (DatapathOptions).
+bool looks_up_in_batches(const DatapathOptions& o) {
+  return logs_changes(o) && o.batch_lookup && kernel_has_batch_lookup();
 }
 
 template <typename Skel> struct SkelOps;
@@ -128,6 +135,17 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   const std::uint32_t log_bytes = logs_changes(o) ? change_log_size(o) : 4096;
   if (int err = bpf_map__set_max_entries(skel->maps.pp_changed, log_bytes); err != 0) {
     return make_error(err, "cannot size the change log to {} bytes", log_bytes);
+  }
+  // The batch lookup's program runs in the first object only (the others share its maps).
+  if (!looks_up_in_batches(o)) {
+    if (int err = bpf_map__set_map_flags(skel->maps.pp_read_batch, 0); err != 0) {
+      return make_error(err, "cannot set the batch-lookup map's flags");
+    }
+  }
+  if (int err = bpf_program__set_autoload(skel->progs.pp_read_logged,
+                                          looks_up_in_batches(o) && share_maps_of == nullptr);
+      err != 0) {
+    return make_error(err, "cannot choose whether to load the batch-lookup program");
   }
   if (share_maps_of != nullptr) {
     // The change-log epoch too: every object reads the one userspace writes.
@@ -362,6 +380,14 @@ Result<std::unique_ptr<Datapath>> Datapath::load(const DatapathOptions& options,
         [keys](const void* data, std::size_t size) { keys->add_record(data, size); }, "the change log");
     if (!rb) return rb.error();
     dp->change_log_ = std::make_unique<RingBuffer>(std::move(*rb));
+    if (looks_up_in_batches(options)) {
+      const bpf_program* prog =
+          bpf_object__find_program_by_name(dp->objects_.front()->obj(), "pp_read_logged");
+      auto batch =
+          BatchLookup::open(prog != nullptr ? bpf_program__fd(prog) : -1, dp->map_fd("pp_read_batch"));
+      if (!batch) return batch.error();
+      dp->batch_lookup_ = std::move(*batch);
+    }
   }
   if (options.map_iterator) {
     auto it = FlowIterator::open(dp->flows4_map_fd(), dp->flows_map_fd());
@@ -611,6 +637,32 @@ Result<std::size_t> Datapath::read_logged(const FlowRecordSink& sink) const {
       batch.clear();
     }
   };
+  if (batch_lookup_) {
+    // The keys of each map, then one program run per PP_READ_BATCH of them.
+    std::vector<pp_flow4_map_key> keys4;
+    std::vector<pp_flow_map_key> keys6;
+    (void)for_each_to_read(log_keys_->now4, log_keys_->before4, [&](const auto& k) {
+      keys4.push_back(k.key);
+      return Result<void>{};
+    });
+    (void)for_each_to_read(log_keys_->now6, log_keys_->before6, [&](const auto& k) {
+      keys6.push_back(k.key);
+      return Result<void>{};
+    });
+    if (auto r =
+            batch_lookup_->lookup(keys4.data(), sizeof(pp_flow4_map_key), keys4.size(),
+                                  [&](std::size_t i, const pp_flow_stats& s) { add(widen(keys4[i]), s); });
+        !r) {
+      return r.error();
+    }
+    if (auto r = batch_lookup_->lookup(keys6.data(), sizeof(pp_flow_map_key), keys6.size(),
+                                       [&](std::size_t i, const pp_flow_stats& s) { add(keys6[i], s); });
+        !r) {
+      return r.error();
+    }
+    if (!batch.empty()) sink(batch);
+    return handed;
+  }
   // One lookup per key; ENOENT: deleted since it was logged.
   const auto lookup = [&](int fd, const void* key, pp_flow_stats& stats) -> Result<bool> {
     if (bpf_map_lookup_elem(fd, key, &stats) == 0) return true;

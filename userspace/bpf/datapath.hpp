@@ -69,6 +69,10 @@ struct DatapathOptions {
   /// @brief Bytes of the change log (power of two, >= page size); 0: sized from max_flows
   /// (change_log_size()).
   std::uint32_t change_log_bytes = 0;
+  /// @brief Look the logged keys up PP_READ_BATCH at a time, with one run of a syscall
+  /// program each (Linux 5.17+; kernel_has_batch_lookup()), instead of one lookup syscall per
+  /// key. Where the kernel cannot, or when false, each key is a syscall.
+  bool batch_lookup = true;
 };
 
 /// @brief The change log's size for these options: change_log_bytes, or room for an eighth
@@ -143,6 +147,7 @@ struct FlowId {
 
 class ObjectHandle;
 class FlowIterator;
+class BatchLookup;
 class RingBuffer;
 
 /// @brief Owns the loaded BPF object(s). In Fixed netns mode there is one object per
@@ -193,6 +198,9 @@ class Datapath {
   Result<std::size_t> read_logged(const FlowRecordSink& sink) const;
   /// @brief The programs log changed entries (DatapathOptions::change_log and a Hash map).
   [[nodiscard]] bool has_change_log() const { return change_log_ != nullptr; }
+  /// @brief read_logged() looks keys up in batches (DatapathOptions::batch_lookup, where the
+  /// kernel can).
+  [[nodiscard]] bool has_batch_lookup() const { return batch_lookup_ != nullptr; }
   /// @brief Tests only: called by drain_change_log() right after its epoch store.
   void set_after_epoch_hook(std::function<void()> hook) { after_epoch_ = std::move(hook); }
   /// @brief Now on a clock at or ahead of the programs' (CLOCK_MONOTONIC; the programs read
@@ -244,6 +252,7 @@ class Datapath {
   Result<std::uint64_t> sum_counter(std::uint32_t index) const;
   std::unique_ptr<RingBuffer> change_log_;
   std::unique_ptr<LogKeys> log_keys_;
+  std::unique_ptr<BatchLookup> batch_lookup_;
   std::uint32_t* epoch_ = nullptr;  // tc_flow's pp_log_epoch, mmapped (shared by every object)
   std::uint32_t epoch_value_ = 0;
   std::uint64_t log_lost_ = 0;  // the log-full counter at the previous drain

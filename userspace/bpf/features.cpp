@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "bpf/batch_lookup.hpp"
 #include "bpf/handles.hpp"
 #include "util/system.hpp"
 
@@ -71,6 +72,7 @@ Features probe_features() {
             kernel_has_struct("nf_conn");
     f.tcx = probe_tcx();
     f.map_iterator = f.btf && kernel_has_struct("bpf_iter__bpf_map_elem");
+    f.batch_lookup = kernel_has_batch_lookup();
     f.coarse_clock =
         libbpf_probe_bpf_helper(BPF_PROG_TYPE_SCHED_CLS, BPF_FUNC_ktime_get_coarse_ns, nullptr) == 1;
   }

@@ -42,6 +42,9 @@ struct Features {
   /// @brief BPF map-element iterators (Linux 5.9+, with BTF): a refresh reads only the flow
   /// entries that changed. Without them every entry is read with batch lookups.
   bool map_iterator = false;
+  /// @brief Syscall programs with bpf_loop (Linux 5.17+): a refresh looks the changed flow
+  /// entries up in batches (kernel_has_batch_lookup()). Without them, a syscall per entry.
+  bool batch_lookup = false;
 };
 
 /// @brief True when the kernel's BTF has a function (kfunc) of this name.

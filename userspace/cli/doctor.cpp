@@ -97,6 +97,10 @@ class DoctorCommand final : public Command {
     row("BPF map iterator", f.map_iterator,
         f.map_iterator ? "refreshes read only the flow entries that changed"
                        : "needs Linux 5.9+ with BTF: every refresh reads every flow entry (batch lookups)");
+    row("BPF batch lookup", f.batch_lookup,
+        f.batch_lookup
+            ? "a refresh looks changed flow entries up 4096 at a time (syscall program, bpf_loop)"
+            : "needs Linux 5.17+: a refresh looks each changed flow entry up with its own syscall");
     row("cgroup v2", !f.cgroup2_mount.empty(),
         f.cgroup2_mount.empty() ? "not mounted: no per-container attribution" : f.cgroup2_mount);
     if (f.cap_bpf) {
