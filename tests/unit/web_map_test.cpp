@@ -71,7 +71,6 @@ FlowItemPtr item(const std::string& id, const std::string& json) {
   i->key_flow.key.proto = 1;  // pod-to-pod ICMP: not the control traffic /v1/flows leaves out
   i->key_flow.key.src = *podpath::model::IpAddress::parse("10.10.129.2");
   i->key_flow.key.dst = *podpath::model::IpAddress::parse("10.10.130.2");
-  i->view.forward.flow = &i->key_flow;
   return i;
 }
 

@@ -187,13 +187,13 @@ std::string flows_body(const AgentSnapshot& s, const FlowQuery& q) {
 std::string update_data(const StreamEvent& e, const output::FlowFilter& filter) {
   std::string changed;
   for (const auto& item : e.changed) {
-    if (!filter.matches(item->view)) continue;
+    if (!item->matches(filter)) continue;
     if (!changed.empty()) changed += ',';
     changed += item->json;
   }
   nlohmann::json removed = nlohmann::json::array();
   for (const auto& item : e.removed) {
-    if (filter.matches(item->view)) removed.push_back(item->id);
+    if (item->matches(filter)) removed.push_back(item->id);
   }
   if (changed.empty() && removed.empty()) return {};
   nlohmann::json head = {
