@@ -179,6 +179,15 @@ class AgentFlows : public PathTest {
     return f;
   }
 
+  /// A direction from api-0 (node1's second pod), seen at its veth only: 50 packets.
+  Flow from_api(const char* dst, std::uint8_t proto, std::uint16_t sport, std::uint16_t dport) {
+    Flow f = flow("10.10.129.3", dst, {{kNode1, kVethB, In}}, 50);
+    f.key.proto = proto;
+    f.key.sport = sport;
+    f.key.dport = dport;
+    return f;
+  }
+
   std::vector<FlowItemPtr> update(std::vector<podpath::flows::Conversation> conversations,
                                   podpath::server::FlowChanges* changes = nullptr) {
     // One snapshot per cluster state, as a session holds it between reloads.
@@ -250,10 +259,7 @@ TEST_F(AgentFlows, OnlyWhatChangedIsRebuiltAndSent) {
 
 TEST_F(AgentFlows, FiltersAndOrdersLikeTrace) {
   Flow a = counted("10.10.129.2", "10.10.130.2", 20, 5, true);
-  Flow b = flow("10.10.129.3", "10.10.130.2", {{kNode1, kVethB, In}}, 50);
-  b.key.proto = IPPROTO_UDP;
-  b.key.sport = 4000;
-  b.key.dport = 53;
+  Flow b = from_api("10.10.130.2", IPPROTO_UDP, 4000, 53);
   const auto items = update({{&a, nullptr}, {&b, nullptr}});
   std::size_t total = 0;
   podpath::output::FlowFilter only_api;
@@ -278,10 +284,7 @@ TEST_F(AgentFlows, FiltersAndOrdersLikeTrace) {
 // the whole view: it must pass exactly the filters its view passes, through a Service too.
 TEST_F(AgentFlows, ItemsPassTheFiltersTheirViewsPass) {
   Flow plain = counted("10.10.129.2", "10.10.130.2", 20, 5, true);
-  Flow via_service = flow("10.10.129.3", "10.96.0.10", {{kNode1, kVethB, In}}, 50);
-  via_service.key.proto = IPPROTO_TCP;
-  via_service.key.sport = 40000;
-  via_service.key.dport = 80;
+  Flow via_service = from_api("10.96.0.10", IPPROTO_TCP, 40000, 80);
   podpath::model::NatRecord nat;
   nat.original = via_service.key;
   nat.reply = via_service.key.reversed();
@@ -308,7 +311,8 @@ TEST_F(AgentFlows, ItemsPassTheFiltersTheirViewsPass) {
   std::string passed;
   for (std::size_t f = 0; f < filters.size(); ++f) {
     for (std::size_t i = 0; i < items.size(); ++i) {
-      EXPECT_EQ(items[i]->matches(filters[f]), filters[f].matches(views[i])) << "filter " << f << ", item " << i;
+      EXPECT_EQ(items[i]->matches(filters[f]), filters[f].matches(views[i]))
+          << "filter " << f << ", item " << i;
       if (items[i]->matches(filters[f])) passed += std::to_string(f) + ":" + std::to_string(i) + " ";
     }
   }
