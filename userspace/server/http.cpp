@@ -299,7 +299,6 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
         }
         // One event per call: what changed for this client (in pieces of kStreamPiece), or a
         // heartbeat after `heartbeat` without one.
-
         const auto until = std::chrono::steady_clock::now() + heartbeat;
         while (true) {
           const auto left =
