@@ -191,7 +191,7 @@ std::string flows_body(const AgentSnapshot& s, const FlowQuery& q) {
 }
 
 /// A stream goes out in writes of about this size. An event is never held whole: its text
-/// would be built once per client (all 10 000 conversations of a snapshot: about 16 MB) and
+/// would be built once per client (all 10 000 conversations of a snapshot: about 20 MB) and
 /// cpp-httplib copies every write twice more to frame it as a chunk, in each client's thread.
 constexpr std::size_t kStreamPiece = 64 * 1024;
 
