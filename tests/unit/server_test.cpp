@@ -5,6 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include <malloc.h>
+
+#include <chrono>
+#include <cstdio>
 #include <filesystem>
 
 #include "../common/cli_run.hpp"
@@ -175,6 +179,15 @@ class AgentFlows : public PathTest {
     return f;
   }
 
+  /// A direction from api-0 (node1's second pod), seen at its veth only: 50 packets.
+  Flow from_api(const char* dst, std::uint8_t proto, std::uint16_t sport, std::uint16_t dport) {
+    Flow f = flow("10.10.129.3", dst, {{kNode1, kVethB, In}}, 50);
+    f.key.proto = proto;
+    f.key.sport = sport;
+    f.key.dport = dport;
+    return f;
+  }
+
   std::vector<FlowItemPtr> update(std::vector<podpath::flows::Conversation> conversations,
                                   podpath::server::FlowChanges* changes = nullptr) {
     // One snapshot per cluster state, as a session holds it between reloads.
@@ -246,10 +259,7 @@ TEST_F(AgentFlows, OnlyWhatChangedIsRebuiltAndSent) {
 
 TEST_F(AgentFlows, FiltersAndOrdersLikeTrace) {
   Flow a = counted("10.10.129.2", "10.10.130.2", 20, 5, true);
-  Flow b = flow("10.10.129.3", "10.10.130.2", {{kNode1, kVethB, In}}, 50);
-  b.key.proto = IPPROTO_UDP;
-  b.key.sport = 4000;
-  b.key.dport = 53;
+  Flow b = from_api("10.10.130.2", IPPROTO_UDP, 4000, 53);
   const auto items = update({{&a, nullptr}, {&b, nullptr}});
   std::size_t total = 0;
   podpath::output::FlowFilter only_api;
@@ -267,7 +277,81 @@ TEST_F(AgentFlows, FiltersAndOrdersLikeTrace) {
   // snapshot they were resolved in.
   cluster_.pods.clear();
   snapshot_.reset();
-  EXPECT_EQ(items[1]->view.forward.src.pod != nullptr ? items[1]->view.forward.src.pod->name : "", "api-0");
+  EXPECT_EQ(items[1]->src.pod != nullptr ? items[1]->src.pod->name : "", "api-0");
+}
+
+// An item keeps only what the filters read (the forward key, its NAT join and both ends), not
+// the whole view: it must pass exactly the filters its view passes, through a Service too.
+TEST_F(AgentFlows, ItemsPassTheFiltersTheirViewsPass) {
+  Flow plain = counted("10.10.129.2", "10.10.130.2", 20, 5, true);
+  Flow via_service = from_api("10.96.0.10", IPPROTO_TCP, 40000, 80);
+  podpath::model::NatRecord nat;
+  nat.original = via_service.key;
+  nat.reply = via_service.key.reversed();
+  nat.reply.src = ip("10.10.130.2");
+  nat.reply.sport = 8080;
+  nat.dnat = true;
+  via_service.set_nat(nat, nat.translated());
+  const std::vector<podpath::flows::Conversation> conversations{{&plain, nullptr}, {&via_service, nullptr}};
+  const auto items = update(conversations);
+  ASSERT_EQ(items.size(), 2u);
+  const podpath::inventory::Resolver resolver(snapshot_, cidrs_);
+  const auto views = podpath::output::describe(conversations, resolver, topo_);
+  ASSERT_EQ(views.size(), 2u);
+
+  std::vector<podpath::output::FlowFilter> filters(9);
+  filters[1].pods = {"api-0"};
+  filters[2].pods = {"default/db-0"};
+  filters[3].namespaces = {"kube-system"};
+  filters[4].nodes = {"node2"};
+  filters[5].cidrs = {*Cidr::parse("10.96.0.0/12")};  // the ClusterIP: only across the NAT
+  filters[6].cidrs = {*Cidr::parse("10.10.130.0/24")};
+  filters[7].ports = {8080};
+  filters[8].protos = {IPPROTO_ICMP};
+  std::string passed;
+  for (std::size_t f = 0; f < filters.size(); ++f) {
+    for (std::size_t i = 0; i < items.size(); ++i) {
+      EXPECT_EQ(items[i]->matches(filters[f]), filters[f].matches(views[i]))
+          << "filter " << f << ", item " << i;
+      if (items[i]->matches(filters[f])) passed += std::to_string(f) + ":" + std::to_string(i) + " ";
+    }
+  }
+  EXPECT_EQ(passed, "0:0 0:1 1:1 2:0 2:1 4:0 4:1 5:1 6:0 6:1 8:0 ");
+}
+
+// Not a test: what the items cost, for docs/agent.md "Figures". Run by hand:
+//   podpath_unit_app_tests --gtest_also_run_disabled_tests --gtest_filter='*ItemMemory*'
+// N UDP conversations from a node1 pod to a node2 pod (one direction, node1's three hooks,
+// as scripts/bench's agent runs send), built twice (every one changed in between): the heap
+// in use after each, per item.
+TEST_F(AgentFlows, DISABLED_ItemMemory) {
+  constexpr std::size_t kN = 20000;
+  std::vector<Flow> flows;
+  flows.reserve(kN);
+  for (std::size_t i = 0; i < kN; ++i) {
+    Flow f = counted("10.10.129.2", "10.10.130.2", 1, 5, true);
+    f.key.proto = IPPROTO_UDP;
+    f.key.sport = static_cast<std::uint16_t>(40000 + i / 50000);
+    f.key.dport = static_cast<std::uint16_t>(1 + i % 50000);
+    flows.push_back(std::move(f));
+  }
+  std::vector<podpath::flows::Conversation> conversations;
+  for (const auto& f : flows) conversations.push_back({&f, nullptr});
+  const auto in_use = [] { return static_cast<double>(mallinfo2().uordblks); };
+  const double before = in_use();
+  auto items = update(conversations);
+  const double first = in_use();
+  std::size_t json = 0;
+  for (const auto& i : items) json += i->json.size();
+  for (auto& f : flows) f.last_active_ns += 1;
+  const auto t0 = std::chrono::steady_clock::now();
+  items = update(conversations);
+  const std::chrono::duration<double, std::micro> rebuild = std::chrono::steady_clock::now() - t0;
+  const double second = in_use();
+  std::printf("items: %zu; heap in use per item: %.0f B after the first build, %.0f B after the second; "
+              "JSON %.0f B per item; sizeof(FlowItem) %zu; %.1f us per item rebuilt\n",
+              kN, (first - before) / kN, (second - before) / kN, static_cast<double>(json) / kN,
+              sizeof(podpath::server::FlowItem), rebuild.count() / kN);
 }
 
 TEST(ServerNodePath, KeepsTheNodesHopsAndObservedOnes) {

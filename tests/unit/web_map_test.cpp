@@ -4,12 +4,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -45,16 +48,25 @@ TEST(WebAssets, ThePageItsScriptAndStyleAreEmbedded) {
   }
 }
 
-// One plain HTTP/1.0 request to 127.0.0.1:port; the whole answer, headers included.
-std::string http_get(std::uint16_t port, const std::string& path) {
+// A connection to 127.0.0.1:port that sent `request`; an invalid descriptor if either failed.
+podpath::Fd send_request(std::uint16_t port, const std::string& request) {
   podpath::Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   sockaddr_in sin{};
   sin.sin_family = AF_INET;
   sin.sin_port = htons(port);
   sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0) return "connect failed";
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n";
-  if (::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size())) return "";
+  timeval tv{10, 0};  // a test that waits for more than the server sends fails, it does not hang
+  ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&sin), sizeof(sin)) != 0 ||
+      ::write(fd.get(), request.data(), request.size()) != static_cast<ssize_t>(request.size()))
+    return podpath::Fd();
+  return fd;
+}
+
+// One plain HTTP/1.0 request to 127.0.0.1:port; the whole answer, headers included.
+std::string http_get(std::uint16_t port, const std::string& path) {
+  const podpath::Fd fd = send_request(port, "GET " + path + " HTTP/1.0\r\nHost: x\r\n\r\n");
+  if (!fd) return "connect failed";
   std::string out;
   char buf[4096];
   ssize_t n = 0;
@@ -71,18 +83,33 @@ FlowItemPtr item(const std::string& id, const std::string& json) {
   i->key_flow.key.proto = 1;  // pod-to-pod ICMP: not the control traffic /v1/flows leaves out
   i->key_flow.key.src = *podpath::model::IpAddress::parse("10.10.129.2");
   i->key_flow.key.dst = *podpath::model::IpAddress::parse("10.10.130.2");
-  i->view.forward.flow = &i->key_flow;
   return i;
 }
 
+// A MapServer on a free loopback port.
+struct TestMap {
+  std::unique_ptr<podpath::server::MapServer> server;
+  std::uint16_t port = 0;
+
+  TestMap() {
+    podpath::server::MapServerOptions o;
+    o.listen.push_back(*podpath::server::parse_listen_address("127.0.0.1:0", "--web"));
+    o.name = "lab t";
+    auto started = podpath::server::MapServer::start(o);
+    if (!started) {
+      ADD_FAILURE() << started.error().to_string();
+      return;
+    }
+    server = std::move(*started);
+    const std::string url = server->urls().front();
+    port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  }
+};
+
 TEST(MapServer, ServesThePageTheNodesAndEveryConversation) {
-  podpath::server::MapServerOptions o;
-  o.listen.push_back(*podpath::server::parse_listen_address("127.0.0.1:0", "--web"));
-  o.name = "lab t";
-  auto server = podpath::server::MapServer::start(o);
-  ASSERT_TRUE(server) << server.error().to_string();
-  const std::string url = (*server)->urls().front();
-  const auto port = static_cast<std::uint16_t>(std::stoi(url.substr(url.rfind(':') + 1)));
+  TestMap map;
+  ASSERT_TRUE(map.server);
+  const std::uint16_t port = map.port;
 
   EXPECT_NE(http_get(port, "/readyz").find("503"), std::string::npos) << "not ready before the first refresh";
   podpath::server::MapRefresh r;
@@ -90,7 +117,7 @@ TEST(MapServer, ServesThePageTheNodesAndEveryConversation) {
              {"gateway", nullptr}};
   r.flows = {item("1/a/7/b/2048", R"({"id":"1/a/7/b/2048","n":1})"),
              item("1/c/7/d/2048", R"({"id":"1/c/7/d/2048"})")};
-  (*server)->publish(r);
+  map.server->publish(r);
 
   const std::string page = http_get(port, "/");
   EXPECT_NE(page.find("200 OK"), std::string::npos) << page.substr(0, 200);
@@ -102,7 +129,107 @@ TEST(MapServer, ServesThePageTheNodesAndEveryConversation) {
   EXPECT_NE(http_get(port, "/v1/node").find("GET /v1/nodes"), std::string::npos);
   EXPECT_NE(http_get(port, "/nope.js").find("404"), std::string::npos);
   EXPECT_NE(http_get(port, "/?x=1").find("400"), std::string::npos);
-  (*server)->stop();
+  map.server->stop();
+}
+
+// A client of GET /v1/flows/stream on 127.0.0.1:port: the body it read, without its chunked
+// framing. The stream goes out in pieces (http.cpp, kStreamPiece); what a client reads must be
+// the events as they were when each was written whole.
+class StreamReader {
+ public:
+  explicit StreamReader(std::uint16_t port)
+      : fd_(send_request(port, "GET /v1/flows/stream HTTP/1.1\r\nHost: x\r\n\r\n")) {}
+
+  /// Reads until the body holds `events` whole events (or the stream ends); the body.
+  const std::string& until(std::size_t events) {
+    char buf[65536];
+    while (fd_ && count() < events) {
+      const ssize_t n = ::read(fd_.get(), buf, sizeof(buf));
+      if (n <= 0) break;
+      raw_.append(buf, static_cast<std::size_t>(n));
+      unchunk();
+    }
+    return body_;
+  }
+
+ private:
+  void unchunk() {
+    if (pos_ == std::string::npos) {
+      const auto end = raw_.find("\r\n\r\n");
+      if (end == std::string::npos) return;
+      pos_ = end + 4;
+    }
+    while (true) {
+      const auto line = raw_.find("\r\n", pos_);
+      if (line == std::string::npos) return;
+      const std::size_t size = std::stoul(raw_.substr(pos_, line - pos_), nullptr, 16);
+      if (raw_.size() < line + 2 + size + 2) return;
+      body_ += raw_.substr(line + 2, size);
+      pos_ = line + 2 + size + 2;
+    }
+  }
+  [[nodiscard]] std::size_t count() const {
+    std::size_t n = 0;
+    for (auto at = body_.find("\ndata: "); at != std::string::npos; at = body_.find("\ndata: ", at + 1)) {
+      if (body_.find("\n\n", at) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
+  podpath::Fd fd_;
+  std::string raw_;
+  std::string body_;
+  std::size_t pos_ = std::string::npos;  // where the next chunk's size line starts
+};
+
+TEST(MapServer, StreamsEventsOfManyConversationsUnchanged) {
+  TestMap map;
+  ASSERT_TRUE(map.server);
+  const std::uint16_t port = map.port;
+  // 300 conversations of about 1 KiB: each event spans several writes.
+  const auto id_of = [](int i) { return fmt::format("1/a/{}/b/2048", i); };
+  const auto json_of = [&](int i, int version) {
+    return fmt::format(R"({{"id":"{}","v":{},"pad":"{}"}})", id_of(i), version, std::string(1000, 'x'));
+  };
+  podpath::server::MapRefresh r;
+  r.nodes = {{"nodes", nlohmann::json::array()}, {"gateway", nullptr}};
+  for (int i = 0; i < 300; ++i) r.flows.push_back(item(id_of(i), json_of(i, 1)));
+  map.server->publish(r);
+  const std::string flows = body_of(http_get(port, "/v1/flows"));
+  ASSERT_EQ(nlohmann::json::parse(flows)["flows"].size(), 300u);
+
+  StreamReader client(port);
+  // The first event: the body of /v1/flows (without its newline), whole.
+  const std::string snapshot =
+      "retry: 2000\n\nid: 1\nevent: snapshot\ndata: " + flows.substr(0, flows.size() - 1) + "\n\n";
+  ASSERT_EQ(client.until(1), snapshot);
+
+  // The next refresh: the first 150 changed, the last 10 gone.
+  r.flows.clear();
+  std::string changed;
+  for (int i = 0; i < 290; ++i) {
+    r.flows.push_back(item(id_of(i), json_of(i, i < 150 ? 2 : 1)));
+    if (i < 150) changed += (changed.empty() ? "" : ",") + json_of(i, 2);
+  }
+  map.server->publish(r);
+  const std::string update = client.until(2).substr(snapshot.size());
+  const std::string head = "id: 2\nevent: update\ndata: ";
+  ASSERT_EQ(update.substr(0, head.size()), head);
+  ASSERT_TRUE(update.ends_with("\n\n"));
+  const auto data = nlohmann::json::parse(update.substr(head.size(), update.size() - head.size() - 2));
+  std::vector<std::string> removed;
+  for (int i = 290; i < 300; ++i) removed.push_back(id_of(i));
+  std::sort(removed.begin(), removed.end());  // MapServer sends them in the order of their ids
+  std::string expected = nlohmann::json{
+      {"seq", 2},
+      {"time", data["time"]},
+      {"monotonic_ns", data["monotonic_ns"]},
+      {"removed", removed}}.dump();
+  expected.pop_back();
+  expected = head + expected + ",\"changed\":[" + changed + "]}\n\n";
+  EXPECT_EQ(update.size(), expected.size());
+  EXPECT_TRUE(update == expected) << update.substr(0, 300);
+  map.server->stop();
 }
 
 TEST(CliTraceWeb, RefusesANonLoopbackAddressBeforeAttaching) {

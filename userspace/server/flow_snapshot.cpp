@@ -74,16 +74,17 @@ FlowItemPtr make_flow_item(const output::ConversationView& view) {
   nlohmann::json j = output::conversation_to_json(view);
   j["id"] = item->id;
   item->json = j.dump();
+  // dump() grows its string by doubling: up to half of it would be slack, kept for the
+  // item's life.
+  item->json.shrink_to_fit();
   item->packets = view.packets();
   item->bytes = view.bytes();
   item->pps = view.pps();
   item->bps = view.bps();
   item->key_flow.key = view.forward.flow->key;
   item->key_flow.nat_join = view.forward.flow->nat_join;
-  item->view.forward.flow = &item->key_flow;
-  item->view.forward.src = view.forward.src;
-  item->view.forward.dst = view.forward.dst;
-  item->view.forward.service = view.forward.service;
+  item->src = view.forward.src;
+  item->dst = view.forward.dst;
   return item;
 }
 
@@ -119,7 +120,7 @@ std::vector<FlowItemPtr> select_flows(const std::vector<FlowItemPtr>& items, con
                                       output::SortKey sort, std::size_t limit, std::size_t& total) {
   std::vector<FlowItemPtr> out;
   for (const auto& item : items) {
-    if (filter.matches(item->view)) out.push_back(item);
+    if (item->matches(filter)) out.push_back(item);
   }
   total = out.size();
   // The orders of `podpath trace --sort`; items come busiest (bits/s) first already.

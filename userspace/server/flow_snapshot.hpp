@@ -39,10 +39,17 @@ struct FlowItem {
   std::uint64_t bytes = 0;
   double pps = 0;
   double bps = 0;
-  /// @brief What output::FlowFilter reads: the forward key and both ends. The view points at
-  /// `key_flow`, owned here; its endpoints share ownership of the pods they name.
-  output::ConversationView view;
+  /// @brief What output::FlowFilter reads, and no more: the forward key (with its NAT join)
+  /// and both ends of the forward direction. The ends share ownership of the pods they name.
+  /// (A whole output::ConversationView, paths and all, cost 1.4 KiB per item: docs/agent.md.)
   flows::Flow key_flow;
+  flows::Endpoint src;
+  flows::Endpoint dst;
+
+  /// @brief The conversation passes `filter` (output::FlowFilter::matches of its view).
+  [[nodiscard]] bool matches(const output::FlowFilter& filter) const {
+    return filter.matches_flow(key_flow) && filter.matches_ends(src, dst);
+  }
 
   FlowItem() = default;
   FlowItem(const FlowItem&) = delete;

@@ -9,7 +9,9 @@
 #include <httplib.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
+#include <string_view>
 
 #include "server/check_endpoint.hpp"
 #include "server/query.hpp"
@@ -177,6 +179,10 @@ std::string flows_body(const AgentSnapshot& s, const FlowQuery& q) {
   std::size_t total = 0;
   const auto items = select_flows(s.flows, q.filter, q.sort, q.limit, total);
   std::string out = flows_head(s, total, items.size());
+  // Sized once: grown by doubling, a body of every conversation would take up to twice its size.
+  std::size_t size = out.size() + 3;  // "]}" and the handler's newline
+  for (const auto& item : items) size += item->json.size() + 1;
+  out.reserve(size);
   for (std::size_t i = 0; i < items.size(); ++i) {
     if (i > 0) out += ',';
     out += items[i]->json;
@@ -184,27 +190,81 @@ std::string flows_body(const AgentSnapshot& s, const FlowQuery& q) {
   return out + "]}";
 }
 
-std::string update_data(const StreamEvent& e, const output::FlowFilter& filter) {
-  std::string changed;
-  for (const auto& item : e.changed) {
-    if (!filter.matches(item->view)) continue;
-    if (!changed.empty()) changed += ',';
-    changed += item->json;
+/// A stream goes out in writes of about this size. An event is never held whole: its text
+/// would be built once per client (all 10 000 conversations of a snapshot: about 20 MB) and
+/// cpp-httplib copies every write twice more to frame it as a chunk, in each client's thread.
+constexpr std::size_t kStreamPiece = 64 * 1024;
+
+/// Gathers a stream's text and hands it to the sink a piece at a time.
+class PieceWriter {
+ public:
+  explicit PieceWriter(httplib::DataSink& sink) : sink_(sink) {}
+  void add(std::string_view text) {
+    if (!ok_) return;
+    buffer_ += text;
+    if (buffer_.size() >= kStreamPiece) flush();
   }
-  nlohmann::json removed = nlohmann::json::array();
-  for (const auto& item : e.removed) {
-    if (filter.matches(item->view)) removed.push_back(item->id);
+  /// Sends the rest; false once a write failed (the client went away).
+  bool finish() {
+    flush();
+    return ok_;
   }
-  if (changed.empty() && removed.empty()) return {};
-  nlohmann::json head = {
-      {"seq", e.seq}, {"time", e.time}, {"monotonic_ns", e.monotonic_ns}, {"removed", removed}};
-  std::string out = head.dump();
-  out.pop_back();
-  return out + ",\"changed\":[" + changed + "]}";
+
+ private:
+  void flush() {
+    if (ok_ && !buffer_.empty()) ok_ = sink_.write(buffer_.data(), buffer_.size());
+    buffer_.clear();
+  }
+
+  httplib::DataSink& sink_;
+  std::string buffer_;
+  bool ok_ = true;
+};
+
+/// "id: SEQ\nevent: EVENT\ndata: ": what precedes an event's data (one line of JSON).
+std::string sse_head(std::string_view event, std::uint64_t id) {
+  return fmt::format("id: {}\nevent: {}\ndata: ", id, event);
 }
 
-std::string sse(std::string_view event, std::uint64_t id, const std::string& data) {
-  return fmt::format("id: {}\nevent: {}\ndata: {}\n\n", id, event, data);
+/// The stream's first event: the body of /v1/flows for its query.
+void write_snapshot(PieceWriter& out, const AgentSnapshot& s, const FlowQuery& q) {
+  std::size_t total = 0;
+  const auto items = select_flows(s.flows, q.filter, q.sort, q.limit, total);
+  out.add("retry: 2000\n\n");
+  out.add(sse_head("snapshot", s.seq));
+  out.add(flows_head(s, total, items.size()));
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i > 0) out.add(",");
+    out.add(items[i]->json);
+  }
+  out.add("]}\n\n");
+}
+
+/// The update event of `e` as a client with `filter` sees it; false (nothing written) when
+/// nothing in it passes the filter.
+bool write_update(PieceWriter& out, const StreamEvent& e, const output::FlowFilter& filter) {
+  nlohmann::json removed = nlohmann::json::array();
+  for (const auto& item : e.removed) {
+    if (item->matches(filter)) removed.push_back(item->id);
+  }
+  const auto passes = [&filter](const FlowItemPtr& item) { return item->matches(filter); };
+  if (removed.empty() && std::none_of(e.changed.begin(), e.changed.end(), passes)) return false;
+  nlohmann::json head = {
+      {"seq", e.seq}, {"time", e.time}, {"monotonic_ns", e.monotonic_ns}, {"removed", removed}};
+  std::string text = head.dump();
+  text.pop_back();  // the closing brace: "changed" follows
+  out.add(sse_head("update", e.seq));
+  out.add(text);
+  out.add(",\"changed\":[");
+  bool first = true;
+  for (const auto& item : e.changed) {
+    if (!passes(item)) continue;
+    if (!first) out.add(",");
+    first = false;
+    out.add(item->json);
+  }
+  out.add("]}\n\n");
+  return true;
 }
 
 void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
@@ -232,13 +292,13 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
       [state, heartbeat](std::size_t, httplib::DataSink& sink) {
         if (!state->started) {
           state->started = true;
-          const std::string first =
-              "retry: 2000\n\n" + sse("snapshot", state->start->seq, flows_body(*state->start, state->query));
+          PieceWriter out(sink);
+          write_snapshot(out, *state->start, state->query);
           state->start.reset();
-          return sink.write(first.data(), first.size());
+          return out.finish();
         }
-        // One write per call: an event with what changed for this client, or a heartbeat
-        // after `heartbeat` without one.
+        // One event per call: what changed for this client (in pieces of kStreamPiece), or a
+        // heartbeat after `heartbeat` without one.
         const auto until = std::chrono::steady_clock::now() + heartbeat;
         while (true) {
           const auto left =
@@ -252,10 +312,9 @@ void serve_stream(const Request& req, Response& res, const HttpContext& ctx) {
             return sink.write(kBeat.data(), kBeat.size());
           }
           case StreamClient::Wait::Event: {
-            const std::string data = update_data(*event, state->query.filter);
-            if (data.empty()) continue;
-            const std::string text = sse("update", event->seq, data);
-            return sink.write(text.data(), text.size());
+            PieceWriter out(sink);
+            if (!write_update(out, *event, state->query.filter)) continue;
+            return out.finish();
           }
           }
         }
