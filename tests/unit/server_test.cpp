@@ -446,10 +446,12 @@ TEST(ServerMetrics, SeriesAreBoundedAndGoWithTheirPod) {
   ASSERT_TRUE(node1_pods && node2_pods);
   std::vector<podpath::bpf::MatrixCell> matrix = {{*node1_pods, *node2_pods, 3, 300}};
   podpath::bpf::FlowCounters counters;
+  counters[podpath::bpf::FlowCounter::ChangeLogFull] = 4;
   std::vector<podpath::loader::AttachedInterface> interfaces = {veth, eth0};
   m.update({flows, interfaces, matrix, *cidrs, counters, nullptr, {}, 0});
   matrix[0].packets = 5;  // cumulative in the kernel: the counter grows by 2
   matrix[0].bytes = 500;
+  counters[podpath::bpf::FlowCounter::ChangeLogFull] = 7;
   m.update({flows, interfaces, matrix, *cidrs, counters, nullptr, {}, 0});
   const std::string text = m.render();
   EXPECT_NE(text.find("podpath_packets_total{node=\"node1\",direction=\"ingress\",pod=\"default/"
@@ -465,6 +467,7 @@ TEST(ServerMetrics, SeriesAreBoundedAndGoWithTheirPod) {
   EXPECT_NE(text.find("podpath_build_info{node=\"node1\",version=\"1.2.3\"} 1"), std::string::npos);
   EXPECT_NE(text.find("podpath_parse_errors_total{node=\"node1\",kind=\"ipv4_truncated\"} 0"),
             std::string::npos);
+  EXPECT_NE(text.find("podpath_change_log_full_total{node=\"node1\"} 7"), std::string::npos) << text;
   // No remote pod, no port, no flow in any label.
   EXPECT_EQ(text.find("10.10.130.2"), std::string::npos);
   EXPECT_EQ(text.find("443"), std::string::npos);

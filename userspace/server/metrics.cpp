@@ -49,6 +49,7 @@ struct AgentMetrics::Impl {
   Family<Counter>* reloads = nullptr;
   Counter* events_lost = nullptr;
   Counter* map_full = nullptr;
+  Counter* change_log_full = nullptr;
   Counter* drop_events_lost = nullptr;
   Counter* streams_dropped = nullptr;
   Counter* streams_refused = nullptr;
@@ -104,6 +105,10 @@ AgentMetrics::AgentMetrics(const std::string& node, const std::string& version)
       &m.counter("podpath_events_lost_total", "New-flow events lost: the ring buffer was full").Add({});
   m.map_full =
       &m.counter("podpath_flow_map_full_total", "Flow entries not created: the flows map was full").Add({});
+  m.change_log_full = &m.counter("podpath_change_log_full_total",
+                                 "Changed flow entries not logged: the change log was full (those refreshes "
+                                 "walked the flows maps instead; nothing is lost, refreshes cost more)")
+                           .Add({});
   m.drop_events_lost =
       &m.counter("podpath_drop_events_lost_total", "Drop records lost: the drop ring buffer was full")
            .Add({});
@@ -198,6 +203,7 @@ void AgentMetrics::Impl::update_health(const MetricsInputs& in) {
   const auto delta = [&](FlowCounter c) { return grown(in.counters[c], counters[c]); };
   events_lost->Increment(delta(FlowCounter::EventsLost));
   map_full->Increment(delta(FlowCounter::FlowInsertFull));
+  change_log_full->Increment(delta(FlowCounter::ChangeLogFull));
   for (const auto& [c, series] : health) series->Increment(delta(c));
   counters = in.counters;
   if (in.drop_counters != nullptr) {
