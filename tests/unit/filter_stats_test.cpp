@@ -167,3 +167,21 @@ TEST(HealthView, NamesEveryCounterAndFlagsLoss) {
   EXPECT_EQ(j["events_lost_ringbuf_full"], 3);
   EXPECT_EQ(j["parse_tcp_bad_offset"], 1);
 }
+
+// Changes the change log had no room for show once there were some (nothing was lost: those
+// refreshes walked the maps), after evictions, like them in yellow.
+TEST(HealthView, ShowsChangesTheLogHadNoRoomForOnceThereAreSome) {
+  using podpath::bpf::FlowCounter;
+  podpath::bpf::FlowCounters c;
+  c[FlowCounter::ChangeLogFull] = 64;
+  EXPECT_EQ(
+      podpath::output::render_health(c, false, 2),
+      "health: 0 events lost, 0 flows lost (map full), 0 flows lost (busy/other), 2 quiet flows evicted (map "
+      "pressure), 64 changes not logged (log full: refreshes walked), 0 parse errors, 0 new flows, 0 packets "
+      "seen\n");
+  EXPECT_NE(podpath::output::render_health(c, true).find("\x1b[1;33m64 changes not logged"),
+            std::string::npos)
+      << podpath::output::render_health(c, true);
+  c[FlowCounter::ChangeLogFull] = 0;
+  EXPECT_EQ(podpath::output::render_health(c, false).find("not logged"), std::string::npos);
+}

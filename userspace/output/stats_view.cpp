@@ -80,13 +80,20 @@ std::string render_health(const bpf::FlowCounters& c, bool color, std::uint64_t 
   // quiet flows went away.
   const std::string evictions =
       evicted != 0 ? ", " + style.yellow(fmt::format("{} quiet flows evicted (map pressure)", evicted)) : "";
+  // So do changes the change log had no room for: nothing is lost (those refreshes walked the
+  // maps), but refreshes cost more than they need to.
+  const std::uint64_t unlogged = c[FlowCounter::ChangeLogFull];
+  const std::string log_full =
+      unlogged != 0
+          ? ", " + style.yellow(fmt::format("{} changes not logged (log full: refreshes walked)", unlogged))
+          : "";
   return fmt::format(
-      "health: {}, {}, {}{}, {}, {} new flows, {} packets seen\n",
+      "health: {}, {}, {}{}{}, {}, {} new flows, {} packets seen\n",
       item(c[FlowCounter::EventsLost], "events lost", true),
       item(c[FlowCounter::FlowInsertFull], "flows lost (map full)", true),
       item(c[FlowCounter::FlowInsertBusy] + c[FlowCounter::FlowInsertOther] + c[FlowCounter::FlowInsertRace],
            "flows lost (busy/other)", true),
-      evictions, item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows],
+      evictions, log_full, item(bpf::parse_errors(c), "parse errors", false), c[FlowCounter::NewFlows],
       c[FlowCounter::Packets]);
 }
 
