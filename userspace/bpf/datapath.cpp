@@ -637,57 +637,41 @@ Result<std::size_t> Datapath::read_logged(const FlowRecordSink& sink) const {
       batch.clear();
     }
   };
-  if (batch_lookup_) {
-    // The keys of each map, then one program run per PP_READ_BATCH of them.
-    std::vector<pp_flow4_map_key> keys4;
-    std::vector<pp_flow_map_key> keys6;
-    (void)for_each_to_read(log_keys_->now4, log_keys_->before4, [&](const auto& k) {
-      keys4.push_back(k.key);
-      return Result<void>{};
-    });
-    (void)for_each_to_read(log_keys_->now6, log_keys_->before6, [&](const auto& k) {
-      keys6.push_back(k.key);
-      return Result<void>{};
-    });
-    if (auto r =
-            batch_lookup_->lookup(keys4.data(), sizeof(pp_flow4_map_key), keys4.size(),
-                                  [&](std::size_t i, const pp_flow_stats& s) { add(widen(keys4[i]), s); });
-        !r) {
-      return r.error();
-    }
-    if (auto r = batch_lookup_->lookup(keys6.data(), sizeof(pp_flow_map_key), keys6.size(),
-                                       [&](std::size_t i, const pp_flow_stats& s) { add(keys6[i], s); });
-        !r) {
-      return r.error();
-    }
-    if (!batch.empty()) sink(batch);
-    return handed;
-  }
-  // One lookup per key; ENOENT: deleted since it was logged.
-  const auto lookup = [&](int fd, const void* key, pp_flow_stats& stats) -> Result<bool> {
-    if (bpf_map_lookup_elem(fd, key, &stats) == 0) return true;
-    if (errno == ENOENT) return false;
-    return make_error(errno, "cannot read a changed flow entry");
-  };
-  // Reads one logged key of the map `fd` (pp_flows4 or pp_flows, by the key's type).
-  const auto reader = [&](int fd) {
-    return [&, fd](const auto& k) -> Result<void> {
+  // The keys of each map, looked up PP_READ_BATCH at a time by one program run where the
+  // kernel can, else one syscall each (ENOENT: deleted since it was logged).
+  const auto lookup = [&](const auto& keys, int fd, const auto& found) -> Result<void> {
+    using Key = typename std::decay_t<decltype(keys)>::value_type;
+    if (batch_lookup_) return batch_lookup_->lookup(keys.data(), sizeof(Key), keys.size(), found);
+    for (std::size_t i = 0; i < keys.size(); ++i) {
       pp_flow_stats stats{};
-      auto found = lookup(fd, &k.key, stats);
-      if (!found) return found.error();
-      if (!*found) return {};
-      if constexpr (std::is_same_v<std::decay_t<decltype(k.key)>, pp_flow4_map_key>) {
-        add(widen(k.key), stats);
-      } else {
-        add(k.key, stats);
+      if (bpf_map_lookup_elem(fd, &keys[i], &stats) == 0) {
+        found(i, stats);
+      } else if (errno != ENOENT) {
+        return make_error(errno, "cannot read a changed flow entry");
       }
-      return {};
-    };
+    }
+    return {};
   };
-  if (auto r = for_each_to_read(log_keys_->now4, log_keys_->before4, reader(flows4_map_fd())); !r)
+  const auto collect = [&](const auto& now, const auto& before, auto& into) {
+    (void)for_each_to_read(now, before, [&](const auto& k) {
+      into.push_back(k.key);
+      return Result<void>{};
+    });
+  };
+  std::vector<pp_flow4_map_key> keys4;
+  std::vector<pp_flow_map_key> keys6;
+  collect(log_keys_->now4, log_keys_->before4, keys4);
+  collect(log_keys_->now6, log_keys_->before6, keys6);
+  if (auto r = lookup(keys4, flows4_map_fd(),
+                      [&](std::size_t i, const pp_flow_stats& s) { add(widen(keys4[i]), s); });
+      !r) {
     return r.error();
-  if (auto r = for_each_to_read(log_keys_->now6, log_keys_->before6, reader(flows_map_fd())); !r)
+  }
+  if (auto r =
+          lookup(keys6, flows_map_fd(), [&](std::size_t i, const pp_flow_stats& s) { add(keys6[i], s); });
+      !r) {
     return r.error();
+  }
   if (!batch.empty()) sink(batch);
   return handed;
 }
