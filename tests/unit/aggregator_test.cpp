@@ -33,7 +33,8 @@ class FakeSource final : public FlowSource {
   std::vector<podpath::model::NatRecord> nat_removed;
   bool fail_read = false;
   bool fail_remove = false;
-  bool shuffle = false;  ///< hand the entries over in a different order every read
+  bool shuffle = false;   ///< hand the entries over in a different order every read
+  std::size_t batch = 3;  ///< records per call of the sink
   /// read_changed() hands over only the entries counted since the previous read, as the BPF
   /// iterator does (else it reads everything, the default of FlowSource).
   bool changed_reads = false;
@@ -66,8 +67,8 @@ class FakeSource final : public FlowSource {
     }
     if (shuffle) std::shuffle(out.begin(), out.end(), rng);
     // In batches, as the BPF source hands them over.
-    for (std::size_t i = 0; i < out.size(); i += 3) {
-      sink(std::span<const FlowRecord>(out).subspan(i, std::min<std::size_t>(3, out.size() - i)));
+    for (std::size_t i = 0; i < out.size(); i += batch) {
+      sink(std::span<const FlowRecord>(out).subspan(i, std::min<std::size_t>(batch, out.size() - i)));
     }
     return {};
   }
@@ -680,11 +681,14 @@ void expect_same_flows(const podpath::flows::Aggregator& full, const podpath::fl
   }
 }
 
-}  // namespace
-
-TEST(Aggregator, ChangedReadsMatchFullReads) {
+// One random history of 60 updates, `ports` flows wide, through both aggregators.
+// The changed-entries source hands its records over in `batch`es, in its map's order or
+// (`shuffle`) in random order, as the change log does.
+void expect_changed_reads_match_full_reads(bool shuffle, std::size_t batch, std::uint32_t ports) {
   FakeSource full_src, changed_src;
   changed_src.changed_reads = true;
+  changed_src.shuffle = shuffle;
+  changed_src.batch = batch;
   Aggregator full(full_src, {.idle_timeout_ns = 5 * kSecond, .full_read_every = 1});
   Aggregator changed(changed_src, {.idle_timeout_ns = 5 * kSecond, .full_read_every = 4});
   std::mt19937 rng(7);
@@ -692,8 +696,8 @@ TEST(Aggregator, ChangedReadsMatchFullReads) {
   std::size_t partial_updates = 0;
   for (std::uint64_t step = 1; step <= 60; ++step) {
     const std::uint64_t t = step * kSecond;
-    for (int i = 0; i < 6; ++i) {  // some flows get packets, some are new
-      const auto port = static_cast<std::uint16_t>(1000 + rng() % 24);
+    for (std::uint32_t i = 0; i < ports / 4; ++i) {  // some flows get packets, some are new
+      const auto port = static_cast<std::uint16_t>(1000 + rng() % ports);
       const ObservationPoint& at = points[rng() % 3];
       const std::uint64_t packets = 1 + rng() % 5;
       const FlowKey k = tcp("10.10.129.2", "10.10.130.2", port, 80);
@@ -716,6 +720,23 @@ TEST(Aggregator, ChangedReadsMatchFullReads) {
     expect_same_flows(full, changed, step);
   }
   EXPECT_GT(partial_updates, 30u) << "the changed aggregator should mostly read changed entries";
+}
+
+}  // namespace
+
+TEST(Aggregator, ChangedReadsMatchFullReads) { expect_changed_reads_match_full_reads(false, 3, 24); }
+
+// As from the change log: records in random order, so the aggregator looks each one's flow
+// up records ahead (new flows, a flow's several points, flows moved by expiry among them).
+TEST(Aggregator, ChangedReadsInRandomOrderMatchFullReads) {
+  expect_changed_reads_match_full_reads(true, 3, 24);
+  expect_changed_reads_match_full_reads(true, 64, 400);
+}
+
+// In the map's order, in batches long enough that the aggregator follows the last full
+// read's order rather than looking ahead.
+TEST(Aggregator, ChangedReadsInTheMapsOrderMatchFullReads) {
+  expect_changed_reads_match_full_reads(false, 64, 400);
 }
 
 // An entry that leaves the source without the aggregator removing it (LRU eviction) is

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <unordered_set>
 
 namespace podpath::flows {
@@ -32,6 +33,7 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
   now_ns_ = now_ns;
   seconds_ = static_cast<double>(interval) / kNsPerSecond;
   summary_ = &summary;
+  retouched_ = 0;
   per_pool_.resize(std::max<std::size_t>(source_.pools(), 1), 0);
   auto read = read_source(summary);
   summary_ = nullptr;
@@ -43,6 +45,10 @@ Result<UpdateSummary> Aggregator::update(std::uint64_t now_ns) {
     settle_changed();
   }
   rated_since_ = update_id_;
+  // The flows touched now are the ones the next update settles with its own.
+  std::swap(touched_before_, touched_);
+  touched_.clear();
+  if (touched_.capacity() > 2 * touched_before_.size() + 4096) touched_.shrink_to_fit();
   if (const std::vector<std::uint32_t> idle = idle_flows(); !idle.empty()) {
     std::vector<std::size_t> removed(per_pool_.size(), 0);
     for (const std::uint32_t pos : idle) removed[pool_index(flows_[pos])] += present_points(flows_[pos]);
@@ -74,13 +80,11 @@ Result<void> Aggregator::read_source(UpdateSummary& summary) {
   if (!full_due) {
     appeared_ = 0;
     cursor_ = 0;
-    next_order_.clear();
-    auto changed = source_.read_changed([this](std::span<const model::FlowRecord> records) {
-      for (const auto& rec : records) apply(rec);
-    });
+    follows_order_ = false;
+    auto changed = source_.read_changed(
+        [this](std::span<const model::FlowRecord> records) { apply_unordered(records); });
     if (!changed) return changed.error();
     if (changed->complete) {  // the source read everything: as good as a full read
-      std::swap(order_, next_order_);
       since_full_ = 0;
       return {};
     }
@@ -101,16 +105,21 @@ Result<void> Aggregator::read_source(UpdateSummary& summary) {
   return r;
 }
 
+// Only a full read records the order it read in (next_order_): between full reads, its
+// array is given back (8 bytes an entry).
 Result<void> Aggregator::read_all() {
   cursor_ = 0;
   next_order_.clear();
   next_order_.reserve(order_.size());
+  ordering_ = true;
   auto read = source_.read([this](std::span<const model::FlowRecord> records) {
     for (const auto& rec : records) apply(rec);
   });
-  if (!read) return read;
-  std::swap(order_, next_order_);
-  return {};
+  ordering_ = false;
+  if (read) std::swap(order_, next_order_);
+  next_order_.clear();
+  next_order_.shrink_to_fit();
+  return read;
 }
 
 std::size_t Aggregator::pool_of(const Flow& flow) const {
@@ -127,7 +136,7 @@ std::uint32_t Aggregator::present_points(const Flow& flow) {
   return n;
 }
 
-Aggregator::EntryRef Aggregator::locate(const model::FlowRecord& rec) {
+Aggregator::EntryRef Aggregator::locate(const model::FlowRecord& rec, std::uint32_t found) {
   const auto matches = [&](EntryRef ref) {
     if (ref.flow >= flows_.size()) return false;
     const Flow& f = flows_[ref.flow];
@@ -138,10 +147,17 @@ Aggregator::EntryRef Aggregator::locate(const model::FlowRecord& rec) {
   for (std::size_t k = cursor_; k < std::min(n, cursor_ + 3); ++k) {
     if (matches(order_[k])) {
       cursor_ = k + 1;
+      ++cursor_hits_;
       return order_[k];
     }
   }
-  EntryRef ref{flows_.position(rec.key), 0};
+  // Guessed ahead (apply_ahead): a flow found then is still there (positions only change in
+  // erase(), after the read) if its key is the record's; one not found may have been added
+  // since.
+  if (found == FlowStore::kNone || (found != kNotLookedUp && !(flows_[found].key == rec.key))) {
+    found = kNotLookedUp;
+  }
+  EntryRef ref{found != kNotLookedUp ? found : flows_.position(rec.key), 0};
   if (ref.flow == FlowStore::kNone) return ref;
   const auto& points = flows_[ref.flow].points;
   ref.point = static_cast<std::uint32_t>(
@@ -158,9 +174,80 @@ Aggregator::EntryRef Aggregator::locate(const model::FlowRecord& rec) {
   return ref;
 }
 
-void Aggregator::apply(const model::FlowRecord& rec) {
+// A changed-entries read: from the change log, records come in the order the entries changed
+// (apply_ahead); from a walk of the source, in the last read's order (locate() follows it).
+// Which one it is shows in how many records the previous batch found at the cursor.
+void Aggregator::apply_unordered(std::span<const model::FlowRecord> records) {
+  const std::size_t hits_before = cursor_hits_;
+  if (follows_order_) {
+    for (const auto& rec : records) apply(rec);
+  } else {
+    apply_ahead(records);
+  }
+  follows_order_ = (cursor_hits_ - hits_before) * 2 > records.size();
+}
+
+// Records in random order: applying one waits on three or four cache misses in a row (the
+// index slot, the flow, its points, its neighbours in the activity order). Looked up a few
+// records ahead, in stages, the misses of several records overlap: the slot is loaded
+// 3 * kAhead records before the record is applied; 2 * kAhead before, the flow the slot
+// names (its hash tag matches; the key is compared when the record is applied) and its place
+// in the activity order; kAhead before, its points and its neighbours. Hints only: the
+// record is then applied as any other.
+void Aggregator::apply_ahead(std::span<const model::FlowRecord> records) {
+  constexpr std::size_t kAhead = 4;
+  constexpr std::size_t kRing = 4 * kAhead;  // holds the records between the stages
+  struct Ahead {
+    std::uint64_t hash = 0;
+    std::uint32_t flow = FlowStore::kNone;
+  };
+  std::array<Ahead, kRing> ring{};
+  const std::size_t n = records.size();
+  const auto prefetch_activity = [this](std::uint32_t pos) {
+    if (pos < activity_.size()) __builtin_prefetch(&activity_[pos]);
+  };
+  for (std::size_t i = 0; i < n + 3 * kAhead; ++i) {
+    if (i < n) {
+      Ahead& a = ring[i % kRing];
+      a.hash = hash_key(records[i].key);
+      flows_.prefetch_slot(a.hash);
+    }
+    if (i >= kAhead && i - kAhead < n) {
+      Ahead& a = ring[(i - kAhead) % kRing];
+      a.flow = flows_.likely_position(a.hash);
+      if (a.flow != FlowStore::kNone) {
+        const auto* flow = reinterpret_cast<const char*>(&flows_[a.flow]);
+        __builtin_prefetch(flow);
+        __builtin_prefetch(flow + sizeof(Flow) - 1);
+        prefetch_activity(a.flow);
+      }
+    }
+    if (i >= 2 * kAhead && i - 2 * kAhead < n) {
+      const Ahead& a = ring[(i - 2 * kAhead) % kRing];
+      if (a.flow != FlowStore::kNone) {
+        const Flow& f = flows_[a.flow];
+        if (!f.points.empty()) {
+          const auto* points = reinterpret_cast<const char*>(f.points.data());
+          __builtin_prefetch(points);
+          __builtin_prefetch(points + sizeof(PointStats) - 1);
+        }
+        if (a.flow < activity_.size()) {
+          const Activity& act = activity_[a.flow];
+          if (act.prev != FlowStore::kNone) prefetch_activity(act.prev);
+          if (act.next != FlowStore::kNone) prefetch_activity(act.next);
+        }
+      }
+    }
+    if (i >= 3 * kAhead) {
+      const std::size_t j = i - 3 * kAhead;
+      apply(records[j], ring[j % kRing].flow);
+    }
+  }
+}
+
+void Aggregator::apply(const model::FlowRecord& rec, std::uint32_t found) {
   ++summary_->records;
-  EntryRef ref = locate(rec);
+  EntryRef ref = locate(rec, found);
   if (ref.flow == FlowStore::kNone) {
     ref.flow = flows_.insert(rec.key);
     ++summary_->new_flows;
@@ -171,12 +258,12 @@ void Aggregator::apply(const model::FlowRecord& rec) {
     touch(ref.flow);
     ++appeared_;
     ++per_pool_[pool_index(flow)];
-    next_order_.push_back(ref);
+    follow(ref);
     return;
   }
   PointStats& p = flow.points[ref.point];
-  if (p.read_in == update_id_) {                 // the same entry twice in one read: keep the first
-    if (rereading_) next_order_.push_back(ref);  // ... unless it is the full read's first sight
+  if (p.read_in == update_id_) {  // the same entry twice in one read: keep the first
+    if (rereading_) follow(ref);  // ... unless it is the full read's first sight
     return;
   }
   p.read_in = update_id_;
@@ -185,7 +272,7 @@ void Aggregator::apply(const model::FlowRecord& rec) {
     ++per_pool_[pool_index(flow)];
   }
   p.present = true;
-  next_order_.push_back(ref);
+  follow(ref);
   if (rec.stats == p.stats) {  // idle: nothing to add, no rate
     p.delta_packets = p.delta_bytes = 0;
     p.pps = p.bps = 0;
@@ -250,14 +337,33 @@ void Aggregator::settle_all() {
 
 // After a changed-entries read: a point not read did not change, so it has no rate. Only a
 // point whose counters grew has one, and its flow was touched then: the flows touched since
-// the last update that settled are the end of the activity order, and the only ones visited.
+// the last update that settled (touched_ and touched_before_) are the only ones visited. A
+// position there may since name another flow, or none: such a flow has no rate to reset.
+// The flows are in no useful order: each is loaded a few positions ahead.
 void Aggregator::settle_changed() {
-  for (std::uint32_t pos = newest_; pos != FlowStore::kNone && activity_[pos].touched_in >= rated_since_;
-       pos = activity_[pos].prev) {
-    for (auto& p : flows_[pos].points) {
-      if (p.read_in != update_id_ && (p.delta_packets != 0 || p.delta_bytes != 0)) {
-        p.delta_packets = p.delta_bytes = 0;
-        p.pps = p.bps = 0;
+  constexpr std::size_t kAhead = 8;
+  const std::size_t size = std::min(flows_.size(), activity_.size());  // the same after a read
+  for (const auto* list : {&touched_before_, &touched_}) {
+    if (list == &touched_before_ && retouched_ == touched_before_.size()) continue;  // all in touched_
+    const std::size_t n = list->size();
+    for (std::size_t i = 0; i < n; ++i) {
+      if (i + 2 * kAhead < n && (*list)[i + 2 * kAhead] < size) {
+        __builtin_prefetch(&flows_[(*list)[i + 2 * kAhead]]);
+        __builtin_prefetch(&activity_[(*list)[i + 2 * kAhead]]);
+      }
+      if (i + kAhead < n && (*list)[i + kAhead] < size) {
+        const auto& ahead = flows_[(*list)[i + kAhead]].points;
+        if (!ahead.empty()) __builtin_prefetch(ahead.data());
+      }
+      const std::uint32_t pos = (*list)[i];
+      if (pos >= size) continue;
+      // Touched again in this update: visited with touched_.
+      if (list == &touched_before_ && activity_[pos].touched_in == update_id_) continue;
+      for (auto& p : flows_[pos].points) {
+        if (p.read_in != update_id_ && (p.delta_packets != 0 || p.delta_bytes != 0)) {
+          p.delta_packets = p.delta_bytes = 0;
+          p.pps = p.bps = 0;
+        }
       }
     }
   }
@@ -281,8 +387,10 @@ void Aggregator::touch(std::uint32_t pos) {
   if (pos >= activity_.size()) activity_.resize(flows_.size());
   Activity& a = activity_[pos];
   if (a.touched_in == update_id_) return;
+  if (a.touched_in == rated_since_) ++retouched_;  // in touched_before_ (once, unless moved)
   if (a.touched_in != 0) unlink(pos);
   a.touched_in = update_id_;
+  touched_.push_back(pos);
   a.prev = newest_;
   a.next = FlowStore::kNone;
   if (newest_ != FlowStore::kNone) {
@@ -312,6 +420,7 @@ void Aggregator::unlink(std::uint32_t pos) {
 void Aggregator::moved(std::uint32_t from, std::uint32_t to) {
   const Activity a = activity_[from];
   activity_[to] = a;
+  if (a.touched_in >= rated_since_) touched_before_.push_back(to);  // the next update settles it
   if (a.prev != FlowStore::kNone) {
     activity_[a.prev].next = to;
   } else {

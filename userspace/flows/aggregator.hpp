@@ -15,6 +15,7 @@
 #include "flows/flow_store.hpp"
 #include "flows/select.hpp"
 #include "model/flow.hpp"
+#include "util/huge_pages.hpp"
 #include "util/result.hpp"
 
 namespace podpath::flows {
@@ -146,6 +147,9 @@ class Aggregator {
     std::uint32_t point = 0;
   };
 
+  /// apply()'s `found` when the caller did not look the record's flow up.
+  static constexpr std::uint32_t kNotLookedUp = FlowStore::kNone - 1;
+
   /// A flow's place in the order of activity (parallel to the flow positions).
   struct Activity {
     std::uint32_t prev = FlowStore::kNone;  ///< less recently active
@@ -158,8 +162,13 @@ class Aggregator {
   // (after a full read: every flow, for entries gone from the source; else only the flows
   // whose rates the previous update set), expire the least recently active flows, relieve
   // map pressure, then read the NAT translations and join their flows.
-  void apply(const model::FlowRecord& rec);
-  EntryRef locate(const model::FlowRecord& rec);
+  void apply(const model::FlowRecord& rec, std::uint32_t found = kNotLookedUp);
+  void apply_unordered(std::span<const model::FlowRecord> records);
+  void apply_ahead(std::span<const model::FlowRecord> records);
+  EntryRef locate(const model::FlowRecord& rec, std::uint32_t found);
+  void follow(EntryRef ref) {
+    if (ordering_) next_order_.push_back(ref);
+  }
   void add_point(Flow& flow, std::uint32_t at, const model::FlowRecord& rec);
   void count_delta(PointStats& p) const;
   Result<void> read_source(UpdateSummary& summary);
@@ -181,20 +190,31 @@ class Aggregator {
   FlowSource& source_;
   AggregatorOptions options_;
   FlowStore flows_;
-  // The entries in the order of the last read, and the next read's, being built. Sources
-  // return their entries in a stable order, so the entry a record belongs to is almost
-  // always the one after the previous record's: found without hashing, in memory order.
-  std::vector<EntryRef> order_, next_order_;
+  // The entries in the order of the last full read, and the next one's, being built (while
+  // ordering_). Sources return their entries in a stable order, so the entry a record
+  // belongs to is almost always the one after the previous record's: found without hashing,
+  // in memory order.
+  std::vector<EntryRef, util::HugePageAllocator<EntryRef>> order_, next_order_;
+  bool ordering_ = false;
   // Flows from least to most recently active (their counters last grew, or they appeared):
-  // idle expiry takes them from the front. The flows touched in updates since
-  // `rated_since_` are at the end: only they can hold rates a later update must reset.
-  std::vector<Activity> activity_;
+  // idle expiry takes them from the front. Only the flows touched in updates since
+  // `rated_since_` can hold rates a later update must reset: the positions of those touched
+  // in the update being applied (touched_), and in the one before (touched_before_).
+  std::vector<Activity, util::HugePageAllocator<Activity>> activity_;
+  std::vector<std::uint32_t> touched_, touched_before_;
+  // Flows of the update before touched again in this one: when that is all of
+  // touched_before_, settle_changed() visits touched_ only.
+  std::size_t retouched_ = 0;
   std::uint32_t oldest_ = FlowStore::kNone;
   std::uint32_t newest_ = FlowStore::kNone;
   std::uint32_t rated_since_ = 1;
   // Entries present in the source, by pool, kept as entries appear, go and are removed.
   std::vector<std::size_t> per_pool_;
   std::size_t cursor_ = 0;
+  // Records found at the cursor, ever; whether the last batch of a changed-entries read
+  // mostly was (apply_unordered).
+  std::size_t cursor_hits_ = 0;
+  bool follows_order_ = false;
   // Updates since the last full read (AggregatorOptions::full_read_every).
   std::uint32_t since_full_ = 0;
   // A full read after a changed-entries read in the same update: records already applied

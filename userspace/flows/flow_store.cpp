@@ -86,14 +86,24 @@ void Flow::settle_times() {
   }
 }
 
-std::uint32_t FlowStore::position(const model::FlowKey& key) const {
+std::uint32_t FlowStore::position(const model::FlowKey& key, std::uint64_t full_hash) const {
   if (slots_.empty()) return kNone;
-  const auto hash = static_cast<std::uint32_t>(hash_key(key));
+  const auto hash = static_cast<std::uint32_t>(full_hash);
   const std::size_t mask = slots_.size() - 1;
   for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
     const Slot& s = slots_[i];
     if (s.pos == kNone) return kNone;
     if (s.tag == hash && flows_[s.pos].key == key) return s.pos;
+  }
+}
+
+std::uint32_t FlowStore::likely_position(std::uint64_t full_hash) const {
+  if (slots_.empty()) return kNone;
+  const auto hash = static_cast<std::uint32_t>(full_hash);
+  const std::size_t mask = slots_.size() - 1;
+  for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
+    const Slot& s = slots_[i];
+    if (s.pos == kNone || s.tag == hash) return s.pos;
   }
 }
 

@@ -13,13 +13,23 @@
 #include <vector>
 
 #include "model/flow.hpp"
+#include "util/huge_pages.hpp"
 
 namespace podpath::flows {
 
 /// @brief One flow direction at one observation point, as of the latest update.
 struct PointStats {
   model::ObservationPoint point;
-  model::FlowStats stats;  ///< the source's counters as last read
+  /// @brief The source's counters as last read. The three fields after it live in its
+  /// tail padding: a PointStats of 120 bytes is a heap block of 128, one of 136 (the
+  /// fields in plain order) one of 144, and a million single-point flows hold a million.
+  [[no_unique_address]] model::FlowStats stats;
+  bool present = true;  ///< still in the source at the last read
+  /// @brief In a flow joined across a NAT: this point saw the packets before the translation
+  /// (with the flow's `key`), not after it (with its `translated_key`).
+  bool before_nat = false;
+  /// @brief The aggregator's update in which the entry was last read (its bookkeeping).
+  std::uint32_t read_in = 0;
   /// @brief Totals since podpath first saw the entry, kept across resets (an entry
   /// evicted and recreated starts again at 0 in the map, not here).
   std::uint64_t packets = 0;
@@ -29,13 +39,8 @@ struct PointStats {
   double pps = 0;                    ///< packets/s over the last interval
   double bps = 0;                    ///< bits/s over the last interval
   std::uint64_t last_active_ns = 0;  ///< update time when the counters last grew
-  bool present = true;               ///< still in the source at the last read
-  /// @brief The aggregator's update in which the entry was last read (its bookkeeping).
-  std::uint32_t read_in = 0;
-  /// @brief In a flow joined across a NAT: this point saw the packets before the translation
-  /// (with the flow's `key`), not after it (with its `translated_key`).
-  bool before_nat = false;
 };
+static_assert(sizeof(PointStats) <= 120, "PointStats grew past a 128-byte heap block (see `stats`)");
 
 /// @brief A direction's translation across a NAT: the connection's record and the
 /// direction's key after the translation.
@@ -92,6 +97,9 @@ struct Flow {
   void settle_times();
 };
 
+/// @brief A 64-bit hash of every field of a flow key.
+std::uint64_t hash_key(const model::FlowKey& key);
+
 /// @brief The tracked flows. Positions are dense (0 .. size()-1) and stay valid until the
 /// next insert() or erase(); erase() moves the last flow into the hole.
 class FlowStore {
@@ -106,7 +114,19 @@ class FlowStore {
   [[nodiscard]] Flow& operator[](std::uint32_t pos) { return flows_[pos]; }
 
   /// @brief Position of the flow with this key, or kNone.
-  [[nodiscard]] std::uint32_t position(const model::FlowKey& key) const;
+  [[nodiscard]] std::uint32_t position(const model::FlowKey& key) const {
+    return position(key, hash_key(key));
+  }
+  /// @brief position() of a key whose hash_key() is `hash`.
+  [[nodiscard]] std::uint32_t position(const model::FlowKey& key, std::uint64_t hash) const;
+  /// @brief The position of the first flow whose key's hash looks like `hash` (the index
+  /// slot's tag matches; keys are not compared), or kNone: a guess, to check against the key.
+  [[nodiscard]] std::uint32_t likely_position(std::uint64_t hash) const;
+  /// @brief Starts loading the index slot where a key with this hash is looked up first: a
+  /// hint, for lookups of many keys in random order, issued some keys ahead.
+  void prefetch_slot(std::uint64_t hash) const {
+    if (!slots_.empty()) __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]);
+  }
   /// @brief The flow with this key, or nullptr.
   [[nodiscard]] const Flow* find(const model::FlowKey& key) const;
   /// @brief 1 if a flow has this key, else 0 (as std::map::count).
@@ -135,12 +155,10 @@ class FlowStore {
   void grow();
   void erase_one(std::uint32_t pos, const std::function<void(std::uint32_t, std::uint32_t)>& moved);
 
-  std::vector<Flow> flows_;
-  std::vector<std::uint32_t> reverse_;  // parallel to flows_
-  std::vector<Slot> slots_;             // power-of-two size, linear probing
+  // Read at random places (lookups, reverse links): in huge pages once large.
+  std::vector<Flow, util::HugePageAllocator<Flow>> flows_;
+  std::vector<std::uint32_t, util::HugePageAllocator<std::uint32_t>> reverse_;  // parallel to flows_
+  std::vector<Slot, util::HugePageAllocator<Slot>> slots_;  // power-of-two size, linear probing
 };
-
-/// @brief A 64-bit hash of every field of a flow key.
-std::uint64_t hash_key(const model::FlowKey& key);
 
 }  // namespace podpath::flows
