@@ -169,10 +169,12 @@ for kc in "${kubectls[@]}"; do
   v=$("$kc" version --client -o json 2>/dev/null | jq -r '.clientVersion.gitVersion')
   out=$TMP/get-svc.$RANDOM
   "$kc" --kubeconfig "$K" --cache-dir "$TMP/cache" get services,endpointslices -A >"$out" 2>&1 || true
+  fails=$FAILS
   check "kubectl $v get services,endpointslices -A: the Service" \
     grep -qE "^default +service/web +ClusterIP +${VIP//./\\.} +<none> +80/TCP " "$out"
   check "kubectl $v get services,endpointslices -A: its EndpointSlice" \
     grep -qE "^default +endpointslice\.discovery\.k8s\.io/web-[0-9a-f]+ +IPv4 +8080 +${B1_IP//./\\.},${B2_IP//./\\.} " "$out"
+  [[ $FAILS -eq $fails ]] || { echo "--- kubectl $v printed:"; cat "$out"; }
 done
 # The client on node1, the agent's view from node1 (in-cluster kubeconfig): the Service, its
 # backends and kube-proxy's rule names all come from the API.
