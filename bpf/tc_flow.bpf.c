@@ -191,9 +191,10 @@ static __always_inline void pp_stats_add(struct pp_flow_stats *st, struct pp_amo
  * its next epoch store, so every packet counted after a lookup is read by the following
  * refresh. A packet that loaded the old epoch stores the old value, which never hides a later
  * packet. A record that does not fit is counted (PP_CNT_CHANGE_LOG_FULL): userspace then
- * walks the maps. Called after counting: a lookup that follows the drain of this record sees
- * this packet's counts.
+ * walks the maps.
  */
+
+/* One record to pp_changed: a key, or a whole stage of them. */
 static __always_inline void pp_log_write(void *data, __u32 size)
 {
 	if (bpf_ringbuf_output(&pp_changed, data, size, BPF_RB_NO_WAKEUP))
@@ -235,6 +236,10 @@ static __always_inline void pp_log_key(const void *key, __u32 key_size)
 	*(volatile __u32 *)&stage->busy = 0;
 }
 
+/*
+ * Logs the entry's key once per epoch. Called after counting: a lookup that follows the drain
+ * of this record sees this packet's counts.
+ */
 static __always_inline void pp_log_change(struct pp_flow_stats *st, const void *key, __u32 key_size)
 {
 	if (!pp_cfg_change_log)
