@@ -115,7 +115,9 @@ cross_node_expanded() {
 }
 selected_row() { screen | grep '^▶' || true; }
 selection_moved() { [[ $(selected_row) != "$SELECTED_BEFORE" ]]; }
-# select_cross_node: j until the cross-node conversation is the expanded one.
+# select_cross_node: j until the cross-node conversation is the expanded one. Both pings
+# run at the same rate, so the two conversations may swap rows between refreshes: j on the
+# last row (the selection follows its conversation) starts again from the top.
 select_cross_node() {
   local _
   tmx send-keys -t live Home
@@ -123,7 +125,7 @@ select_cross_node() {
     if wait_until 3 cross_node_expanded; then return 0; fi
     SELECTED_BEFORE=$(selected_row)
     tmx send-keys -t live j
-    wait_until 2 selection_moved || return 1 # on the last row already
+    wait_until 2 selection_moved || tmx send-keys -t live Home
   done
   return 1
 }

@@ -20,9 +20,9 @@ namespace podpath::flows {
 /// @brief One flow direction at one observation point, as of the latest update.
 struct PointStats {
   model::ObservationPoint point;
-  /// @brief The source's counters as last read. The three fields after it live in its
-  /// tail padding: a PointStats of 120 bytes is a heap block of 128, one of 136 (the
-  /// fields in plain order) one of 144, and a million single-point flows hold a million.
+  /// @brief The source's counters as last read. The three fields after it live in its tail
+  /// padding: PointStats takes 120 bytes, a 128-byte heap block, where the same fields in
+  /// plain order took 136 bytes and a 144-byte block (per entry: most flows have few points).
   [[no_unique_address]] model::FlowStats stats;
   bool present = true;  ///< still in the source at the last read
   /// @brief In a flow joined across a NAT: this point saw the packets before the translation
