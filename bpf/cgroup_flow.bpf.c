@@ -20,10 +20,10 @@
  * return 1 (allow): attribution never changes what the network does, and other programs
  * attached to the same cgroups keep deciding as before.
  *
- * Built twice: cgroup_flow may read the namespace through bpf_cast_to_kern_ctx (a kfunc,
- * Linux 6.3+); cgroup_flow_compat (PP_CG_NO_KFUNC) has no kfunc reference, so that it
- * loads on kernels without it. pp_cfg_cg_netns picks the method at load time; the
- * verifier drops the others as dead code.
+ * Built twice: cgroup_flow may read the namespace and the cgroup id through
+ * bpf_cast_to_kern_ctx (a kfunc, Linux 6.3+) with plain loads; cgroup_flow_compat (PP_CG_NO_KFUNC)
+ * has no kfunc reference, so that it loads on kernels without it and calls helpers for both.
+ * pp_cfg_cg_netns picks the method at load time; the verifier drops the others as dead code.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -34,12 +34,13 @@
 #include "errno.bpf.h"
 #include "parse.bpf.h"
 #include "cgroup_maps.bpf.h"
+#include "clock.bpf.h"
 
 #define PP_CG_ALLOW 1
 
 /* Tunables: set by userspace between open and load. */
 const volatile __u8 pp_cfg_cg_netns = PP_CG_NETNS_NONE; /* enum pp_cg_netns_mode */
-const volatile __u8 pp_cfg_cg_coarse_clock = 1;		/* bpf_ktime_get_coarse_ns exists (5.11+) */
+const volatile __u8 pp_cfg_cg_coarse_clock = 1;		/* tick resolution will do (pp_cg_now) */
 const volatile __u8 pp_cfg_cg_debug = 0;		/* bpf_printk on map errors */
 const volatile __u8 pp_cfg_cg_bench_unique = 0; /* benchmarks only: every packet a new entry */
 
@@ -63,14 +64,24 @@ static __always_inline __u64 pp_cg_net_cookie(struct net *net)
 }
 
 /* The cookie of the network namespace of the packet's socket, or 0 if unknown. */
+#ifndef PP_CG_NO_KFUNC
+/* The socket the hook runs for: cgroup_skb hooks run only for full sockets, and the kernel
+ * points skb->sk at it for the run. */
+static __always_inline struct sock *pp_cg_sock(struct __sk_buff *skb)
+{
+	struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
+
+	return kskb->sk;
+}
+#endif
+
 static __always_inline __u64 pp_cg_netns(struct __sk_buff *skb)
 {
 	if (pp_cfg_cg_netns == PP_CG_NETNS_HELPER)
 		return bpf_get_netns_cookie(skb);
 #ifndef PP_CG_NO_KFUNC
 	if (pp_cfg_cg_netns == PP_CG_NETNS_KERN_CTX) {
-		struct sk_buff *kskb = bpf_cast_to_kern_ctx(skb);
-		struct sock *sk = kskb->sk;
+		struct sock *sk = pp_cg_sock(skb);
 
 		if (!sk)
 			return 0;
@@ -91,6 +102,40 @@ static __always_inline __u64 pp_cg_netns(struct __sk_buff *skb)
 			return pp_cg_net_cookie(u6->udp.inet.sk.__sk_common.skc_net.net);
 	}
 	return 0;
+}
+
+/*
+ * The id of the socket's cgroup v2, as bpf_skb_cgroup_id() reports it. With the kernel
+ * context (Linux 6.3+) it is read with plain loads, sock_cgroup_ptr() and cgroup_id() by
+ * hand: the helper's call cost 15-20 ns per packet on a kernel that mitigates every return.
+ */
+static __always_inline __u64 pp_cg_cgroup_id(struct __sk_buff *skb)
+{
+#ifndef PP_CG_NO_KFUNC
+	if (pp_cfg_cg_netns == PP_CG_NETNS_KERN_CTX &&
+	    bpf_core_field_exists(((struct sock *)0)->sk_cgrp_data.cgroup)) {
+		struct sock *sk = pp_cg_sock(skb);
+
+		if (!sk)
+			return 0;
+		struct cgroup *cgrp = sk->sk_cgrp_data.cgroup;
+		if (!cgrp)
+			return 0;
+		struct kernfs_node *kn = cgrp->kn;
+		return kn ? kn->id : 0;
+	}
+#endif
+	return bpf_skb_cgroup_id(skb);
+}
+
+/* The programs' clock, CLOCK_MONOTONIC in ns at tick resolution (clock.bpf.h). */
+static __always_inline __u64 pp_cg_now(void)
+{
+	if (!pp_cfg_cg_coarse_clock)
+		return bpf_ktime_get_ns();
+	if (pp_cfg_tick_ns)
+		return pp_tick_clock();
+	return bpf_ktime_get_coarse_ns();
 }
 
 static __always_inline void pp_cg_add(struct pp_cg_flow_stats *st, int egress, __u64 packets,
@@ -144,7 +189,7 @@ static __always_inline int pp_cg_parse(struct __sk_buff *skb, const __u8 *data,
 static __always_inline void pp_cg_key_of(struct __sk_buff *skb, const struct pp_parsed *p,
 					 int egress, struct pp_cg_flow_key *key)
 {
-	key->cgroup_id = bpf_skb_cgroup_id(skb);
+	key->cgroup_id = pp_cg_cgroup_id(skb);
 	key->netns_cookie = pp_cg_netns(skb);
 	key->proto = p->key.proto;
 	key->flags = p->key.flags;
@@ -198,7 +243,7 @@ static __always_inline void pp_cg_wire_size(struct __sk_buff *skb, const __u8 *d
 static __always_inline void pp_cg_account(const struct pp_cg_flow_key *key, int egress,
 					  __u64 packets, __u64 bytes)
 {
-	__u64 now = pp_cfg_cg_coarse_clock ? bpf_ktime_get_coarse_ns() : bpf_ktime_get_ns();
+	__u64 now = pp_cg_now();
 	struct pp_cg_flow_stats *st = bpf_map_lookup_elem(&pp_cg_flows, key);
 
 	if (st) {
@@ -258,6 +303,14 @@ SEC("cgroup_skb/egress")
 int pp_cg_egress(struct __sk_buff *skb)
 {
 	return pp_cg_handle(skb, 1);
+}
+
+/* Not attached: userspace runs it once after loading (BPF_PROG_TEST_RUN), see clock.bpf.h. */
+SEC("cgroup_skb/egress")
+int pp_cg_clock_sync(struct __sk_buff *skb)
+{
+	pp_clock_sync();
+	return PP_CG_ALLOW;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

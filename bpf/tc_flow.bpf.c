@@ -32,6 +32,7 @@
 #include "errno.bpf.h"
 #include "maps.bpf.h"
 #include "parse.bpf.h"
+#include "clock.bpf.h"
 
 #define TC_ACT_UNSPEC (-1)
 
@@ -50,9 +51,6 @@ const volatile __u8 pp_cfg_events = 1;	      /* wake the reader on new flows (pp
 const volatile __u8 pp_cfg_debug = 0;	      /* bpf_printk on map errors */
 const volatile __u8 pp_cfg_bench_unique = 0;  /* scripts/bench only: every packet a new flow */
 const volatile __u8 pp_cfg_coarse_clock = 1;  /* tick resolution will do (pp_now) */
-/* With pp_cfg_coarse_clock: nanoseconds per jiffy (TICK_NSEC), to read the tick clock from
- * jiffies; 0: through bpf_ktime_get_coarse_ns (Linux 5.11+). */
-const volatile __u64 pp_cfg_tick_ns = 0;
 const volatile __u8 pp_cfg_nat = 0; /* record NAT translations: the kernel's BTF has struct nf_conn
 				       and bpf_rdonly_cast (Linux 6.3+); never in tc_flow_fixed */
 /* The kernel's BTF id of struct nf_conn, for bpf_rdonly_cast. Set by userspace: CO-RE's
@@ -80,9 +78,6 @@ const volatile __u8 pp_cfg_change_log = 1;
  */
 volatile __u32 pp_log_epoch = 0;
 
-/* jiffies * pp_cfg_tick_ns minus CLOCK_MONOTONIC, set once by pp_tc_clock_sync. */
-__u64 pp_clock_offset_ns = 0;
-
 #ifndef PP_NETNS_FIXED
 extern void *bpf_cast_to_kern_ctx(void *) __ksym;
 extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
@@ -108,11 +103,8 @@ static __always_inline __u32 pp_netns(struct __sk_buff *skb)
 
 /*
  * The programs' clock, CLOCK_MONOTONIC in ns: first/last seen, the back-off and the wake-up
- * gap. Tick resolution (ms) is plenty for those, and the tick clock is read from jiffies: the
- * verifier inlines bpf_jiffies64 as one load, where bpf_ktime_get_coarse_ns is a helper call
- * that cost 3 ns per packet on an Intel VM and 15 on an AMD one whose kernel mitigates every
- * return (Safe RET) (docs/datapath.md). The jiffies clock lags CLOCK_MONOTONIC by at most two
- * ticks (pp_tc_clock_sync). `podpath check` asks for the precise clock (per-hop latency).
+ * gap, at tick resolution from jiffies (clock.bpf.h). `podpath check` asks for the precise
+ * clock (per-hop latency).
  */
 static __always_inline __u64 pp_now(void)
 {
@@ -121,7 +113,7 @@ static __always_inline __u64 pp_now(void)
 	if (!pp_cfg_coarse_clock)
 		return bpf_ktime_get_ns();
 	if (pp_cfg_tick_ns)
-		return bpf_jiffies64() * pp_cfg_tick_ns - pp_clock_offset_ns;
+		return pp_tick_clock();
 	return bpf_ktime_get_coarse_ns();
 }
 
@@ -663,21 +655,11 @@ int pp_tc_l3_eg(struct __sk_buff *skb)
 	return pp_handle(skb, PP_DIR_EGRESS, 1);
 }
 
-/*
- * Not attached: userspace runs it once after loading (BPF_PROG_TEST_RUN) to tie the jiffies
- * clock to CLOCK_MONOTONIC. Jiffies count ticks of CLOCK_MONOTONIC, so the offset holds; one
- * tick added to it keeps pp_now() from running ahead of CLOCK_MONOTONIC, whatever the phase
- * of the tick when this runs. Objects that share this one's variables (tc_flow_fixed, one per
- * namespace) keep the offset the first one set.
- */
+/* Not attached: userspace runs it once after loading (BPF_PROG_TEST_RUN), see clock.bpf.h. */
 SEC("tc")
 int pp_tc_clock_sync(struct __sk_buff *skb)
 {
-	__u64 jiffies = bpf_jiffies64();
-	__u64 mono = bpf_ktime_get_ns();
-
-	if (pp_clock_offset_ns == 0)
-		pp_clock_offset_ns = jiffies * pp_cfg_tick_ns - mono + pp_cfg_tick_ns;
+	pp_clock_sync();
 	return TC_ACT_UNSPEC;
 }
 

@@ -6,13 +6,16 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
+#include <thread>
 
 #include "../common/frames.hpp"
 #include "../common/require_root.hpp"
 #include "bpf/cgroup_datapath.hpp"
 #include "cgroup_test_util.hpp"
 #include "podpath_abi.h"
+#include "util/system.hpp"
 
 using podpath::bpf::CgroupDatapath;
 using podpath::bpf::CgroupDatapathOptions;
@@ -227,6 +230,41 @@ TEST_P(CgroupFlowTest, NonIpAndMalformedPacketsAreCountedNotKeyed) {
   ASSERT_TRUE(kinds);
   EXPECT_EQ((*kinds)[static_cast<podpath::bpf::FlowCounter>(PP_CNT_ERR_IPV4_HDR)], 1u);
   EXPECT_EQ((*kinds)[static_cast<podpath::bpf::FlowCounter>(PP_CNT_ERR_L4_TRUNC)], 1u);
+}
+
+// The programs' clock in each of its kinds (jiffies, the default; the coarse-clock helper;
+// the precise clock) is CLOCK_MONOTONIC, never ahead of it and behind it by at most a couple
+// of ticks, and it moves with it: the tracker expires idle entries by it.
+TEST_P(CgroupFlowTest, TheProgramsClockFollowsClockMonotonicInEveryKind) {
+  struct Kind {
+    const char* name;
+    bool coarse, jiffies;
+  };
+  const Kind kinds[] = {
+      {"jiffies", true, true}, {"coarse-clock helper", true, false}, {"precise", false, false}};
+  constexpr std::uint64_t kBehindAtMost = 50'000'000;  // HZ=100 ticks are 10 ms
+  const auto frame = tcp4("10.10.129.2", "10.10.130.2", 43512, 5432);
+  for (const Kind& k : kinds) {
+    SCOPED_TRACE(k.name);
+    if (k.coarse && !features_.coarse_clock) continue;  // no coarse clock in cgroup_skb here
+    CgroupDatapathOptions o;
+    o.coarse_clock = k.coarse;
+    o.jiffies_clock = k.jiffies;
+    load(o);
+    const std::uint64_t before = podpath::monotonic_ns();
+    run(frame, true);
+    const std::uint64_t after = podpath::monotonic_ns();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    const std::uint64_t before2 = podpath::monotonic_ns();
+    run(frame, true);
+    const std::uint64_t after2 = podpath::monotonic_ns();
+    const auto f = only_flow();
+    EXPECT_LE(f.first_seen_ns, after);
+    EXPECT_GE(f.first_seen_ns + kBehindAtMost, before);
+    EXPECT_LE(f.last_seen_ns, after2);
+    EXPECT_GE(f.last_seen_ns + kBehindAtMost, before2);
+    EXPECT_GE(f.last_seen_ns - f.first_seen_ns, 50'000'000u) << "the clock did not move";
+  }
 }
 
 TEST_P(CgroupFlowTest, LaterFragmentsAreCountedWithoutPorts) {

@@ -12,6 +12,7 @@
 
 #include "bpf/abi.hpp"
 #include "bpf/attach.hpp"
+#include "bpf/clock.hpp"
 #include "bpf/features.hpp"
 #include "bpf/object.hpp"
 #include "cgroup_flow.skel.h"
@@ -43,6 +44,7 @@ template <typename Skel> Result<std::unique_ptr<ObjectHandle>> open_and_load(con
   auto handle = std::make_unique<ObjectHandle>(skel->obj, [skel] { SkelOps<Skel>::destroy(skel); });
   skel->rodata->pp_cfg_cg_netns = to_abi(o.netns_mode);
   skel->rodata->pp_cfg_cg_coarse_clock = o.coarse_clock ? 1 : 0;
+  skel->rodata->pp_cfg_tick_ns = o.coarse_clock && o.jiffies_clock ? tick_clock_ns() : 0;
   skel->rodata->pp_cfg_cg_debug = o.debug ? 1 : 0;
   skel->rodata->pp_cfg_cg_bench_unique = o.bench_unique ? 1 : 0;
   if (int err = bpf_map__set_max_entries(skel->maps.pp_cg_flows, o.max_entries); err != 0) {
@@ -54,6 +56,9 @@ template <typename Skel> Result<std::unique_ptr<ObjectHandle>> open_and_load(con
         "cannot load the cgroup_flow BPF programs into the kernel (namespace mode {}; run with -v "
         "for the verifier log)",
         to_string(o.netns_mode));
+  }
+  if (skel->rodata->pp_cfg_tick_ns != 0) {
+    if (auto r = sync_tick_clock(bpf_program__fd(skel->progs.pp_cg_clock_sync)); !r) return r.error();
   }
   return handle;
 }

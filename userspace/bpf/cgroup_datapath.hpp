@@ -24,7 +24,7 @@ namespace podpath::bpf {
 enum class CgroupNetnsMode {
   None,      ///< not at all: every entry has cookie 0
   Helper,    ///< bpf_get_netns_cookie(skb) in cgroup_skb (newest kernels)
-  KernCtx,   ///< bpf_cast_to_kern_ctx + CO-RE read of skb->sk's namespace (Linux 6.3+)
+  KernCtx,   ///< bpf_cast_to_kern_ctx + CO-RE reads of skb->sk's namespace and cgroup (Linux 6.3+)
   SockCast,  ///< bpf_skc_to_tcp_sock/udp6_sock + CO-RE (Linux 5.9+): TCP and UDPv6 only
 };
 
@@ -54,9 +54,14 @@ std::string netns_mode_limitation(CgroupNetnsMode mode);
 struct CgroupDatapathOptions {
   CgroupNetnsMode netns_mode = CgroupNetnsMode::None;
   std::uint32_t max_entries = 65536;  ///< container-flows map entries
-  bool coarse_clock = true;           ///< bpf_ktime_get_coarse_ns (Linux 5.11+); else bpf_ktime_get_ns
-  bool debug = false;                 ///< bpf_printk on map errors
-  bool bench_unique = false;          ///< benchmarks only: randomise ports so every packet is a new entry
+  /// @brief Tick resolution for first/last seen: jiffies (jiffies_clock) or
+  /// bpf_ktime_get_coarse_ns (Linux 5.11+). Else bpf_ktime_get_ns.
+  bool coarse_clock = true;
+  /// @brief With coarse_clock: read the tick clock from jiffies, which the verifier inlines (no
+  /// helper call), tied to CLOCK_MONOTONIC once after loading.
+  bool jiffies_clock = true;
+  bool debug = false;         ///< bpf_printk on map errors
+  bool bench_unique = false;  ///< benchmarks only: randomise ports so every packet is a new entry
   /// @brief Load the object that references the bpf_cast_to_kern_ctx kfunc. Required for
   /// KernCtx; elsewhere the kfunc-free object is used, which loads on any kernel.
   [[nodiscard]] bool needs_kfunc() const { return netns_mode == CgroupNetnsMode::KernCtx; }

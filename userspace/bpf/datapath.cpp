@@ -7,7 +7,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <array>
 #include <cerrno>
 #include <cstddef>
 #include <cstring>
@@ -21,11 +20,11 @@
 
 #include "bpf/abi.hpp"
 #include "bpf/batch_lookup.hpp"
+#include "bpf/clock.hpp"
 #include "bpf/flow_iter.hpp"
 #include "bpf/handles.hpp"
 #include "bpf/object.hpp"
 #include "bpf/ring_buffer.hpp"
-#include "bpf/test_run.hpp"
 #include "tc_flow.skel.h"
 #include "tc_flow_fixed.skel.h"
 
@@ -88,13 +87,6 @@ template <> struct SkelOps<tc_flow_fixed> {
   static void destroy(tc_flow_fixed* s) { tc_flow_fixed__destroy(s); }
 };
 
-// Nanoseconds per jiffy: the resolution of the tick clocks (TICK_NSEC); 0 if unknown.
-std::uint64_t tick_ns() {
-  timespec res{};
-  if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) != 0 || res.tv_sec != 0) return 0;
-  return static_cast<std::uint64_t>(res.tv_nsec);
-}
-
 template <typename Skel>
 Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, std::uint64_t netns_cookie,
                                                     const ObjectHandle* share_maps_of) {
@@ -106,7 +98,7 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
   skel->rodata->pp_cfg_events = o.events ? 1 : 0;
   skel->rodata->pp_cfg_debug = o.debug ? 1 : 0;
   skel->rodata->pp_cfg_coarse_clock = o.coarse_clock ? 1 : 0;
-  skel->rodata->pp_cfg_tick_ns = o.coarse_clock && o.jiffies_clock ? tick_ns() : 0;
+  skel->rodata->pp_cfg_tick_ns = o.coarse_clock && o.jiffies_clock ? tick_clock_ns() : 0;
   skel->rodata->pp_cfg_bench_unique = o.bench_unique_flows ? 1 : 0;
   skel->rodata->pp_cfg_bench_without = o.bench_without;
   skel->rodata->pp_cfg_test_hold = o.test_hold_loops;
@@ -168,11 +160,7 @@ Result<std::unique_ptr<ObjectHandle>> open_and_load(const DatapathOptions& o, st
         err, "cannot load the tc_flow BPF programs into the kernel (run with -v for the verifier log)");
   }
   if (skel->rodata->pp_cfg_tick_ns != 0) {
-    // Ties the jiffies clock to CLOCK_MONOTONIC (tc_flow.bpf.c: pp_tc_clock_sync).
-    const std::array<std::uint8_t, 14> frame{};  // an Ethernet header: the program reads nothing
-    if (auto r = test_run(bpf_program__fd(skel->progs.pp_tc_clock_sync), frame); !r) {
-      return make_error(r.error().code, "cannot set the programs' clock ({})", r.error().message);
-    }
+    if (auto r = sync_tick_clock(bpf_program__fd(skel->progs.pp_tc_clock_sync)); !r) return r.error();
   }
   return handle;
 }
