@@ -254,6 +254,32 @@ TEST(FlowJson, StableFieldNames) {
   EXPECT_EQ(out::flows_to_json({c, c}).size(), 2u);
 }
 
+// The agent serialises conversations as text, without a document: the text is what the
+// document dumps, byte for byte (members in nlohmann's order), with every optional part.
+TEST(FlowJson, TheTextIsWhatTheDocumentDumps) {
+  const Flow f = icmp_flow("10.10.129.2", "10.10.130.2", 20, 15680);
+  const Flow reply = icmp_flow("10.10.130.2", "10.10.129.2", 20, 90000);
+  out::ConversationView c;
+  c.forward = web_to_db(f);
+  const std::string plain = out::conversation_json_text(c);
+  EXPECT_EQ(plain, nlohmann::json::parse(plain).dump());
+  c.reverse = web_to_db(reply);
+  c.forward.container = "app,side\"car\n";
+  c.forward.src.departed = true;
+  c.forward.dst.candidates = {"default/a", "default/b"};
+  c.forward.path.hops[1].nat = "DNAT 10.96.0.10:80 → 10.10.130.2:8080";
+  const std::string full = out::conversation_json_text(c, "1/10.10.129.2/7/10.10.130.2/2048");
+  const auto j = nlohmann::json::parse(full);
+  EXPECT_EQ(full, j.dump());
+  EXPECT_EQ(j["id"], "1/10.10.129.2/7/10.10.130.2/2048");
+  EXPECT_EQ(j["forward"]["container"], "app,side\"car\n");
+  EXPECT_EQ(j["src"]["deleted"], true);
+  EXPECT_EQ(j["dst"]["ambiguous"], nlohmann::json({"default/a", "default/b"}));
+  EXPECT_EQ(j["forward"]["hops"][1]["nat"], "DNAT 10.96.0.10:80 → 10.10.130.2:8080");
+  EXPECT_EQ(j["reverse"]["packets"], 20);
+  EXPECT_EQ(out::conversation_to_json(c), nlohmann::json::parse(out::conversation_json_text(c)));
+}
+
 namespace {
 
 podpath::net::RouteTable seed_node1() {

@@ -2,98 +2,147 @@
 
 #include <netinet/in.h>
 
+#include <optional>
+
+#include "output/json_writer.hpp"
+
 namespace podpath::output {
 namespace {
 
 using nlohmann::json;
 
-json or_null(const std::string& s) { return s.empty() ? json(nullptr) : json(s); }
+// Each object's members are written sorted by key, the order nlohmann keeps them in: the text
+// is what the document would dump (json_writer.hpp).
+
+void write_endpoint(JsonWriter& w, const flows::Endpoint& e,
+                    std::optional<std::uint16_t> port = std::nullopt) {
+  w.begin_object();
+  if (!e.candidates.empty()) {
+    w.key("ambiguous").begin_array();
+    for (const auto& c : e.candidates) w.value(c);
+    w.end_array();
+  }
+  w.key("cidr").value(e.cidr);
+  w.key("cidr_id").value(e.cidr_id);
+  if (e.departed) w.key("deleted").value(true);
+  w.key("ip").value(e.ip.to_string());
+  w.key("kind").value(flows::to_string(e.kind));
+  w.key("name").value(e.name);
+  if (e.pod != nullptr) w.key("namespace").value(e.pod->ns);
+  w.key("node").string_or_null(e.node);
+  if (e.pod != nullptr) w.key("pod").value(e.pod->name);
+  if (port) w.key("port").value(*port);
+  w.end_object();
+}
+
+void write_hop(JsonWriter& w, const flows::Hop& h) {
+  const flows::PointStats* st = h.stats ? &*h.stats : nullptr;
+  w.begin_object();
+  st != nullptr ? w.key("bps").value(st->bps) : w.key("bps").value(nullptr);
+  st != nullptr ? w.key("bytes").value(st->bytes) : w.key("bytes").value(nullptr);
+  w.key("direction").value(flows::to_string(h.direction));
+  st != nullptr ? w.key("first_seen_ns").value(st->stats.first_seen_ns)
+                : w.key("first_seen_ns").value(nullptr);
+  st != nullptr ? w.key("ifindex").value(st->point.ifindex) : w.key("ifindex").value(nullptr);
+  w.key("interface").value(h.interface);
+  st != nullptr ? w.key("last_seen_ns").value(st->stats.last_seen_ns) : w.key("last_seen_ns").value(nullptr);
+  w.key("nat").string_or_null(h.nat);
+  w.key("node").value(h.node);
+  w.key("note").value(h.note);
+  w.key("observed").value(h.observed());
+  st != nullptr ? w.key("packets").value(st->packets) : w.key("packets").value(nullptr);
+  st != nullptr ? w.key("pps").value(st->pps) : w.key("pps").value(nullptr);
+  w.key("role").value(model::to_string(h.role));
+  w.key("route").string_or_null(h.route);
+  w.key("state").value(flows::to_string(h.state));
+  w.end_object();
+}
+
+void write_direction(JsonWriter& w, const DirectionView& v) {
+  const flows::Flow& f = *v.flow;
+  w.begin_object();
+  w.key("bps").value(f.bps());
+  w.key("bytes").value(f.bytes());
+  w.key("complete").value(v.path.complete);
+  w.key("container").string_or_null(v.container);
+  w.key("dst").value(v.dst.ip.to_string());
+  w.key("first_seen_ns").value(f.first_seen_ns);
+  w.key("hops").begin_array();
+  for (const auto& h : v.path.hops) write_hop(w, h);
+  w.end_array();
+  w.key("last_seen_ns").value(f.last_seen_ns);
+  w.key("nat").string_or_null(v.nat);
+  w.key("packets").value(f.packets());
+  w.key("pps").value(f.pps());
+  w.key("src").value(v.src.ip.to_string());
+  w.key("tcp_flags").value(f.tcp_flags());
+  w.key("verdict").value(v.path.verdict);
+  w.end_object();
+}
+
+void write_conversation(JsonWriter& w, const ConversationView& v, std::string_view id) {
+  const model::FlowKey& k = v.forward.flow->key;
+  const flows::Flow& f = *v.forward.flow;
+  // Through a Service: the ClusterIP the client addressed, and the backend it got ("dst").
+  const model::NatRecord* nat = v.forward.service ? f.nat() : nullptr;
+  const bool request = nat != nullptr && f.key == nat->original;
+  w.begin_object();
+  if (nat != nullptr) {
+    w.key("backend");
+    write_endpoint(w, v.forward.dst, request ? f.translated_key().dport : f.key.sport);
+  }
+  w.key("dport").value(k.dport);
+  w.key("dst");
+  write_endpoint(w, v.forward.dst);
+  w.key("forward");
+  write_direction(w, v.forward);
+  w.key("fragment").value(k.fragment);
+  if (k.is_icmp()) {
+    w.key("icmp").begin_object();
+    w.key("code").value(k.icmp_code()).key("id").value(k.sport).key("type").value(k.icmp_type());
+    w.end_object();
+  }
+  if (!id.empty()) w.key("id").value(id);
+  if (nat != nullptr) {
+    w.key("nat").begin_object();
+    w.key("dnat").value(nat->dnat).key("snat").value(nat->snat).key("translation").value(v.forward.nat);
+    w.end_object();
+  }
+  w.key("proto").value(model::protocol_name(k.proto));
+  w.key("proto_number").value(k.proto);
+  w.key("reverse");
+  if (v.reverse) {
+    write_direction(w, *v.reverse);
+  } else {
+    w.value(nullptr);
+  }
+  if (nat != nullptr) {
+    w.key("service");
+    write_endpoint(w, *v.forward.service, nat->original.dport);
+  }
+  w.key("sport").value(k.sport);
+  w.key("src");
+  write_endpoint(w, v.forward.src);
+  w.end_object();
+}
 
 }  // namespace
 
 json endpoint_to_json(const flows::Endpoint& e) {
-  json j = {{"kind", flows::to_string(e.kind)}, {"name", e.name}, {"ip", e.ip.to_string()},
-            {"node", or_null(e.node)},          {"cidr", e.cidr}, {"cidr_id", e.cidr_id}};
-  if (e.pod != nullptr) {
-    j["namespace"] = e.pod->ns;
-    j["pod"] = e.pod->name;
-  }
-  if (e.departed) j["deleted"] = true;
-  if (!e.candidates.empty()) j["ambiguous"] = e.candidates;
-  return j;
+  std::string text;
+  JsonWriter w(text);
+  write_endpoint(w, e);
+  return json::parse(text);
 }
 
-json hop_to_json(const flows::Hop& h) {
-  json j = {{"node", h.node},
-            {"interface", h.interface},
-            {"direction", flows::to_string(h.direction)},
-            {"role", model::to_string(h.role)},
-            {"state", flows::to_string(h.state)},
-            {"observed", h.observed()},
-            {"route", or_null(h.route)},
-            {"note", h.note},
-            {"nat", or_null(h.nat)}};
-  if (h.stats) {
-    j["packets"] = h.stats->packets;
-    j["bytes"] = h.stats->bytes;
-    j["pps"] = h.stats->pps;
-    j["bps"] = h.stats->bps;
-    j["ifindex"] = h.stats->point.ifindex;
-    j["first_seen_ns"] = h.stats->stats.first_seen_ns;
-    j["last_seen_ns"] = h.stats->stats.last_seen_ns;
-  } else {
-    for (const char* field : {"packets", "bytes", "pps", "bps", "ifindex", "first_seen_ns", "last_seen_ns"})
-      j[field] = nullptr;
-  }
-  return j;
+std::string conversation_json_text(const ConversationView& v, std::string_view id) {
+  std::string text;
+  JsonWriter w(text);
+  write_conversation(w, v, id);
+  return text;
 }
 
-json direction_to_json(const DirectionView& v) {
-  const flows::Flow& f = *v.flow;
-  json hops = json::array();
-  for (const auto& h : v.path.hops) hops.push_back(hop_to_json(h));
-  return {{"src", v.src.ip.to_string()},
-          {"dst", v.dst.ip.to_string()},
-          {"container", or_null(v.container)},
-          {"packets", f.packets()},
-          {"bytes", f.bytes()},
-          {"pps", f.pps()},
-          {"bps", f.bps()},
-          {"first_seen_ns", f.first_seen_ns},
-          {"last_seen_ns", f.last_seen_ns},
-          {"tcp_flags", f.tcp_flags()},
-          {"complete", v.path.complete},
-          {"verdict", v.path.verdict},
-          {"hops", hops},
-          {"nat", or_null(v.nat)}};
-}
-
-json conversation_to_json(const ConversationView& v) {
-  const model::FlowKey& k = v.forward.flow->key;
-  json j = {{"src", endpoint_to_json(v.forward.src)},
-            {"dst", endpoint_to_json(v.forward.dst)},
-            {"proto", model::protocol_name(k.proto)},
-            {"proto_number", k.proto},
-            {"sport", k.sport},
-            {"dport", k.dport},
-            {"fragment", k.fragment},
-            {"forward", direction_to_json(v.forward)},
-            {"reverse", v.reverse ? direction_to_json(*v.reverse) : json(nullptr)}};
-  if (k.is_icmp()) {
-    j["icmp"] = {{"type", k.icmp_type()}, {"code", k.icmp_code()}, {"id", k.sport}};
-  }
-  // Through a Service: the ClusterIP the client addressed, and the backend it got ("dst").
-  const flows::Flow& f = *v.forward.flow;
-  if (const model::NatRecord* nat = f.nat(); v.forward.service && nat != nullptr) {
-    const bool request = f.key == nat->original;
-    j["service"] = endpoint_to_json(*v.forward.service);
-    j["service"]["port"] = nat->original.dport;
-    j["backend"] = endpoint_to_json(v.forward.dst);
-    j["backend"]["port"] = request ? f.translated_key().dport : f.key.sport;
-    j["nat"] = {{"dnat", nat->dnat}, {"snat", nat->snat}, {"translation", v.forward.nat}};
-  }
-  return j;
-}
+json conversation_to_json(const ConversationView& v) { return json::parse(conversation_json_text(v)); }
 
 json selection_to_json(const SelectedViews& views) {
   return {{"total", views.total}, {"matching", views.matching}, {"shown", views.views.size()}};

@@ -3,6 +3,8 @@
 /// @brief Flows and paths as JSON (nlohmann). The schema is documented in docs/paths.md;
 /// field names are stable.
 
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -15,13 +17,14 @@ namespace podpath::output {
 
 /// @brief {"kind","name","ip","node","cidr","cidr_id"} (+ "namespace","pod" for a known pod).
 nlohmann::json endpoint_to_json(const flows::Endpoint& endpoint);
-/// @brief
-/// {"node","interface","direction","role","state","observed","packets","bytes","pps","bps","ifindex",
-/// "first_seen_ns","last_seen_ns","route","note"}: what the hop counted, null when not observed.
-nlohmann::json hop_to_json(const flows::Hop& hop);
-/// @brief One direction: counters, rates, verdict, complete, hops[].
-nlohmann::json direction_to_json(const DirectionView& view);
-/// @brief One conversation: src, dst, proto, ports, "forward" and "reverse" (null without a reply).
+/// @brief One conversation as compact JSON text: src, dst, proto, ports, "forward" and "reverse"
+/// (null without a reply), each direction with its counters, rates, verdict, complete and hops[]
+/// (each hop {"node","interface","direction","role","state","observed","packets","bytes","pps",
+/// "bps","ifindex","first_seen_ns","last_seen_ns","route","note","nat"}: what it counted, null when
+/// not observed); "id" too when `id` is not empty. Written without building a document: the
+/// agent serialises every changed conversation at every refresh.
+std::string conversation_json_text(const ConversationView& view, std::string_view id = {});
+/// @brief The same conversation as a document.
 nlohmann::json conversation_to_json(const ConversationView& view);
 /// @brief {"total","matching","shown"}: how many conversations were tracked, how many the
 /// filters keep, how many are in "flows" (at most --limit).

@@ -71,11 +71,8 @@ FlowItemPtr FlowSnapshotBuilder::build(const FlowInputs& in, const flows::Conver
 FlowItemPtr make_flow_item(const output::ConversationView& view) {
   auto item = std::make_shared<FlowItem>();
   item->id = conversation_id(view.forward.flow->key);
-  nlohmann::json j = output::conversation_to_json(view);
-  j["id"] = item->id;
-  item->json = j.dump();
-  // dump() grows its string by doubling: up to half of it would be slack, kept for the
-  // item's life.
+  item->json = output::conversation_json_text(view, item->id);
+  // The string grew by doubling: up to half of it would be slack, kept for the item's life.
   item->json.shrink_to_fit();
   item->packets = view.packets();
   item->bytes = view.bytes();
