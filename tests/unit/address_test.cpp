@@ -16,6 +16,14 @@ TEST(IpAddress, ParsesIpv4AsV4Mapped) {
   EXPECT_EQ(a->to_string(), "10.10.129.2");
 }
 
+TEST(IpAddress, Ipv4TextRoundTripsEveryOctetWidth) {
+  for (const char* text : {"0.0.0.0", "255.255.255.255", "1.20.100.255", "9.99.199.0", "127.0.0.1"}) {
+    const auto a = IpAddress::parse(text);
+    ASSERT_TRUE(a) << text;
+    EXPECT_EQ(a->to_string(), text);
+  }
+}
+
 TEST(IpAddress, ParsesIpv6) {
   const auto a = IpAddress::parse("fd00::1");
   ASSERT_TRUE(a);
