@@ -9,6 +9,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/text.hpp"
+
 using podpath::output::JsonWriter;
 
 namespace {
@@ -29,6 +31,20 @@ TEST(JsonWriter, StringsAreEscapedAsNlohmannDoes) {
   for (const std::string& s : {std::string(), all, std::string("a\0b", 3), std::string("é → ✓"),
                                std::string("quote \" backslash \\ slash /")}) {
     EXPECT_EQ(written(std::string_view(s)), nlohmann::json(s).dump()) << s;
+  }
+}
+
+// Valid UTF-8 passes as it is; what does not decode (overlong forms, surrogates, past
+// U+10FFFF, cut short, stray continuation bytes) is replaced as json_text() replaces it.
+TEST(JsonWriter, Utf8PassesAndWhatDoesNotDecodeIsReplacedAsJsonTextDoes) {
+  const std::string cases[] = {"\xc3\xa9", "\xe2\x86\x92 gateway", "\xf0\x9f\x98\x80", "\xf4\x8f\xbf\xbf",
+                               "\xed\x9f\xbf", "\xee\x80\x80",
+                               // not UTF-8:
+                               "\xc0\x80", "\xc1\xbf", "\xe0\x80\x80", "\xed\xa0\x80", "\xf4\x90\x80\x80",
+                               "\xf5\x80\x80\x80", "\xe2\x82", "eth\x80", "\xff", "a\xc3",
+                               "\xbf\xbf ok \xe2\x86\x92"};
+  for (const std::string& s : cases) {
+    EXPECT_EQ(written(std::string_view(s)), podpath::json_text(nlohmann::json(s))) << s;
   }
 }
 

@@ -54,7 +54,7 @@ int run_cluster_trace(const cluster::ClusterViewOptions& view_options, const Clu
   while (!stop.flag().load()) {
     auto views = view->select(o.filter, o.table.sort, o.table.limit);
     if (o.json) {
-      io.out << json_text(view->snapshot_json(views, std::time(nullptr))) << "\n";
+      io.out << view->snapshot_text(views, std::time(nullptr)) << "\n";
     } else {
       const output::Style style(o.tty);
       std::string out = o.tty ? "\033[H\033[2J" : "";

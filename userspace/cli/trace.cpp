@@ -116,7 +116,7 @@ class TraceCommand final : public Command {
       if (auto r = session->refresh(); !r) throw UserError(r.error().to_string());
       auto views = output::describe_session(*session, filter, table.sort, limit_);
       if (json) {
-        io.out << json_text(output::trace_snapshot_json(*session, views, std::time(nullptr))) << "\n";
+        io.out << output::trace_snapshot_text(*session, views, std::time(nullptr)) << "\n";
       } else {
         io.out << output::render_trace(*session, std::move(views), table, tty, !filter.empty(), clock_text());
       }

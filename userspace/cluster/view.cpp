@@ -241,13 +241,20 @@ json ClusterView::agents_json() const {
   return out;
 }
 
-json ClusterView::snapshot_json(const output::SelectedViews& views, std::time_t now) const {
-  return {{"type", "snapshot"},
-          {"time", now},
-          {"cluster", describe()},
-          {"agents", agents_json()},
-          {"conversations", output::selection_to_json(views)},
-          {"flows", output::flows_to_json(views.views)}};
+std::string ClusterView::snapshot_text(const output::SelectedViews& views, std::time_t now) const {
+  std::string out;
+  output::JsonWriter w(out);
+  // Members sorted by key, as a document keeps them.
+  w.begin_object();
+  w.key("agents").document(agents_json());
+  w.key("cluster").value(describe());
+  w.key("conversations").document(output::selection_to_json(views));
+  w.key("flows");
+  output::write_flows(w, views.views);
+  w.key("time").value(static_cast<std::int64_t>(now));
+  w.key("type").value("snapshot");
+  w.end_object();
+  return out;
 }
 
 std::vector<bpf::MatrixCell> ClusterView::matrix() const {

@@ -60,8 +60,8 @@ class ClusterView {
   /// @brief [{"node","address","state":"reachable"|"unreachable"|"none","since","error"}].
   [[nodiscard]] nlohmann::json agents_json() const;
   /// @brief The `trace --output json` snapshot: {"type":"snapshot","time","cluster","agents",
-  /// "conversations","flows"}.
-  [[nodiscard]] nlohmann::json snapshot_json(const output::SelectedViews& views, std::time_t now) const;
+  /// "conversations","flows"}, its text written without a document (the flows).
+  [[nodiscard]] std::string snapshot_text(const output::SelectedViews& views, std::time_t now) const;
 
   /// @brief The CIDR matrix summed over the agents' /metrics (their cumulative counters).
   [[nodiscard]] std::vector<bpf::MatrixCell> matrix() const;

@@ -4,8 +4,6 @@
 
 #include <optional>
 
-#include "output/json_writer.hpp"
-
 namespace podpath::output {
 namespace {
 
@@ -140,6 +138,12 @@ std::string conversation_json_text(const ConversationView& v, std::string_view i
   JsonWriter w(text);
   write_conversation(w, v, id);
   return text;
+}
+
+void write_flows(JsonWriter& w, const std::vector<ConversationView>& views) {
+  w.begin_array();
+  for (const auto& v : views) write_conversation(w, v, {});
+  w.end_array();
 }
 
 json conversation_to_json(const ConversationView& v) { return json::parse(conversation_json_text(v)); }

@@ -12,6 +12,7 @@
 #include "flows/endpoint.hpp"
 #include "flows/path.hpp"
 #include "output/flow_view.hpp"
+#include "output/json_writer.hpp"
 
 namespace podpath::output {
 
@@ -24,6 +25,9 @@ nlohmann::json endpoint_to_json(const flows::Endpoint& endpoint);
 /// not observed); "id" too when `id` is not empty. Written without building a document: the
 /// agent serialises every changed conversation at every refresh.
 std::string conversation_json_text(const ConversationView& view, std::string_view id = {});
+/// @brief An array of conversations, in the given order, written as conversation_json_text()
+/// writes each.
+void write_flows(JsonWriter& w, const std::vector<ConversationView>& views);
 /// @brief The same conversation as a document.
 nlohmann::json conversation_to_json(const ConversationView& view);
 /// @brief {"total","matching","shown"}: how many conversations were tracked, how many the

@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "util/text.hpp"
+
 namespace podpath::output {
 
 void JsonWriter::separate() {
@@ -17,12 +19,47 @@ void JsonWriter::separate() {
   first_ = false;
 }
 
+namespace {
+
+// Bytes of the well-formed UTF-8 sequence that starts at s[i] (the Unicode standard's table:
+// no overlong forms, no surrogates, nothing past U+10FFFF, as nlohmann decodes), or 0.
+std::size_t utf8_sequence(std::string_view s, std::size_t i) {
+  const auto at = [&](std::size_t k) { return i + k < s.size() ? static_cast<unsigned char>(s[i + k]) : 0u; };
+  const unsigned c = at(0);
+  const auto cont = [&](std::size_t k, unsigned lo = 0x80, unsigned hi = 0xbf) {
+    return at(k) >= lo && at(k) <= hi;
+  };
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c == 0xe0) return cont(1, 0xa0) && cont(2) ? 3 : 0;
+  if ((c >= 0xe1 && c <= 0xec) || c == 0xee || c == 0xef) return cont(1) && cont(2) ? 3 : 0;
+  if (c == 0xed) return cont(1, 0x80, 0x9f) && cont(2) ? 3 : 0;
+  if (c == 0xf0) return cont(1, 0x90) && cont(2) && cont(3) ? 4 : 0;
+  if (c >= 0xf1 && c <= 0xf3) return cont(1) && cont(2) && cont(3) ? 4 : 0;
+  if (c == 0xf4) return cont(1, 0x80, 0x8f) && cont(2) && cont(3) ? 4 : 0;
+  return 0;
+}
+
+}  // namespace
+
 void JsonWriter::quoted(std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
+  const std::size_t start = out_.size();
   out_ += '"';
   std::size_t plain = 0;  // start of the run of bytes copied as they are
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x80) {
+      const std::size_t n = utf8_sequence(s, i);
+      if (n == 0) {
+        // Not UTF-8 (an interface name may hold any byte): nlohmann's own replacement, U+FFFD
+        // for what does not decode, as json_text() writes it.
+        out_.resize(start);
+        out_ += json_text(nlohmann::json(std::string(s)));
+        return;
+      }
+      i += n - 1;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     out_.append(s.data() + plain, i - plain);
     plain = i + 1;
@@ -95,6 +132,12 @@ JsonWriter& JsonWriter::end_array() {
 JsonWriter& JsonWriter::value(std::string_view s) {
   separate();
   quoted(s);
+  return *this;
+}
+
+JsonWriter& JsonWriter::document(const nlohmann::json& j) {
+  separate();
+  out_ += json_text(j);
   return *this;
 }
 

@@ -3,9 +3,9 @@
 /// @brief JSON text written straight into a string, without building a document: for what is
 /// serialised often (every changed conversation of an agent, every refresh).
 ///
-/// The text is what nlohmann::json::dump() writes for the same document: compact, the same
-/// escapes, the same number formatting. Members come out in the order they are written, and
-/// nlohmann orders an object's members by key, so writers that write them sorted by key
+/// The text is what json_text() (nlohmann::json::dump(), invalid UTF-8 replaced) writes for the
+/// same document: compact, the same escapes, the same number formatting. Members come out in the order they
+/// are written, and nlohmann orders an object's members by key, so writers that write them sorted by key
 /// produce byte for byte the text of the document (tests/unit/json_writer_test.cpp).
 
 #include <concepts>
@@ -13,6 +13,8 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace podpath::output {
 
@@ -43,6 +45,8 @@ class JsonWriter {
       return integer(static_cast<std::uint64_t>(n));
     }
   }
+  /// @brief A document, dumped as json_text() does.
+  JsonWriter& document(const nlohmann::json& j);
   /// @brief The string, or null when it is empty.
   JsonWriter& string_or_null(std::string_view s) { return s.empty() ? value(nullptr) : value(s); }
 

@@ -73,21 +73,26 @@ std::string render_trace(const loader::Session& s, SelectedViews views, const Ta
   return out;
 }
 
-nlohmann::json trace_snapshot_json(const loader::Session& s, const SelectedViews& views, std::time_t now) {
-  nlohmann::json snapshot = {
-      {"type", "snapshot"},
-      {"time", now},
-      {"attach", s.loader().describe()},
-      {"interfaces", interfaces_json(s)},
-      {"conversations", selection_to_json(views)},
-      {"flows", flows_to_json(views.views)},
-      {"matrix", matrix_to_json(matrix_rows(s.matrix(), s.cidrs()))},
-      {"health", health_to_json(s.counters())},
-  };
+std::string trace_snapshot_text(const loader::Session& s, const SelectedViews& views, std::time_t now) {
+  nlohmann::json health = health_to_json(s.counters());
   // Not a kernel counter: the aggregator's, beside them.
-  snapshot["health"]["flows_evicted"] = s.aggregator().evicted_total();
-  if (const auto& cc = s.container_counters()) snapshot["container_health"] = counters_to_json(*cc);
-  return snapshot;
+  health["flows_evicted"] = s.aggregator().evicted_total();
+  std::string out;
+  JsonWriter w(out);
+  // Members sorted by key, as a document keeps them.
+  w.begin_object();
+  w.key("attach").value(s.loader().describe());
+  if (const auto& cc = s.container_counters()) w.key("container_health").document(counters_to_json(*cc));
+  w.key("conversations").document(selection_to_json(views));
+  w.key("flows");
+  write_flows(w, views.views);
+  w.key("health").document(health);
+  w.key("interfaces").document(interfaces_json(s));
+  w.key("matrix").document(matrix_to_json(matrix_rows(s.matrix(), s.cidrs())));
+  w.key("time").value(static_cast<std::int64_t>(now));
+  w.key("type").value("snapshot");
+  w.end_object();
+  return out;
 }
 
 std::string render_dump(const loader::Loader& loader, const std::vector<model::FlowRecord>& flows,

@@ -34,9 +34,8 @@ std::string render_trace(const loader::Session& session, SelectedViews views, co
                          bool tty, bool filtered, const std::string& clock);
 /// @brief One trace refresh as an NDJSON object: {"type":"snapshot","time","attach",
 /// "interfaces","conversations":{"total","matching","shown"},"flows","matrix","health"
-/// [,"container_health"]} (docs/paths.md).
-nlohmann::json trace_snapshot_json(const loader::Session& session, const SelectedViews& views,
-                                   std::time_t now);
+/// [,"container_health"]} (docs/paths.md), its text written without a document (the flows).
+std::string trace_snapshot_text(const loader::Session& session, const SelectedViews& views, std::time_t now);
 
 /// @brief `podpath debug dump`: the attached interfaces, every flows-map entry, the matrix
 /// cells and every health counter, one line each.
