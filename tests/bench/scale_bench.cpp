@@ -232,9 +232,15 @@ Row measure(std::uint64_t n, int refreshes, Mode mode) {
     const auto t0 = std::chrono::steady_clock::now();
     const auto views =
         output::select_views(aggregator, resolver, topology, filter, output::SortKey::Rate, 10);
-    const std::string text = nlohmann::json{{"conversations", output::selection_to_json(views)},
-                                            {"flows", output::flows_to_json(views.views)}}
-                                 .dump();
+    // What `trace --output json` adds to a refresh (output::trace_snapshot_text, the session's
+    // parts aside).
+    std::string text;
+    output::JsonWriter w(text);
+    w.begin_object();
+    w.key("conversations").document(output::selection_to_json(views));
+    w.key("flows");
+    output::write_flows(w, views.views);
+    w.end_object();
     if (views.views.size() != std::min<std::uint64_t>(10, n) || text.empty()) die("render failed");
     return ms_since(t0);
   };

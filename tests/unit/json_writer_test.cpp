@@ -85,3 +85,29 @@ TEST(JsonWriter, NestingAndSeparatorsMatchADump) {
                               {"e", "v"}};
   EXPECT_EQ(out, doc.dump());
 }
+
+TEST(JsonWriter, IndentedAsADumpWithIndent) {
+  const nlohmann::json inner = {{"k", {1, 2}}, {"e", nlohmann::json::object()}};
+  for (int indent : {0, 2, 4}) {
+    std::string out;
+    JsonWriter w(out, indent);
+    w.begin_array();
+    w.begin_object();
+    w.key("a").begin_array().end_array();
+    w.key("b").begin_object().end_object();
+    w.key("c").begin_array().value(1).begin_object().key("x").value("s").end_object().end_array();
+    w.key("d").document(inner);
+    w.end_object();
+    w.value(nullptr);
+    w.end_array();
+    const nlohmann::json doc = nlohmann::json::array({{{"a", nlohmann::json::array()},
+                                                       {"b", nlohmann::json::object()},
+                                                       {"c", nlohmann::json::array({1, {{"x", "s"}}})},
+                                                       {"d", inner}},
+                                                      nullptr});
+    EXPECT_EQ(out, doc.dump(indent)) << indent;
+  }
+  std::string top;
+  JsonWriter(top, 2).document(inner);
+  EXPECT_EQ(top, inner.dump(2));
+}

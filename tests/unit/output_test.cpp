@@ -251,7 +251,7 @@ TEST(FlowJson, StableFieldNames) {
   EXPECT_TRUE(fw["hops"][0]["route"].is_null());
   EXPECT_EQ(fw["hops"][4]["state"], "missing");
   EXPECT_EQ(fw["hops"][4]["observed"], false);
-  EXPECT_EQ(out::flows_to_json({c, c}).size(), 2u);
+  EXPECT_EQ(nlohmann::json::parse(out::flows_json_text({c, c})).size(), 2u);
 }
 
 // The agent serialises conversations as text, without a document: the text is what the
@@ -278,6 +278,10 @@ TEST(FlowJson, TheTextIsWhatTheDocumentDumps) {
   EXPECT_EQ(j["forward"]["hops"][1]["nat"], "DNAT 10.96.0.10:80 → 10.10.130.2:8080");
   EXPECT_EQ(j["reverse"]["packets"], 20);
   EXPECT_EQ(out::conversation_to_json(c), nlohmann::json::parse(out::conversation_json_text(c)));
+  // `paths --output json` indents: as the document's dump(2) does.
+  const std::string indented = out::flows_json_text({c, c}, 2);
+  EXPECT_EQ(indented, nlohmann::json::parse(indented).dump(2));
+  EXPECT_EQ(nlohmann::json::parse(indented), nlohmann::json::parse(out::flows_json_text({c, c})));
 }
 
 namespace {

@@ -140,7 +140,8 @@ TEST_F(PathOutputTest, TheLimitSortAndFiltersApplyToTheJsonSnapshot) {
                                               cidrs_);
   const auto snapshot = [&](const FlowFilter& f, SortKey sort, std::size_t limit) {
     const SelectedViews v = select_views(agg_, resolver, topo_, f, sort, limit);
-    return nlohmann::json{{"conversations", selection_to_json(v)}, {"flows", flows_to_json(v.views)}};
+    return nlohmann::json{{"conversations", selection_to_json(v)},
+                          {"flows", nlohmann::json::parse(flows_json_text(v.views))}};
   };
 
   auto j = snapshot({}, SortKey::Packets, 10);

@@ -98,7 +98,7 @@ int run_cluster_paths(const cluster::ClusterViewOptions& view_options, const out
   std::erase_if(views,
                 [&](const output::ConversationView& v) { return !output::between_endpoints(v, endpoints); });
   if (json) {
-    io.out << json_text(output::flows_to_json(views), 2) << "\n";
+    io.out << output::flows_json_text(views, 2) << "\n";
     return kExitOk;
   }
   const output::Style style(output::use_color(io.out));

@@ -68,7 +68,7 @@ class PathsCommand final : public Command {
         views, [&](const output::ConversationView& v) { return !output::between_endpoints(v, endpoints_); });
 
     if (format_ == "json") {
-      io.out << json_text(output::flows_to_json(views), 2) << "\n";
+      io.out << output::flows_json_text(views, 2) << "\n";
     } else if (views.empty()) {
       io.out << "no matching flows seen in " << duration_s_ << " s\n";
     } else {

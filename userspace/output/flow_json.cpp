@@ -146,16 +146,17 @@ void write_flows(JsonWriter& w, const std::vector<ConversationView>& views) {
   w.end_array();
 }
 
+std::string flows_json_text(const std::vector<ConversationView>& views, int indent) {
+  std::string text;
+  JsonWriter w(text, indent);
+  write_flows(w, views);
+  return text;
+}
+
 json conversation_to_json(const ConversationView& v) { return json::parse(conversation_json_text(v)); }
 
 json selection_to_json(const SelectedViews& views) {
   return {{"total", views.total}, {"matching", views.matching}, {"shown", views.views.size()}};
-}
-
-json flows_to_json(const std::vector<ConversationView>& views) {
-  json out = json::array();
-  for (const auto& v : views) out.push_back(conversation_to_json(v));
-  return out;
 }
 
 }  // namespace podpath::output

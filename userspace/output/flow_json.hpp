@@ -28,12 +28,12 @@ std::string conversation_json_text(const ConversationView& view, std::string_vie
 /// @brief An array of conversations, in the given order, written as conversation_json_text()
 /// writes each.
 void write_flows(JsonWriter& w, const std::vector<ConversationView>& views);
+/// @brief The same array as text, compact or indented (JsonWriter).
+std::string flows_json_text(const std::vector<ConversationView>& views, int indent = -1);
 /// @brief The same conversation as a document.
 nlohmann::json conversation_to_json(const ConversationView& view);
 /// @brief {"total","matching","shown"}: how many conversations were tracked, how many the
 /// filters keep, how many are in "flows" (at most --limit).
 nlohmann::json selection_to_json(const SelectedViews& views);
-/// @brief An array of conversations, in the given order.
-nlohmann::json flows_to_json(const std::vector<ConversationView>& views);
 
 }  // namespace podpath::output

@@ -10,12 +10,19 @@
 
 namespace podpath::output {
 
+void JsonWriter::newline() {
+  if (indent_ < 0) return;
+  out_ += '\n';
+  out_.append(static_cast<std::size_t>(depth_ * indent_), ' ');
+}
+
 void JsonWriter::separate() {
   if (after_key_) {
     after_key_ = false;
     return;
   }
   if (!first_) out_ += ',';
+  if (depth_ > 0) newline();
   first_ = false;
 }
 
@@ -98,7 +105,7 @@ void JsonWriter::quoted(std::string_view s) {
 JsonWriter& JsonWriter::key(std::string_view k) {
   separate();
   quoted(k);
-  out_ += ':';
+  out_ += indent_ >= 0 ? ": " : ":";
   after_key_ = true;
   return *this;
 }
@@ -106,11 +113,14 @@ JsonWriter& JsonWriter::key(std::string_view k) {
 JsonWriter& JsonWriter::begin_object() {
   separate();
   out_ += '{';
+  ++depth_;
   first_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
+  --depth_;
+  if (!first_) newline();
   out_ += '}';
   first_ = false;
   return *this;
@@ -119,11 +129,14 @@ JsonWriter& JsonWriter::end_object() {
 JsonWriter& JsonWriter::begin_array() {
   separate();
   out_ += '[';
+  ++depth_;
   first_ = true;
   return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
+  --depth_;
+  if (!first_) newline();
   out_ += ']';
   first_ = false;
   return *this;
@@ -137,7 +150,17 @@ JsonWriter& JsonWriter::value(std::string_view s) {
 
 JsonWriter& JsonWriter::document(const nlohmann::json& j) {
   separate();
-  out_ += json_text(j);
+  const std::string text = json_text(j, indent_);
+  if (indent_ < 0 || depth_ == 0) {
+    out_ += text;
+    return *this;
+  }
+  // dump(indent) starts at the left margin: every line after its first moves to this depth
+  // (its newlines are all between members: strings escape theirs).
+  for (const char c : text) {
+    out_ += c;
+    if (c == '\n') out_.append(static_cast<std::size_t>(depth_ * indent_), ' ');
+  }
   return *this;
 }
 

@@ -4,7 +4,8 @@
 /// serialised often (every changed conversation of an agent, every refresh).
 ///
 /// The text is what json_text() (nlohmann::json::dump(), invalid UTF-8 replaced) writes for the
-/// same document: compact, the same escapes, the same number formatting. Members come out in the order they
+/// same document: compact, or indented as dump(indent) indents, the same escapes, the same
+/// number formatting. Members come out in the order they
 /// are written, and nlohmann orders an object's members by key, so writers that write them sorted by key
 /// produce byte for byte the text of the document (tests/unit/json_writer_test.cpp).
 
@@ -20,8 +21,9 @@ namespace podpath::output {
 
 class JsonWriter {
  public:
-  /// @brief Appends to `out`.
-  explicit JsonWriter(std::string& out) : out_(out) {}
+  /// @brief Appends to `out`; `indent` >= 0: one member or element per line, nested this many
+  /// spaces deeper per level (as nlohmann::json::dump(indent)).
+  explicit JsonWriter(std::string& out, int indent = -1) : out_(out), indent_(indent) {}
 
   /// @brief The next member's key; the value follows.
   JsonWriter& key(std::string_view k);
@@ -45,18 +47,21 @@ class JsonWriter {
       return integer(static_cast<std::uint64_t>(n));
     }
   }
-  /// @brief A document, dumped as json_text() does.
+  /// @brief A document, dumped as json_text() does (indented to its place).
   JsonWriter& document(const nlohmann::json& j);
   /// @brief The string, or null when it is empty.
   JsonWriter& string_or_null(std::string_view s) { return s.empty() ? value(nullptr) : value(s); }
 
  private:
   void separate();
+  void newline();
   void quoted(std::string_view s);
   JsonWriter& integer(std::int64_t n);
   JsonWriter& integer(std::uint64_t n);
 
   std::string& out_;
+  int indent_ = -1;
+  int depth_ = 0;           // containers open
   bool first_ = true;       // nothing written yet in the current object or array
   bool after_key_ = false;  // a key was written: its value needs no separator
 };
