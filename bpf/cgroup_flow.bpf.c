@@ -63,7 +63,6 @@ static __always_inline __u64 pp_cg_net_cookie(struct net *net)
 	return net->net_cookie;
 }
 
-/* The cookie of the network namespace of the packet's socket, or 0 if unknown. */
 #ifndef PP_CG_NO_KFUNC
 /* The socket the hook runs for: cgroup_skb hooks run only for full sockets, and the kernel
  * points skb->sk at it for the run. */
@@ -75,6 +74,7 @@ static __always_inline struct sock *pp_cg_sock(struct __sk_buff *skb)
 }
 #endif
 
+/* The cookie of the network namespace of the packet's socket, or 0 if unknown. */
 static __always_inline __u64 pp_cg_netns(struct __sk_buff *skb)
 {
 	if (pp_cfg_cg_netns == PP_CG_NETNS_HELPER)
