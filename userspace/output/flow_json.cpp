@@ -34,22 +34,25 @@ void write_endpoint(JsonWriter& w, const flows::Endpoint& e,
 }
 
 void write_hop(JsonWriter& w, const flows::Hop& h) {
-  const flows::PointStats* st = h.stats ? &*h.stats : nullptr;
+  // What the hop counted: null when it was not observed.
+  const auto counted = [&](const char* key, auto field) {
+    w.key(key);
+    h.stats ? w.value(field(*h.stats)) : w.value(nullptr);
+  };
   w.begin_object();
-  st != nullptr ? w.key("bps").value(st->bps) : w.key("bps").value(nullptr);
-  st != nullptr ? w.key("bytes").value(st->bytes) : w.key("bytes").value(nullptr);
+  counted("bps", [](const flows::PointStats& p) { return p.bps; });
+  counted("bytes", [](const flows::PointStats& p) { return p.bytes; });
   w.key("direction").value(flows::to_string(h.direction));
-  st != nullptr ? w.key("first_seen_ns").value(st->stats.first_seen_ns)
-                : w.key("first_seen_ns").value(nullptr);
-  st != nullptr ? w.key("ifindex").value(st->point.ifindex) : w.key("ifindex").value(nullptr);
+  counted("first_seen_ns", [](const flows::PointStats& p) { return p.stats.first_seen_ns; });
+  counted("ifindex", [](const flows::PointStats& p) { return p.point.ifindex; });
   w.key("interface").value(h.interface);
-  st != nullptr ? w.key("last_seen_ns").value(st->stats.last_seen_ns) : w.key("last_seen_ns").value(nullptr);
+  counted("last_seen_ns", [](const flows::PointStats& p) { return p.stats.last_seen_ns; });
   w.key("nat").string_or_null(h.nat);
   w.key("node").value(h.node);
   w.key("note").value(h.note);
   w.key("observed").value(h.observed());
-  st != nullptr ? w.key("packets").value(st->packets) : w.key("packets").value(nullptr);
-  st != nullptr ? w.key("pps").value(st->pps) : w.key("pps").value(nullptr);
+  counted("packets", [](const flows::PointStats& p) { return p.packets; });
+  counted("pps", [](const flows::PointStats& p) { return p.pps; });
   w.key("role").value(model::to_string(h.role));
   w.key("route").string_or_null(h.route);
   w.key("state").value(flows::to_string(h.state));

@@ -110,35 +110,37 @@ JsonWriter& JsonWriter::key(std::string_view k) {
   return *this;
 }
 
-JsonWriter& JsonWriter::begin_object() {
+void JsonWriter::open(char bracket) {
   separate();
-  out_ += '{';
+  out_ += bracket;
   ++depth_;
   first_ = true;
+}
+
+void JsonWriter::close(char bracket) {
+  --depth_;
+  if (!first_) newline();  // an empty one stays "{}" or "[]", as nlohmann writes it
+  out_ += bracket;
+  first_ = false;
+}
+
+JsonWriter& JsonWriter::begin_object() {
+  open('{');
   return *this;
 }
 
 JsonWriter& JsonWriter::end_object() {
-  --depth_;
-  if (!first_) newline();
-  out_ += '}';
-  first_ = false;
+  close('}');
   return *this;
 }
 
 JsonWriter& JsonWriter::begin_array() {
-  separate();
-  out_ += '[';
-  ++depth_;
-  first_ = true;
+  open('[');
   return *this;
 }
 
 JsonWriter& JsonWriter::end_array() {
-  --depth_;
-  if (!first_) newline();
-  out_ += ']';
-  first_ = false;
+  close(']');
   return *this;
 }
 
@@ -190,20 +192,14 @@ JsonWriter& JsonWriter::value(double d) {
   return *this;
 }
 
-JsonWriter& JsonWriter::integer(std::int64_t n) {
+template <typename Integer> JsonWriter& JsonWriter::integer(Integer n) {
   separate();
   std::array<char, 24> buf{};
   const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), n);
   out_.append(buf.data(), r.ptr);
   return *this;
 }
-
-JsonWriter& JsonWriter::integer(std::uint64_t n) {
-  separate();
-  std::array<char, 24> buf{};
-  const auto r = std::to_chars(buf.data(), buf.data() + buf.size(), n);
-  out_.append(buf.data(), r.ptr);
-  return *this;
-}
+template JsonWriter& JsonWriter::integer(std::int64_t);
+template JsonWriter& JsonWriter::integer(std::uint64_t);
 
 }  // namespace podpath::output

@@ -56,8 +56,10 @@ class JsonWriter {
   void separate();
   void newline();
   void quoted(std::string_view s);
-  JsonWriter& integer(std::int64_t n);
-  JsonWriter& integer(std::uint64_t n);
+  void open(char bracket);
+  void close(char bracket);
+  /// std::int64_t or std::uint64_t (instantiated in the .cpp).
+  template <typename Integer> JsonWriter& integer(Integer n);
 
   std::string& out_;
   int indent_ = -1;
