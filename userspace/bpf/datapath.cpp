@@ -15,7 +15,6 @@
 #include <set>
 #include <string_view>
 #include <type_traits>
-#include <unordered_set>
 #include <utility>
 
 #include "bpf/abi.hpp"
@@ -27,6 +26,7 @@
 #include "bpf/ring_buffer.hpp"
 #include "tc_flow.skel.h"
 #include "tc_flow_fixed.skel.h"
+#include "util/flat_key_set.hpp"
 
 namespace podpath::bpf {
 
@@ -236,18 +236,8 @@ std::uint32_t change_log_size(const DatapathOptions& options) {
   return static_cast<std::uint32_t>(size);
 }
 
-// A flows-map key as the kernel logged it, hashed by its bytes.
-template <typename Key> struct LoggedKey {
-  Key key;
-  bool operator==(const LoggedKey& o) const { return std::memcmp(&key, &o.key, sizeof(Key)) == 0; }
-};
-template <typename Key> struct LoggedKeyHash {
-  std::size_t operator()(const LoggedKey<Key>& k) const {
-    return std::hash<std::string_view>()(
-        std::string_view(reinterpret_cast<const char*>(&k.key), sizeof(Key)));
-  }
-};
-template <typename Key> using LoggedKeys = std::unordered_set<LoggedKey<Key>, LoggedKeyHash<Key>>;
+// The distinct keys of one map a drain found, in the order they were logged.
+template <typename Key> using LoggedKeys = util::FlatKeySet<Key>;
 
 // Calls `f` on every key a read through the log looks up: those drained now, then those of the
 // previous drain that were not drained again (the carry). Stops at the first error.
@@ -256,7 +246,7 @@ template <typename Keys, typename F> Result<void> for_each_to_read(const Keys& n
     if (auto r = f(k); !r) return r;
   }
   for (const auto& k : before) {
-    if (now.count(k) != 0) continue;
+    if (now.contains(k)) continue;
     if (auto r = f(k); !r) return r;
   }
   return {};
@@ -319,12 +309,12 @@ struct Datapath::LogKeys {
       return;
     }
     if (size == sizeof(pp_flow4_map_key)) {
-      LoggedKey<pp_flow4_map_key> k{};
-      std::memcpy(&k.key, data, sizeof(k.key));
+      pp_flow4_map_key k{};
+      std::memcpy(&k, data, sizeof(k));
       now4.insert(k);
     } else if (size == sizeof(pp_flow_map_key)) {
-      LoggedKey<pp_flow_map_key> k{};
-      std::memcpy(&k.key, data, sizeof(k.key));
+      pp_flow_map_key k{};
+      std::memcpy(&k, data, sizeof(k));
       now6.insert(k);
     }
   }
@@ -642,7 +632,7 @@ Result<std::size_t> Datapath::read_logged(const FlowRecordSink& sink) const {
   };
   const auto collect = [&](const auto& now, const auto& before, auto& into) {
     (void)for_each_to_read(now, before, [&](const auto& k) {
-      into.push_back(k.key);
+      into.push_back(k);
       return Result<void>{};
     });
   };

@@ -5,22 +5,17 @@
 #include <functional>
 #include <stdexcept>
 
+#include "util/hash.hpp"
+
 namespace podpath::flows {
 namespace {
 
 // hash_key() reads every field of FlowKey: a new field must be hashed too.
 static_assert(sizeof(model::FlowKey) == 40, "hash the new FlowKey field in hash_key()");
 
-__extension__ typedef unsigned __int128 Wide;  // GCC and Clang, on every 64-bit target
-
-/// One 64x64->128-bit multiply folded to 64 bits: a strong, cheap mixing step.
-std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
-  const Wide r = static_cast<Wide>(a) * b;
-  return static_cast<std::uint64_t>(r) ^ static_cast<std::uint64_t>(r >> 64);
-}
-
-constexpr std::uint64_t kSeed = 0x9e3779b97f4a7c15ULL;
-constexpr std::uint64_t kMul = 0xbf58476d1ce4e5b9ULL;
+using util::mix;
+constexpr std::uint64_t kSeed = util::kHashSeed;
+constexpr std::uint64_t kMul = util::kHashMul;
 constexpr std::size_t kMinSlots = 1024;
 
 }  // namespace
