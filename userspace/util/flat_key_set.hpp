@@ -4,7 +4,9 @@
 /// added: one array of keys and an open-addressing index over it. Built for the change log's
 /// drain (bpf/datapath.cpp), which collects up to hundreds of thousands of distinct flows-map
 /// keys per refresh: a node-based `std::unordered_set` allocated and chased a node per key
-/// (docs/datapath.md, "The change log").
+/// (docs/datapath.md, "The change log"). Arrays from 2 MiB on are mapped on their own
+/// (HugePageAllocator): the index is read at random places, and a set given up returns its
+/// memory to the system instead of leaving it in the heap.
 
 #include <cstddef>
 #include <cstdint>
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "util/hash.hpp"
+#include "util/huge_pages.hpp"
 
 namespace podpath::util {
 
@@ -39,7 +42,6 @@ template <typename Key> class FlatKeySet {
   [[nodiscard]] std::size_t size() const { return keys_.size(); }
   [[nodiscard]] bool empty() const { return keys_.empty(); }
   /// The keys, in the order they were first added.
-  [[nodiscard]] const std::vector<Key>& keys() const { return keys_; }
   [[nodiscard]] auto begin() const { return keys_.begin(); }
   [[nodiscard]] auto end() const { return keys_.end(); }
 
@@ -64,7 +66,7 @@ template <typename Key> class FlatKeySet {
   }
 
   void grow() {
-    std::vector<Slot> slots(slots_.empty() ? kMinSlots : slots_.size() * 2);
+    std::vector<Slot, HugePageAllocator<Slot>> slots(slots_.empty() ? kMinSlots : slots_.size() * 2);
     slots_.swap(slots);
     const std::size_t mask = slots_.size() - 1;
     for (std::uint32_t k = 0; k < keys_.size(); ++k) {
@@ -75,8 +77,8 @@ template <typename Key> class FlatKeySet {
     }
   }
 
-  std::vector<Key> keys_;
-  std::vector<Slot> slots_;
+  std::vector<Key, HugePageAllocator<Key>> keys_;
+  std::vector<Slot, HugePageAllocator<Slot>> slots_;
 };
 
 }  // namespace podpath::util
