@@ -3,6 +3,7 @@
 // hub's bounds, the metrics' series, and the command line's refusals (no privileges needed).
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include <malloc.h>
@@ -10,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <set>
 
 #include "../common/cli_run.hpp"
 #include "../common/temp_dir.hpp"
@@ -255,6 +257,43 @@ TEST_F(AgentFlows, OnlyWhatChangedIsRebuiltAndSent) {
   update({}, &changes);
   ASSERT_EQ(changes.removed.size(), 1u);
   EXPECT_EQ(changes.removed[0]->id, "1/10.10.129.2/7/10.10.130.2/2048");
+}
+
+TEST_F(AgentFlows, ConversationsThatStayKeepTheirItemsAndOnlyTheGoneAreRemoved) {
+  std::vector<Flow> flows;
+  for (std::uint16_t port = 1; port <= 40; ++port) {
+    Flow f = counted("10.10.129.2", "10.10.130.2", 20, 5, false);
+    f.key.sport = port;
+    flows.push_back(f);
+  }
+  const auto conversations = [&](auto keep) {
+    std::vector<podpath::flows::Conversation> out;
+    for (const auto& f : flows) {
+      if (keep(f.key.sport)) out.push_back({&f, nullptr});
+    }
+    return out;
+  };
+  podpath::server::FlowChanges changes;
+  const auto first = update(conversations([](std::uint16_t) { return true; }), &changes);
+  ASSERT_EQ(first.size(), 40u);
+  EXPECT_EQ(changes.changed.size(), 40u);
+  // The odd ports expire: exactly their items are removed, the others are kept as they were.
+  const auto second = update(conversations([](std::uint16_t p) { return p % 2 == 0; }), &changes);
+  ASSERT_EQ(second.size(), 20u);
+  EXPECT_TRUE(changes.changed.empty());
+  std::set<std::string> removed;
+  for (const auto& item : changes.removed) removed.insert(item->id);
+  ASSERT_EQ(removed.size(), 20u);
+  for (std::uint16_t port = 1; port <= 40; port += 2) {
+    EXPECT_EQ(removed.count(fmt::format("1/10.10.129.2/{}/10.10.130.2/2048", port)), 1u) << port;
+  }
+  for (std::size_t i = 0; i < second.size(); ++i) EXPECT_EQ(second[i], first[2 * i + 1]);
+  // One comes back: a new item, nothing removed.
+  const auto third = update(conversations([](std::uint16_t p) { return p % 2 == 0 || p == 3; }), &changes);
+  EXPECT_EQ(third.size(), 21u);
+  ASSERT_EQ(changes.changed.size(), 1u);
+  EXPECT_EQ(changes.changed[0]->id, "1/10.10.129.2/3/10.10.130.2/2048");
+  EXPECT_TRUE(changes.removed.empty());
 }
 
 TEST_F(AgentFlows, FiltersAndOrdersLikeTrace) {

@@ -87,29 +87,33 @@ FlowItemPtr make_flow_item(const output::ConversationView& view) {
 
 FlowChanges FlowSnapshotBuilder::update(const FlowInputs& in, std::vector<FlowItemPtr>& items) {
   note_generation(in);
+  const std::uint64_t now = ++updates_;
   FlowChanges changes;
-  std::map<model::FlowKey, Cached> next;
   items.clear();
   items.reserve(in.conversations.size());
   for (const auto& c : in.conversations) {
     if (c.forward == nullptr) continue;
     const Signature sig{c.forward->last_active_ns, c.reverse != nullptr ? c.reverse->last_active_ns : 0,
                         c.reverse != nullptr, active_now(c.forward) || active_now(c.reverse), generation_};
-    auto old = cache_.find(c.forward->key);
-    Cached entry;
-    if (old != cache_.end() && old->second.signature == sig) {
-      entry = std::move(old->second);
-    } else {
-      entry = Cached{build(in, c), sig};
+    auto [it, added] = cache_.try_emplace(c.forward->key);
+    Cached& entry = it->second;
+    if (added || entry.signature != sig) {
+      entry.item = build(in, c);
+      entry.signature = sig;
       ++rebuilt_;
       changes.changed.push_back(entry.item);
     }
-    if (old != cache_.end()) cache_.erase(old);
+    entry.seen_in = now;
     items.push_back(entry.item);
-    next.emplace(c.forward->key, std::move(entry));
   }
-  for (auto& [key, gone] : cache_) changes.removed.push_back(std::move(gone.item));
-  cache_ = std::move(next);
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    if (it->second.seen_in == now) {
+      ++it;
+      continue;
+    }
+    changes.removed.push_back(std::move(it->second.item));
+    it = cache_.erase(it);
+  }
   return changes;
 }
 

@@ -15,10 +15,12 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "flows/aggregator.hpp"
 #include "flows/endpoint.hpp"
+#include "flows/flow_store.hpp"
 #include "flows/path.hpp"
 #include "model/cluster.hpp"
 #include "output/filter.hpp"
@@ -114,13 +116,21 @@ class FlowSnapshotBuilder {
   struct Cached {
     FlowItemPtr item;
     Signature signature;
+    std::uint64_t seen_in = 0;  ///< the last update() whose conversations held it
+  };
+  struct KeyHash {
+    std::size_t operator()(const model::FlowKey& key) const { return flows::hash_key(key); }
   };
 
   void note_generation(const FlowInputs& in);
   FlowItemPtr build(const FlowInputs& in, const flows::Conversation& c) const;
 
   std::string node_;
-  std::map<model::FlowKey, Cached> cache_;  // by forward key
+  // By forward key, kept across updates: an update touches each conversation's entry in place
+  // and then removes those it did not touch (a map rebuilt per update allocated a node per
+  // conversation per refresh).
+  std::unordered_map<model::FlowKey, Cached, KeyHash> cache_;
+  std::uint64_t updates_ = 0;
   model::ClusterSnapshot cluster_;
   flows::Topology topology_;
   std::uint64_t generation_ = 0;
