@@ -15,6 +15,7 @@
 #include <fstream>
 #include <functional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../common/frames.hpp"
@@ -252,6 +253,88 @@ void parts_report(int rounds, int empty_fd, const FrameBuilder::Bytes& f4, const
   fmt::print("\n");
 }
 
+// Pins the calling thread to `cpu` (-1: every CPU again).
+void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const long n = sysconf(_SC_NPROCESSORS_ONLN);
+  for (long c = 0; c < n; ++c) {
+    if (cpu < 0 || c == cpu) CPU_SET(static_cast<int>(c), &set);
+  }
+  if (sched_setaffinity(0, sizeof(set), &set) != 0) die("cannot pin a thread to a CPU");
+}
+
+// Do the entries of one flows map slow each other down when two CPUs count in them at once?
+// Two flows whose entries were created one after the other (neighbours in the map's memory:
+// a cache line may hold the end of one and the start of the other), two far apart (200
+// entries created between them), and one flow counted on both CPUs at once (its counters'
+// cache line moves between the CPUs at every packet). Each CPU runs the program on its own
+// frame; the figure is the mean of the two CPUs' ns per run, against the same mean with the
+// CPUs running one after the other in the same round.
+void sharing_report(int rounds) {
+  if (sysconf(_SC_NPROCESSORS_ONLN) < 2) {
+    fmt::print("## Two CPUs at once\n\nOne CPU online: not measured.\n\n");
+    return;
+  }
+  auto dp = load(DatapathOptions{});
+  const int prog = (*dp->programs_for(0)).ingress;
+  const auto a = tcp4(40000), b = tcp4(40001), far = tcp4(42000);
+  ns_per_packet(prog, a, 1);
+  ns_per_packet(prog, b, 1);
+  for (std::uint16_t i = 0; i < 200; ++i) ns_per_packet(prog, tcp4(static_cast<std::uint16_t>(41000 + i)), 1);
+  ns_per_packet(prog, far, 1);
+  // One CPU at a time, each: CPUs of a VM need not be equally fast.
+  const auto each = [&](const FrameBuilder::Bytes& x) {
+    const double mine = ns_per_packet(prog, x, kRepeat);
+    double other = 0;
+    std::thread t([&] {
+      pin(1);
+      other = ns_per_packet(prog, x, kRepeat);
+    });
+    t.join();
+    return (mine + other) / 2;
+  };
+  const auto both = [&](const FrameBuilder::Bytes& x, const FrameBuilder::Bytes& y) {
+    double other = 0;
+    std::thread t([&] {
+      pin(1);
+      other = ns_per_packet(prog, y, kRepeat);
+    });
+    const double mine = ns_per_packet(prog, x, kRepeat);
+    t.join();
+    return (mine + other) / 2;
+  };
+  pin(0);
+  std::vector<double> alone, neighbours, apart, shared;
+  for (int r = 0; r < rounds; ++r) {
+    alone.push_back(each(a));
+    neighbours.push_back(both(a, b));
+    apart.push_back(both(a, far));
+    shared.push_back(both(a, a));
+    std::fprintf(stderr, "bench: two CPUs round %d/%d\n", r + 1, rounds);
+  }
+  pin(-1);
+  fmt::print("## Two CPUs at once: neighbouring entries, one shared entry ({} rounds)\n\n", rounds);
+  fmt::print(
+      "The default flows map; existing IPv4 TCP flows, repeat {} on each CPU at once (CPU 0 and 1). "
+      "Neighbours: two flows whose entries were created one after the other; far apart: 200 entries "
+      "created between them; one flow on both: the same entry counted by both CPUs (RSS or RPS "
+      "spreading one flow's packets). Median over rounds of the mean of the two CPUs' ns per run, and of its "
+      "difference to the same mean with each CPU running alone, one after the other, in the same round.\n\n"
+      "| case | ns per run | over each CPU alone |\n|---|---|---|\n",
+      kRepeat);
+  const auto over = [&](const std::vector<double>& v) {
+    std::vector<double> d;
+    for (std::size_t i = 0; i < v.size(); ++i) d.push_back(v[i] - alone[i]);
+    return median(d);
+  };
+  fmt::print("| each CPU alone, one after the other | {:.0f} ns | — |\n", median(alone));
+  fmt::print("| two flows, neighbouring entries | {:.0f} ns | {:+.0f} ns |\n", median(neighbours),
+             over(neighbours));
+  fmt::print("| two flows, entries far apart | {:.0f} ns | {:+.0f} ns |\n", median(apart), over(apart));
+  fmt::print("| one flow on both CPUs | {:.0f} ns | {:+.0f} ns |\n\n", median(shared), over(shared));
+}
+
 int main(int argc, char** argv) {
   if (geteuid() != 0) {
     std::fprintf(stderr, "podpath_bench_datapath: run as root (loads BPF programs)\n");
@@ -388,6 +471,7 @@ int main(int argc, char** argv) {
                per(da->flows4_map_fd(), db->flows4_map_fd()), per(da->flows_map_fd(), db->flows_map_fd()));
   }
   ct_lookup_report(rounds, empty_fd, tcp4(43512));
+  sharing_report(rounds);
   empty_tc__destroy(empty);
   return 0;
 }
