@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "bpf/attach.hpp"
+#include "bpf/libbpf_log.hpp"
 #include "empty_tc.skel.h"
 #include "net/netns.hpp"
 
@@ -43,6 +44,8 @@ int main(int argc, char** argv) {
   const std::string_view mode_arg = argv[1];
   if (mode_arg != "tcx" && mode_arg != "clsact") return usage();
   const auto mode = mode_arg == "tcx" ? podpath::bpf::AttachMode::Tcx : podpath::bpf::AttachMode::Clsact;
+  // As podpath does: the attach code's expected misses (an empty TC slot) stay out of stderr.
+  podpath::bpf::route_libbpf_log_to_spdlog();
   // Block the stop signals before attaching: they are taken with sigwait below.
   sigset_t stop;
   sigemptyset(&stop);
