@@ -13,9 +13,6 @@ namespace {
 // hash_key() reads every field of FlowKey: a new field must be hashed too.
 static_assert(sizeof(model::FlowKey) == 40, "hash the new FlowKey field in hash_key()");
 
-using util::mix;
-constexpr std::uint64_t kSeed = util::kHashSeed;
-constexpr std::uint64_t kMul = util::kHashMul;
 constexpr std::size_t kMinSlots = 1024;
 
 }  // namespace
@@ -27,9 +24,9 @@ std::uint64_t hash_key(const model::FlowKey& key) {
   const std::uint64_t rest = std::uint64_t{key.sport} | std::uint64_t{key.dport} << 16 |
                              std::uint64_t{key.proto} << 32 | std::uint64_t{key.fragment} << 40 |
                              std::uint64_t{key.v4_mapped_ipv6} << 41;
-  std::uint64_t h = mix(w[0] ^ kSeed, w[1] ^ kMul);
-  h = mix(h ^ w[2], w[3] ^ kMul);
-  return mix(h ^ rest, kSeed);
+  std::uint64_t h = util::mix(w[0] ^ util::kHashSeed, w[1] ^ util::kHashMul);
+  h = util::mix(h ^ w[2], w[3] ^ util::kHashMul);
+  return util::mix(h ^ rest, util::kHashSeed);
 }
 
 std::uint64_t Flow::packets() const {
